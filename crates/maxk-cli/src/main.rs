@@ -1,0 +1,2 @@
+//! The `maxk` command-line tool.
+fn main() {}

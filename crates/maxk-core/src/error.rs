@@ -1,0 +1,133 @@
+//! The one error type of the core crate: every variant carries the offending values.
+
+use crate::Estimator;
+
+/// Everything that can be wrong with the input of an estimator.
+///
+/// Messages name the value that was wrong, e.g. `group size 3 is too small for maxpo with k = 3
+/// (needs N >= k + 1)`. Functions that return an error have not written into any caller buffer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A reward is NaN or infinite.
+    #[error("reward at index {index} is {value}, rewards must be finite")]
+    NonFiniteReward {
+        /// Index of the reward inside its group.
+        index: usize,
+        /// The value found there.
+        value: f64,
+    },
+    /// `k` is outside the range the estimator supports for this group size.
+    #[error("k = {k} is out of range for {estimator} with group size {n} (needs {requirement})")]
+    KOutOfRange {
+        /// The estimator (or `rho` for the max@K estimate).
+        estimator: &'static str,
+        /// Group size N.
+        n: usize,
+        /// The requested K.
+        k: usize,
+        /// Human-readable valid range, e.g. `1 <= k <= N - 1`.
+        requirement: &'static str,
+    },
+    /// The group is too small for an estimator that needs several samples.
+    #[error("group size {n} is too small for {estimator} (needs N >= {min})")]
+    GroupTooSmall {
+        /// The estimator id.
+        estimator: &'static str,
+        /// Group size N.
+        n: usize,
+        /// Minimum group size.
+        min: usize,
+    },
+    /// A group has no rewards.
+    #[error("group is empty")]
+    EmptyGroup,
+    /// An estimator for binary rewards got a reward that is neither 0 nor 1.
+    #[error("reward at index {index} is {value}, but {estimator} needs binary rewards (0 or 1)")]
+    NotBinary {
+        /// The estimator id.
+        estimator: &'static str,
+        /// Index inside the group.
+        index: usize,
+        /// The value found there.
+        value: f64,
+    },
+    /// An error inside one group of a batch.
+    #[error("group {group}: {source}")]
+    InGroup {
+        /// Index of the group in the batch.
+        group: usize,
+        /// What was wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// An error inside the group with this id (batches grouped by id, e.g. verl's `uid`).
+    #[error("group id {id}: {source}")]
+    InGroupId {
+        /// The group's id.
+        id: u64,
+        /// What was wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Dense batch whose length is not a multiple of the group size.
+    #[error("batch of {len} rewards cannot be split into groups of {group_size}")]
+    RaggedBatch {
+        /// Number of rewards.
+        len: usize,
+        /// Requested group size.
+        group_size: usize,
+    },
+    /// Group offsets are not a valid CSR offset array for the rewards.
+    #[error("invalid group offsets: {reason}")]
+    InvalidOffsets {
+        /// What is wrong, with values.
+        reason: String,
+    },
+    /// Output buffer has the wrong length.
+    #[error("output buffer has length {got}, expected {expected}")]
+    OutputLength {
+        /// Given length.
+        got: usize,
+        /// Needed length.
+        expected: usize,
+    },
+    /// A string is not an estimator id.
+    #[error("unknown estimator {name:?}; known: {known}")]
+    UnknownEstimator {
+        /// The string given.
+        name: String,
+        /// Comma-separated known ids.
+        known: String,
+    },
+    /// A string is not a scale id.
+    #[error("unknown scale {name:?}; known: none, std, pg")]
+    UnknownScale {
+        /// The string given.
+        name: String,
+    },
+    /// pass@k arguments out of range.
+    #[error("invalid pass@k arguments n = {n}, c = {c}, k = {k} (needs 0 <= c <= n and 1 <= k <= n)")]
+    InvalidPassAtK {
+        /// Number of samples.
+        n: usize,
+        /// Number of correct samples.
+        c: usize,
+        /// K.
+        k: usize,
+    },
+}
+
+impl Error {
+    /// Wraps `self` as the error of group `group` of a batch.
+    pub fn in_group(self, group: usize) -> Error {
+        Error::InGroup { group, source: Box::new(self) }
+    }
+
+    pub(crate) fn k_range(estimator: Estimator, n: usize, k: usize) -> Error {
+        Error::KOutOfRange { estimator: estimator.id(), n, k, requirement: estimator.k_requirement() }
+    }
+}
+
+/// Result alias of the core crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

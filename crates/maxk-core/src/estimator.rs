@@ -1,0 +1,305 @@
+//! The estimator registry: one enum, one string id per estimator, used unchanged by the CLI
+//! flag, the Python API and the framework adapters.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Every advantage estimator maxk implements.
+///
+/// The ids (`Display`/`FromStr`) are a public contract. In the basis of `u_i`, `v_i`, `w_i`
+/// (see the crate docs and `MATH.md`):
+///
+/// | id | advantage A_i | source |
+/// |---|---|---|
+/// | `pkpo` | (K/N) u_i | PKPO eq. 19 |
+/// | `pkpo-loo` | (K/N) u_i - (K/(N-1)) v_i | PKPO eq. 29 |
+/// | `pkpo-loo1` | (K/N)(u_i - w_i) | PKPO eq. 33 |
+/// | `ei` | u_i - w_i | MaxPO paper, expected improvement |
+/// | `maxpo` | u_i - v_i = EI_i - L2O_i | MaxPO paper (EI + Leave-Two-Out) |
+/// | `canonical` | (K/N)(u_i - v_i) = rho(B) - rho(B\i) | MaxPO paper, canonical form |
+/// | `rloo` | r_i - mean of the others | Kool et al. 2019 |
+/// | `dr-grpo` | r_i - mean r | Liu et al. 2025 |
+/// | `grpo` | (r_i - mean r)/(std r + 1e-6) | Shao et al. 2024, as verl |
+/// | `best-minus-second` | best sample r_max - r_second, others 0 | arXiv 2503.19595 |
+/// | `passk-analytic` | Chen et al. closed form, binary | arXiv 2508.10751 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Estimator {
+    /// PKPO `s_i = (K/N) u_i` (Walder & Karkhanis 2025, eq. 19). 1 <= K <= N.
+    Pkpo,
+    /// PKPO leave-one-out `s^(loo)_i = (K/N) u_i - (K/(N-1)) v_i` (eq. 29). 1 <= K <= N-1.
+    PkpoLoo,
+    /// PKPO `s^(loo-1)_i = (K/N)(u_i - w_i) = (K/N) EI_i` (eq. 33). 1 <= K <= N.
+    PkpoLoo1,
+    /// Expected improvement `EI_i = u_i - w_i`: mean over (K-1)-subsets S of the others of
+    /// `max(0, r_i - max S)`; `EI_i = r_i` at K = 1. Never negative. 1 <= K <= N.
+    Ei,
+    /// MaxPO `EI_i - L2O_i = u_i - v_i = (N/K)(rho(B) - rho(B\i))`: sums to zero. 1 <= K <= N-1.
+    Maxpo,
+    /// Canonical finite-batch advantage `rho(B) - rho(B\i) = (K/N)(u_i - v_i)`. 1 <= K <= N-1.
+    Canonical,
+    /// RLOO `r_i - mean_{j != i} r_j` (MaxPO at K = 1). K unused, N >= 2.
+    Rloo,
+    /// Dr. GRPO `r_i - mean r`. K unused.
+    DrGrpo,
+    /// GRPO `(r_i - mean r) / (std r + 1e-6)`, unbiased std, as verl. K unused.
+    Grpo,
+    /// verl's `grpo_passk`: only the best sample gets `r_max - r_second_max`. K unused, N >= 2.
+    BestMinusSecond,
+    /// Chen et al. 2025 analytic pass@K advantage for binary rewards. 1 <= K <= N.
+    PasskAnalytic,
+}
+
+impl Estimator {
+    /// Every estimator, in registry order.
+    pub const ALL: [Estimator; 11] = [
+        Estimator::Pkpo,
+        Estimator::PkpoLoo,
+        Estimator::PkpoLoo1,
+        Estimator::Ei,
+        Estimator::Maxpo,
+        Estimator::Canonical,
+        Estimator::Rloo,
+        Estimator::DrGrpo,
+        Estimator::Grpo,
+        Estimator::BestMinusSecond,
+        Estimator::PasskAnalytic,
+    ];
+
+    /// The string id (CLI flag value, Python name, verl `adv_estimator`).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Estimator::Pkpo => "pkpo",
+            Estimator::PkpoLoo => "pkpo-loo",
+            Estimator::PkpoLoo1 => "pkpo-loo1",
+            Estimator::Ei => "ei",
+            Estimator::Maxpo => "maxpo",
+            Estimator::Canonical => "canonical",
+            Estimator::Rloo => "rloo",
+            Estimator::DrGrpo => "dr-grpo",
+            Estimator::Grpo => "grpo",
+            Estimator::BestMinusSecond => "best-minus-second",
+            Estimator::PasskAnalytic => "passk-analytic",
+        }
+    }
+
+    /// One-line description for `maxk estimators` and `maxk.estimators()`.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Estimator::Pkpo => {
+                "PKPO s_i = (K/N) u_i: unbiased max@K weights, not centered (arXiv 2505.15201 eq. 19)"
+            }
+            Estimator::PkpoLoo => {
+                "PKPO leave-one-out s^(loo): (K/N) u_i - (K/(N-1)) v_i, needs N >= K+1 (eq. 29)"
+            }
+            Estimator::PkpoLoo1 => {
+                "PKPO s^(loo-1) = (K/N) EI_i: unbiased, never negative, not centered (eq. 33)"
+            }
+            Estimator::Ei => {
+                "expected improvement EI_i of sample i over the best of K-1 others (arXiv 2606.06080)"
+            }
+            Estimator::Maxpo => {
+                "MaxPO = EI - Leave-Two-Out baseline: unbiased, sums to exactly 0, needs N >= K+1 (arXiv 2606.06080)"
+            }
+            Estimator::Canonical => {
+                "canonical advantage rho(B) - rho(B without i) = (K/N) maxpo, PG-unbiased scale (arXiv 2606.06080)"
+            }
+            Estimator::Rloo => "RLOO r_i - mean of the others (= maxpo at K=1); K unused",
+            Estimator::DrGrpo => "Dr. GRPO r_i - mean r; K unused",
+            Estimator::Grpo => {
+                "GRPO (r_i - mean r)/(std r + 1e-6) with unbiased std, as verl; biased; K unused"
+            }
+            Estimator::BestMinusSecond => {
+                "verl grpo_passk: best sample gets r_max - r_second_max, others 0 (arXiv 2503.19595); K unused"
+            }
+            Estimator::PasskAnalytic => {
+                "Chen et al. analytic pass@K advantage, binary rewards only (arXiv 2508.10751)"
+            }
+        }
+    }
+
+    /// Whether the estimator reads `k` (the peers `rloo`, `dr-grpo`, `grpo`,
+    /// `best-minus-second` ignore it).
+    pub const fn uses_k(self) -> bool {
+        !matches!(self, Estimator::Rloo | Estimator::DrGrpo | Estimator::Grpo | Estimator::BestMinusSecond)
+    }
+
+    /// Whether `sum_i A_i grad log pi(y_i)` is, up to [`Estimator::pg_factor`], an unbiased
+    /// estimate of `grad J_K` (of `grad J_1`, the mean reward, for the estimators that ignore K).
+    pub const fn is_unbiased(self) -> bool {
+        !matches!(self, Estimator::Grpo | Estimator::BestMinusSecond | Estimator::PasskAnalytic)
+    }
+
+    /// Whether the group's advantages sum to exactly zero (up to rounding).
+    pub const fn is_centered(self) -> bool {
+        matches!(
+            self,
+            Estimator::Maxpo
+                | Estimator::Canonical
+                | Estimator::Rloo
+                | Estimator::DrGrpo
+                | Estimator::Grpo
+                | Estimator::PasskAnalytic
+        )
+    }
+
+    pub(crate) const fn k_requirement(self) -> &'static str {
+        match self {
+            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => "1 <= k <= N - 1",
+            _ => "1 <= k <= N",
+        }
+    }
+
+    /// Checks that a group of size `n` and this `k` are valid for the estimator.
+    ///
+    /// Errors: [`Error::EmptyGroup`] for `n = 0`, [`Error::GroupTooSmall`] when the estimator
+    /// needs several samples, [`Error::KOutOfRange`] when `k` is outside the valid range.
+    pub fn validate(self, n: usize, k: usize) -> Result<()> {
+        if n == 0 {
+            return Err(Error::EmptyGroup);
+        }
+        if k == 0 {
+            return Err(Error::k_range(self, n, k));
+        }
+        let min_n = match self {
+            Estimator::Rloo | Estimator::BestMinusSecond => 2,
+            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => 2,
+            _ => 1,
+        };
+        if n < min_n {
+            return Err(Error::GroupTooSmall { estimator: self.id(), n, min: min_n });
+        }
+        let max_k = match self {
+            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => n - 1,
+            e if e.uses_k() => n,
+            _ => usize::MAX,
+        };
+        if k > max_k {
+            return Err(Error::k_range(self, n, k));
+        }
+        Ok(())
+    }
+
+    /// The factor `c` that makes `c * sum_i A_i grad log pi(y_i)` an unbiased estimate of the
+    /// policy gradient of the estimator's objective (`J_K`, or `J_1` for the peers that ignore
+    /// K), for a group of size `n` (MATH.md, "Estimators in one basis").
+    ///
+    /// `ei`, `maxpo`: K/N. `pkpo*`, `canonical`: 1. `rloo`: 1/N. `dr-grpo`: 1/(N-1).
+    /// Biased estimators have no such factor; they get the factor of their unbiased twin so that
+    /// comparisons put them on one footing: `grpo` that of `dr-grpo`, `passk-analytic`
+    /// `K/(N-K)` (it is `(N-K)/N` times maxpo before its division by sigma), `best-minus-second` 1.
+    pub fn pg_factor(self, n: usize, k: usize) -> f64 {
+        let (n, kf) = (n as f64, k as f64);
+        match self {
+            Estimator::Pkpo | Estimator::PkpoLoo | Estimator::PkpoLoo1 | Estimator::Canonical => 1.0,
+            Estimator::Ei | Estimator::Maxpo => kf / n,
+            Estimator::Rloo => 1.0 / n,
+            Estimator::DrGrpo | Estimator::Grpo => {
+                if n > 1.0 {
+                    1.0 / (n - 1.0)
+                } else {
+                    1.0
+                }
+            }
+            Estimator::PasskAnalytic => {
+                if n > kf {
+                    kf / (n - kf)
+                } else {
+                    1.0
+                }
+            }
+            Estimator::BestMinusSecond => 1.0,
+        }
+    }
+
+    /// Comma-separated list of every id, for error messages and help texts.
+    pub fn known_ids() -> String {
+        Estimator::ALL.iter().map(|e| e.id()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl fmt::Display for Estimator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Estimator {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Estimator::ALL
+            .into_iter()
+            .find(|e| e.id() == s)
+            .ok_or_else(|| Error::UnknownEstimator { name: s.to_string(), known: Estimator::known_ids() })
+    }
+}
+
+/// How a group's advantages are rescaled after the estimator (`--scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scale {
+    /// Leave the advantages as the estimator defines them.
+    #[default]
+    None,
+    /// Divide by the group's unbiased reward std + 1e-6 (as GRPO); a group whose rewards are all
+    /// equal (or of size 1) is left unscaled instead of being divided by 1e-6.
+    /// `dr-grpo` with `std` equals `grpo`.
+    Std,
+    /// Multiply by [`Estimator::pg_factor`], the PG-unbiased scale.
+    Pg,
+}
+
+impl Scale {
+    /// Every scale, in registry order.
+    pub const ALL: [Scale; 3] = [Scale::None, Scale::Std, Scale::Pg];
+
+    /// The string id.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Scale::None => "none",
+            Scale::Std => "std",
+            Scale::Pg => "pg",
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Scale {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Scale::ALL
+            .into_iter()
+            .find(|e| e.id() == s)
+            .ok_or_else(|| Error::UnknownScale { name: s.to_string() })
+    }
+}
+
+/// What to compute for a group: estimator, K and scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Spec {
+    /// The estimator.
+    pub estimator: Estimator,
+    /// K of max@K (ignored by estimators whose [`Estimator::uses_k`] is false, but must be >= 1).
+    pub k: usize,
+    /// Post-estimator scaling.
+    pub scale: Scale,
+}
+
+impl Spec {
+    /// `estimator` at `k`, no scaling.
+    pub const fn new(estimator: Estimator, k: usize) -> Spec {
+        Spec { estimator, k, scale: Scale::None }
+    }
+
+    /// The same spec with another scale.
+    pub const fn with_scale(self, scale: Scale) -> Spec {
+        Spec { scale, ..self }
+    }
+}

@@ -1,0 +1,259 @@
+//! The per-group kernel: every estimator of one group in O(N log N) (one sort, then O(N)).
+//!
+//! After sorting ascending (`s_0 <= ... <= s_{N-1}`, gaps `g_b = s_b - s_{b-1} >= 0`), every
+//! estimator is a sum of non-negative gap terms, so nothing cancels (derivation in MATH.md,
+//! "O(N log N)", rewritten over gaps by summation by parts):
+//!
+//! - `W_m = C(m, K-1) / C(N-1, K-1)`, `z_b = C(b, K) / C(N, K)` (ratio tables, [`crate::binom`]).
+//! - `EI_a = sum_{b=1..=a} g_b W_b` (hockey-stick identity on `c_l = C(l,K-2)/C(N-1,K-1)`).
+//! - `u_a - s_a = sum_{b>a} g_b (1 - W_{b-1})`.
+//! - `maxpo_a = u_a - v_a = N/(N-K) [ sum_{b<=a} g_b z_b - sum_{b>a} g_b z_b (N-b)/b ]`.
+//! - `rho = s_0 + sum_{b>=1} g_b (1 - z_b)`.
+//!
+//! Ties need no special case: a zero gap contributes nothing whatever the tie order.
+
+use crate::binom::fill_ratio_table;
+use crate::estimator::{Estimator, Scale, Spec};
+use crate::float::Reward;
+use crate::sum::Neumaier;
+
+/// Reusable buffers for one thread. Holding one across groups makes the hot loop allocation
+/// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
+#[derive(Debug, Default, Clone)]
+pub struct Workspace {
+    sorted: Vec<(f64, usize)>,
+    w_table: Table,
+    z_table: Table,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Table {
+    key: Option<(usize, usize)>,
+    values: Vec<f64>,
+}
+
+impl Table {
+    /// `values[m] = C(m, j) / C(top, j)`, cached by `(top, j)`.
+    fn get(&mut self, top: usize, j: usize) -> &[f64] {
+        if self.key != Some((top, j)) {
+            self.values.resize(top + 1, 0.0);
+            fill_ratio_table(&mut self.values, j);
+            self.key = Some((top, j));
+        }
+        &self.values
+    }
+}
+
+impl Workspace {
+    /// An empty workspace.
+    pub fn new() -> Workspace {
+        Workspace::default()
+    }
+
+    /// Advantages of one group into `out` (`out.len() == rewards.len()`), with full validation.
+    /// Convenience for callers that loop over groups themselves (experiments, trainer).
+    pub fn advantages_into<T: Reward>(
+        &mut self,
+        rewards: &[T],
+        spec: Spec,
+        out: &mut [T],
+    ) -> crate::Result<()> {
+        crate::validate::check_output(out.len(), rewards.len())?;
+        crate::validate::check_group(rewards, spec)?;
+        self.compute(rewards, spec, out);
+        Ok(())
+    }
+
+    fn sort<T: Reward>(&mut self, rewards: &[T]) {
+        self.sorted.clear();
+        self.sorted.extend(rewards.iter().enumerate().map(|(i, r)| (r.to_f64(), i)));
+        self.sorted.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+    }
+
+    /// rho_K of a validated, non-empty group (`1 <= k <= N`).
+    pub(crate) fn rho<T: Reward>(&mut self, rewards: &[T], k: usize) -> f64 {
+        let n = rewards.len();
+        self.sort(rewards);
+        let z = self.z_table.get(n, k);
+        let s = &self.sorted;
+        let mut acc = Neumaier::default();
+        acc.add(s[0].0);
+        for b in 1..n {
+            acc.add((s[b].0 - s[b - 1].0) * (1.0 - z[b]));
+        }
+        acc.value()
+    }
+
+    /// Writes the advantages of a validated group into `out`.
+    pub(crate) fn compute<T: Reward>(&mut self, rewards: &[T], spec: Spec, out: &mut [T]) {
+        let n = rewards.len();
+        let factor = match spec.scale {
+            Scale::None => 1.0,
+            Scale::Pg => spec.estimator.pg_factor(n, spec.k),
+            Scale::Std => {
+                let sd = moments(rewards).1;
+                if sd > 0.0 { 1.0 / (sd + 1e-6) } else { 1.0 }
+            }
+        };
+        match spec.estimator {
+            Estimator::Rloo | Estimator::DrGrpo | Estimator::Grpo => {
+                mean_peers(rewards, spec.estimator, factor, out)
+            }
+            Estimator::BestMinusSecond => best_minus_second(rewards, factor, out),
+            Estimator::PasskAnalytic => passk_analytic(rewards, spec.k, factor, out),
+            _ => self.ranked(rewards, spec.estimator, spec.k, factor, out),
+        }
+    }
+
+    /// The u/v/w family (pkpo, pkpo-loo, pkpo-loo1, ei, maxpo, canonical).
+    fn ranked<T: Reward>(&mut self, rewards: &[T], est: Estimator, k: usize, factor: f64, out: &mut [T]) {
+        let n = rewards.len();
+        self.sort(rewards);
+        let (nf, kf) = (n as f64, k as f64);
+        self.a.resize(n, 0.0);
+        self.b.resize(n, 0.0);
+        let s = &self.sorted;
+        let gap = |b: usize| s[b].0 - s[b - 1].0;
+        match est {
+            Estimator::Ei | Estimator::PkpoLoo1 => {
+                let scale = if est == Estimator::Ei { factor } else { factor * kf / nf };
+                if k == 1 {
+                    // No comparators: the max over the empty set counts as 0, EI_i = r_i.
+                    for &(r, i) in s {
+                        out[i] = T::from_f64(scale * r);
+                    }
+                    return;
+                }
+                let w = self.w_table.get(n - 1, k - 1);
+                let mut acc = Neumaier::default();
+                out[s[0].1] = T::from_f64(0.0);
+                for a in 1..n {
+                    acc.add(gap(a) * w[a]);
+                    out[s[a].1] = T::from_f64(scale * acc.value());
+                }
+            }
+            Estimator::Pkpo => {
+                let w = self.w_table.get(n - 1, k - 1);
+                let scale = factor * kf / nf;
+                let mut acc = Neumaier::default();
+                out[s[n - 1].1] = T::from_f64(scale * s[n - 1].0);
+                for a in (0..n - 1).rev() {
+                    acc.add(gap(a + 1) * (1.0 - w[a]));
+                    out[s[a].1] = T::from_f64(scale * (s[a].0 + acc.value()));
+                }
+            }
+            Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
+                let z = self.z_table.get(n, k);
+                // a[r] = forward part sum_{b<=r} g_b z_b; b[r] = backward part sum_{b>r} ...
+                let (fwd, bwd) = (&mut self.a, &mut self.b);
+                let mut acc = Neumaier::default();
+                fwd[0] = 0.0;
+                for r in 1..n {
+                    acc.add(gap(r) * z[r]);
+                    fwd[r] = acc.value();
+                }
+                let mut acc = Neumaier::default();
+                bwd[n - 1] = 0.0;
+                for r in (0..n - 1).rev() {
+                    let b = r + 1;
+                    acc.add(gap(b) * z[b] * ((n - b) as f64 / b as f64));
+                    bwd[r] = acc.value();
+                }
+                let norm = nf / (nf - kf);
+                match est {
+                    Estimator::Maxpo | Estimator::Canonical => {
+                        let scale =
+                            if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
+                        for r in 0..n {
+                            out[s[r].1] = T::from_f64(scale * (fwd[r] - bwd[r]));
+                        }
+                    }
+                    _ => {
+                        // pkpo-loo = (K/N) u - (K/(N-1)) v with v = u - maxpo:
+                        //          = -K u / (N (N-1)) + K maxpo / (N-1).
+                        let w = self.w_table.get(n - 1, k - 1);
+                        let mut acc = Neumaier::default();
+                        for r in (0..n).rev() {
+                            if r + 1 < n {
+                                acc.add(gap(r + 1) * (1.0 - w[r]));
+                            }
+                            let u = s[r].0 + acc.value();
+                            let maxpo = norm * (fwd[r] - bwd[r]);
+                            let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
+                            out[s[r].1] = T::from_f64(factor * v);
+                        }
+                    }
+                }
+            }
+            _ => unreachable!("ranked() is only called for the u/v/w family"),
+        }
+    }
+}
+
+/// Compensated mean and unbiased standard deviation (0 for a group of one).
+pub(crate) fn moments<T: Reward>(rewards: &[T]) -> (f64, f64) {
+    let n = rewards.len() as f64;
+    let mean = crate::sum::sum(rewards.iter().map(|r| r.to_f64())) / n;
+    if rewards.len() < 2 {
+        return (mean, 0.0);
+    }
+    let ss = crate::sum::sum(rewards.iter().map(|r| (r.to_f64() - mean).powi(2)));
+    (mean, (ss / (n - 1.0)).sqrt())
+}
+
+/// rloo `N/(N-1) (r_i - mean)`, dr-grpo `r_i - mean`, grpo `(r_i - mean)/(std + 1e-6)`.
+/// A group of one gets mean 0 and std 1, as verl does.
+fn mean_peers<T: Reward>(rewards: &[T], est: Estimator, factor: f64, out: &mut [T]) {
+    let n = rewards.len();
+    let (mean, sd) = if n == 1 { (0.0, 1.0) } else { moments(rewards) };
+    let scale = factor
+        * match est {
+            Estimator::Rloo => n as f64 / (n as f64 - 1.0),
+            Estimator::Grpo => 1.0 / (sd + 1e-6),
+            _ => 1.0,
+        };
+    for (o, r) in out.iter_mut().zip(rewards) {
+        *o = T::from_f64(scale * (r.to_f64() - mean));
+    }
+}
+
+/// Only the strict best sample gets `r_max - r_second_max`; a tie at the top gives all zeros.
+fn best_minus_second<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
+    let (mut best, mut second, mut arg) = (f64::NEG_INFINITY, f64::NEG_INFINITY, 0);
+    for (i, r) in rewards.iter().enumerate() {
+        let r = r.to_f64();
+        if r > best {
+            second = best;
+            best = r;
+            arg = i;
+        } else if r > second {
+            second = r;
+        }
+    }
+    out.fill(T::from_f64(0.0));
+    if best > second {
+        out[arg] = T::from_f64(factor * (best - second));
+    }
+}
+
+/// Chen et al. 2025 (arXiv 2508.10751): with `q = C(N-c, K)/C(N, K)`, `R = 1 - q`,
+/// `sigma = sqrt(R (1 - R))`: correct samples get `(1 - R)/sigma`, incorrect ones
+/// `(1 - R - C(N-c-1, K-1)/C(N-1, K-1))/sigma`; all zero when sigma = 0.
+fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]) {
+    use crate::binom::ratio_same_k;
+    let n = rewards.len();
+    let c = rewards.iter().filter(|r| r.to_f64() == 1.0).count();
+    let q = ratio_same_k(n - c, n, k);
+    let sigma = (q * (1.0 - q)).sqrt();
+    if c == 0 || sigma == 0.0 {
+        out.fill(T::from_f64(0.0));
+        return;
+    }
+    let pos = factor * q / sigma;
+    let neg = factor * (q - ratio_same_k(n - c - 1, n - 1, k - 1)) / sigma;
+    for (o, r) in out.iter_mut().zip(rewards) {
+        *o = T::from_f64(if r.to_f64() == 1.0 { pos } else { neg });
+    }
+}

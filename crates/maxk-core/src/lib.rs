@@ -1,0 +1,89 @@
+//! # maxk-core
+//!
+//! Exact, O(N log N) advantage estimators for policy gradients on **max@K** (the expected best
+//! of K samples) and **pass@K** (its binary-reward case), including **MaxPO** = expected
+//! improvement + Leave-Two-Out baseline (Takashiro, Nishimori, Parmas et al. 2026, arXiv
+//! 2606.06080, "On Advantage Estimates for Max@K Policy Gradients") and the PKPO family
+//! (Walder & Karkhanis 2025, arXiv 2505.15201). The maths with derivations is in the
+//! repository's `MATH.md`; this crate is std + rayon only.
+//!
+//! ## Notation
+//! A group B holds N rewards `r_1..r_N` of samples drawn i.i.d. for one prompt, and
+//! `1 <= K <= N`. `rho_K(B) = sum_l C(l, K-1)/C(N, K) r_(l)` (ascending ranks `l`, 0-based) is
+//! the mean of the max over all K-subsets, an unbiased estimate of `J_K = E[max(R_1..R_K)]`.
+//!
+//! - `u_i` — mean max over the K-subsets that contain sample i;
+//! - `v_i = rho_K(B \ i)`;
+//! - `w_i = rho_{K-1}(B \ i)`;
+//! - identity: `rho_K(B) = (K/N) u_i + ((N-K)/N) v_i` for every i.
+//!
+//! ## Every estimator in the u, v, w basis
+//!
+//! | id | A_i | sum over the group | PG-unbiased for grad J_K | valid K |
+//! |---|---|---|---|---|
+//! | `pkpo` | (K/N) u_i | K rho_K | yes | 1..=N |
+//! | `pkpo-loo` | (K/N) u_i - (K/(N-1)) v_i | -K rho_K/(N-1) | yes | 1..=N-1 |
+//! | `pkpo-loo1` | (K/N)(u_i - w_i) = (K/N) EI_i | K(rho_K - rho_{K-1}) >= 0 | yes | 1..=N |
+//! | `ei` | u_i - w_i = EI_i | N(rho_K - rho_{K-1}) | yes, times K/N | 1..=N |
+//! | `maxpo` | EI_i - L2O_i = u_i - v_i | 0 exactly | yes, times K/N | 1..=N-1 |
+//! | `canonical` | (K/N)(u_i - v_i) = rho_K(B) - rho_K(B\i) | 0 exactly | yes | 1..=N-1 |
+//! | `rloo` | maxpo at K = 1 | 0 | for J_1, times 1/N | any (unused) |
+//! | `dr-grpo` | r_i - mean r = ((N-1)/N) rloo | 0 | for J_1, times 1/(N-1) | unused |
+//! | `grpo` | (r_i - mean r)/(std r + 1e-6) | 0 | no | unused |
+//! | `best-minus-second` | best: r_max - r_second, else 0 | >= 0 | no | unused |
+//! | `passk-analytic` | ((N-K)/N) maxpo / sigma (binary r) | 0 | no | 1..=N |
+//!
+//! `EI_i` (expected improvement of sample i over the best of K-1 others) is never negative,
+//! so pkpo-loo1 and ei are not centered. `L2O_i = (1/(N-1)) sum_{j != i} EI_j(B \ i) = v_i - w_i`
+//! does not depend on `r_i`, so subtracting it keeps the gradient unbiased, and the MaxPO
+//! advantages sum to exactly zero. "Times c" is [`Estimator::pg_factor`] and [`Scale::Pg`].
+//!
+//! ## Example
+//! ```
+//! use maxk_core::{advantages, batch_advantages, max_at_k, Estimator, Scale, Spec};
+//!
+//! // One group of 6 completions with continuous rewards, training for max@4.
+//! let rewards = [0.1, 0.9, 0.4, 0.4, 0.0, 0.7];
+//! let a = advantages(&rewards, Spec::new(Estimator::Maxpo, 4))?;
+//! assert!(a.iter().sum::<f64>().abs() < 1e-12);      // exactly centered
+//! assert!(a[1] > a[5] && a[5] > a[2]);               // ordered like the rewards
+//!
+//! // The same at the PG-unbiased scale equals the canonical form.
+//! let pg = advantages(&rewards, Spec::new(Estimator::Maxpo, 4).with_scale(Scale::Pg))?;
+//! let canonical = advantages(&rewards, Spec::new(Estimator::Canonical, 4))?;
+//! assert!(pg.iter().zip(&canonical).all(|(x, y)| (x - y).abs() < 1e-12));
+//!
+//! // A dense batch [G, N] in parallel, f32 in and out.
+//! let batch: Vec<f32> = vec![0., 1., 0., 0., 1., 1., 1., 0.];
+//! let b = batch_advantages(&batch, 4, Spec::new(Estimator::Maxpo, 2))?;
+//! assert_eq!(b.len(), 8);
+//!
+//! // The unbiased max@K (here pass@2) estimate of a group.
+//! let rho = max_at_k(&[0.0, 1.0, 0.0, 0.0], 2)?;
+//! assert!((rho - 0.5).abs() < 1e-15);                 // 1 - C(3,2)/C(4,2)
+//!
+//! // Bad input is an error that names the value, never a panic.
+//! let err = advantages(&[0.0, f64::NAN], Spec::new(Estimator::Maxpo, 1)).unwrap_err();
+//! assert_eq!(err.to_string(), "reward at index 1 is NaN, rewards must be finite");
+//! # Ok::<(), maxk_core::Error>(())
+//! ```
+
+mod batch;
+pub mod binom;
+mod error;
+mod estimator;
+mod float;
+mod group;
+pub mod quadratic;
+pub mod reference;
+pub mod sum;
+mod validate;
+
+pub use batch::{
+    advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k, grouped_advantages,
+    grouped_advantages_into, max_at_k, pass_at_k, ragged_advantages, ragged_advantages_into, ragged_max_at_k,
+};
+pub use error::{Error, Result};
+pub use estimator::{Estimator, Scale, Spec};
+pub use float::Reward;
+pub use group::Workspace;

@@ -1,0 +1,144 @@
+//! Slow reference twins by brute-force subset enumeration, straight from the definitions
+//! (MATH.md, "Building blocks"). For tests and for checking the fast kernel; use N <= 16.
+
+use crate::estimator::{Estimator, Scale, Spec};
+
+/// Every `k`-subset of `items` (as index lists).
+fn subsets(items: &[usize], k: usize) -> Vec<Vec<usize>> {
+    fn rec(items: &[usize], k: usize, start: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if cur.len() == k {
+            out.push(cur.clone());
+            return;
+        }
+        for j in start..items.len() {
+            cur.push(items[j]);
+            rec(items, k, j + 1, cur, out);
+            cur.pop();
+        }
+    }
+    let mut out = Vec::new();
+    rec(items, k, 0, &mut Vec::new(), &mut out);
+    out
+}
+
+fn max_of(r: &[f64], s: &[usize]) -> f64 {
+    s.iter().map(|&j| r[j]).fold(f64::NEG_INFINITY, f64::max)
+}
+
+fn mean(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in xs {
+        s += x;
+        n += 1;
+    }
+    s / n as f64
+}
+
+/// rho_K(B): the mean of the max over every K-subset (0 for K = 0, by convention).
+pub fn rho(r: &[f64], k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    let all: Vec<usize> = (0..r.len()).collect();
+    mean(subsets(&all, k).iter().map(|s| max_of(r, s)))
+}
+
+fn without(r: &[f64], i: usize) -> Vec<f64> {
+    r.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &x)| x).collect()
+}
+
+/// u_i: mean max over the K-subsets that contain i.
+pub fn u(r: &[f64], k: usize, i: usize) -> f64 {
+    let others: Vec<usize> = (0..r.len()).filter(|&j| j != i).collect();
+    mean(subsets(&others, k - 1).iter().map(|s| r[i].max(max_of(r, s))))
+}
+
+/// v_i = rho_K(B \ i).
+pub fn v(r: &[f64], k: usize, i: usize) -> f64 {
+    rho(&without(r, i), k)
+}
+
+/// w_i = rho_{K-1}(B \ i).
+pub fn w(r: &[f64], k: usize, i: usize) -> f64 {
+    rho(&without(r, i), k - 1)
+}
+
+/// EI_i: mean over (K-1)-subsets S of the others of max(0, r_i - max S); r_i at K = 1.
+pub fn ei(r: &[f64], k: usize, i: usize) -> f64 {
+    if k == 1 {
+        return r[i];
+    }
+    let others: Vec<usize> = (0..r.len()).filter(|&j| j != i).collect();
+    mean(subsets(&others, k - 1).iter().map(|s| (r[i] - max_of(r, s)).max(0.0)))
+}
+
+/// The Leave-Two-Out baseline `(1/(N-1)) sum_{j != i} EI_j` computed on B \ i.
+pub fn l2o(r: &[f64], k: usize, i: usize) -> f64 {
+    let rest = without(r, i);
+    mean((0..rest.len()).map(|j| ei(&rest, k, j)))
+}
+
+fn binom(n: usize, k: usize) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k).fold(1.0, |acc, t| acc * (n - t) as f64 / (t + 1) as f64)
+}
+
+/// Advantages of one group from the definitions (no validation: give valid input).
+pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
+    let (n, k) = (r.len(), spec.k);
+    let (nf, kf) = (n as f64, k as f64);
+    let m = mean(r.iter().copied());
+    let sd = if n > 1 { (r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt() } else { 0.0 };
+    let raw: Vec<f64> = (0..n)
+        .map(|i| match spec.estimator {
+            Estimator::Pkpo => kf / nf * u(r, k, i),
+            Estimator::PkpoLoo => kf / nf * u(r, k, i) - kf / (nf - 1.0) * v(r, k, i),
+            Estimator::PkpoLoo1 => kf / nf * (u(r, k, i) - w(r, k, i)),
+            Estimator::Ei => ei(r, k, i),
+            Estimator::Maxpo => ei(r, k, i) - l2o(r, k, i),
+            Estimator::Canonical => rho(r, k) - v(r, k, i),
+            Estimator::Rloo => r[i] - mean(without(r, i)),
+            Estimator::DrGrpo => r[i] - if n == 1 { 0.0 } else { m },
+            Estimator::Grpo => {
+                if n == 1 {
+                    r[i] / (1.0 + 1e-6)
+                } else {
+                    (r[i] - m) / (sd + 1e-6)
+                }
+            }
+            Estimator::BestMinusSecond => {
+                let mut sorted = r.to_vec();
+                sorted.sort_by(f64::total_cmp);
+                let (best, second) = (sorted[n - 1], sorted[n - 2]);
+                let first_best = r.iter().position(|&x| x == best).unwrap();
+                if best > second && i == first_best { best - second } else { 0.0 }
+            }
+            Estimator::PasskAnalytic => {
+                let c = r.iter().filter(|&&x| x == 1.0).count();
+                let big_r = 1.0 - binom(n - c, k) / binom(n, k);
+                let sigma = (big_r * (1.0 - big_r)).sqrt();
+                if sigma == 0.0 {
+                    0.0
+                } else if r[i] == 1.0 {
+                    (1.0 - big_r) / sigma
+                } else {
+                    (1.0 - big_r - binom(n - c - 1, k - 1) / binom(n - 1, k - 1)) / sigma
+                }
+            }
+        })
+        .collect();
+    let factor = match spec.scale {
+        Scale::None => 1.0,
+        Scale::Pg => spec.estimator.pg_factor(n, k),
+        Scale::Std => {
+            if sd > 0.0 {
+                1.0 / (sd + 1e-6)
+            } else {
+                1.0
+            }
+        }
+    };
+    raw.into_iter().map(|a| a * factor).collect()
+}

@@ -1,0 +1,95 @@
+//! Input checks, run before anything is written so that a failing call changes nothing.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::estimator::{Estimator, Spec};
+use crate::float::Reward;
+
+/// Groups at least this long are scanned in parallel.
+const PAR_SCAN: usize = 1 << 16;
+
+/// First non-finite reward, as an error.
+pub(crate) fn check_finite<T: Reward>(rewards: &[T]) -> Result<()> {
+    let bad = |r: &T| !r.to_f64().is_finite();
+    let pos = if rewards.len() >= PAR_SCAN {
+        rewards.par_iter().position_first(bad)
+    } else {
+        rewards.iter().position(bad)
+    };
+    match pos {
+        Some(index) => Err(Error::NonFiniteReward { index, value: rewards[index].to_f64() }),
+        None => Ok(()),
+    }
+}
+
+/// Everything the kernel needs of one group except finiteness: size, K range, binary rewards.
+pub(crate) fn check_shape<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
+    spec.estimator.validate(rewards.len(), spec.k)?;
+    if spec.estimator == Estimator::PasskAnalytic {
+        if let Some(index) = rewards.iter().position(|r| {
+            let r = r.to_f64();
+            r != 0.0 && r != 1.0
+        }) {
+            return Err(Error::NotBinary {
+                estimator: spec.estimator.id(),
+                index,
+                value: rewards[index].to_f64(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// All checks of one group.
+pub(crate) fn check_group<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
+    check_finite(rewards)?;
+    check_shape(rewards, spec)
+}
+
+pub(crate) fn check_output(got: usize, expected: usize) -> Result<()> {
+    if got != expected {
+        return Err(Error::OutputLength { got, expected });
+    }
+    Ok(())
+}
+
+/// K range for rho (the max@K estimate): `1 <= k <= N`.
+pub(crate) fn check_rho<T: Reward>(rewards: &[T], k: usize) -> Result<()> {
+    if rewards.is_empty() {
+        return Err(Error::EmptyGroup);
+    }
+    check_finite(rewards)?;
+    if k == 0 || k > rewards.len() {
+        return Err(Error::KOutOfRange { estimator: "rho", n: rewards.len(), k, requirement: "1 <= k <= N" });
+    }
+    Ok(())
+}
+
+/// Checks CSR offsets: starts at 0, ends at `len`, non-decreasing, no empty group.
+pub(crate) fn check_offsets(offsets: &[usize], len: usize) -> Result<()> {
+    let bad = |reason: String| Err(Error::InvalidOffsets { reason });
+    match (offsets.first(), offsets.last()) {
+        (None, _) | (_, None) => return bad("offsets are empty; need at least [0, len]".into()),
+        (Some(&first), Some(&last)) => {
+            if first != 0 {
+                return bad(format!("first offset is {first}, must be 0"));
+            }
+            if last != len {
+                return bad(format!("last offset is {last}, must equal the number of rewards {len}"));
+            }
+        }
+    }
+    if offsets.len() < 2 && len > 0 {
+        return bad("need at least two offsets".into());
+    }
+    for (g, w) in offsets.windows(2).enumerate() {
+        if w[1] < w[0] {
+            return bad(format!("offsets decrease at group {g}: {} > {}", w[0], w[1]));
+        }
+        if w[1] == w[0] {
+            return Err(Error::EmptyGroup.in_group(g));
+        }
+    }
+    Ok(())
+}
