@@ -1,0 +1,51 @@
+//! `maxk advantages`: advantages per group, JSON Lines in and out.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use maxk_core::{Estimator, Scale, Spec, Workspace};
+
+use super::jsonl;
+
+/// Arguments of `maxk advantages`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Estimator id (see `maxk estimators`).
+    #[arg(long, short = 'e', value_parser = parse_estimator)]
+    pub estimator: Estimator,
+    /// K of max@K (ignored by rloo, dr-grpo, grpo, best-minus-second, but must be >= 1).
+    #[arg(short = 'k', long)]
+    pub k: usize,
+    /// Post-estimator scaling: none, std (divide by the group's reward std + 1e-6) or pg
+    /// (the factor that makes the policy gradient unbiased).
+    #[arg(long, default_value = "none", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// JSON Lines input, one array of rewards per line (default: stdin).
+    #[arg(long, short = 'i')]
+    pub input: Option<PathBuf>,
+    /// Output file (default: stdout).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+/// Parses an estimator id with the core's error message.
+pub fn parse_estimator(s: &str) -> Result<Estimator, String> {
+    s.parse().map_err(|e: maxk_core::Error| e.to_string())
+}
+
+/// Parses a scale id with the core's error message.
+pub fn parse_scale(s: &str) -> Result<Scale, String> {
+    s.parse().map_err(|e: maxk_core::Error| e.to_string())
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> Result<()> {
+    let spec = Spec::new(args.estimator, args.k).with_scale(args.scale);
+    let mut ws = Workspace::new();
+    let mut out = Vec::new();
+    jsonl::map_lines(args.input.as_ref(), args.output.as_ref(), |rewards| {
+        out.resize(rewards.len(), 0.0);
+        ws.advantages_into(rewards, spec, &mut out)?;
+        jsonl::to_json(&out)
+    })
+}

@@ -1,0 +1,189 @@
+//! Exact policy-gradient unbiasedness by enumeration (no Monte Carlo): for a softmax policy
+//! over A actions with fixed rewards, enumerate every batch of N actions, compute
+//! E[c * sum_i A_i grad log pi(a_i)] exactly and compare with the analytic gradient of the
+//! objective. The unbiased estimators must match to rounding; GRPO (std-normalised),
+//! best-minus-second and passk-analytic must visibly miss (MATH.md, "Why it works").
+
+// Comparing parallel arrays element by element reads clearest with an index.
+#![allow(clippy::needless_range_loop)]
+
+use maxk_core::{Estimator, Scale, Spec, advantages};
+
+/// Softmax of logits.
+fn softmax(theta: &[f64]) -> Vec<f64> {
+    let m = theta.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = theta.iter().map(|t| (t - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|x| x / s).collect()
+}
+
+/// Exact gradient of J_K = E[max of K draws] wrt the logits. With actions in ascending reward
+/// order and F_j the CDF, J_K = sum_j r_(j) (F_j^K - F_{j-1}^K); dJ/dp_m follows by the power
+/// rule, and the softmax Jacobian diag(p) - p p^T maps it to the logits.
+fn exact_gradient(theta: &[f64], r: &[f64], k: usize) -> Vec<f64> {
+    let p = softmax(theta);
+    let a = p.len();
+    let mut order: Vec<usize> = (0..a).collect();
+    order.sort_by(|&x, &y| r[x].total_cmp(&r[y]));
+    let kf = k as i32;
+    let mut dj_dp = vec![0.0; a];
+    let mut cdf = vec![0.0; a + 1]; // cdf[j+1] = F_j
+    for j in 0..a {
+        cdf[j + 1] = cdf[j] + p[order[j]];
+    }
+    for j in 0..a {
+        // d/dp_m of r_(j) (F_j^K - F_{j-1}^K): F_j contains p_m iff rank(m) <= j.
+        let hi = k as f64 * cdf[j + 1].powi(kf - 1);
+        let lo = if j > 0 { k as f64 * cdf[j].powi(kf - 1) } else { 0.0 };
+        for (rank, &m) in order.iter().enumerate() {
+            if rank <= j {
+                dj_dp[m] += r[order[j]] * hi;
+            }
+            if j > 0 && rank < j {
+                dj_dp[m] -= r[order[j]] * lo;
+            }
+        }
+    }
+    let pg: f64 = (0..a).map(|m| p[m] * dj_dp[m]).sum();
+    (0..a).map(|b| p[b] * (dj_dp[b] - pg)).collect()
+}
+
+/// E[c sum_i A_i (e_{a_i} - p)] over all A^N batches.
+fn expected_estimate(theta: &[f64], r: &[f64], n: usize, spec: Spec) -> Vec<f64> {
+    let p = softmax(theta);
+    let a = p.len();
+    let mut grad = vec![0.0; a];
+    let mut batch = vec![0usize; n];
+    loop {
+        let prob: f64 = batch.iter().map(|&x| p[x]).product();
+        let rewards: Vec<f64> = batch.iter().map(|&x| r[x]).collect();
+        let adv = advantages(&rewards, spec).unwrap();
+        for (i, &act) in batch.iter().enumerate() {
+            for b in 0..a {
+                let score = if b == act { 1.0 - p[b] } else { -p[b] };
+                grad[b] += prob * adv[i] * score;
+            }
+        }
+        // next batch in lexicographic order
+        let mut pos = 0;
+        loop {
+            if pos == n {
+                return grad;
+            }
+            batch[pos] += 1;
+            if batch[pos] < a {
+                break;
+            }
+            batch[pos] = 0;
+            pos += 1;
+        }
+    }
+}
+
+fn max_abs_diff(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+}
+
+fn norm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+const THETA: [f64; 4] = [0.3, -0.5, 1.1, 0.0];
+const CONTINUOUS: [f64; 4] = [0.2, 1.0, -0.4, 0.7];
+const BINARY: [f64; 4] = [0.0, 1.0, 0.0, 0.0];
+
+/// The sums run over A^N = 4^5 = 1024 batches with O(1) terms; 1e-12 absolute is many orders
+/// above rounding and far below any bias (the biased estimators miss by > 1e-3).
+const TOL: f64 = 1e-12;
+
+#[test]
+fn max_at_k_estimators_are_unbiased_for_grad_j_k() {
+    let n = 5;
+    for rewards in [CONTINUOUS, BINARY] {
+        for k in 1..n {
+            let truth = exact_gradient(&THETA, &rewards, k);
+            for est in [
+                Estimator::Pkpo,
+                Estimator::PkpoLoo,
+                Estimator::PkpoLoo1,
+                Estimator::Ei,
+                Estimator::Maxpo,
+                Estimator::Canonical,
+            ] {
+                let got = expected_estimate(&THETA, &rewards, n, Spec::new(est, k).with_scale(Scale::Pg));
+                assert!(
+                    max_abs_diff(&got, &truth) < TOL,
+                    "{est} k={k} rewards={rewards:?}: {got:?} vs exact {truth:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn k_equal_n_estimators_are_unbiased() {
+    let n = 4;
+    let truth = exact_gradient(&THETA, &CONTINUOUS, n);
+    for est in [Estimator::Pkpo, Estimator::PkpoLoo1, Estimator::Ei] {
+        let got = expected_estimate(&THETA, &CONTINUOUS, n, Spec::new(est, n).with_scale(Scale::Pg));
+        assert!(max_abs_diff(&got, &truth) < TOL, "{est} at K = N");
+    }
+}
+
+#[test]
+fn mean_reward_baselines_are_unbiased_for_grad_j_1() {
+    let n = 5;
+    let truth = exact_gradient(&THETA, &CONTINUOUS, 1);
+    for est in [Estimator::Rloo, Estimator::DrGrpo] {
+        let got = expected_estimate(&THETA, &CONTINUOUS, n, Spec::new(est, 3).with_scale(Scale::Pg));
+        assert!(max_abs_diff(&got, &truth) < TOL, "{est}: {got:?} vs {truth:?}");
+    }
+}
+
+#[test]
+fn biased_estimators_are_visibly_biased() {
+    let n = 5;
+    // GRPO's division by the group std is a function of the sample itself: biased for J_1.
+    let truth1 = exact_gradient(&THETA, &CONTINUOUS, 1);
+    let grpo = expected_estimate(&THETA, &CONTINUOUS, n, Spec::new(Estimator::Grpo, 1).with_scale(Scale::Pg));
+    assert!(max_abs_diff(&grpo, &truth1) > 1e-3 * norm(&truth1), "grpo unexpectedly unbiased");
+    // best-minus-second is not unbiased for grad J_K at any fixed scale: it is not even parallel.
+    let truth3 = exact_gradient(&THETA, &CONTINUOUS, 3);
+    let bms = expected_estimate(&THETA, &CONTINUOUS, n, Spec::new(Estimator::BestMinusSecond, 3));
+    let cos = bms.iter().zip(&truth3).map(|(a, b)| a * b).sum::<f64>() / (norm(&bms) * norm(&truth3));
+    assert!(cos < 1.0 - 1e-6, "best-minus-second parallel to grad J_K (cos {cos})");
+    // passk-analytic divides by a sample-dependent sigma.
+    let truth_b = exact_gradient(&THETA, &BINARY, 2);
+    let chen =
+        expected_estimate(&THETA, &BINARY, n, Spec::new(Estimator::PasskAnalytic, 2).with_scale(Scale::Pg));
+    assert!(max_abs_diff(&chen, &truth_b) > 1e-3 * norm(&truth_b), "passk-analytic unexpectedly unbiased");
+}
+
+#[test]
+fn exact_gradient_matches_finite_differences() {
+    // Guards the test's own oracle: central differences of J_K(theta) with h = 1e-5 have
+    // truncation error O(h^2) ~ 1e-10 and rounding ~ 1e-16/h ~ 1e-11; tolerance 1e-8.
+    let j = |theta: &[f64], k: usize| -> f64 {
+        let p = softmax(theta);
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&x, &y| CONTINUOUS[x].total_cmp(&CONTINUOUS[y]));
+        let mut f = 0.0;
+        let mut total = 0.0;
+        for &m in &order {
+            let prev = f;
+            f += p[m];
+            total += CONTINUOUS[m] * (f.powi(k as i32) - f64::powi(prev, k as i32));
+        }
+        total
+    };
+    for k in 1..5 {
+        let g = exact_gradient(&THETA, &CONTINUOUS, k);
+        for b in 0..4 {
+            let (mut up, mut down) = (THETA, THETA);
+            up[b] += 1e-5;
+            down[b] -= 1e-5;
+            let fd = (j(&up, k) - j(&down, k)) / 2e-5;
+            assert!((fd - g[b]).abs() < 1e-8, "k={k} b={b}: fd {fd} vs {}", g[b]);
+        }
+    }
+}
