@@ -15,7 +15,11 @@
 use crate::binom::fill_ratio_table;
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
-use crate::sum::Neumaier;
+use crate::sum::{Accumulator, Neumaier, Plain};
+
+/// Groups at least this large use compensated sums; below it plain sums of the non-negative
+/// gap terms are already accurate to N ulps (< 1e-13 relative).
+const COMPENSATE_FROM: usize = 1024;
 
 /// Reusable buffers for one thread. Holding one across groups makes the hot loop allocation
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
@@ -24,8 +28,9 @@ pub struct Workspace {
     sorted: Vec<(f64, usize)>,
     w_table: Table,
     z_table: Table,
-    a: Vec<f64>,
-    b: Vec<f64>,
+    /// `z_b (N - b) / b`, the backward weights of maxpo, cached with `z_table`.
+    zq: Vec<f64>,
+    fwd: Vec<f64>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -109,11 +114,23 @@ impl Workspace {
 
     /// The u/v/w family (pkpo, pkpo-loo, pkpo-loo1, ei, maxpo, canonical).
     fn ranked<T: Reward>(&mut self, rewards: &[T], est: Estimator, k: usize, factor: f64, out: &mut [T]) {
-        let n = rewards.len();
         self.sort(rewards);
+        if rewards.len() >= COMPENSATE_FROM {
+            self.ranked_sorted::<T, Neumaier>(est, k, factor, out)
+        } else {
+            self.ranked_sorted::<T, Plain>(est, k, factor, out)
+        }
+    }
+
+    fn ranked_sorted<T: Reward, A: Accumulator>(
+        &mut self,
+        est: Estimator,
+        k: usize,
+        factor: f64,
+        out: &mut [T],
+    ) {
+        let n = self.sorted.len();
         let (nf, kf) = (n as f64, k as f64);
-        self.a.resize(n, 0.0);
-        self.b.resize(n, 0.0);
         let s = &self.sorted;
         let gap = |b: usize| s[b].0 - s[b - 1].0;
         match est {
@@ -127,7 +144,7 @@ impl Workspace {
                     return;
                 }
                 let w = self.w_table.get(n - 1, k - 1);
-                let mut acc = Neumaier::default();
+                let mut acc = A::default();
                 out[s[0].1] = T::from_f64(0.0);
                 for a in 1..n {
                     acc.add(gap(a) * w[a]);
@@ -137,7 +154,7 @@ impl Workspace {
             Estimator::Pkpo => {
                 let w = self.w_table.get(n - 1, k - 1);
                 let scale = factor * kf / nf;
-                let mut acc = Neumaier::default();
+                let mut acc = A::default();
                 out[s[n - 1].1] = T::from_f64(scale * s[n - 1].0);
                 for a in (0..n - 1).rev() {
                     acc.add(gap(a + 1) * (1.0 - w[a]));
@@ -145,45 +162,46 @@ impl Workspace {
                 }
             }
             Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
+                if self.z_table.key != Some((n, k)) {
+                    let z = self.z_table.get(n, k);
+                    self.zq.clear();
+                    self.zq
+                        .extend((0..n).map(|b| if b == 0 { 0.0 } else { z[b] * (n - b) as f64 / b as f64 }));
+                }
                 let z = self.z_table.get(n, k);
-                // a[r] = forward part sum_{b<=r} g_b z_b; b[r] = backward part sum_{b>r} ...
-                let (fwd, bwd) = (&mut self.a, &mut self.b);
-                let mut acc = Neumaier::default();
+                let zq = &self.zq;
+                // fwd[r] = sum_{b<=r} g_b z_b; the backward sum runs in the output pass.
+                self.fwd.resize(n, 0.0);
+                let fwd = &mut self.fwd;
+                let mut acc = A::default();
                 fwd[0] = 0.0;
                 for r in 1..n {
                     acc.add(gap(r) * z[r]);
                     fwd[r] = acc.value();
                 }
-                let mut acc = Neumaier::default();
-                bwd[n - 1] = 0.0;
-                for r in (0..n - 1).rev() {
-                    let b = r + 1;
-                    acc.add(gap(b) * z[b] * ((n - b) as f64 / b as f64));
-                    bwd[r] = acc.value();
-                }
                 let norm = nf / (nf - kf);
-                match est {
-                    Estimator::Maxpo | Estimator::Canonical => {
-                        let scale =
-                            if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
-                        for r in 0..n {
-                            out[s[r].1] = T::from_f64(scale * (fwd[r] - bwd[r]));
+                let mut bwd = A::default();
+                if est == Estimator::PkpoLoo {
+                    // pkpo-loo = (K/N) u - (K/(N-1)) v with v = u - maxpo:
+                    //          = -K u / (N (N-1)) + K maxpo / (N-1).
+                    let w = self.w_table.get(n - 1, k - 1);
+                    let mut up = A::default();
+                    for r in (0..n).rev() {
+                        if r + 1 < n {
+                            bwd.add(gap(r + 1) * zq[r + 1]);
+                            up.add(gap(r + 1) * (1.0 - w[r]));
                         }
+                        let u = s[r].0 + up.value();
+                        let maxpo = norm * (fwd[r] - bwd.value());
+                        let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
+                        out[s[r].1] = T::from_f64(factor * v);
                     }
-                    _ => {
-                        // pkpo-loo = (K/N) u - (K/(N-1)) v with v = u - maxpo:
-                        //          = -K u / (N (N-1)) + K maxpo / (N-1).
-                        let w = self.w_table.get(n - 1, k - 1);
-                        let mut acc = Neumaier::default();
-                        for r in (0..n).rev() {
-                            if r + 1 < n {
-                                acc.add(gap(r + 1) * (1.0 - w[r]));
-                            }
-                            let u = s[r].0 + acc.value();
-                            let maxpo = norm * (fwd[r] - bwd[r]);
-                            let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
-                            out[s[r].1] = T::from_f64(factor * v);
-                        }
+                } else {
+                    let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
+                    out[s[n - 1].1] = T::from_f64(scale * fwd[n - 1]);
+                    for r in (0..n - 1).rev() {
+                        bwd.add(gap(r + 1) * zq[r + 1]);
+                        out[s[r].1] = T::from_f64(scale * (fwd[r] - bwd.value()));
                     }
                 }
             }

@@ -1,6 +1,41 @@
 //! Compensated (Kahan–Babuška–Neumaier) summation, so that prefix sums over millions of terms
 //! keep full f64 accuracy (MATH.md, "Numerics").
 
+/// A running sum: [`Neumaier`] where accuracy over many terms matters, [`Plain`] where the
+/// group is short enough that plain summation is already accurate (error <= N eps).
+pub trait Accumulator: Default + Copy {
+    /// Adds `x`.
+    fn add(&mut self, x: f64);
+    /// The current value.
+    fn value(&self) -> f64;
+}
+
+/// Plain running sum.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain(f64);
+
+impl Accumulator for Plain {
+    #[inline(always)]
+    fn add(&mut self, x: f64) {
+        self.0 += x;
+    }
+    #[inline(always)]
+    fn value(&self) -> f64 {
+        self.0
+    }
+}
+
+impl Accumulator for Neumaier {
+    #[inline(always)]
+    fn add(&mut self, x: f64) {
+        Neumaier::add(self, x)
+    }
+    #[inline(always)]
+    fn value(&self) -> f64 {
+        Neumaier::value(self)
+    }
+}
+
 /// A running compensated sum.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Neumaier {
