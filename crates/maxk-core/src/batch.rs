@@ -132,7 +132,7 @@ pub fn grouped_advantages_into<T: Reward>(
     Ok(())
 }
 
-/// rho, the unbiased max@K estimate of one group (MATH.md: `rho_K(B) = sum_l C(l,K-1)/C(N,K) r_(l)`).
+/// rho, the unbiased max@K estimate of one group (docs/MATH.md: `rho_K(B) = sum_l C(l,K-1)/C(N,K) r_(l)`).
 /// For 0/1 rewards with c correct this is `1 - C(N-c,K)/C(N,K)`, the unbiased pass@K.
 pub fn max_at_k<T: Reward>(rewards: &[T], k: usize) -> Result<f64> {
     check_rho(rewards, k)?;

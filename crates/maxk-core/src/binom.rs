@@ -2,7 +2,7 @@
 //!
 //! Every coefficient maxk needs is a ratio `C(m, j) / C(M, j)` with `m <= M`. They are built by
 //! ratio recurrences that start at the top (`m = M`, ratio 1) and walk down, so values shrink
-//! monotonically and underflow to 0 only where they are truly negligible (MATH.md, "Numerics").
+//! monotonically and underflow to 0 only where they are truly negligible (docs/MATH.md, "Numerics").
 
 /// `C(a, k) / C(b, k)` for `a <= b`, by the shorter of two exact products:
 /// `prod_{t<k} (a-t)/(b-t)` or `prod_{m=a+1..=b} (m-k)/m`. Returns 0 when `k > a`.

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 /// Every advantage estimator maxk implements.
 ///
 /// The ids (`Display`/`FromStr`) are a public contract. In the basis of `u_i`, `v_i`, `w_i`
-/// (see the crate docs and `MATH.md`):
+/// (see the crate docs and `docs/MATH.md`):
 ///
 /// | id | advantage A_i | source |
 /// |---|---|---|
@@ -183,7 +183,7 @@ impl Estimator {
 
     /// The factor `c` that makes `c * sum_i A_i grad log pi(y_i)` an unbiased estimate of the
     /// policy gradient of the estimator's objective (`J_K`, or `J_1` for the peers that ignore
-    /// K), for a group of size `n` (MATH.md, "Estimators in one basis").
+    /// K), for a group of size `n` (docs/MATH.md, "Estimators in one basis").
     ///
     /// `ei`, `maxpo`: K/N. `pkpo*`, `canonical`: 1. `rloo`: 1/N. `dr-grpo`: 1/(N-1).
     /// Biased estimators have no such factor; they get the factor of their unbiased twin so that

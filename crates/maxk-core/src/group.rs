@@ -1,7 +1,7 @@
 //! The per-group kernel: every estimator of one group in O(N log N) (one sort, then O(N)).
 //!
 //! After sorting ascending (`s_0 <= ... <= s_{N-1}`, gaps `g_b = s_b - s_{b-1} >= 0`), every
-//! estimator is a sum of non-negative gap terms, so nothing cancels (derivation in MATH.md,
+//! estimator is a sum of non-negative gap terms, so nothing cancels (derivation in docs/MATH.md,
 //! "O(N log N)", rewritten over gaps by summation by parts):
 //!
 //! - `W_m = C(m, K-1) / C(N-1, K-1)`, `z_b = C(b, K) / C(N, K)` (ratio tables, [`crate::binom`]).

@@ -5,7 +5,7 @@
 //! improvement + Leave-Two-Out baseline (Takashiro, Nishimori, Parmas et al. 2026, arXiv
 //! 2606.06080, "On Advantage Estimates for Max@K Policy Gradients") and the PKPO family
 //! (Walder & Karkhanis 2025, arXiv 2505.15201). The maths with derivations is in the
-//! repository's `MATH.md`; this crate is std + rayon only.
+//! repository's `docs/MATH.md`; this crate is std + rayon only.
 //!
 //! ## Notation
 //! A group B holds N rewards `r_1..r_N` of samples drawn i.i.d. for one prompt, and

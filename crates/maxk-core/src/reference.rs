@@ -1,5 +1,5 @@
 //! Slow reference twins by brute-force subset enumeration, straight from the definitions
-//! (MATH.md, "Building blocks"). For tests and for checking the fast kernel; use N <= 16.
+//! (docs/MATH.md, "Building blocks"). For tests and for checking the fast kernel; use N <= 16.
 
 use crate::estimator::{Estimator, Scale, Spec};
 

@@ -1,5 +1,5 @@
 //! Compensated (Kahan–Babuška–Neumaier) summation, so that prefix sums over millions of terms
-//! keep full f64 accuracy (MATH.md, "Numerics").
+//! keep full f64 accuracy (docs/MATH.md, "Numerics").
 
 /// A running sum: [`Neumaier`] where accuracy over many terms matters, [`Plain`] where the
 /// group is short enough that plain summation is already accurate (error <= N eps).

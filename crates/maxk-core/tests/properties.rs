@@ -1,5 +1,5 @@
 //! Property tests: fast == reference on random groups, permutation equivariance, shift and
-//! scale behaviour, exact centering, and the binary (pass@K) closed forms of MATH.md.
+//! scale behaviour, exact centering, and the binary (pass@K) closed forms of docs/MATH.md.
 
 // Comparing parallel arrays element by element reads clearest with an index.
 #![allow(clippy::needless_range_loop)]

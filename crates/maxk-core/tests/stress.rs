@@ -30,7 +30,7 @@ fn million_sample_groups_stay_finite_and_centered() {
 
 #[test]
 fn ten_million_binary_group_matches_closed_form() {
-    // MATH.md binary closed form, computed independently by ratio_same_k products; the kernel
+    // docs/MATH.md binary closed form, computed independently by ratio_same_k products; the kernel
     // uses a 10^7-step recurrence, whose rounding could compound to ~1e-9 relative in the worst
     // case: tolerance 1e-8 relative.
     let (n, c, k) = (10_000_000usize, 1_000usize, 256usize);

@@ -2,7 +2,7 @@
 //! over A actions with fixed rewards, enumerate every batch of N actions, compute
 //! E[c * sum_i A_i grad log pi(a_i)] exactly and compare with the analytic gradient of the
 //! objective. The unbiased estimators must match to rounding; GRPO (std-normalised),
-//! best-minus-second and passk-analytic must visibly miss (MATH.md, "Why it works").
+//! best-minus-second and passk-analytic must visibly miss (docs/MATH.md, "Why it works").
 
 // Comparing parallel arrays element by element reads clearest with an index.
 #![allow(clippy::needless_range_loop)]
