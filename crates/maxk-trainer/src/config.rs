@@ -1,0 +1,299 @@
+//! Run configuration: serde structs with defaults, three presets, TOML in and out.
+//!
+//! Every stage writes its resolved config (`config.toml`) next to its results.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainerError};
+use crate::model::ModelConfig;
+use crate::optim::AdamConfig;
+use crate::sampling::SampleConfig;
+use crate::tasks::Task;
+
+/// Everything a run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LmConfig {
+    /// Preset name this config was derived from.
+    pub preset: String,
+    /// Master seed (model init, data, sampling).
+    pub seed: u64,
+    /// Task ids trained and evaluated.
+    pub tasks: Vec<String>,
+    /// Model size.
+    pub model: ModelConfig,
+    /// Supervised base-model training.
+    pub sft: SftConfig,
+    /// Group RL.
+    pub rl: RlConfig,
+    /// pass@k evaluation.
+    pub eval: EvalConfig,
+}
+
+/// Supervised training of the base model on reference answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftConfig {
+    /// Updates.
+    pub steps: usize,
+    /// Sequences per update.
+    pub batch_size: usize,
+    /// Optimiser.
+    pub adam: AdamConfig,
+    /// Checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: usize,
+}
+
+/// GRPO-style group RL with a maxk-core advantage estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlConfig {
+    /// Estimator id (`maxk estimators`).
+    pub estimator: String,
+    /// Training K of max@K.
+    pub k: usize,
+    /// Post-estimator scale: `none`, `std` or `pg`.
+    pub scale: String,
+    /// Updates.
+    pub steps: usize,
+    /// Prompts per update.
+    pub prompts_per_step: usize,
+    /// Samples per prompt (N).
+    pub group_size: usize,
+    /// Gradient steps per batch (the batch is split into this many minibatches; the importance
+    /// ratio differs from 1 from the second one on).
+    pub minibatches: usize,
+    /// PPO clip range epsilon.
+    pub clip_eps: f64,
+    /// Coefficient of the k3 KL estimate to the base model (0 disables and skips its forward).
+    pub kl_coef: f64,
+    /// Rollout sampling (temperature 1, no nucleus, by default).
+    pub sampling: SampleConfig,
+    /// Optimiser.
+    pub adam: AdamConfig,
+    /// Checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: usize,
+}
+
+/// pass@k evaluation protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Held-out problems per task.
+    pub problems_per_task: usize,
+    /// Samples per problem (n); pass@k is reported for k = 1, 2, 4, ... <= n.
+    pub n_samples: usize,
+    /// Seed of the held-out sets (fixed across runs so every estimator sees the same problems).
+    pub test_seed: u64,
+    /// Sampling (the paper: temperature 0.6, top-p 0.95).
+    pub sampling: SampleConfig,
+    /// Sequences per sampling batch.
+    pub batch_rows: usize,
+}
+
+/// The preset names.
+pub const PRESETS: [&str; 3] = ["tiny", "small", "gpu"];
+
+impl LmConfig {
+    /// A preset: `tiny` (CI: seconds), `small` (CPU default) or `gpu` (tens of M parameters).
+    pub fn preset(name: &str) -> Result<Self> {
+        let eval_sampling = SampleConfig { temperature: 0.6, top_p: 0.95, max_new_tokens: 8 };
+        let rl_sampling = SampleConfig { temperature: 1.0, top_p: 1.0, max_new_tokens: 8 };
+        let tasks = Task::ALL.iter().map(|t| t.id().to_string()).collect();
+        let cfg = match name {
+            "tiny" => LmConfig {
+                preset: name.into(),
+                seed: 0,
+                tasks,
+                model: ModelConfig { d_model: 32, n_layers: 1, n_heads: 2, d_ff: 64, max_seq_len: 32 },
+                sft: SftConfig {
+                    steps: 30,
+                    batch_size: 32,
+                    adam: AdamConfig { lr: 3e-3, ..AdamConfig::default() },
+                    checkpoint_every: 0,
+                },
+                rl: RlConfig {
+                    estimator: "maxpo".into(),
+                    k: 4,
+                    scale: "none".into(),
+                    steps: 3,
+                    prompts_per_step: 4,
+                    group_size: 8,
+                    minibatches: 2,
+                    clip_eps: 0.2,
+                    kl_coef: 0.0,
+                    sampling: rl_sampling,
+                    adam: AdamConfig { lr: 1e-3, ..AdamConfig::default() },
+                    checkpoint_every: 0,
+                },
+                eval: EvalConfig {
+                    problems_per_task: 3,
+                    n_samples: 16,
+                    test_seed: 1234,
+                    sampling: eval_sampling,
+                    batch_rows: 256,
+                },
+            },
+            "small" => LmConfig {
+                preset: name.into(),
+                seed: 0,
+                tasks,
+                model: ModelConfig { d_model: 128, n_layers: 4, n_heads: 4, d_ff: 512, max_seq_len: 32 },
+                sft: SftConfig {
+                    steps: 600,
+                    batch_size: 64,
+                    adam: AdamConfig { lr: 2e-3, ..AdamConfig::default() },
+                    checkpoint_every: 200,
+                },
+                rl: RlConfig {
+                    estimator: "maxpo".into(),
+                    k: 8,
+                    scale: "none".into(),
+                    steps: 100,
+                    prompts_per_step: 16,
+                    group_size: 16,
+                    minibatches: 2,
+                    clip_eps: 0.2,
+                    kl_coef: 0.0,
+                    sampling: rl_sampling,
+                    adam: AdamConfig { lr: 3e-4, ..AdamConfig::default() },
+                    checkpoint_every: 20,
+                },
+                eval: EvalConfig {
+                    problems_per_task: 20,
+                    n_samples: 256,
+                    test_seed: 1234,
+                    sampling: eval_sampling,
+                    batch_rows: 1024,
+                },
+            },
+            "gpu" => LmConfig {
+                preset: name.into(),
+                seed: 0,
+                tasks,
+                model: ModelConfig { d_model: 512, n_layers: 8, n_heads: 8, d_ff: 2048, max_seq_len: 32 },
+                sft: SftConfig {
+                    steps: 3000,
+                    batch_size: 256,
+                    adam: AdamConfig { lr: 5e-4, ..AdamConfig::default() },
+                    checkpoint_every: 500,
+                },
+                rl: RlConfig {
+                    estimator: "maxpo".into(),
+                    k: 8,
+                    scale: "none".into(),
+                    steps: 300,
+                    prompts_per_step: 64,
+                    group_size: 16,
+                    minibatches: 4,
+                    clip_eps: 0.2,
+                    kl_coef: 0.0,
+                    sampling: rl_sampling,
+                    adam: AdamConfig { lr: 1e-5, ..AdamConfig::default() },
+                    checkpoint_every: 50,
+                },
+                eval: EvalConfig {
+                    problems_per_task: 100,
+                    n_samples: 256,
+                    test_seed: 1234,
+                    sampling: eval_sampling,
+                    batch_rows: 4096,
+                },
+            },
+            _ => return Err(TrainerError::UnknownPreset { name: name.into() }),
+        };
+        Ok(cfg)
+    }
+
+    /// The parsed task list.
+    pub fn task_list(&self) -> Result<Vec<Task>> {
+        self.tasks.iter().map(|t| t.parse()).collect()
+    }
+
+    /// Checks that the pieces fit together (K vs N, sizes, sampling ranges).
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        if self.task_list()?.is_empty() {
+            return Err(TrainerError::Config("tasks is empty".into()));
+        }
+        let bad = |m: String| Err(TrainerError::Config(m));
+        let estimator: maxk_core::Estimator = self.rl.estimator.parse()?;
+        self.rl.scale.parse::<maxk_core::Scale>()?;
+        estimator.validate(self.rl.group_size, self.rl.k)?;
+        if self.rl.minibatches == 0 || self.rl.minibatches > self.rl.prompts_per_step {
+            return bad(format!(
+                "rl.minibatches {} must be in 1..={} (prompts_per_step)",
+                self.rl.minibatches, self.rl.prompts_per_step
+            ));
+        }
+        if self.sft.batch_size == 0 || self.rl.prompts_per_step == 0 {
+            return bad("batch sizes must be positive".into());
+        }
+        if self.eval.n_samples == 0 || self.eval.problems_per_task == 0 || self.eval.batch_rows == 0 {
+            return bad("eval.n_samples, problems_per_task and batch_rows must be positive".into());
+        }
+        for s in [&self.rl.sampling, &self.eval.sampling] {
+            let temperature_ok = s.temperature.is_finite() && s.temperature > 0.0;
+            let top_p_ok = s.top_p > 0.0 && s.top_p <= 1.0;
+            if !temperature_ok || !top_p_ok || s.max_new_tokens == 0 {
+                return bad(format!(
+                    "sampling needs temperature > 0, top_p in (0, 1], max_new_tokens > 0: {s:?}"
+                ));
+            }
+        }
+        // Longest prompt (path: 2 + 6*3 - 1 + 4 = 23 chars) + BOS + answer + EOS.
+        let need = 24 + self.rl.sampling.max_new_tokens.max(self.eval.sampling.max_new_tokens);
+        if self.model.max_seq_len < need {
+            return bad(format!(
+                "model.max_seq_len {} < {need} needed by the prompts and answers",
+                self.model.max_seq_len
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads a TOML config.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
+        toml::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Writes the resolved config as `dir/config.toml`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
+        let text = toml::to_string_pretty(self).map_err(|e| TrainerError::Config(e.to_string()))?;
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).map_err(TrainerError::io(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_round_trip_through_toml() {
+        for name in PRESETS {
+            let c = LmConfig::preset(name).unwrap();
+            c.validate().unwrap();
+            let back: LmConfig = toml::from_str(&toml::to_string_pretty(&c).unwrap()).unwrap();
+            assert_eq!(back, c);
+        }
+        assert!(LmConfig::preset("huge").is_err());
+    }
+
+    #[test]
+    fn configs_that_do_not_fit_are_errors() {
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.k = c.rl.group_size; // maxpo needs K <= N - 1
+        assert!(c.validate().unwrap_err().to_string().contains("k"));
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.model.max_seq_len = 8;
+        assert!(c.validate().unwrap_err().to_string().contains("max_seq_len"));
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.estimator = "nope".into();
+        assert!(c.validate().is_err());
+    }
+}

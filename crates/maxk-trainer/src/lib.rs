@@ -1,0 +1,35 @@
+//! # maxk-trainer
+//!
+//! A tiny decoder-only transformer trained from scratch in Rust (burn) on five synthetic
+//! verifiable tasks, then post-trained with group RL whose advantages come from `maxk-core`
+//! (GRPO, RLOO, PKPO, MaxPO, ...), and evaluated with the unbiased pass@k estimator for
+//! k = 1, 2, 4, ..., n. It reproduces, at toy scale, the LLM experiment of Takashiro,
+//! Nishimori, Parmas et al. 2026 (arXiv 2606.06080): max@K training (MaxPO) should raise
+//! pass@k at large k more than mean-reward training.
+//!
+//! Pipeline: [`sft`] (supervised base model) -> [`rl`] (group RL) -> [`eval`] (pass@k) ->
+//! [`report`]. [`pipeline`] chains them for `maxk lm reproduce`.
+//!
+//! ```
+//! use maxk_trainer::tasks::Task;
+//! assert_eq!(Task::Add.verify("a:478+56=", "534"), 1.0);
+//! assert_eq!(Task::Countdown.verify("c:3,5,7>22=", "7+3*5"), 0.0); // (7+3)*5 = 50
+//! ```
+
+pub mod backend;
+pub mod checkpoint;
+pub mod config;
+pub mod diagnostics;
+mod error;
+pub mod eval;
+pub mod model;
+pub mod optim;
+pub mod pipeline;
+pub mod report;
+pub mod rl;
+pub mod sampling;
+pub mod sft;
+pub mod tasks;
+pub mod vocab;
+
+pub use error::{Result, TrainerError};

@@ -1,0 +1,350 @@
+//! The stages chained for the CLI: `reproduce` (base training, RL per estimator and training
+//! K, evaluation, report), single stages, and a throughput benchmark. Each is an
+//! [`OnBackend`] job so that the CLI picks CPU or CUDA at run time.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::OnBackend;
+use crate::checkpoint;
+use crate::config::LmConfig;
+use crate::diagnostics::MetricsLog;
+use crate::error::{Result, TrainerError};
+use crate::eval::{TaskEval, evaluate, held_out};
+use crate::model::Weights;
+use crate::report;
+use crate::sampling::sample;
+use crate::tasks::TrainSampler;
+use crate::vocab::encode_prompt;
+
+/// One evaluated model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Label in tables and `passk.csv` (`base`, the estimator id, or `maxpo-K4` in a K sweep).
+    pub label: String,
+    /// Estimator id (`base` for the base model).
+    pub estimator: String,
+    /// Training K (0 for the base model).
+    pub k: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Per-benchmark evaluation.
+    pub evals: Vec<TaskEval>,
+    /// Variance proxy per RL step (empty for the base model).
+    pub var_proxy: Vec<f64>,
+    /// Wall time of training plus evaluation.
+    pub seconds: f64,
+}
+
+/// Everything `reproduce` measured; also written as `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// The resolved config (estimator/K fields of `rl` are overridden per run).
+    pub config: LmConfig,
+    /// The device name.
+    pub device: String,
+    /// Base models, one per seed.
+    pub base: Vec<RunResult>,
+    /// RL runs.
+    pub runs: Vec<RunResult>,
+    /// Wall time of the whole reproduction.
+    pub seconds: f64,
+}
+
+/// `maxk lm reproduce`: for every seed, train the base model, then RL with every estimator
+/// and training K, evaluate everything, and write the report into `out`.
+#[derive(Debug, Clone)]
+pub struct Reproduce {
+    /// Base config (preset plus overrides).
+    pub cfg: LmConfig,
+    /// Estimator ids.
+    pub estimators: Vec<String>,
+    /// Training K values (one: labels are the estimator ids; several: `id-K<k>`).
+    pub ks: Vec<usize>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Continue stages from their checkpoints.
+    pub resume: bool,
+    /// Show progress bars.
+    pub progress: bool,
+    /// Device name for the report.
+    pub device: String,
+}
+
+impl Reproduce {
+    fn check(&self) -> Result<()> {
+        if self.estimators.is_empty() || self.ks.is_empty() || self.seeds.is_empty() {
+            return Err(TrainerError::Config("estimators, k and seeds must be non-empty".into()));
+        }
+        for e in &self.estimators {
+            for &k in &self.ks {
+                let mut c = self.cfg.clone();
+                c.rl.estimator = e.clone();
+                c.rl.k = k;
+                c.validate()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OnBackend for Reproduce {
+    type Output = Results;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Results> {
+        self.check()?;
+        let start = Instant::now();
+        std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
+        self.cfg.save(&self.out)?;
+        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"))?;
+        let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
+        for &seed in &self.seeds {
+            let mut cfg = self.cfg.clone();
+            cfg.seed = seed;
+            let seed_dir = self.out.join(format!("seed{seed}"));
+            let t0 = Instant::now();
+            let base = crate::sft::train::<B>(
+                &cfg,
+                &device,
+                &seed_dir.join("base"),
+                self.resume,
+                &mut log,
+                self.progress,
+            )?;
+            let evals = evaluate(&base, &cfg, &device, self.progress)?;
+            let base_run = RunResult {
+                label: "base".into(),
+                estimator: "base".into(),
+                k: 0,
+                seed,
+                evals,
+                var_proxy: Vec::new(),
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            log.log(&EvalRecord::new(&base_run))?;
+            base_runs.push(base_run);
+            for est in &self.estimators {
+                for &k in &self.ks {
+                    let t0 = Instant::now();
+                    let mut c = cfg.clone();
+                    c.rl.estimator = est.clone();
+                    c.rl.k = k;
+                    let label = if self.ks.len() > 1 { format!("{est}-K{k}") } else { est.clone() };
+                    let dir = seed_dir.join("rl").join(&label);
+                    let (policy, var_proxy) = crate::rl::train::<B>(
+                        &c,
+                        &base,
+                        &device,
+                        &dir,
+                        self.resume,
+                        &mut log,
+                        self.progress,
+                    )?;
+                    let evals = evaluate(&policy, &c, &device, self.progress)?;
+                    let run = RunResult {
+                        label,
+                        estimator: est.clone(),
+                        k,
+                        seed,
+                        evals,
+                        var_proxy,
+                        seconds: t0.elapsed().as_secs_f64(),
+                    };
+                    log.log(&EvalRecord::new(&run))?;
+                    runs.push(run);
+                }
+            }
+        }
+        let results = Results {
+            config: self.cfg,
+            device: self.device,
+            base: base_runs,
+            runs,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        report::write(&results, &self.out)?;
+        Ok(results)
+    }
+}
+
+/// The `metrics.jsonl` record of an evaluation: task-average pass@k.
+#[derive(Debug, Serialize)]
+struct EvalRecord<'a> {
+    stage: &'static str,
+    label: &'a str,
+    seed: u64,
+    ks: &'a [usize],
+    pass_at_k: Vec<f64>,
+}
+
+impl<'a> EvalRecord<'a> {
+    fn new(run: &'a RunResult) -> Self {
+        let ks = run.evals.first().map_or(&[][..], |e| &e.ks[..]);
+        EvalRecord {
+            stage: "eval",
+            label: &run.label,
+            seed: run.seed,
+            ks,
+            pass_at_k: crate::eval::average(&run.evals),
+        }
+    }
+}
+
+/// A single stage for `maxk lm pretrain|rl|eval`.
+#[derive(Debug, Clone)]
+pub enum Stage {
+    /// Train the base model into `out` (`base.safetensors`).
+    Pretrain,
+    /// RL from the base weights at this path into `out` (`policy.safetensors`).
+    Rl {
+        /// Base model weights.
+        base: PathBuf,
+    },
+    /// Evaluate the weights at this path; writes `out/passk.csv` and `out/eval.json`.
+    Eval {
+        /// Weights to evaluate.
+        weights: PathBuf,
+    },
+}
+
+/// One stage job.
+#[derive(Debug, Clone)]
+pub struct StageJob {
+    /// What to run.
+    pub stage: Stage,
+    /// Config.
+    pub cfg: LmConfig,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Continue from `out/ckpt`.
+    pub resume: bool,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl OnBackend for StageJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        self.cfg.validate()?;
+        std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
+        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"))?;
+        match &self.stage {
+            Stage::Pretrain => {
+                crate::sft::train::<B>(&self.cfg, &device, &self.out, self.resume, &mut log, self.progress)?;
+            }
+            Stage::Rl { base } => {
+                let base = checkpoint::load_weights(base, &self.cfg.model, &device)?;
+                crate::rl::train::<B>(
+                    &self.cfg,
+                    &base,
+                    &device,
+                    &self.out,
+                    self.resume,
+                    &mut log,
+                    self.progress,
+                )?;
+            }
+            Stage::Eval { weights } => {
+                let w: Weights<B::InnerBackend> =
+                    checkpoint::load_weights(weights, &self.cfg.model, &device)?;
+                let evals = evaluate(&w, &self.cfg, &device, self.progress)?;
+                let run = RunResult {
+                    label: self.cfg.rl.estimator.clone(),
+                    estimator: self.cfg.rl.estimator.clone(),
+                    k: self.cfg.rl.k,
+                    seed: self.cfg.seed,
+                    evals,
+                    var_proxy: Vec::new(),
+                    seconds: 0.0,
+                };
+                log.log(&EvalRecord::new(&run))?;
+                report::write_passk_csv(&[&run], &self.out.join("passk.csv"))?;
+                let json =
+                    serde_json::to_string_pretty(&run).map_err(|e| TrainerError::Config(e.to_string()))?;
+                let path = self.out.join("eval.json");
+                std::fs::write(&path, json).map_err(TrainerError::io(path))?;
+                self.cfg.save(&self.out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `maxk lm bench`: rollout and update throughput of the RL step of `cfg`.
+#[derive(Debug, Clone)]
+pub struct Bench {
+    /// Config (model size, group size, prompts per step).
+    pub cfg: LmConfig,
+    /// Timed RL steps (after one warm-up step).
+    pub steps: usize,
+}
+
+/// What [`Bench`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BenchResult {
+    /// Parameters of the model.
+    pub params: usize,
+    /// Sampled tokens per second (KV-cache decoding, batch = prompts x group size).
+    pub sampled_tokens_per_s: f64,
+    /// RL steps (rollout + update) per second.
+    pub steps_per_s: f64,
+    /// Adam updates per second (minibatches per step x steps per second).
+    pub updates_per_s: f64,
+}
+
+impl OnBackend for Bench {
+    type Output = BenchResult;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchResult> {
+        let mut cfg = self.cfg;
+        cfg.validate()?;
+        let base = cfg.model.init::<B::InnerBackend>(cfg.seed, &device)?;
+        // Rollout throughput alone.
+        let sampler = TrainSampler::new(cfg.task_list()?, &held_out(&cfg)?);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let rows = cfg.rl.prompts_per_step * cfg.rl.group_size;
+        let prompts =
+            (0..rows).map(|_| encode_prompt(&sampler.sample(&mut rng).prompt)).collect::<Result<Vec<_>>>()?;
+        let _ = sample(&base, &prompts, &cfg.rl.sampling, &device, &mut rng);
+        let t0 = Instant::now();
+        let mut tokens = 0usize;
+        for _ in 0..self.steps.max(1) {
+            tokens += sample(&base, &prompts, &cfg.rl.sampling, &device, &mut rng)
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>();
+        }
+        let sampled_tokens_per_s = tokens as f64 / t0.elapsed().as_secs_f64();
+        // Whole RL steps (no checkpoints, no log).
+        let dir = std::env::temp_dir().join(format!("maxk-lm-bench-{}", std::process::id()));
+        cfg.rl.checkpoint_every = 0;
+        cfg.rl.steps = 1;
+        crate::rl::train::<B>(&cfg, &base, &device, &dir, false, &mut MetricsLog::sink(), false)?;
+        cfg.rl.steps = self.steps.max(1);
+        let t0 = Instant::now();
+        crate::rl::train::<B>(&cfg, &base, &device, &dir, false, &mut MetricsLog::sink(), false)?;
+        let steps_per_s = cfg.rl.steps as f64 / t0.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(BenchResult {
+            params: cfg.model.num_params(),
+            sampled_tokens_per_s,
+            steps_per_s,
+            updates_per_s: steps_per_s * cfg.rl.minibatches as f64,
+        })
+    }
+}
+
+/// Reads `results.json` written by [`Reproduce`] (to redraw a report).
+pub fn load_results(dir: &Path) -> Result<Results> {
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(TrainerError::io(&path))?;
+    serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+}

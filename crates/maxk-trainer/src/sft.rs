@@ -1,0 +1,125 @@
+//! Supervised training of the base model: next-token cross-entropy on the reference answer
+//! (and EOS) given the prompt, on a uniform mixture of the tasks. Short on purpose: the base
+//! model should be weak but not hopeless (low pass@1, much higher pass@256), the regime in
+//! which max@K training matters.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Tensor;
+use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::checkpoint::{self, TrainState};
+use crate::config::LmConfig;
+use crate::diagnostics::MetricsLog;
+use crate::error::Result;
+use crate::eval::held_out;
+use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
+use crate::optim::{Adam, gradients, track};
+use crate::rl::progress_bar;
+use crate::tasks::{Problem, TrainSampler};
+use crate::vocab::{PAD, encode_answer, encode_prompt};
+
+/// One `metrics.jsonl` record of an SFT step.
+#[derive(Debug, Serialize)]
+struct SftRecord {
+    stage: &'static str,
+    seed: u64,
+    step: usize,
+    loss: f64,
+    grad_norm: f64,
+    var_proxy: f64,
+    seconds: f64,
+}
+
+/// Right-padded `BOS prompt answer EOS` tokens `[B, T]` and the mask `[B, T-1]` of the
+/// positions whose next token is part of the answer.
+pub(crate) fn sft_batch(problems: &[Problem]) -> Result<(Vec<i64>, Vec<f32>, [usize; 2])> {
+    let seqs = problems
+        .iter()
+        .map(|p| Ok((encode_prompt(&p.prompt)?, encode_answer(&p.answer)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let t = seqs.iter().map(|(p, a)| p.len() + a.len()).max().unwrap_or(1);
+    let mut tokens = vec![PAD as i64; seqs.len() * t];
+    let mut mask = vec![0.0f32; seqs.len() * (t - 1)];
+    for (i, (p, a)) in seqs.iter().enumerate() {
+        for (j, &tok) in p.iter().chain(a).enumerate() {
+            tokens[i * t + j] = tok as i64;
+        }
+        // Position j predicts token j+1; answer tokens sit at p.len()..p.len()+a.len().
+        for j in p.len() - 1..p.len() + a.len() - 1 {
+            mask[i * (t - 1) + j] = 1.0;
+        }
+    }
+    Ok((tokens, mask, [seqs.len(), t]))
+}
+
+/// Mean negative log-likelihood of the answer tokens (a scalar `[1]`).
+pub(crate) fn sft_loss<B: AutodiffBackend>(
+    weights: &Weights<B>,
+    problems: &[Problem],
+    device: &B::Device,
+) -> Result<Tensor<B, 1>> {
+    let (tokens, mask, [b, t]) = sft_batch(problems)?;
+    let count: f32 = mask.iter().sum();
+    let logp = weights.token_logprobs(int_tensor(tokens, [b, t], device));
+    let mask = tensor_2d::<B>(mask, [b, t - 1], device);
+    Ok((logp * mask).sum().div_scalar(-count.max(1.0) as f64))
+}
+
+/// Trains the base model of `cfg` from scratch (or resumes from `dir/ckpt`) and saves the
+/// final weights to `dir/base.safetensors`. Returns the weights.
+pub fn train<B: AutodiffBackend>(
+    cfg: &LmConfig,
+    device: &B::Device,
+    dir: &Path,
+    resume: bool,
+    log: &mut MetricsLog,
+    progress: bool,
+) -> Result<Weights<B::InnerBackend>> {
+    cfg.validate()?;
+    let ckpt = dir.join("ckpt");
+    let mut state = if resume && checkpoint::exists(&ckpt) {
+        checkpoint::load(&ckpt, &cfg.model, cfg.sft.adam, device)?
+    } else {
+        let weights = cfg.model.init::<B::InnerBackend>(cfg.seed, device)?;
+        let adam = Adam::new(cfg.sft.adam, &weights);
+        TrainState { weights, adam, step: 0, rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5f7) }
+    };
+    let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
+    let bar = progress_bar(progress, cfg.sft.steps, "pretrain");
+    bar.set_position(state.step as u64);
+    while state.step < cfg.sft.steps {
+        let start = Instant::now();
+        let problems: Vec<Problem> =
+            (0..cfg.sft.batch_size).map(|_| sampler.sample(&mut state.rng)).collect();
+        let tracked = track::<B>(&state.weights);
+        let loss = sft_loss(&tracked, &problems, device)?;
+        let loss_value = to_f32(loss.clone().inner())[0] as f64;
+        let grads = gradients(&tracked, loss);
+        let stats = state.adam.step(&mut state.weights, grads, cfg.sft.adam.lr);
+        state.step += 1;
+        log.log(&SftRecord {
+            stage: "pretrain",
+            seed: cfg.seed,
+            step: state.step,
+            loss: loss_value,
+            grad_norm: stats.grad_norm,
+            var_proxy: stats.var_proxy,
+            seconds: start.elapsed().as_secs_f64(),
+        })?;
+        bar.set_message(format!("loss {loss_value:.3}"));
+        bar.inc(1);
+        let every = cfg.sft.checkpoint_every;
+        if (every > 0 && state.step % every == 0) || state.step == cfg.sft.steps {
+            checkpoint::save(&ckpt, &state)?;
+        }
+    }
+    bar.finish_and_clear();
+    checkpoint::save_weights(&dir.join("base.safetensors"), &state.weights)?;
+    cfg.save(dir)?;
+    Ok(state.weights)
+}
