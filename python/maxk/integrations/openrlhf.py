@@ -1,0 +1,277 @@
+"""OpenRLHF: maxk estimators as ``--algo.advantage.estimator`` values, through a launcher.
+
+Written against OpenRLHF 0.11.2 (read in its source). OpenRLHF has no estimator registry: the
+estimator names are argparse ``choices`` inside ``openrlhf/cli/train_ppo_ray.py``'s ``__main__``
+block, and the group baselines are hard-coded in
+``RemoteExperienceMaker.compute_advantages_and_returns``
+(``openrlhf/trainer/ppo_utils/experience_maker.py``), which runs inside the ``PPOTrainer`` Ray
+actor, not in the driver. So the launcher
+
+1. runs OpenRLHF's own ``train_ppo_ray`` entry point with two CLI additions: the maxk ids among
+   the ``--algo.advantage.estimator`` choices, and ``--algo.advantage.maxk_k`` /
+   ``--algo.advantage.maxk_scale``, which OpenRLHF then carries in ``args.algo.advantage`` to
+   every actor (a bad K for ``--rollout.n_samples_per_prompt`` is a CLI error);
+2. starts Ray (as OpenRLHF would, same env vars) with the runtime-env
+   ``worker_process_setup_hook`` ``maxk.integrations.openrlhf.install``, so that every Ray worker
+   process patches ``compute_advantages_and_returns`` when it imports the experience maker.
+
+Usage: replace ``python3 -m openrlhf.cli.train_ppo_ray`` by ``python3 -m maxk.integrations.openrlhf``
+and keep every other argument::
+
+    python3 -m maxk.integrations.openrlhf --algo.advantage.estimator maxpo \\
+        --algo.advantage.maxk_k 4 --rollout.n_samples_per_prompt 8 ...
+
+Under ``ray job submit`` the driver connects to the running cluster; also pass
+``--runtime-env-json '{"worker_process_setup_hook": "maxk.integrations.openrlhf.install"}'``
+so the hook is part of the job's runtime env whatever Ray does with the driver's.
+
+The patched step, for a maxk estimator (any other estimator runs OpenRLHF's original code):
+rewards (after OpenRLHF's length penalties) are put back in prompt order, reshaped to
+``[prompts, n_samples_per_prompt]``, replaced by ``maxk.advantages`` and then go through
+OpenRLHF's own per-token path for group estimators (``compute_reward``: KL penalty, reward clip;
+cumulative returns with gamma = 1; advantages = returns; no batch whitening), as its ``rloo``.
+
+Names: the maxk ids, ``rloo`` as ``maxk_rloo`` (OpenRLHF has its own ``rloo``); see
+:data:`OPENRLHF_NAMES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import itertools
+import logging
+import os
+import runpy
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import maxk
+
+__all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "install", "main", "openrlhf_name"]
+
+#: The module whose ``RemoteExperienceMaker`` is patched.
+TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
+#: OpenRLHF 0.11.2's own ``--algo.advantage.estimator`` choices.
+OPENRLHF_BUILTIN = ("gae", "reinforce", "rloo", "reinforce_baseline", "group_norm", "dr_grpo", "flash_reinforce")
+ESTIMATOR_OPTION = "--algo.advantage.estimator"
+HOOK = "maxk.integrations.openrlhf.install"
+
+logger = logging.getLogger(__name__)
+
+
+def openrlhf_name(estimator: str) -> str:
+    """The ``--algo.advantage.estimator`` value of a maxk id (``maxk_<id>`` on a clash)."""
+    return f"maxk_{estimator}" if estimator in OPENRLHF_BUILTIN else estimator
+
+
+#: OpenRLHF estimator name -> maxk estimator id.
+OPENRLHF_NAMES: dict[str, str] = {openrlhf_name(e): e for e in maxk.estimators()}
+
+
+def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
+    """``compute_advantages_and_returns`` with the maxk estimators, delegating the others."""
+    g = vars(module)  # the experience maker's own compute_reward, apply_length_penalties, torch
+
+    def compute_advantages_and_returns(self: Any, experiences: list[Any]) -> list[Any]:
+        args = self.strategy.args
+        name = args.algo.advantage.estimator
+        if name not in OPENRLHF_NAMES:
+            return original(self, experiences)
+        torch = g["torch"]
+        estimator = OPENRLHF_NAMES[name]
+        advantage_args = args.algo.advantage
+        k = getattr(advantage_args, "maxk_k", None)
+        scale = getattr(advantage_args, "maxk_scale", None) or "none"
+        if k is None:
+            if maxk._estimator_uses_k(estimator):
+                raise ValueError(f"maxk estimator {name!r} needs --algo.advantage.maxk_k")
+            k = 1
+        with torch.no_grad():
+            for experience in experiences:
+                experience.rewards = experience.rewards.to(
+                    torch.promote_types(experience.rewards.dtype, torch.float32)
+                )
+            g["apply_length_penalties"](experiences, args)
+
+            n = args.rollout.n_samples_per_prompt
+            exp_len = [len(experience.index) for experience in experiences]
+            indices = torch.tensor(list(itertools.chain.from_iterable(e.index for e in experiences)))
+            raw_rewards = torch.cat([experience.rewards for experience in experiences], dim=0)
+            rewards = torch.empty_like(raw_rewards)
+            rewards[indices] = raw_rewards  # prompt order: each prompt's n samples are adjacent
+            rewards = rewards.reshape(-1, n)
+            if n > 1:
+                stds = rewards.std(-1, keepdim=True).repeat(1, n).reshape(-1)[indices].split(exp_len)
+                for experience, std in zip(experiences, stds):
+                    experience.info["group_reward_std"] = std
+
+            shaped = maxk.advantages(rewards, int(k), estimator, scale)
+            shaped = shaped.reshape(-1)[indices].split(exp_len)
+
+            if getattr(advantage_args, "gamma", 1.0) != 1.0:
+                logger.warning("gamma is set to 1.0 for %s", name)
+                advantage_args.gamma = 1.0
+            for experience, reward in zip(experiences, shaped):
+                reward = g["compute_reward"](
+                    reward,
+                    self.kl_ctl.value,
+                    experience.kl,
+                    action_mask=experience.action_mask,
+                    reward_clip_range=args.reward.clip_range,
+                )
+                experience.returns = self.get_cumulative_returns(reward, experience.action_mask, 1.0)
+                experience.advantages = experience.returns.clone()
+                experience.info["return"] = reward.sum(dim=-1)
+                experience.kl = None
+        return experiences
+
+    compute_advantages_and_returns.__doc__ = (
+        "OpenRLHF's compute_advantages_and_returns, with the maxk estimators added by maxk."
+    )
+    compute_advantages_and_returns._maxk_original = original  # type: ignore[attr-defined]
+    return compute_advantages_and_returns
+
+
+def _patch(module: ModuleType) -> None:
+    cls = module.RemoteExperienceMaker
+    current = cls.compute_advantages_and_returns
+    if getattr(current, "_maxk_original", None) is None:
+        cls.compute_advantages_and_returns = _maxk_advantage_step(current, module)
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches the experience maker when (and only if) a process imports it, so that the Ray
+    hook costs nothing in workers that never do (vLLM engines, reward models)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != TARGET_MODULE:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _patch(module)
+
+
+def install() -> None:
+    """Adds the maxk estimators to OpenRLHF's advantage step in this process (idempotent).
+
+    Patches ``RemoteExperienceMaker`` now if its module is imported, else as soon as it is.
+    This is the Ray ``worker_process_setup_hook`` the launcher sets.
+    """
+    module = sys.modules.get(TARGET_MODULE)
+    if module is not None:
+        _patch(module)
+    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
+
+
+@contextlib.contextmanager
+def _maxk_cli() -> Iterator[None]:
+    """While active, argparse parsers that define ``--algo.advantage.estimator`` also accept the
+    maxk names and the ``maxk_k``/``maxk_scale`` options, and check K when parsing."""
+    add_argument = argparse.ArgumentParser.add_argument
+    parse_known_args = argparse.ArgumentParser.parse_known_args
+
+    def patched_add_argument(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
+        if ESTIMATOR_OPTION not in args:
+            return add_argument(self, *args, **kwargs)
+        if kwargs.get("choices") is not None:
+            kwargs["choices"] = list(kwargs["choices"]) + [n for n in OPENRLHF_NAMES if n not in kwargs["choices"]]
+        kwargs["help"] = (kwargs.get("help") or "") + f" (maxk: {', '.join(OPENRLHF_NAMES)})"
+        action = add_argument(self, *args, **kwargs)
+        add_argument(
+            self, "--algo.advantage.maxk_k", type=int, default=None, help="maxk: K of max@K for the maxk estimators"
+        )
+        add_argument(
+            self,
+            "--algo.advantage.maxk_scale",
+            type=str,
+            choices=list(maxk.scales()),
+            default="none",
+            help="maxk: scaling of the maxk advantages",
+        )
+        return action
+
+    def patched_parse_known_args(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
+        namespace, extras = parse_known_args(self, *args, **kwargs)
+        name = getattr(namespace, "algo.advantage.estimator", None)
+        if name in OPENRLHF_NAMES:
+            estimator = OPENRLHF_NAMES[name]
+            k = getattr(namespace, "algo.advantage.maxk_k", None)
+            n = getattr(namespace, "rollout.n_samples_per_prompt", None)
+            if k is None and maxk._estimator_uses_k(estimator):
+                self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
+            if n is not None:
+                try:
+                    maxk.advantages(np.zeros(n), k or 1, estimator, getattr(namespace, "algo.advantage.maxk_scale"))
+                except ValueError as e:
+                    self.error(f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}: {e}")
+        return namespace, extras
+
+    argparse.ArgumentParser.add_argument = patched_add_argument  # type: ignore[method-assign]
+    argparse.ArgumentParser.parse_known_args = patched_parse_known_args  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.add_argument = add_argument  # type: ignore[method-assign]
+        argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def _init_ray() -> None:
+    """``ray.init`` as OpenRLHF's ``train()`` does it, plus the maxk worker hook (OpenRLHF then
+    finds Ray initialised and keeps this runtime env)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    ray.init(
+        runtime_env={
+            "env_vars": {
+                "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true"),
+                "NCCL_DEBUG": os.environ.get("NCCL_DEBUG", "WARN"),
+                "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": os.environ.get("RAY_ENABLE_ZERO_COPY_TORCH_TENSORS", "1"),
+            },
+            "worker_process_setup_hook": HOOK,
+        }
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m maxk.integrations.openrlhf ARGS``: OpenRLHF's ``train_ppo_ray`` with ARGS, the
+    maxk estimators selectable. ``--help`` lists them."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    install()
+    sys.argv = ["openrlhf.cli.train_ppo_ray", *argv]
+    with _maxk_cli():
+        if not {"-h", "--help"} & set(argv):
+            _init_ray()
+        runpy.run_module("openrlhf.cli.train_ppo_ray", run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()

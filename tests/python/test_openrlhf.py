@@ -1,0 +1,216 @@
+"""OpenRLHF 0.11.2: the patched advantage step and the launcher.
+
+OpenRLHF needs CUDA packages (deepspeed, vLLM, flash-attn) that cannot be installed or run on a
+CPU-only machine, so it is installed with --no-deps and the GPU-only imports are stubbed
+(openrlhf_stubs/openrlhf_cpu.py, as OpenRLHF's own tests/test_reward_shaping.py does). What runs is
+OpenRLHF's own code: RemoteExperienceMaker.compute_advantages_and_returns, compute_reward, the
+length penalties, get_cumulative_returns, and the argparse block of openrlhf.cli.train_ppo_ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import require
+
+import maxk
+
+require("openrlhf")
+torch = require("torch")
+require("ray")
+
+STUBS = Path(__file__).parent / "openrlhf_stubs"
+sys.path.insert(0, str(STUBS))
+import openrlhf_cpu  # noqa: E402
+
+openrlhf_cpu.install_stubs()
+
+import maxk.integrations.openrlhf as maxk_openrlhf  # noqa: E402
+
+maxk_openrlhf.install()  # before the import: patches through the import hook
+
+from openrlhf.trainer.ppo_utils import experience_maker  # noqa: E402
+from openrlhf.trainer.ppo_utils.experience import Experience  # noqa: E402
+
+N = 4  # samples per prompt
+PROMPTS = 3
+
+
+def make_maker(estimator: str, **advantage):
+    maker = experience_maker.RemoteExperienceMaker.__new__(experience_maker.RemoteExperienceMaker)
+    maker.advantage_estimator = estimator
+    maker.kl_ctl = SimpleNamespace(value=0.1)
+    maker.strategy = SimpleNamespace(
+        args=SimpleNamespace(
+            rollout=SimpleNamespace(n_samples_per_prompt=N),
+            reward=SimpleNamespace(clip_range=None),
+            algo=SimpleNamespace(
+                advantage=SimpleNamespace(estimator=estimator, gamma=1.0, lambd=1.0, no_std_norm=True, **advantage)
+            ),
+        )
+    )
+    return maker
+
+
+def make_experiences(seed: int = 0):
+    """Two micro-batches whose samples come from shuffled positions of 3 prompts x 4 samples;
+    ragged responses (action masks), random KL."""
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(PROMPTS * N, generator=gen).tolist()
+    rewards = torch.randint(0, 3, (PROMPTS * N,), generator=gen).float()
+    length = 5
+    experiences = []
+    for chunk in (order[:7], order[7:]):
+        lengths = torch.randint(1, length + 1, (len(chunk),), generator=gen)
+        mask = torch.arange(length)[None, :] < lengths[:, None]
+        experiences.append(
+            Experience(
+                index=list(chunk),
+                rewards=rewards[chunk].clone(),
+                action_mask=mask,
+                kl=torch.rand(len(chunk), length, generator=gen) * mask,
+                info={"reward": rewards[chunk].clone()},
+            )
+        )
+    return experiences, rewards
+
+
+def test_patch_is_installed_on_import():
+    method = experience_maker.RemoteExperienceMaker.compute_advantages_and_returns
+    assert getattr(method, "_maxk_original", None) is not None
+    maxk_openrlhf.install()  # idempotent
+    assert experience_maker.RemoteExperienceMaker.compute_advantages_and_returns is method
+
+
+def test_names():
+    assert maxk_openrlhf.OPENRLHF_NAMES["maxpo"] == "maxpo"
+    assert maxk_openrlhf.OPENRLHF_NAMES["maxk_rloo"] == "rloo"
+    assert "rloo" not in maxk_openrlhf.OPENRLHF_NAMES
+
+
+def test_maxk_rloo_equals_openrlhf_rloo():
+    """maxk's rloo through the patched path gives OpenRLHF's own rloo bit for bit: the plumbing
+    (prompt order, KL penalty at each token, EOS reward, cumulative returns) is OpenRLHF's."""
+    ours = make_maker("maxk_rloo").compute_advantages_and_returns(make_experiences()[0])
+    theirs = make_maker("rloo").compute_advantages_and_returns(make_experiences()[0])
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.advantages, b.advantages)
+        torch.testing.assert_close(a.returns, b.returns)
+        torch.testing.assert_close(a.info["return"], b.info["return"])
+        torch.testing.assert_close(a.info["group_reward_std"], b.info["group_reward_std"])
+
+
+@pytest.mark.parametrize("estimator", ["maxpo", "pkpo", "ei", "canonical"])
+@pytest.mark.parametrize("scale", ["none", "pg"])
+def test_maxk_estimator_advantages(estimator, scale):
+    experiences, rewards = make_experiences(seed=1)
+    maker = make_maker(estimator, maxk_k=2, maxk_scale=scale)
+    maker.kl_ctl.value = 0.0  # no KL: every response token carries the sequence's advantage
+    out = maker.compute_advantages_and_returns(experiences)
+    want = maxk.advantages(rewards.reshape(PROMPTS, N), 2, estimator, scale).reshape(-1)
+    for experience in out:
+        expected = want[experience.index][:, None] * experience.action_mask
+        torch.testing.assert_close(experience.advantages, expected)
+        torch.testing.assert_close(experience.returns, expected)
+        assert experience.kl is None
+
+
+def test_other_estimators_run_openrlhf_code():
+    experiences, rewards = make_experiences(seed=2)
+    out = make_maker("group_norm").compute_advantages_and_returns(experiences)
+    original = experience_maker.RemoteExperienceMaker.compute_advantages_and_returns._maxk_original
+    ref = original(make_maker("group_norm"), make_experiences(seed=2)[0])
+    for a, b in zip(out, ref):
+        torch.testing.assert_close(a.advantages, b.advantages)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="needs --algo.advantage.maxk_k"):
+        make_maker("maxpo").compute_advantages_and_returns(make_experiences()[0])
+    with pytest.raises(ValueError, match=r"group 0: k = 4 is out of range for maxpo with group size 4"):
+        make_maker("maxpo", maxk_k=4).compute_advantages_and_returns(make_experiences()[0])
+
+
+def run_launcher(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """`python -m maxk.integrations.openrlhf ARGS` with the CPU stubs and a recording ray.init;
+    the stubbed get_strategy records the parsed args and stops the run."""
+    out = tmp_path / "args.json"
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(STUBS), env.get("PYTHONPATH", "")]),
+        MAXK_OPENRLHF_STUBS="1",
+        MAXK_FAKE_RAY_INIT="1",
+        MAXK_OPENRLHF_OUT=str(out),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "maxk.integrations.openrlhf", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    return proc, json.loads(out.read_text()) if out.exists() else None
+
+
+COMMON = ["--rollout.n_samples_per_prompt", "8", "--rollout.batch_size", "16", "--rollout.micro_batch_size", "8"]
+
+
+@pytest.mark.slow
+def test_launcher_cli(tmp_path):
+    proc, record = run_launcher(
+        ["--algo.advantage.estimator", "maxpo", "--algo.advantage.maxk_k", "4", "--algo.advantage.maxk_scale", "pg"]
+        + COMMON,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert record["advantage"]["estimator"] == "maxpo"
+    assert record["advantage"]["maxk_k"] == 4 and record["advantage"]["maxk_scale"] == "pg"
+    assert record["ray_init"]["runtime_env"]["worker_process_setup_hook"] == "maxk.integrations.openrlhf.install"
+    assert record["ray_init"]["runtime_env"]["env_vars"]["NCCL_DEBUG"] == os.environ.get("NCCL_DEBUG", "WARN")
+
+    # K out of range for the group size: an argparse error with the core's message
+    proc, record = run_launcher(
+        ["--algo.advantage.estimator", "maxpo", "--algo.advantage.maxk_k", "8"] + COMMON, tmp_path / "bad"
+    )
+    assert proc.returncode == 2 and record is None
+    assert "k = 8 is out of range for maxpo with group size 8" in proc.stderr
+
+    proc, _ = run_launcher(["--help"], tmp_path / "help")
+    assert proc.returncode == 0
+    assert "maxpo" in proc.stdout and "--algo.advantage.maxk_k" in proc.stdout
+
+
+@pytest.mark.slow
+def test_ray_worker_hook_patches_workers(tmp_path):
+    """A real local Ray cluster: a worker started with the launcher's runtime env patches the
+    experience maker when it imports it."""
+    import ray
+
+    env_vars = {
+        "PYTHONPATH": os.pathsep.join([str(STUBS), os.environ.get("PYTHONPATH", "")]),
+        "MAXK_OPENRLHF_STUBS": "1",
+    }
+    ray.init(
+        num_cpus=1,
+        include_dashboard=False,
+        runtime_env={"worker_process_setup_hook": maxk_openrlhf.HOOK, "env_vars": env_vars},
+        log_to_driver=False,
+    )
+    try:
+
+        @ray.remote
+        def patched() -> bool:
+            from openrlhf.trainer.ppo_utils import experience_maker as em
+
+            method = em.RemoteExperienceMaker.compute_advantages_and_returns
+            return getattr(method, "_maxk_original", None) is not None
+
+        assert ray.get(patched.remote(), timeout=240) is True
+    finally:
+        ray.shutdown()

@@ -1,0 +1,165 @@
+"""TRL: a real GRPO run of a few steps on the CPU (tiny random Llama, a tokenizer built here,
+nothing from the hub) with MaxKGRPOTrainer; the advantages the loss receives are maxk's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import require
+
+import maxk
+
+trl = require("trl")
+torch = require("torch")
+transformers = require("transformers")
+
+from datasets import Dataset  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers  # noqa: E402
+
+from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer  # noqa: E402
+
+ALPHABET = "abcdefgh"
+G = 4  # completions per prompt
+
+
+def tiny_tokenizer() -> transformers.PreTrainedTokenizerFast:
+    """A character-level tokenizer over ALPHABET, built in memory."""
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
+    vocab.update({c: i + 4 for i, c in enumerate(ALPHABET)})
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.padding_side = "left"
+    return fast
+
+
+def tiny_model(tokenizer) -> transformers.PreTrainedModel:
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return transformers.LlamaForCausalLM(config)
+
+
+def reward_a(completions, **kwargs):
+    """Continuous reward with ties: number of 'a' plus a tenth of the length."""
+    return [c.count("a") + 0.1 * len(c) for c in completions]
+
+
+def reward_b(completions, **kwargs):
+    return [float("b" in c) for c in completions]
+
+
+class Recording(MaxKGRPOTrainer):
+    """Records the gathered rewards, the advantages of each generation batch, and the
+    advantages that reach the loss."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen_rewards: list[torch.Tensor] = []
+        self.batch_advantages: list[torch.Tensor] = []
+        self.loss_advantages: list[torch.Tensor] = []
+
+    def _calculate_rewards(self, *args, **kwargs):
+        rewards_per_func = super()._calculate_rewards(*args, **kwargs)
+        self.seen_rewards.append(rewards_per_func.clone())
+        return rewards_per_func
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        self.batch_advantages.append(output["advantages"].clone())
+        return output
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        self.loss_advantages.append(inputs["advantages"].detach().clone())
+        return super().compute_loss(model, inputs, *args, **kwargs)
+
+
+def make_trainer(tmp_path, **maxk_kwargs):
+    tokenizer = tiny_tokenizer()
+    prompts = ["ab", "ba", "cab", "hag", "bead", "fac", "dab", "ggh"]
+    args = MaxKGRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2 * G,
+        num_generations=G,
+        max_completion_length=6,
+        max_steps=3,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+        reward_weights=[1.0, 0.5],
+        maxk_k=maxk_kwargs.pop("config_k", None),
+    )
+    return Recording(
+        model=tiny_model(tokenizer),
+        reward_funcs=[reward_a, reward_b],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": prompts}),
+        processing_class=tokenizer,
+        **maxk_kwargs,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("estimator", "k"), [("maxpo", 2), ("pkpo", 3)])
+def test_grpo_run_uses_maxk_advantages(tmp_path, estimator, k):
+    trainer = make_trainer(tmp_path, maxk_estimator=estimator, maxk_k=k)
+    result = trainer.train()
+    assert result.global_step == 3
+    assert len(trainer.seen_rewards) == 3 and len(trainer.loss_advantages) >= 3
+    for rewards_per_func, used in zip(trainer.seen_rewards, trainer.batch_advantages):
+        rewards = (rewards_per_func * torch.tensor([1.0, 0.5])).nansum(dim=1)
+        want = maxk.advantages(rewards.view(-1, G), k, estimator).reshape(-1)
+        torch.testing.assert_close(used, want, rtol=0, atol=0)
+        grpo = (rewards.view(-1, G) - rewards.view(-1, G).mean(1, keepdim=True)).reshape(-1)
+        if rewards.view(-1, G).std(1).max() > 0 and estimator == "pkpo":
+            assert not torch.allclose(used, grpo)  # pkpo is not centered: really replaced
+    # what reaches the loss is the same multiset of advantages (TRL shuffles the batch)
+    loss_side = torch.cat(trainer.loss_advantages)
+    gen_side = torch.cat(trainer.batch_advantages)
+    torch.testing.assert_close(loss_side.sort().values, gen_side.sort().values)
+    torch.testing.assert_close(trainer.last_maxk_advantages, trainer.batch_advantages[-1])
+
+
+@pytest.mark.slow
+def test_unscorable_completions_get_zero(tmp_path):
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k=1)
+    rpf = torch.tensor(
+        [[1.0, 0.0], [float("nan"), float("nan")], [0.0, 1.0], [2.0, float("nan")]]
+        + [[0.5, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 0.0]]
+    )
+    adv = trainer._maxk_advantages(rpf)
+    rewards = (rpf * torch.tensor([1.0, 0.5])).nansum(dim=1)
+    assert adv[1] == 0
+    keep = [0, 2, 3]
+    torch.testing.assert_close(adv[keep], maxk.advantages(rewards[keep], 1, "maxpo"))
+    torch.testing.assert_close(adv[4:], maxk.advantages(rewards[4:], 1, "maxpo"))
+
+
+@pytest.mark.slow
+def test_config_values_and_early_errors(tmp_path):
+    trainer = make_trainer(tmp_path, config_k=3)
+    assert (trainer.maxk_estimator, trainer.maxk_k, trainer.maxk_scale) == ("maxpo", 3, "none")
+    with pytest.raises(ValueError, match=r"k = 4 is out of range for maxpo with group size 4"):
+        make_trainer(tmp_path, maxk_k=4)
+    with pytest.raises(ValueError, match="needs maxk_k"):
+        make_trainer(tmp_path)
+    with pytest.raises(ValueError, match="unknown estimator"):
+        make_trainer(tmp_path, maxk_estimator="nope", maxk_k=1)
+    assert make_trainer(tmp_path, maxk_estimator="rloo").maxk_k == 1
+    assert np.isfinite(trainer.num_generations)
