@@ -69,14 +69,16 @@ impl Ranged for Axis {
     }
 }
 
-/// About `target` ticks at a 1, 2, 2.5 or 5 times a power of ten step.
+/// About `target` ticks at a 1, 2 or 5 times a power of ten step (so integer data gets
+/// integer ticks).
 fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let raw = (hi - lo) / target as f64;
     if !(raw.is_finite() && raw > 0.0) {
         return vec![lo];
     }
     let p = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().map(|m| m * p).find(|s| *s >= raw).unwrap_or(10.0 * p);
+    // The smallest round step giving at most 30% more ticks than the target.
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * p).find(|s| *s >= raw / 1.3).unwrap_or(10.0 * p);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()

@@ -249,7 +249,11 @@ fn panel<DB: DrawingBackend>(
             cc.draw_series(std::iter::once(Polygon::new(outline, colour.mix(0.16).filled()))).map_err(err)?;
         }
     }
-    for (s, line) in chart.series.iter().zip(&prep.lines) {
+    // Dashed series mark lines expected to coincide with a solid one: draw them last, on top.
+    let mut order: Vec<usize> = (0..chart.series.len()).collect();
+    order.sort_by_key(|&i| styles[&chart.series[i].name].dashed);
+    for i in order {
+        let (s, line) = (&chart.series[i], &prep.lines[i]);
         let st = styles[&s.name];
         let stroke = st.colour.stroke_width(2);
         if line.len() == 1 {

@@ -1,0 +1,473 @@
+//! Experiment settings: one TOML file, defaults built in, every run writes the resolved config.
+//!
+//! A file only needs the keys it changes; everything else keeps the built-in default (or the
+//! `--quick` default). Unknown keys, wrong types and out-of-range values are errors that name
+//! the key and the value, e.g. `config key `bandit_error.k` = 16: ...`.
+//!
+//! ```
+//! let cfg = maxk_experiments::Config::from_toml_str("seeds = 3\n[bandit_error]\nk = 2\n", false)?;
+//! assert_eq!(cfg.seeds, 3);
+//! assert_eq!(cfg.bandit_error.k, 2);
+//! assert_eq!(cfg.bandit_error.n, maxk_experiments::Config::default().bandit_error.n);
+//! # Ok::<(), maxk_experiments::Error>(())
+//! ```
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use maxk_core::Estimator;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::bandit::MAX_LOGIT_STD;
+use crate::error::{Error, Result};
+
+/// An estimator id in a config file (`"maxpo"`); an unknown id is a parse error that lists
+/// the known ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EstimatorId(pub Estimator);
+
+impl Serialize for EstimatorId {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for EstimatorId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Estimator::from_str(&s).map(EstimatorId).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for EstimatorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.id())
+    }
+}
+
+/// Everything `maxk reproduce` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Master seed; each job's random stream derives from it ([`crate::seeding`]).
+    pub seed: u64,
+    /// Independent repetitions per setting; bands are 95% t-intervals over them.
+    pub seeds: usize,
+    /// The estimators compared, all at maxk-core's PG scale (`Scale::Pg`).
+    pub estimators: Vec<EstimatorId>,
+    /// Experiment 1: gradient estimation error vs number of batches.
+    pub bandit_error: BanditError,
+    /// Experiment 2: gradient variance vs action-space size.
+    pub bandit_actions: BanditActions,
+    /// Experiment 3: gradient variance vs K.
+    pub bandit_k: BanditK,
+    /// Experiment 4: the biased maze.
+    pub maze: Maze,
+}
+
+/// Experiment 1 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanditError {
+    /// Number of actions A.
+    pub actions: usize,
+    /// Batch (group) size N.
+    pub n: usize,
+    /// K of max@K.
+    pub k: usize,
+    /// Largest number of batches M averaged (the M grid is 1, 2, 4, ..., up to this).
+    pub max_batches: usize,
+    /// Standard deviation of the random initial logits theta_a ~ N(0, s^2).
+    pub logit_std: f64,
+    /// Fraction of actions rewarded 1 in the binary (pass@K) variant (the best ones).
+    pub binary_fraction: f64,
+}
+
+/// Experiment 2 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanditActions {
+    /// Action-space sizes A.
+    pub actions: Vec<usize>,
+    /// Batch size N.
+    pub n: usize,
+    /// K of max@K.
+    pub k: usize,
+    /// Monte Carlo batches per (A, seed).
+    pub batches: usize,
+    /// Standard deviation of the random logits.
+    pub logit_std: f64,
+}
+
+/// Experiment 3 settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanditK {
+    /// Number of actions A.
+    pub actions: usize,
+    /// Batch size N.
+    pub n: usize,
+    /// The values of K (each in 1..=N-1).
+    pub ks: Vec<usize>,
+    /// Monte Carlo batches per (K, seed).
+    pub batches: usize,
+    /// Standard deviation of the random logits.
+    pub logit_std: f64,
+}
+
+/// Experiment 4 settings (see [`crate::maze`] for the environment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Maze {
+    /// Number of decisions from start to goal.
+    pub depth: usize,
+    /// Depths (0-based) where the correct action is 0; elsewhere it is 1.
+    pub traps: Vec<usize>,
+    /// Reward paid when the wrong action (1) is taken at a trap depth, ending the episode
+    /// (0 by default; must stay below `depth - last trap` so the goal remains the best return).
+    pub bait: f64,
+    /// Initial probability of action 1 at every depth (the bias).
+    pub init_p1: f64,
+    /// Episodes per update (group size N).
+    pub n: usize,
+    /// K of max@K for the K-aware estimators and of the reported pass@K.
+    pub k: usize,
+    /// Policy-gradient updates per run.
+    pub updates: usize,
+    /// Learning rate of the REINFORCE update on the logits.
+    pub lr: f64,
+    /// Moving-average window of the plotted return and success rate.
+    pub window: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        use Estimator::*;
+        Config {
+            seed: 20260606,
+            seeds: 32,
+            estimators: [Grpo, Rloo, Pkpo, PkpoLoo, PkpoLoo1, Ei, Maxpo, Canonical].map(EstimatorId).to_vec(),
+            bandit_error: BanditError::default(),
+            bandit_actions: BanditActions::default(),
+            bandit_k: BanditK::default(),
+            maze: Maze::default(),
+        }
+    }
+}
+
+impl Default for BanditError {
+    fn default() -> BanditError {
+        BanditError { actions: 32, n: 16, k: 4, max_batches: 1 << 15, logit_std: 1.0, binary_fraction: 0.125 }
+    }
+}
+
+impl Default for BanditActions {
+    fn default() -> BanditActions {
+        BanditActions {
+            actions: (1..=10).map(|e| 1 << e).collect(),
+            n: 16,
+            k: 4,
+            batches: 10_000,
+            logit_std: 1.0,
+        }
+    }
+}
+
+impl Default for BanditK {
+    fn default() -> BanditK {
+        BanditK { actions: 64, n: 16, ks: (1..=15).collect(), batches: 10_000, logit_std: 1.0 }
+    }
+}
+
+impl Default for Maze {
+    fn default() -> Maze {
+        Maze {
+            depth: 16,
+            traps: vec![3, 7, 10, 13],
+            bait: 0.0,
+            init_p1: 0.85,
+            n: 16,
+            k: 8,
+            updates: 200,
+            lr: 0.5,
+            window: 10,
+        }
+    }
+}
+
+impl Config {
+    /// The `--quick` smoke settings: every experiment and figure, at a fraction of the cost.
+    pub fn quick() -> Config {
+        let d = Config::default();
+        Config {
+            seeds: 4,
+            bandit_error: BanditError { actions: 8, n: 8, k: 3, max_batches: 256, ..d.bandit_error },
+            bandit_actions: BanditActions {
+                actions: vec![2, 8, 32],
+                n: 8,
+                k: 3,
+                batches: 200,
+                ..d.bandit_actions
+            },
+            bandit_k: BanditK { actions: 16, n: 8, ks: vec![1, 3, 5, 7], batches: 200, ..d.bandit_k },
+            maze: Maze { depth: 8, traps: vec![2, 5], updates: 40, n: 8, k: 4, ..d.maze },
+            ..d
+        }
+    }
+
+    /// The defaults (`quick` selects [`Config::quick`]) with the keys of `text` (TOML)
+    /// overriding them, validated.
+    pub fn from_toml_str(text: &str, quick: bool) -> Result<Config> {
+        Config::parse(text, Path::new("<string>"), quick)
+    }
+
+    /// [`Config::from_toml_str`] on a file.
+    pub fn load(path: &Path, quick: bool) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::ReadConfig { path: path.to_path_buf(), source })?;
+        Config::parse(&text, path, quick)
+    }
+
+    fn parse(text: &str, path: &Path, quick: bool) -> Result<Config> {
+        let parse_err =
+            |e: toml::de::Error| Error::ParseConfig { path: path.to_path_buf(), message: e.to_string() };
+        // Parsing into Config first gives messages with line, column and key for unknown keys
+        // and wrong types; the merge below then only overlays keys known to be valid.
+        toml::from_str::<Config>(text).map_err(parse_err)?;
+        let overrides: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        let base = if quick { Config::quick() } else { Config::default() };
+        let mut merged = toml::Table::try_from(&base).map_err(|e| Error::ParseConfig {
+            path: path.to_path_buf(),
+            message: format!("internal: defaults do not serialize: {e}"),
+        })?;
+        merge(&mut merged, overrides);
+        let cfg: Config = merged.try_into().map_err(parse_err)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The resolved config as TOML (written next to every run's results).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# config could not be serialized: {e}\n"))
+    }
+
+    /// Checks every range; the error names the first bad key and its value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, value: &dyn fmt::Display, reason: String| {
+            Err(Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason })
+        };
+        if self.seeds < 2 || self.seeds > 10_000 {
+            return bad(
+                "seeds",
+                &self.seeds,
+                "must be in 2..=10000 (confidence bands need at least 2)".into(),
+            );
+        }
+        if self.estimators.is_empty() {
+            return bad("estimators", &"[]", "list at least one estimator".into());
+        }
+        for (i, e) in self.estimators.iter().enumerate() {
+            if self.estimators[..i].contains(e) {
+                return bad(&format!("estimators[{i}]"), &format!("\"{e}\""), "is listed twice".into());
+            }
+        }
+        let e = &self.bandit_error;
+        at_least("bandit_error.actions", e.actions, 2)?;
+        self.group("bandit_error", e.n, &[e.k])?;
+        at_least("bandit_error.max_batches", e.max_batches, 2)?;
+        if e.max_batches > 1 << 24 {
+            return bad("bandit_error.max_batches", &e.max_batches, "must be at most 16777216".into());
+        }
+        logit_std("bandit_error.logit_std", e.logit_std)?;
+        if !(e.binary_fraction > 0.0 && e.binary_fraction < 1.0) || e.actions as f64 * e.binary_fraction < 1.0
+        {
+            return bad(
+                "bandit_error.binary_fraction",
+                &e.binary_fraction,
+                format!("must be in (0, 1) and leave at least one correct action of {}", e.actions),
+            );
+        }
+        let a = &self.bandit_actions;
+        if a.actions.is_empty() {
+            return bad("bandit_actions.actions", &"[]", "list at least one action-space size".into());
+        }
+        for (i, &n) in a.actions.iter().enumerate() {
+            if !(2..=1 << 20).contains(&n) {
+                return bad(&format!("bandit_actions.actions[{i}]"), &n, "must be in 2..=1048576".into());
+            }
+        }
+        self.group("bandit_actions", a.n, &[a.k])?;
+        at_least("bandit_actions.batches", a.batches, 2)?;
+        logit_std("bandit_actions.logit_std", a.logit_std)?;
+        let k = &self.bandit_k;
+        at_least("bandit_k.actions", k.actions, 2)?;
+        if k.ks.is_empty() {
+            return bad("bandit_k.ks", &"[]", "list at least one K".into());
+        }
+        self.group("bandit_k", k.n, &k.ks)?;
+        at_least("bandit_k.batches", k.batches, 2)?;
+        logit_std("bandit_k.logit_std", k.logit_std)?;
+        self.validate_maze()
+    }
+
+    fn validate_maze(&self) -> Result<()> {
+        let m = &self.maze;
+        if !(1..=1000).contains(&m.depth) {
+            return Err(invalid("maze.depth", m.depth, "must be in 1..=1000".into()));
+        }
+        for (i, &t) in m.traps.iter().enumerate() {
+            if t >= m.depth {
+                return Err(invalid(
+                    &format!("maze.traps[{i}]"),
+                    t,
+                    format!("must be < maze.depth = {}", m.depth),
+                ));
+            }
+        }
+        // The goal must stay the unique best outcome: trap t plus its bait earns t + bait.
+        let last = m.traps.iter().max().copied().unwrap_or(0);
+        if !m.bait.is_finite() || m.bait < 0.0 || (last as f64 + m.bait) >= m.depth as f64 {
+            return Err(invalid(
+                "maze.bait",
+                m.bait,
+                format!(
+                    "must be >= 0 and below maze.depth - last trap = {} so the goal stays the best return",
+                    m.depth - last
+                ),
+            ));
+        }
+        if !(m.init_p1 > 0.0 && m.init_p1 < 1.0) {
+            return Err(invalid("maze.init_p1", m.init_p1, "must be in (0, 1)".into()));
+        }
+        self.group("maze", m.n, &[m.k])?;
+        at_least("maze.updates", m.updates, 1)?;
+        positive("maze.lr", m.lr)?;
+        at_least("maze.window", m.window, 1)
+    }
+
+    /// Group size `n` at key `section.n` and every K in `ks` must suit every estimator.
+    fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<()> {
+        if !(2..=100_000).contains(&n) {
+            return Err(invalid(&format!("{section}.n"), n, "group size must be in 2..=100000".into()));
+        }
+        let key = if section == "bandit_k" { "bandit_k.ks".to_string() } else { format!("{section}.k") };
+        for &k in ks {
+            for e in &self.estimators {
+                if let Err(err) = e.0.validate(n, k) {
+                    return Err(invalid(&key, k, format!("{err} (with {section}.n = {n})")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &str, value: impl fmt::Display, reason: String) -> Error {
+    Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason }
+}
+
+fn at_least(key: &str, value: usize, min: usize) -> Result<()> {
+    if value < min { Err(invalid(key, value, format!("must be at least {min}"))) } else { Ok(()) }
+}
+
+fn positive(key: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, value, "must be finite and > 0".into()))
+    }
+}
+
+fn logit_std(key: &str, value: f64) -> Result<()> {
+    if (0.0..=MAX_LOGIT_STD).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
+    }
+}
+
+/// Overlays `over` on `base`: tables merge key by key, other values replace.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::from_toml_str(text, false).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_and_quick_are_valid_and_round_trip() {
+        for cfg in [Config::default(), Config::quick()] {
+            cfg.validate().unwrap();
+            let again: Config = toml::from_str(&cfg.to_toml()).unwrap();
+            assert_eq!(again, cfg);
+        }
+        assert_eq!(Config::from_toml_str("", false).unwrap(), Config::default());
+        assert_eq!(Config::from_toml_str("", true).unwrap(), Config::quick());
+    }
+
+    #[test]
+    fn a_file_overrides_only_its_keys() {
+        let cfg = Config::from_toml_str("[maze]\nlr = 0.25\n", true).unwrap();
+        assert_eq!(cfg.maze.lr, 0.25);
+        assert_eq!(cfg.maze.depth, Config::quick().maze.depth);
+        let cfg = Config::from_toml_str("estimators = [\"maxpo\", \"ei\"]", false).unwrap();
+        assert_eq!(cfg.estimators, vec![EstimatorId(Estimator::Maxpo), EstimatorId(Estimator::Ei)]);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err("[bandit_error]\nkk = 3\n");
+        assert!(e.contains("unknown field `kk`") && e.contains("line 2"), "{e}");
+        let e = err("sedes = 3\n");
+        assert!(e.contains("unknown field `sedes`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let e = err("[maze]\nlr = \"fast\"\n");
+        assert!(e.contains("invalid type") && e.contains("lr"), "{e}");
+        let e = err("seeds = -1\n");
+        assert!(e.contains("seeds"), "{e}");
+        let e = err("estimators = [\"maxpoo\"]\n");
+        assert!(e.contains("maxpoo") && e.contains("maxpo, canonical"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_key_and_value() {
+        let e = err("[bandit_error]\nn = 8\nk = 8\n");
+        assert!(e.starts_with("config key `bandit_error.k` = 8: k = 8 is out of range for"), "{e}");
+        assert!(e.contains("bandit_error.n = 8"), "{e}");
+        let e = err("[bandit_k]\nn = 8\nks = [1, 9]\n");
+        assert!(e.starts_with("config key `bandit_k.ks` = 9"), "{e}");
+        let e = err("[maze]\ntraps = [3, 16]\n");
+        assert_eq!(e, "config key `maze.traps[1]` = 16: must be < maze.depth = 16");
+        let e = err("[maze]\ninit_p1 = 1.0\n");
+        assert_eq!(e, "config key `maze.init_p1` = 1: must be in (0, 1)");
+        let e = err("[maze]\nbait = 3.0\n");
+        assert!(
+            e.starts_with("config key `maze.bait` = 3: must be >= 0 and below maze.depth - last trap = 3"),
+            "{e}"
+        );
+        let e = err("[bandit_k]\nlogit_std = 1000.0\n");
+        assert_eq!(e, "config key `bandit_k.logit_std` = 1000: must be in [0, 100]");
+        let e = err("seeds = 1\n");
+        assert!(e.starts_with("config key `seeds` = 1"), "{e}");
+        let e = err("[bandit_actions]\nactions = [4, 1]\n");
+        assert!(e.starts_with("config key `bandit_actions.actions[1]` = 1"), "{e}");
+        let e = err("estimators = [\"ei\", \"ei\"]\n");
+        assert!(e.contains("`estimators[1]` = \"ei\": is listed twice"), "{e}");
+    }
+}

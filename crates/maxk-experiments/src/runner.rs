@@ -1,0 +1,290 @@
+//! Runs the selected experiments and writes every output file into one folder.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::bandit_runs::{BiasCheck, Centering, run_actions, run_error, run_k};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::maze_runs::MazeFinal;
+use crate::output::{CsvOut, write_text};
+use crate::report::{Claim, ReportInput, Results, claims, markdown};
+use crate::stats::Curve;
+use crate::{figures, maze_runs};
+
+/// One of the four experiments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Experiment {
+    /// Experiment 1: estimation error vs batches (`bandit-error`).
+    BanditError,
+    /// Experiment 2: variance vs action-space size (`bandit-actions`).
+    BanditActions,
+    /// Experiment 3: variance vs K (`bandit-k`).
+    BanditK,
+    /// Experiment 4: the biased maze (`maze`).
+    Maze,
+}
+
+impl Experiment {
+    /// All experiments in run order.
+    pub const ALL: [Experiment; 4] =
+        [Experiment::BanditError, Experiment::BanditActions, Experiment::BanditK, Experiment::Maze];
+
+    /// The name used by `--only` and in file names (with `_`).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Experiment::BanditError => "bandit-error",
+            Experiment::BanditActions => "bandit-actions",
+            Experiment::BanditK => "bandit-k",
+            Experiment::Maze => "maze",
+        }
+    }
+
+    fn stem(self) -> String {
+        self.id().replace('-', "_")
+    }
+}
+
+impl fmt::Display for Experiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Experiment {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Experiment> {
+        Experiment::ALL.into_iter().find(|e| e.id() == s).ok_or_else(|| Error::UnknownExperiment {
+            name: s.to_string(),
+            known: Experiment::ALL.map(Experiment::id).join(", "),
+        })
+    }
+}
+
+/// Where and what to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output folder (created).
+    pub out: PathBuf,
+    /// The experiments to run; `None` runs all four.
+    pub only: Option<Vec<Experiment>>,
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+}
+
+/// The content of `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// maxk version.
+    pub version: &'static str,
+    /// The resolved config.
+    pub config: Config,
+    /// Seconds per experiment, in run order.
+    pub seconds: Vec<(String, f64)>,
+    /// Experiment 1, per reward variant.
+    pub bandit_error: Vec<ErrorSummary>,
+    /// Experiment 2.
+    pub bandit_actions: Option<VarianceSummary>,
+    /// Experiment 3.
+    pub bandit_k: Option<VarianceSummary>,
+    /// Experiment 4.
+    pub maze: Option<Vec<MazeFinal>>,
+    /// Every claim with its verdict.
+    pub claims: Vec<Claim>,
+    /// Files written, relative to the output folder.
+    pub files: Vec<String>,
+}
+
+/// Experiment 1 numbers of one reward variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorSummary {
+    /// `continuous` or `binary`.
+    pub variant: String,
+    /// Exact J_K.
+    pub objective: f64,
+    /// `||grad J_K||`.
+    pub grad_norm: f64,
+    /// Bias checks.
+    pub bias: Vec<BiasCheck>,
+    /// Centering records.
+    pub centering: Vec<Centering>,
+}
+
+/// Experiments 2/3: the mean curves.
+#[derive(Debug, Clone, Serialize)]
+pub struct VarianceSummary {
+    /// `A` or `K`.
+    pub x_name: String,
+    /// The x values.
+    pub x: Vec<f64>,
+    /// Mean relative variance per estimator.
+    pub relative_variance: Vec<(String, Vec<f64>)>,
+    /// Mean ratio to the reference per estimator.
+    pub ratio_to_reference: Vec<(String, Vec<f64>)>,
+    /// The reference estimator.
+    pub reference: String,
+}
+
+fn means(curves: &[Curve]) -> Vec<(String, Vec<f64>)> {
+    curves.iter().map(|c| (c.name.clone(), c.ci.iter().map(|c| c.mean).collect())).collect()
+}
+
+impl VarianceSummary {
+    fn of(v: &crate::bandit_runs::VarianceResult) -> VarianceSummary {
+        VarianceSummary {
+            x_name: v.x_name.clone(),
+            x: v.curves.first().map(|c| c.x.clone()).unwrap_or_default(),
+            relative_variance: means(&v.curves),
+            ratio_to_reference: means(&v.ratios),
+            reference: v.reference.clone(),
+        }
+    }
+}
+
+/// Runs the experiments of `opts.only` (all by default) with `cfg` and writes into `opts.out`:
+/// `config.toml`, per experiment a figure (`.png` + `.svg`) and CSV, then `summary.json` and
+/// `report.md`. Returns the summary.
+pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
+    cfg.validate()?;
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
+    let mut files = vec!["config.toml".to_string()];
+    write_text(&out.join("config.toml"), &cfg.to_toml())?;
+    let selected: Vec<Experiment> = match &opts.only {
+        Some(list) => Experiment::ALL.into_iter().filter(|e| list.contains(e)).collect(),
+        None => Experiment::ALL.to_vec(),
+    };
+    let mut results = Results::default();
+    let mut seconds = Vec::new();
+    for exp in selected {
+        let t = Instant::now();
+        let stem = exp.stem();
+        let written = match exp {
+            Experiment::BanditError => {
+                let r = run_error(cfg, opts.progress)?;
+                figures::error(&r, cfg, &out.join(&stem))?;
+                let mut csv = CsvOut::curves(&out.join(format!("{stem}.csv")), &["variant"], "batches")?;
+                for v in &r.variants {
+                    csv.add_curves(&[&v.name], &v.curves)?;
+                }
+                csv.finish()?;
+                write_bias_csv(&out.join(format!("{stem}_bias.csv")), &r)?;
+                results.error = Some(r);
+                vec![format!("{stem}_bias.csv")]
+            }
+            Experiment::BanditActions | Experiment::BanditK => {
+                let (r, title, log_x) = if exp == Experiment::BanditActions {
+                    let c = &cfg.bandit_actions;
+                    let title = format!(
+                        "Gradient variance vs action-space size (N = {}, K = {}; geometric mean and 95% CI over {} seeds)",
+                        c.n, c.k, cfg.seeds
+                    );
+                    (run_actions(cfg, opts.progress)?, title, true)
+                } else {
+                    let c = &cfg.bandit_k;
+                    let title = format!(
+                        "Gradient variance vs K (A = {}, N = {}; geometric mean and 95% CI over {} seeds)",
+                        c.actions, c.n, cfg.seeds
+                    );
+                    (run_k(cfg, opts.progress)?, title, false)
+                };
+                figures::variance(&r, &title, log_x, &out.join(&stem))?;
+                let x_name = if r.x_name == "A" { "actions" } else { "k" };
+                let mut csv = CsvOut::curves(&out.join(format!("{stem}.csv")), &["metric"], x_name)?;
+                csv.add_curves(&["relative_variance"], &r.curves)?;
+                csv.add_curves(&[&format!("ratio_to_{}", r.reference)], &r.ratios)?;
+                csv.finish()?;
+                if exp == Experiment::BanditActions {
+                    results.actions = Some(r);
+                } else {
+                    results.k = Some(r);
+                }
+                Vec::new()
+            }
+            Experiment::Maze => {
+                let r = maze_runs::run_maze(cfg, opts.progress)?;
+                figures::maze(&r, cfg, &out.join(&stem))?;
+                let mut csv = CsvOut::curves(&out.join(format!("{stem}.csv")), &["metric"], "update")?;
+                csv.add_curves(&["return_moving_average"], &r.returns)?;
+                csv.add_curves(&["p_action1_traps"], &r.p1)?;
+                csv.add_curves(&["success_rate_moving_average"], &r.success)?;
+                csv.add_curves(&[&format!("exact_pass_at_{}", r.k)], &r.pass_at_k)?;
+                csv.finish()?;
+                results.maze = Some(r);
+                Vec::new()
+            }
+        };
+        files.extend([format!("{stem}.png"), format!("{stem}.svg"), format!("{stem}.csv")]);
+        files.extend(written);
+        seconds.push((exp.id().to_string(), t.elapsed().as_secs_f64()));
+    }
+    let claims = claims(&results, cfg);
+    files.extend(["summary.json".to_string(), "report.md".to_string()]);
+    let summary = Summary {
+        version: env!("CARGO_PKG_VERSION"),
+        config: cfg.clone(),
+        seconds: seconds.clone(),
+        bandit_error: results
+            .error
+            .iter()
+            .flat_map(|e| &e.variants)
+            .map(|v| ErrorSummary {
+                variant: v.name.clone(),
+                objective: v.objective,
+                grad_norm: v.grad_norm,
+                bias: v.bias.clone(),
+                centering: v.centering.clone(),
+            })
+            .collect(),
+        bandit_actions: results.actions.as_ref().map(VarianceSummary::of),
+        bandit_k: results.k.as_ref().map(VarianceSummary::of),
+        maze: results.maze.as_ref().map(|m| m.finals.clone()),
+        claims: claims.clone(),
+        files,
+    };
+    let json =
+        serde_json::to_string_pretty(&summary).map_err(|e| Error::write(&out.join("summary.json"), e))?;
+    write_text(&out.join("summary.json"), &json)?;
+    let report =
+        markdown(&ReportInput { config: cfg, results: &results, claims: &claims, seconds: &seconds });
+    write_text(&out.join("report.md"), &report)?;
+    Ok(summary)
+}
+
+fn write_bias_csv(path: &Path, r: &crate::bandit_runs::ErrorResult) -> Result<()> {
+    let mut csv = CsvOut::with_header(
+        path,
+        &[
+            "variant",
+            "estimator",
+            "expected_unbiased",
+            "rel_bias",
+            "noise_floor",
+            "z",
+            "slope",
+            "max_rel_sum",
+            "mean_rel_sum",
+        ],
+    )?;
+    for v in &r.variants {
+        for (b, c) in v.bias.iter().zip(&v.centering) {
+            csv.row(&[
+                v.name.clone(),
+                b.estimator.clone(),
+                b.expected_unbiased.to_string(),
+                b.rel_bias.to_string(),
+                b.noise_floor.to_string(),
+                b.z.to_string(),
+                b.slope.to_string(),
+                c.max_rel_sum.to_string(),
+                c.mean_rel_sum.to_string(),
+            ])?;
+        }
+    }
+    csv.finish()
+}
