@@ -30,6 +30,16 @@ pub struct TrainState<B: Backend> {
     pub step: usize,
     /// The run's single random stream (data, sampling).
     pub rng: ChaCha8Rng,
+    /// Variance proxy of every update so far (kept so that a resumed run reports the whole
+    /// curve).
+    pub var_proxy: Vec<f64>,
+}
+
+impl<B: Backend> TrainState<B> {
+    /// The state before the first update: zero Adam moments, step 0, a fresh stream.
+    pub fn fresh(weights: Weights<B>, adam: AdamConfig, rng: ChaCha8Rng) -> Self {
+        TrainState { adam: Adam::new(adam, &weights), weights, step: 0, rng, var_proxy: Vec::new() }
+    }
 }
 
 /// `state.json`.
@@ -41,15 +51,25 @@ struct StateFile {
     rng_stream: u64,
     /// u128 as a decimal string (JSON numbers lose precision beyond 2^53).
     rng_word_pos: String,
+    /// Variance proxy per update so far.
+    var_proxy: Vec<f64>,
 }
 
 const WEIGHTS: &str = "weights.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
 
-/// Whether `dir` holds a complete checkpoint.
-pub fn exists(dir: &Path) -> bool {
-    [WEIGHTS, OPTIMIZER, STATE].iter().all(|f| dir.join(f).is_file())
+/// Where `--resume` starts: `Ok(true)` when `dir` holds a complete checkpoint, `Ok(false)` when
+/// it holds none of its files (the stage never saved one, so it starts from scratch), and a
+/// [`TrainerError::MissingCheckpoint`] naming the first missing file when only some exist
+/// (never silently restart from a damaged checkpoint).
+pub fn resume_point(dir: &Path) -> Result<bool> {
+    let present: Vec<bool> = [WEIGHTS, OPTIMIZER, STATE].iter().map(|f| dir.join(f).is_file()).collect();
+    match [WEIGHTS, OPTIMIZER, STATE].iter().zip(&present).find(|(_, p)| !**p) {
+        None => Ok(true),
+        Some(_) if !present.contains(&true) => Ok(false),
+        Some((missing, _)) => Err(TrainerError::MissingCheckpoint { path: dir.join(missing) }),
+    }
 }
 
 /// Saves `state` into `dir` (created if needed).
@@ -71,6 +91,7 @@ pub fn save<B: Backend>(dir: &Path, state: &TrainState<B>) -> Result<()> {
         rng_seed: rng.get_seed().to_vec(),
         rng_stream: rng.get_stream(),
         rng_word_pos: rng.get_word_pos().to_string(),
+        var_proxy: state.var_proxy.clone(),
     };
     let text = serde_json::to_string_pretty(&file).map_err(|e| bad(&dir.join(STATE), e.to_string()))?;
     write_atomic(&dir.join(STATE), text.as_bytes())
@@ -84,7 +105,7 @@ pub fn load<B: Backend>(
     adam: AdamConfig,
     device: &B::Device,
 ) -> Result<TrainState<B>> {
-    if !exists(dir) {
+    if !resume_point(dir)? {
         return Err(TrainerError::MissingCheckpoint { path: dir.to_path_buf() });
     }
     let weights = load_weights(&dir.join(WEIGHTS), config, device)?;
@@ -109,7 +130,14 @@ pub fn load<B: Backend>(
     let mut rng = <ChaCha8Rng as rand::SeedableRng>::from_seed(seed);
     rng.set_stream(file.rng_stream);
     rng.set_word_pos(word_pos);
-    Ok(TrainState { weights, adam: Adam { cfg: adam, t: file.adam_t, m, v }, step: file.step, rng })
+    if file.var_proxy.len() != file.step {
+        return Err(bad(
+            &path,
+            format!("{} variance-proxy values for step {}", file.var_proxy.len(), file.step),
+        ));
+    }
+    let adam = Adam { cfg: adam, t: file.adam_t, m, v };
+    Ok(TrainState { weights, adam, step: file.step, rng, var_proxy: file.var_proxy })
 }
 
 /// Writes only the weights (f32 safetensors with the model config as metadata).
@@ -211,7 +239,9 @@ mod tests {
         let w = cfg().init::<B>(1, &dev).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         rng.next_u64();
-        let state = TrainState { adam: Adam::new(AdamConfig::default(), &w), weights: w, step: 3, rng };
+        let mut state = TrainState::fresh(w, AdamConfig::default(), rng);
+        state.step = 3;
+        state.var_proxy = vec![0.5, 0.25, 0.125];
         let d = dir("rt");
         save(&d, &state).unwrap();
         let mut back = load::<B>(&d, &cfg(), AdamConfig::default(), &dev).unwrap();
@@ -231,12 +261,7 @@ mod tests {
         let err = load::<B>(&d, &cfg(), AdamConfig::default(), &dev).unwrap_err();
         assert!(matches!(err, TrainerError::MissingCheckpoint { .. }), "{err}");
         let w = cfg().init::<B>(1, &dev).unwrap();
-        let state = TrainState {
-            adam: Adam::new(AdamConfig::default(), &w),
-            weights: w,
-            step: 0,
-            rng: ChaCha8Rng::seed_from_u64(0),
-        };
+        let state = TrainState::fresh(w, AdamConfig::default(), ChaCha8Rng::seed_from_u64(0));
         save(&d, &state).unwrap();
         let other = ModelConfig { d_ff: 16, ..cfg() };
         let err = load::<B>(&d, &other, AdamConfig::default(), &dev).unwrap_err().to_string();

@@ -30,7 +30,9 @@ pub enum TrainerError {
     #[error("advantage estimator: {0}")]
     Estimator(#[from] maxk_core::Error),
     /// No checkpoint where one was expected.
-    #[error("no checkpoint at {path} (expected weights.safetensors, optimizer.safetensors, state.json)")]
+    #[error(
+        "missing checkpoint: {path} does not exist (a checkpoint directory holds weights.safetensors, optimizer.safetensors and state.json)"
+    )]
     MissingCheckpoint {
         /// The checkpoint directory.
         path: PathBuf,

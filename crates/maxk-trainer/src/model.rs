@@ -1,4 +1,4 @@
-//! A decoder-only transformer (GPT-2 style, pre-norm, learned absolute positions, GELU MLP,
+//! A decoder-only transformer (GPT-2 style, pre-norm, learned absolute positions, tanh-GELU MLP,
 //! untied output head), written as plain functions over a flat list of weight tensors so that
 //! the same code runs on any burn backend, with or without autodiff, and the weights map 1:1
 //! onto safetensors names.
@@ -8,9 +8,9 @@
 //! `attn(q, k, v) = softmax(q k^T / sqrt(d/H) + bias) v` and an additive bias of -1e9 on
 //! masked (future or padding) keys.
 
-use burn::tensor::activation::{gelu, log_softmax, softmax};
+use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Element, Int, Tensor, TensorCreationOptions, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -151,9 +151,12 @@ fn standard_normal<R: Rng>(rng: &mut R) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// A `[rows, cols]` float tensor from f32 values.
+/// A `[rows, cols]` float tensor from f32 values, stored in the backend's float type. The dtype
+/// is explicit because burn 0.21 otherwise takes it from per-device settings that backends
+/// sharing a device type (NdArray f32 and f64) share, whichever touched the device first.
 pub(crate) fn tensor_2d<B: Backend>(values: Vec<f32>, shape: [usize; 2], device: &B::Device) -> Tensor<B, 2> {
-    Tensor::from_data(TensorData::new(values, shape), device)
+    let options = TensorCreationOptions::new(device.clone()).with_dtype(<B::FloatElem as Element>::dtype());
+    Tensor::from_data(TensorData::new(values, shape), options)
 }
 
 /// An int tensor from token ids.
@@ -239,7 +242,7 @@ impl<B: Backend> Weights<B> {
             let att = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([rows, d]);
             x = x + att.matmul(self.layer(l, 4)) + self.layer(l, 5);
             let m = layer_norm(x.clone(), self.layer(l, 6), self.layer(l, 7));
-            let m = gelu(m.matmul(self.layer(l, 8)) + self.layer(l, 9));
+            let m = gelu_tanh(m.matmul(self.layer(l, 8)) + self.layer(l, 9));
             x = x + m.matmul(self.layer(l, 10)) + self.layer(l, 11);
         }
         layer_norm(x, self.tail(0), self.tail(1)).matmul(self.tail(2))
@@ -307,6 +310,17 @@ impl<B: Backend> Weights<B> {
         let bias = tensor_2d::<B>(bias, [b, tk], &device).reshape([b, 1, 1, tk]);
         self.blocks(x, b, 1, bias, Some(cache))
     }
+}
+
+/// GPT-2's tanh approximation of GELU (Hendrycks & Gimpel 2016, eq. 2),
+/// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, written with tensor ops so that autodiff
+/// differentiates exactly what the forward pass computes. (burn 0.21's `gelu` computes the erf
+/// form forward but the tanh form's derivative backward, which the finite-difference test
+/// catches at a relative error ~1e-3.) PyTorch: `F.gelu(x, approximate="tanh")`.
+fn gelu_tanh<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let inner = (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715))
+        .mul_scalar((2.0 / std::f64::consts::PI).sqrt());
+    (inner.tanh().add_scalar(1.0) * x).mul_scalar(0.5)
 }
 
 /// `g * (x - mean) / sqrt(var + eps) + b` over the last dimension of `[N, d]`.

@@ -89,7 +89,16 @@ impl<B: Backend> Adam<B> {
             let update = m_hat / v_hat.sqrt().add_scalar(self.cfg.eps);
             weights.tensors[i] = weights.tensors[i].clone() - update.mul_scalar(lr);
         }
-        StepStats { grad_norm, var_proxy: variance_proxy(&self.m, &self.v, c1, c2) }
+        StepStats { grad_norm, var_proxy: self.variance_proxy() }
+    }
+
+    /// The variance proxy of the current moments (0 before the first update).
+    pub fn variance_proxy(&self) -> f64 {
+        if self.t == 0 {
+            return 0.0;
+        }
+        let (c1, c2) = (1.0 - self.cfg.beta1.powi(self.t as i32), 1.0 - self.cfg.beta2.powi(self.t as i32));
+        variance_proxy(&self.m, &self.v, c1, c2)
     }
 }
 

@@ -28,7 +28,7 @@ use crate::diagnostics::{GroupStats, MetricsLog, group_stats};
 use crate::error::Result;
 use crate::eval::held_out;
 use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
-use crate::optim::{Adam, gradients, track};
+use crate::optim::{gradients, track};
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, decode, encode_prompt};
@@ -128,7 +128,7 @@ impl Rollouts {
 
 /// RL from `base` with the estimator of `cfg.rl`; checkpoints to `dir/ckpt`, resumes from it
 /// when `resume` is set, and saves the final weights to `dir/policy.safetensors`. Returns the
-/// weights and the variance proxy of every step run by this call.
+/// weights and the variance proxy of every step (restored from the checkpoint on resume).
 pub fn train<B: AutodiffBackend>(
     cfg: &LmConfig,
     base: &Weights<B::InnerBackend>,
@@ -140,15 +140,13 @@ pub fn train<B: AutodiffBackend>(
 ) -> Result<(Weights<B::InnerBackend>, Vec<f64>)> {
     cfg.validate()?;
     let rl = &cfg.rl;
-    let mut var_proxy = Vec::with_capacity(rl.steps);
     let estimator: Estimator = rl.estimator.parse()?;
     let spec = Spec::new(estimator, rl.k).with_scale(rl.scale.parse::<Scale>()?);
     let ckpt = dir.join("ckpt");
-    let mut state = if resume && checkpoint::exists(&ckpt) {
+    let mut state = if resume && checkpoint::resume_point(&ckpt)? {
         checkpoint::load(&ckpt, &cfg.model, rl.adam, device)?
     } else {
-        let adam = Adam::new(rl.adam, base);
-        TrainState { weights: base.clone(), adam, step: 0, rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x41) }
+        TrainState::fresh(base.clone(), rl.adam, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x41))
     };
     let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
     let bar = progress_bar(progress, rl.steps, &format!("rl {}", rl.estimator));
@@ -188,7 +186,7 @@ pub fn train<B: AutodiffBackend>(
             last = update::<B>(cfg, &mut state, &old_weights, base, &roll, mb, device);
         }
         state.step += 1;
-        var_proxy.push(last.var_proxy);
+        state.var_proxy.push(last.var_proxy);
         log.log(&RlRecord {
             stage: "rl",
             estimator: rl.estimator.clone(),
@@ -214,7 +212,7 @@ pub fn train<B: AutodiffBackend>(
     bar.finish_and_clear();
     checkpoint::save_weights(&dir.join("policy.safetensors"), &state.weights)?;
     cfg.save(dir)?;
-    Ok((state.weights, var_proxy))
+    Ok((state.weights, state.var_proxy))
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -248,7 +246,8 @@ fn update<B: AutodiffBackend>(
         rows.iter().copied().filter(|&r| roll.advantages[r] != 0.0).collect()
     };
     if active.is_empty() || count == 0.0 {
-        return StepOut::default();
+        // No signal: no update; the moments (and so the proxy) stay as they were.
+        return StepOut { var_proxy: state.adam.variance_proxy(), ..StepOut::default() };
     }
     let (tokens, mask, adv) = roll.select::<B>(&active, device);
     let (tokens_inner, _, _) = roll.select::<B::InnerBackend>(&active, device);
