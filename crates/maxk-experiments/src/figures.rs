@@ -48,8 +48,9 @@ pub fn error(r: &ErrorResult, cfg: &Config, stem: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The `1/sqrt(M)` law of an unbiased estimator, anchored at maxpo's (else the first unbiased
-/// estimator's) error at M = 1, for the eye.
+/// The `1/sqrt(M)` law of an unbiased estimator, for the eye: anchored at 0.3 times maxpo's
+/// (else the first unbiased estimator's) error at M = 1, so that it runs parallel to the
+/// unbiased curves without hiding them.
 fn sqrt_reference(v: &ErrorVariant) -> Option<maxk_plot::Series> {
     let anchor = v
         .curves
@@ -59,7 +60,7 @@ fn sqrt_reference(v: &ErrorVariant) -> Option<maxk_plot::Series> {
         .or_else(|| v.curves.iter().zip(&v.bias).find(|(_, b)| b.expected_unbiased))?
         .0;
     let (m0, e0) = (*anchor.x.first()?, anchor.ci.first()?.mean);
-    let y = anchor.x.iter().map(|m| e0 * (m0 / m).sqrt()).collect();
+    let y = anchor.x.iter().map(|m| 0.3 * e0 * (m0 / m).sqrt()).collect();
     Some(maxk_plot::Series::new("∝ 1/√M", anchor.x.clone(), y))
 }
 
