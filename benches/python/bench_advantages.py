@@ -86,6 +86,10 @@ def main() -> None:
     t_maxk = median_time(lambda: maxk.advantages(rewards, args.k, "maxpo"), args.repeat)
     t_numpy = median_time(lambda: maxpo_numpy(rewards, args.k), args.repeat)
     t_sort = median_time(lambda: np.sort(rewards, axis=1), args.repeat)
+    # What the binding costs per call (argument checks, output allocation, GIL release, rayon
+    # dispatch), apart from the per-group kernel of maxk-core.
+    one = np.ascontiguousarray(rewards[:1])
+    t_call = median_time(lambda: maxk.advantages(one, args.k, "maxpo"), args.repeat * 10)
 
     print(
         f"maxk {maxk.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
@@ -96,6 +100,7 @@ def main() -> None:
     print(f"  {'maxk.advantages':<28}{t_maxk * 1e3:9.3f} ms")
     print(f"  {'numpy MaxPO (vectorized)':<28}{t_numpy * 1e3:9.3f} ms")
     print(f"  {'np.sort(axis=1)':<28}{t_sort * 1e3:9.3f} ms")
+    print(f"  {'maxk.advantages, 1 group':<28}{t_call * 1e6:9.1f} us   (binding overhead + one 64-sample group)")
     print(f"  numpy / maxk  = {t_numpy / t_maxk:6.2f}x   (target >= 5x)")
     print(f"  maxk / np.sort = {t_maxk / t_sort:6.2f}x   (target <= 4x)")
 

@@ -92,6 +92,8 @@ def _count(name: str, value: Any) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if n < 0:
         raise ValueError(f"{name} = {n} must be a non-negative integer")
+    if n >= 2**63:  # beyond the core's usize: no group is that large, so no K can fit
+        raise ValueError(f"{name} = {n} is too large")
     return n
 
 

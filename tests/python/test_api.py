@@ -194,6 +194,7 @@ def test_empty_batch_of_groups():
         (lambda: maxk.advantages(np.zeros((2, 2, 2)), 1), "rewards must have shape [N] or [G, N]"),
         (lambda: maxk.advantages(np.float64(1.0), 1), "rewards must have shape [N] or [G, N]"),
         (lambda: maxk.advantages([0.0, 1.0], -1), "k = -1 must be a non-negative integer"),
+        (lambda: maxk.advantages([0.0, 1.0], 2**70), f"k = {2**70} is too large"),
         (lambda: maxk.pass_at_k(3, 4, 1), "invalid pass@k arguments n = 3, c = 4, k = 1"),
         (lambda: maxk.pass_at_k(3, 1, 0), "invalid pass@k arguments n = 3, c = 1, k = 0"),
         (lambda: maxk.max_at_k([1.0, 2.0], 3), "k = 3 is out of range for rho with group size 2"),
