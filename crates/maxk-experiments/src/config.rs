@@ -249,7 +249,7 @@ impl Config {
 
     /// The resolved config as TOML (written next to every run's results).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# config could not be serialized: {e}\n"))
+        toml::to_string(self).unwrap_or_else(|e| format!("# config could not be serialized: {e}\n"))
     }
 
     /// Checks every range; the error names the first bad key and its value.

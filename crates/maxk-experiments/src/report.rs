@@ -408,6 +408,11 @@ fn maze_centering_claim(r: &Results, cfg: &Config) -> Claim {
     Claim { id, claim: claim.to_string(), source, measured, verdict: verdict_of_diffs(&diffs) }
 }
 
+/// Text safe inside a Markdown table cell (`|` would end the cell).
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 /// `mean [lo, hi]` with 3 significant digits.
 pub fn fmt_ci(c: &Ci) -> String {
     format!("{} [{}, {}]", sig(c.mean), sig(c.lo), sig(c.hi))
@@ -467,9 +472,9 @@ pub fn markdown(inp: &ReportInput<'_>) -> String {
             s,
             "| **{}**: {} ({}) | {} | {} |",
             c.id,
-            c.claim,
-            c.source,
-            c.measured,
+            cell(&c.claim),
+            cell(c.source),
+            cell(&c.measured),
             c.verdict.word()
         );
     }
@@ -599,6 +604,13 @@ fn maze_section(s: &mut String, m: &MazeResult, cfg: &Config) {
         c.depth, c.traps, c.bait, c.init_p1, c.n, c.k, c.updates, c.lr, c.window
     );
     let _ = writeln!(s, "![biased maze](maze.png)\n");
+    let _ = writeln!(
+        s,
+        "Mean pass@K over training: the exact pass@K averaged over all updates (speed and level together). \
+         Final return: mean group return over the last {} updates. Seeds solved: final exact success \
+         probability p_success >= 0.5.\n",
+        c.window.min(c.updates)
+    );
     let _ = writeln!(
         s,
         "| estimator | mean pass@{k} over training | final pass@{k} | final return | seeds solved |\n|---|---|---|---|---|",

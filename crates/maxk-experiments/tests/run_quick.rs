@@ -21,6 +21,12 @@ fn quick_run_writes_every_file_and_a_verdict_per_claim() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("\n## Claims\n"));
+    // Every claims-table row has exactly its 4 cell borders: `|` in the text must be escaped.
+    let rows = report.lines().filter(|l| l.starts_with("| **"));
+    for row in rows {
+        let borders = row.replace("\\|", "").matches('|').count();
+        assert_eq!(borders, 4, "broken table row: {row}");
+    }
     assert_eq!(summary.claims.len(), 6);
     for c in &summary.claims {
         let v = serde_json::to_value(c.verdict).unwrap();
