@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::OnBackend;
@@ -15,12 +13,10 @@ use crate::checkpoint;
 use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
 use crate::error::{Result, TrainerError};
-use crate::eval::{TaskEval, evaluate, held_out};
+use crate::eval::{TaskEval, evaluate};
 use crate::model::Weights;
 use crate::report;
-use crate::sampling::sample;
-use crate::tasks::TrainSampler;
-use crate::vocab::encode_prompt;
+pub use crate::rl::BenchResult;
 
 /// One evaluated model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +44,9 @@ pub struct Results {
     pub config: LmConfig,
     /// The device name.
     pub device: String,
+    /// The command line that produced these results.
+    #[serde(default)]
+    pub command: String,
     /// Base models, one per seed.
     pub base: Vec<RunResult>,
     /// RL runs.
@@ -76,6 +75,8 @@ pub struct Reproduce {
     pub progress: bool,
     /// Device name for the report.
     pub device: String,
+    /// The command line, recorded in the report.
+    pub command: String,
 }
 
 impl Reproduce {
@@ -165,6 +166,7 @@ impl OnBackend for Reproduce {
         let results = Results {
             config: self.cfg,
             device: self.device,
+            command: self.command,
             base: base_runs,
             runs,
             seconds: start.elapsed().as_secs_f64(),
@@ -278,67 +280,22 @@ impl OnBackend for StageJob {
     }
 }
 
-/// `maxk lm bench`: rollout and update throughput of the RL step of `cfg`.
+/// `maxk lm bench`: rollout and update throughput of the RL step of `cfg` from freshly
+/// initialised weights ([`crate::rl::bench`]).
 #[derive(Debug, Clone)]
 pub struct Bench {
-    /// Config (model size, group size, prompts per step).
+    /// Config (model size, group size, prompts per step, minibatches).
     pub cfg: LmConfig,
     /// Timed RL steps (after one warm-up step).
     pub steps: usize,
-}
-
-/// What [`Bench`] measured.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct BenchResult {
-    /// Parameters of the model.
-    pub params: usize,
-    /// Sampled tokens per second (KV-cache decoding, batch = prompts x group size).
-    pub sampled_tokens_per_s: f64,
-    /// RL steps (rollout + update) per second.
-    pub steps_per_s: f64,
-    /// Adam updates per second (minibatches per step x steps per second).
-    pub updates_per_s: f64,
 }
 
 impl OnBackend for Bench {
     type Output = BenchResult;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchResult> {
-        let mut cfg = self.cfg;
-        cfg.validate()?;
-        let base = cfg.model.init::<B::InnerBackend>(cfg.seed, &device)?;
-        // Rollout throughput alone.
-        let sampler = TrainSampler::new(cfg.task_list()?, &held_out(&cfg)?);
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let rows = cfg.rl.prompts_per_step * cfg.rl.group_size;
-        let prompts =
-            (0..rows).map(|_| encode_prompt(&sampler.sample(&mut rng).prompt)).collect::<Result<Vec<_>>>()?;
-        let _ = sample(&base, &prompts, &cfg.rl.sampling, &device, &mut rng);
-        let t0 = Instant::now();
-        let mut tokens = 0usize;
-        for _ in 0..self.steps.max(1) {
-            tokens += sample(&base, &prompts, &cfg.rl.sampling, &device, &mut rng)
-                .iter()
-                .map(Vec::len)
-                .sum::<usize>();
-        }
-        let sampled_tokens_per_s = tokens as f64 / t0.elapsed().as_secs_f64();
-        // Whole RL steps (no checkpoints, no log).
-        let dir = std::env::temp_dir().join(format!("maxk-lm-bench-{}", std::process::id()));
-        cfg.rl.checkpoint_every = 0;
-        cfg.rl.steps = 1;
-        crate::rl::train::<B>(&cfg, &base, &device, &dir, false, &mut MetricsLog::sink(), false)?;
-        cfg.rl.steps = self.steps.max(1);
-        let t0 = Instant::now();
-        crate::rl::train::<B>(&cfg, &base, &device, &dir, false, &mut MetricsLog::sink(), false)?;
-        let steps_per_s = cfg.rl.steps as f64 / t0.elapsed().as_secs_f64();
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(BenchResult {
-            params: cfg.model.num_params(),
-            sampled_tokens_per_s,
-            steps_per_s,
-            updates_per_s: steps_per_s * cfg.rl.minibatches as f64,
-        })
+        let weights = self.cfg.model.init::<B::InnerBackend>(self.cfg.seed, &device)?;
+        crate::rl::bench::<B>(&self.cfg, weights, &device, self.steps)
     }
 }
 

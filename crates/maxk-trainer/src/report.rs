@@ -269,7 +269,11 @@ fn markdown(
         "- evaluation: {} problems per task, n = {} samples each at temperature {} top-p {}, unbiased pass@k (maxk_core::pass_at_k)",
         c.eval.problems_per_task, c.eval.n_samples, c.eval.sampling.temperature, c.eval.sampling.top_p
     );
-    let _ = writeln!(s, "- wall time: {:.1} min\n", results.seconds / 60.0);
+    let _ = writeln!(s, "- wall time: {:.1} min on {}", results.seconds / 60.0, results.device);
+    if !results.command.is_empty() {
+        let _ = writeln!(s, "- command: `{}`", results.command);
+    }
+    let _ = writeln!(s);
 
     let table_ks: Vec<usize> = [1, 16, 256]
         .into_iter()
@@ -329,6 +333,13 @@ fn markdown(
     let _ = writeln!(s, "\n![variance proxy](figures/variance.png)\n");
 
     let _ = writeln!(s, "## Support dynamics (solved within k = {n}, relative to the base model)\n");
+    let _ = writeln!(
+        s,
+        "Wu et al. 2025 (\"The Invisible Leash\"): a test problem is in a model's support when at least \
+         one of its n = {n} samples is correct. Preserved: solved by the base model and after RL; \
+         shrunk: solved before only; expanded: after only; out of support: neither. Counts over all \
+         tasks and seeds.\n"
+    );
     let _ = writeln!(s, "| run | preserved | shrunk | expanded | out of support |\n|---|---|---|---|---|");
     for (label, c) in support_rows {
         let _ = writeln!(s, "| {label} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3]);
@@ -369,8 +380,28 @@ fn markdown(
             if claim.contains("keeps") && v == "inconclusive" { "holds (no significant drop)" } else { v };
         let _ = writeln!(s, "| {claim} | {m:+.4} | {:.4} | {v} |", 2.0 * se);
     }
+    let shrunk = |label: &str| support_rows.iter().find(|(l, _)| l == label).map(|(_, c)| (c[1], c[2]));
+    if let (Some((ms, me)), Some((gs, ge))) = (shrunk("maxpo"), shrunk("grpo")) {
+        let v = match (ms + ge).cmp(&(gs + me)) {
+            std::cmp::Ordering::Less => "holds",
+            std::cmp::Ordering::Equal => "inconclusive (tie)",
+            std::cmp::Ordering::Greater => "does not hold",
+        };
+        let _ = writeln!(
+            s,
+            "| MaxPO keeps more of the base model's support than GRPO (shrunk - expanded) | {} vs {} | - | {v} |",
+            ms as i64 - me as i64,
+            gs as i64 - ge as i64
+        );
+    }
     if let (Some(mp), Some(pk)) = (var_means.get("maxpo"), var_means.get("pkpo-loo1")) {
-        let v = if mp < pk { "holds" } else { "does not hold" };
+        let v = if mp < pk {
+            "holds"
+        } else if mp == pk {
+            "inconclusive (no signal)"
+        } else {
+            "does not hold"
+        };
         let _ = writeln!(
             s,
             "| MaxPO's variance proxy is below pkpo-loo1's (centering) | {:.3e} vs {:.3e} | - | {v} |",

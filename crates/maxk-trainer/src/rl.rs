@@ -18,7 +18,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -154,14 +154,7 @@ pub fn train<B: AutodiffBackend>(
     let n = rl.group_size;
     while state.step < rl.steps {
         let start = Instant::now();
-        let problems: Vec<Problem> =
-            (0..rl.prompts_per_step).map(|_| sampler.sample(&mut state.rng)).collect();
-        let mut prompts = Vec::with_capacity(problems.len() * n);
-        for p in &problems {
-            let tokens = encode_prompt(&p.prompt)?;
-            prompts.extend(std::iter::repeat_n(tokens, n));
-        }
-        let completions = sample(&state.weights, &prompts, &rl.sampling, device, &mut state.rng);
+        let (problems, prompts, completions) = rollout(cfg, &sampler, &mut state, device)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
         let rewards: Vec<f64> = completions
@@ -175,16 +168,7 @@ pub fn train<B: AutodiffBackend>(
         let advantages = batch_advantages(&rewards, n, spec)?;
         let groups = group_stats(&rewards, &advantages, n);
         let roll = Rollouts::build(&prompts, &completions, advantages);
-
-        let mut last = StepOut::default();
-        let per_mb = rl.prompts_per_step.div_ceil(rl.minibatches);
-        let all_rows: Vec<usize> = (0..prompts.len()).collect();
-        // Old log-probs come from the weights before this batch's first update, so the
-        // ratio is exactly 1 in the first minibatch and differs afterwards.
-        let old_weights = state.weights.clone();
-        for mb in all_rows.chunks(per_mb * n) {
-            last = update::<B>(cfg, &mut state, &old_weights, base, &roll, mb, device);
-        }
+        let last = optimise::<B>(cfg, &mut state, base, &roll, device);
         state.step += 1;
         state.var_proxy.push(last.var_proxy);
         log.log(&RlRecord {
@@ -213,6 +197,107 @@ pub fn train<B: AutodiffBackend>(
     checkpoint::save_weights(&dir.join("policy.safetensors"), &state.weights)?;
     cfg.save(dir)?;
     Ok((state.weights, state.var_proxy))
+}
+
+/// Draws `P` training prompts and `N` completions of each from the current policy (rows are
+/// grouped: row `i` belongs to prompt `i / N`).
+#[allow(clippy::type_complexity)]
+fn rollout<B: Backend>(
+    cfg: &LmConfig,
+    sampler: &TrainSampler,
+    state: &mut TrainState<B>,
+    device: &B::Device,
+) -> Result<(Vec<Problem>, Vec<Vec<u32>>, Vec<Vec<u32>>)> {
+    let n = cfg.rl.group_size;
+    let problems: Vec<Problem> =
+        (0..cfg.rl.prompts_per_step).map(|_| sampler.sample(&mut state.rng)).collect();
+    let mut prompts = Vec::with_capacity(problems.len() * n);
+    for p in &problems {
+        let tokens = encode_prompt(&p.prompt)?;
+        prompts.extend(std::iter::repeat_n(tokens, n));
+    }
+    let completions = sample(&state.weights, &prompts, &cfg.rl.sampling, device, &mut state.rng);
+    Ok((problems, prompts, completions))
+}
+
+/// One Adam step per minibatch of whole groups; returns what the last one measured.
+fn optimise<B: AutodiffBackend>(
+    cfg: &LmConfig,
+    state: &mut TrainState<B::InnerBackend>,
+    base: &Weights<B::InnerBackend>,
+    roll: &Rollouts,
+    device: &B::Device,
+) -> StepOut {
+    let n = cfg.rl.group_size;
+    let rows = roll.advantages.len();
+    let per_mb = cfg.rl.prompts_per_step.div_ceil(cfg.rl.minibatches) * n;
+    let all_rows: Vec<usize> = (0..rows).collect();
+    // Old log-probs come from the weights before this batch's first update, so the ratio is
+    // exactly 1 in the first minibatch and differs afterwards.
+    let old_weights = state.weights.clone();
+    let mut last = StepOut::default();
+    for mb in all_rows.chunks(per_mb) {
+        last = update::<B>(cfg, state, &old_weights, base, roll, mb, device);
+    }
+    last
+}
+
+/// What [`bench`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BenchResult {
+    /// Parameters of the model.
+    pub params: usize,
+    /// Sampled tokens per second (KV-cache decoding, batch = prompts x group size).
+    pub sampled_tokens_per_s: f64,
+    /// Adam updates (minibatch forward + backward + step) per second.
+    pub updates_per_s: f64,
+    /// Whole RL steps (rollout + advantages + updates) per second.
+    pub steps_per_s: f64,
+}
+
+/// Throughput of the RL step of `cfg` from `weights`: `steps` timed steps after one warm-up.
+/// Rewards are synthetic Bernoulli(1/2) draws instead of verifier scores, so that every group
+/// carries signal and every row is in the update (an untrained model solves nothing, and
+/// all-zero groups would skip the backward pass); the advantages still come from
+/// `maxk_core::batch_advantages` with the configured estimator. `benches/torch/lm_rl_step.py`
+/// times the same step in PyTorch.
+pub fn bench<B: AutodiffBackend>(
+    cfg: &LmConfig,
+    weights: Weights<B::InnerBackend>,
+    device: &B::Device,
+    steps: usize,
+) -> Result<BenchResult> {
+    cfg.validate()?;
+    let rl = &cfg.rl;
+    let spec = Spec::new(rl.estimator.parse::<Estimator>()?, rl.k).with_scale(rl.scale.parse::<Scale>()?);
+    let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
+    let base = weights.clone();
+    let mut state = TrainState::fresh(weights, rl.adam, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xbe7c));
+    let (mut tokens, mut sample_s, mut update_s, mut total_s) = (0usize, 0.0, 0.0, 0.0);
+    for step in 0..=steps.max(1) {
+        let t0 = Instant::now();
+        let (_, prompts, completions) = rollout(cfg, &sampler, &mut state, device)?;
+        let t1 = Instant::now();
+        let rewards: Vec<f64> =
+            (0..completions.len()).map(|_| f64::from(u8::from(state.rng.r#gen::<bool>()))).collect();
+        let advantages = batch_advantages(&rewards, rl.group_size, spec)?;
+        let roll = Rollouts::build(&prompts, &completions, advantages);
+        let t2 = Instant::now();
+        optimise::<B>(cfg, &mut state, &base, &roll, device);
+        if step > 0 {
+            tokens += completions.iter().map(Vec::len).sum::<usize>();
+            sample_s += (t1 - t0).as_secs_f64();
+            update_s += t2.elapsed().as_secs_f64();
+            total_s += t0.elapsed().as_secs_f64();
+        }
+    }
+    let timed = steps.max(1) as f64;
+    Ok(BenchResult {
+        params: cfg.model.num_params(),
+        sampled_tokens_per_s: tokens as f64 / sample_s.max(1e-12),
+        updates_per_s: timed * rl.minibatches as f64 / update_s.max(1e-12),
+        steps_per_s: timed / total_s.max(1e-12),
+    })
 }
 
 #[derive(Debug, Default, Clone, Copy)]
