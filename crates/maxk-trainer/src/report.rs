@@ -296,19 +296,22 @@ fn markdown(
         let _ = writeln!(s);
     }
     let _ = writeln!(s, "\n![pass@k, task average](figures/passk_average.png)\n");
-    let _ = writeln!(s, "## pass@k per benchmark (k = 1 / k = {n})\n");
+    let k_names: Vec<String> = table_ks.iter().map(|k| format!("k={k}")).collect();
+    let _ = writeln!(s, "## pass@k per benchmark ({}; mean over seeds)\n", k_names.join(" / "));
     let _ = writeln!(s, "| model | {} |", tasks.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(tasks.len()));
     for (label, runs) in groups {
         let _ = write!(s, "| {label} |");
         for t in 0..tasks.len() {
             let (m, _, _) = spread(&runs.iter().map(|r| r.evals[t].pass_at_k.clone()).collect::<Vec<_>>());
-            let _ = write!(
-                s,
-                " {:.3} / {:.3} |",
-                m.first().copied().unwrap_or(f64::NAN),
-                m.last().copied().unwrap_or(f64::NAN)
-            );
+            let cells: Vec<String> = table_ks
+                .iter()
+                .map(|k| {
+                    let j = ks.iter().position(|x| x == k).unwrap_or(0);
+                    format!("{:.3}", m.get(j).copied().unwrap_or(f64::NAN))
+                })
+                .collect();
+            let _ = write!(s, " {} |", cells.join(" / "));
         }
         let _ = writeln!(s);
     }
@@ -317,7 +320,9 @@ fn markdown(
     let _ = writeln!(s, "## Gradient-variance proxy\n");
     let _ = writeln!(
         s,
-        "Mean over RL steps of the Adam-moment proxy `mean_params(v_hat - m_hat^2)`, then over seeds.\n"
+        "Adam-moment proxy `Var(g) ~ mean_params(v_hat - m_hat^2)` after every RL update (the \
+         paper's Fig. 3 diagnostic). Table: mean over RL steps, then over seeds; figure: mean over \
+         seeds with a min-max band when there are several.\n"
     );
     let _ = writeln!(s, "| run | mean Var(g) proxy |\n|---|---|");
     let mut var_means = BTreeMap::new();
