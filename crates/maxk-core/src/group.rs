@@ -25,12 +25,23 @@ const COMPENSATE_FROM: usize = 1024;
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
+    /// Sort keys: the order-preserving bits of a reward above its index (see [`sort_key`]).
+    keys: Vec<u128>,
     sorted: Vec<(f64, usize)>,
     w_table: Table,
     z_table: Table,
     /// `z_b (N - b) / b`, the backward weights of maxpo, cached with `z_table`.
     zq: Vec<f64>,
     fwd: Vec<f64>,
+}
+
+/// `(bits << 64) | index`, where `bits` orders like `f64::total_cmp`: flipping every bit of a
+/// negative float and only the sign bit of a positive one makes the IEEE-754 bit patterns
+/// ascend with the values.
+fn sort_key(x: f64, index: usize) -> u128 {
+    let bits = x.to_bits();
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    (u128::from(ordered) << 64) | index as u128
 }
 
 #[derive(Debug, Default, Clone)]
@@ -71,10 +82,18 @@ impl Workspace {
         Ok(())
     }
 
+    /// Fills `sorted` with (reward, index) in ascending reward order. Sorting integer keys is
+    /// about twice as fast as sorting pairs with a float comparator (the hot spot of a batch
+    /// of small groups); the order is `f64::total_cmp`'s, ties broken by index.
     fn sort<T: Reward>(&mut self, rewards: &[T]) {
+        self.keys.clear();
+        self.keys.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
+        self.keys.sort_unstable();
         self.sorted.clear();
-        self.sorted.extend(rewards.iter().enumerate().map(|(i, r)| (r.to_f64(), i)));
-        self.sorted.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+        self.sorted.extend(self.keys.iter().map(|&key| {
+            let i = key as u64 as usize;
+            (rewards[i].to_f64(), i)
+        }));
     }
 
     /// rho_K of a validated, non-empty group (`1 <= k <= N`).
@@ -273,5 +292,34 @@ fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]
     let neg = factor * (q - ratio_same_k(n - c - 1, n - 1, k - 1)) / sigma;
     for (o, r) in out.iter_mut().zip(rewards) {
         *o = T::from_f64(if r.to_f64() == 1.0 { pos } else { neg });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_key;
+    use proptest::prelude::*;
+
+    fn edge_values() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>().prop_filter("finite", |x| x.is_finite()),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MIN_POSITIVE),
+            Just(-f64::MIN_POSITIVE),
+            Just(f64::MAX),
+            Just(f64::MIN),
+            Just(5e-324),
+            Just(-5e-324),
+        ]
+    }
+
+    proptest! {
+        /// The integer key orders exactly like `f64::total_cmp`, then by index.
+        #[test]
+        fn sort_key_orders_like_total_cmp(a in edge_values(), b in edge_values(), i in 0usize..1000, j in 0usize..1000) {
+            let expected = a.total_cmp(&b).then(i.cmp(&j));
+            prop_assert_eq!(sort_key(a, i).cmp(&sort_key(b, j)), expected);
+        }
     }
 }
