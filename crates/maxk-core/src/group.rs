@@ -25,8 +25,10 @@ const COMPENSATE_FROM: usize = 1024;
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
-    /// Sort keys: the order-preserving bits of a reward above its index (see [`sort_key`]).
-    keys: Vec<u128>,
+    /// Packed sort keys of groups up to [`PACKED_UP_TO`] (see [`Workspace::sort`]).
+    packed: Vec<u64>,
+    /// Exact sort keys (see [`sort_key`]).
+    exact: Vec<u128>,
     sorted: Vec<(f64, usize)>,
     w_table: Table,
     z_table: Table,
@@ -35,13 +37,37 @@ pub struct Workspace {
     fwd: Vec<f64>,
 }
 
-/// `(bits << 64) | index`, where `bits` orders like `f64::total_cmp`: flipping every bit of a
-/// negative float and only the sign bit of a positive one makes the IEEE-754 bit patterns
-/// ascend with the values.
-fn sort_key(x: f64, index: usize) -> u128 {
+/// Groups up to this size sort packed `u64` keys (the index takes at most 16 low bits).
+const PACKED_UP_TO: usize = 1 << 16;
+
+/// Bits of `x` that order like `f64::total_cmp`: flipping every bit of a negative float and
+/// only the sign bit of a positive one makes the IEEE-754 bit patterns ascend with the values.
+fn ordered_bits(x: f64) -> u64 {
     let bits = x.to_bits();
-    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
-    (u128::from(ordered) << 64) | index as u128
+    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+}
+
+/// The exact key `(ordered_bits << 64) | index`.
+fn sort_key(x: f64, index: usize) -> u128 {
+    (u128::from(ordered_bits(x)) << 64) | index as u128
+}
+
+/// Insertion sort by `total_cmp` of an almost sorted slice; gives up (returning false, the
+/// slice then a permutation of the input) once it has made more than `budget` moves.
+fn insertion_pass(s: &mut [(f64, usize)], budget: usize) -> bool {
+    let mut moves = 0;
+    for j in 1..s.len() {
+        let mut i = j;
+        while i > 0 && s[i - 1].0.total_cmp(&s[i].0).is_gt() {
+            s.swap(i - 1, i);
+            i -= 1;
+            moves += 1;
+            if moves > budget {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 #[derive(Debug, Default, Clone)]
@@ -82,15 +108,39 @@ impl Workspace {
         Ok(())
     }
 
-    /// Fills `sorted` with (reward, index) in ascending reward order. Sorting integer keys is
-    /// about twice as fast as sorting pairs with a float comparator (the hot spot of a batch
-    /// of small groups); the order is `f64::total_cmp`'s, ties broken by index.
+    /// Fills `sorted` with (reward, index) in ascending `f64::total_cmp` order (ties in any
+    /// order: every kernel gives identical results for any order of equal rewards).
+    ///
+    /// Sorting integer keys is about twice as fast as sorting pairs with a float comparator,
+    /// and the sort is the hot spot of a batch of small groups. Groups up to [`PACKED_UP_TO`]
+    /// sort one `u64` per reward: its order-preserving bits with the lowest `b` replaced by
+    /// the index (`2^b >= N`). That order is exact except between rewards that differ only in
+    /// those `b` low bits (within `2^b` ulps of each other), which one insertion pass puts
+    /// right. Should that pass need more than `4N` moves (a pathological group of nearly
+    /// equal rewards), the group is re-sorted on exact `u128` keys.
     fn sort<T: Reward>(&mut self, rewards: &[T]) {
-        self.keys.clear();
-        self.keys.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
-        self.keys.sort_unstable();
+        let n = rewards.len();
+        if n <= PACKED_UP_TO {
+            let mask = n.next_power_of_two() as u64 - 1;
+            self.packed.clear();
+            self.packed.extend(
+                rewards.iter().enumerate().map(|(i, r)| (ordered_bits(r.to_f64()) & !mask) | i as u64),
+            );
+            self.packed.sort_unstable();
+            self.sorted.clear();
+            self.sorted.extend(self.packed.iter().map(|&key| {
+                let i = (key & mask) as usize;
+                (rewards[i].to_f64(), i)
+            }));
+            if insertion_pass(&mut self.sorted, 4 * n) {
+                return;
+            }
+        }
+        self.exact.clear();
+        self.exact.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
+        self.exact.sort_unstable();
         self.sorted.clear();
-        self.sorted.extend(self.keys.iter().map(|&key| {
+        self.sorted.extend(self.exact.iter().map(|&key| {
             let i = key as u64 as usize;
             (rewards[i].to_f64(), i)
         }));
@@ -297,8 +347,55 @@ fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]
 
 #[cfg(test)]
 mod tests {
-    use super::sort_key;
+    use super::{PACKED_UP_TO, Workspace, sort_key};
     use proptest::prelude::*;
+
+    /// `Workspace::sort` against a comparator sort of the same rewards: the values must come
+    /// out in `total_cmp` order and the indices must point at them.
+    fn check_sorted(rewards: &[f64]) {
+        let mut ws = Workspace::new();
+        ws.sort(rewards);
+        let mut expected = rewards.to_vec();
+        expected.sort_by(f64::total_cmp);
+        let got: Vec<f64> = ws.sorted.iter().map(|p| p.0).collect();
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+        let mut seen = vec![false; rewards.len()];
+        for &(v, i) in &ws.sorted {
+            assert_eq!(v.to_bits(), rewards[i].to_bits(), "index {i} does not hold {v}");
+            assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+        }
+    }
+
+    /// Rewards within a few ulps of each other defeat the packed keys' low bits: a few need
+    /// the insertion pass, a whole group of them the exact fallback; both must sort exactly.
+    #[test]
+    fn nearly_equal_rewards_sort_exactly() {
+        let ulps = |base: f64, n: usize, stride: u64| -> Vec<f64> {
+            // A fixed scramble (multiplication by an odd constant mod n is a bijection when n
+            // is a power of two) so that the input is far from sorted.
+            (0..n).map(|i| f64::from_bits(base.to_bits() + ((i * 37) % n) as u64 * stride)).collect()
+        };
+        check_sorted(&ulps(1.0, 64, 1));
+        check_sorted(&ulps(-3.5, 64, 1));
+        check_sorted(&ulps(0.25, 1024, 3));
+        let mut mixed = ulps(1.0, 8, 1);
+        mixed.extend([0.5, 2.0, -0.0, 0.0, 1.0, 7.25]);
+        check_sorted(&mixed);
+        check_sorted(&ulps(1.0, PACKED_UP_TO + 8, 1));
+        check_sorted(&[]);
+        check_sorted(&[4.0]);
+    }
+
+    proptest! {
+        /// Random groups (with ties and both zeros) sort exactly.
+        #[test]
+        fn workspace_sort_matches_a_comparator_sort(v in prop::collection::vec(prop_oneof![-4i8..4i8, any::<i8>()].prop_map(|x| f64::from(x) / 4.0), 0..300)) {
+            check_sorted(&v);
+        }
+    }
 
     fn edge_values() -> impl Strategy<Value = f64> {
         prop_oneof![
