@@ -47,6 +47,9 @@ pub struct Results {
     /// The command line that produced these results.
     #[serde(default)]
     pub command: String,
+    /// Hardware threads available to the run (`std::thread::available_parallelism`).
+    #[serde(default)]
+    pub threads: usize,
     /// Base models, one per seed.
     pub base: Vec<RunResult>,
     /// RL runs.
@@ -167,6 +170,7 @@ impl OnBackend for Reproduce {
             config: self.cfg,
             device: self.device,
             command: self.command,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
             base: base_runs,
             runs,
             seconds: start.elapsed().as_secs_f64(),

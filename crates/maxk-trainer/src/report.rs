@@ -161,7 +161,7 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
         groups.iter().filter(|(_, runs)| runs.iter().all(|r| !r.var_proxy.is_empty())).collect();
     if !var_groups.is_empty() {
         LineChart {
-            title: "gradient-variance proxy (Adam v_hat - m_hat^2, mean over parameters)".into(),
+            title: "Var(g) proxy: Adam v_hat - m_hat^2 (parameter mean)".into(),
             x_label: "RL step".into(),
             y_label: "Var(g) proxy".into(),
             log_x: false,
@@ -269,7 +269,12 @@ fn markdown(
         "- evaluation: {} problems per task, n = {} samples each at temperature {} top-p {}, unbiased pass@k (maxk_core::pass_at_k)",
         c.eval.problems_per_task, c.eval.n_samples, c.eval.sampling.temperature, c.eval.sampling.top_p
     );
-    let _ = writeln!(s, "- wall time: {:.1} min on {}", results.seconds / 60.0, results.device);
+    let threads = if results.threads > 0 {
+        format!(" ({} hardware threads visible to the process)", results.threads)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(s, "- wall time: {:.1} min on {}{threads}", results.seconds / 60.0, results.device);
     if !results.command.is_empty() {
         let _ = writeln!(s, "- command: `{}`", results.command);
     }
@@ -322,7 +327,9 @@ fn markdown(
         s,
         "Adam-moment proxy `Var(g) ~ mean_params(v_hat - m_hat^2)` after every RL update (the \
          paper's Fig. 3 diagnostic). Table: mean over RL steps, then over seeds; figure: mean over \
-         seeds with a min-max band when there are several.\n"
+         seeds with a min-max band when there are several. Advantage scale `{}`: the proxy is \
+         quadratic in it, so estimators are comparable only at a common scale (`pg`).\n",
+        c.rl.scale
     );
     let _ = writeln!(s, "| run | mean Var(g) proxy |\n|---|---|");
     let mut var_means = BTreeMap::new();
@@ -400,7 +407,12 @@ fn markdown(
         );
     }
     if let (Some(mp), Some(pk)) = (var_means.get("maxpo"), var_means.get("pkpo-loo1")) {
-        let v = if mp < pk {
+        // The proxy is quadratic in the advantage scale, and with `scale = none` MaxPO
+        // (u - v = (N/K) x canonical) and pkpo-loo1 ((K/N)(u - w)) differ by (N/K)^2 in it;
+        // `scale = pg` puts both at the scale of an unbiased max@K gradient.
+        let v = if c.rl.scale != "pg" {
+            "not comparable: the estimators differ in scale; rerun with `rl.scale = \"pg\"`"
+        } else if mp < pk {
             "holds"
         } else if mp == pk {
             "inconclusive (no signal)"
