@@ -10,6 +10,12 @@
 //! Pipeline: [`sft`] (supervised base model) -> [`rl`] (group RL) -> [`eval`] (pass@k) ->
 //! [`report`]. [`pipeline`] chains them for `maxk lm reproduce`.
 //!
+//! Backends ([`backend`]): NdArray on the CPU (bitwise deterministic given the seed, so
+//! `--resume` reproduces an uninterrupted run exactly), CUDA behind the `cuda` cargo feature.
+//! The CUDA build needs no nvcc: `CUDARC_CUDA_VERSION=13000 cargo build --release -p maxk-cli
+//! --features cuda`; kernels are compiled at run time through NVRTC and libcuda is loaded only
+//! when `--device cuda` asks for a device (a clear error where no driver exists).
+//!
 //! ```
 //! use maxk_trainer::tasks::Task;
 //! assert_eq!(Task::Add.verify("a:478+56=", "534"), 1.0);
