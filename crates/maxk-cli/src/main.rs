@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Tiny-transformer RLVR: base training, max@K RL, pass@k evaluation, report.
+    Lm(commands::lm::Args),
     /// Advantages per group: JSON Lines in (one array of rewards per line), JSON Lines out.
     Advantages(commands::advantages::Args),
     /// The unbiased max@K estimate rho of each group (JSON Lines in, one number per line out).
@@ -25,6 +27,12 @@ enum Command {
     Estimators,
     /// Benchmark the fast estimators against the paper's O(N^2) algorithm and plain sorting.
     Bench(commands::bench::Args),
+    /// Reproduce the paper's synthetic experiments: figures, CSV and a report with verdicts.
+    Reproduce(commands::reproduce::Args),
+    /// One (or all) of the bandit experiments, settings as flags.
+    Bandit(commands::bandit::Args),
+    /// The biased-maze experiment, settings as flags.
+    Maze(commands::maze::Args),
 }
 
 fn main() {
@@ -32,8 +40,12 @@ fn main() {
     let result = match cli.command {
         Command::Advantages(args) => commands::advantages::run(args),
         Command::Estimate(args) => commands::estimate::run(args),
+        Command::Lm(args) => commands::lm::run(args),
         Command::Estimators => commands::estimators::run(),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Reproduce(args) => commands::reproduce::run(args),
+        Command::Bandit(args) => commands::bandit::run(args),
+        Command::Maze(args) => commands::maze::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");
