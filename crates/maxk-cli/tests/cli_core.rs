@@ -1,22 +1,12 @@
 //! The CLI contract of `maxk advantages`, `maxk estimate` and `maxk estimators`: JSON Lines in
 //! and out, full f64 precision, `line N: <reason>` on the first bad line, exit status 2.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use common::maxk_with_stdin as maxk;
 use maxk_core::{Estimator, Scale, Spec, advantages, max_at_k};
 
-fn maxk(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_maxk"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("maxk binary runs");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
+mod common;
 
 fn lines(out: &Output) -> Vec<Vec<f64>> {
     String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()

@@ -3,27 +3,9 @@
 //! header and one row per (run, benchmark, k), metrics.jsonl and the figures; `maxk lm ksweep`
 //! runs the K sweep; bad inputs are clear errors. About 15 s in a debug build.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use common::{assert_files, maxk, ok};
 
-fn maxk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maxk")).args(args).output().expect("maxk binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn nonempty(p: &Path) {
-    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    assert!(len > 0, "{} missing or empty", p.display());
-}
+mod common;
 
 #[test]
 fn lm_reproduce_tiny_writes_report_csv_metrics_and_figures() {
@@ -77,13 +59,12 @@ fn lm_reproduce_tiny_writes_report_csv_metrics_and_figures() {
         }
     }
 
-    for fig in ["passk_average", "passk_benchmarks", "variance", "support"] {
-        for ext in ["png", "svg"] {
-            nonempty(&dir.join("figures").join(format!("{fig}.{ext}")));
-        }
-    }
-    nonempty(&dir.join("config.toml"));
-    nonempty(&dir.join("results.json"));
+    let figures: Vec<String> = ["passk_average", "passk_benchmarks", "variance", "support"]
+        .iter()
+        .flat_map(|fig| ["png", "svg"].map(|ext| format!("figures/{fig}.{ext}")))
+        .collect();
+    assert_files(&dir, &figures);
+    assert_files(&dir, &["config.toml", "results.json"]);
 
     // Resuming a finished reproduction retrains nothing and rewrites the same table.
     let before = csv.clone();

@@ -2,30 +2,9 @@
 //! `maxk bandit` / `maxk maze` run one experiment; config errors name the key and exit 2.
 //! Each run uses the `--quick` settings (a few seconds in a debug build).
 
-use std::path::Path;
-use std::process::{Command, Output};
+use common::{assert_files, maxk, ok};
 
-fn maxk(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_maxk")).args(args).output().expect("maxk binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn assert_files(dir: &Path, names: &[&str]) {
-    for n in names {
-        let p = dir.join(n);
-        let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        assert!(len > 0, "{} missing or empty", p.display());
-    }
-}
+mod common;
 
 #[test]
 fn reproduce_quick_writes_every_promised_file() {
