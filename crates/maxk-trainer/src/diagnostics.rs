@@ -1,8 +1,6 @@
 //! Training diagnostics: the Adam-moment gradient-variance proxy and group statistics of the
 //! advantages (centering, spread, how many groups carry signal).
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 use serde::Serialize;
 
 use std::fs::File;
@@ -10,7 +8,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, TrainerError};
-use crate::model::to_f32;
 
 /// Appends one JSON object per line to a `metrics.jsonl` file (append mode, so a resumed run
 /// continues the same file).
@@ -52,14 +49,12 @@ impl MetricsLog {
 /// `v_hat` tracks `E[g^2]` and `m_hat^2` approximates `E[g]^2` over the last ~1/(1-beta)
 /// updates, so their difference estimates the per-coordinate gradient variance (as used in
 /// the MaxPO paper's variance comparison).
-pub fn variance_proxy<B: Backend>(m: &[Tensor<B, 2>], v: &[Tensor<B, 2>], c1: f64, c2: f64) -> f64 {
+pub fn variance_proxy(m: &[Vec<f32>], v: &[Vec<f32>], c1: f64, c2: f64) -> f64 {
     let mut total = 0.0;
     let mut count = 0usize;
     for (m, v) in m.iter().zip(v) {
-        let [r, c] = m.dims();
-        count += r * c;
-        let var = v.clone().div_scalar(c2) - m.clone().div_scalar(c1).square();
-        total += to_f32(var.sum()).iter().map(|&x| x as f64).sum::<f64>();
+        count += m.len();
+        total += m.iter().zip(v).map(|(&m, &v)| v as f64 / c2 - (m as f64 / c1).powi(2)).sum::<f64>();
     }
     if count == 0 { 0.0 } else { total / count as f64 }
 }

@@ -26,6 +26,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod diagnostics;
+pub mod engine;
 mod error;
 pub mod eval;
 pub mod model;

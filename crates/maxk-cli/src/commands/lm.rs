@@ -49,7 +49,8 @@ struct Common {
     /// A TOML config replacing the preset (as written next to every run).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// cpu or cuda (the latter needs the `cuda` build feature).
+    /// cpu (the native engine), cpu-burn (burn NdArray, the reference) or cuda (burn; needs
+    /// the `cuda` build feature).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Continue from the checkpoints in the output directory.
