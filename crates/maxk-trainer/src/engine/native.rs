@@ -729,7 +729,7 @@ mod tests {
         assert!(p.backward_step(&[0.0; 18], 1e-3).is_err());
         p.forward_train(&batch());
         let err = p.backward_step(&[0.0; 5], 1e-3).unwrap_err().to_string();
-        assert!(err.contains('5') && err.contains("18"), "{err}");
+        assert!(err.contains("5 values") && err.contains("3 x 6"), "{err}");
         let before = p.weights();
         p.backward_step(&[0.0; 18], 1e-3).unwrap();
         // A zero gradient moves nothing (Adam's m stays 0).
