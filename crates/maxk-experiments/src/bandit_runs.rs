@@ -556,8 +556,8 @@ mod tests {
                             b.dir_z
                         )
                     }
-                    // With binary rewards grad J_1 is parallel to grad J_K in a single-state
-                    // bandit: only the size differs, so only the full test can see it.
+                    // With binary rewards in a single-state bandit every mean gradient is
+                    // parallel to grad J_K (module `exact`): only the full test can see grpo.
                     Role::MeanReward if v.name == "binary" => assert!(b.z > 4.0, "{}: z = {}", b.label, b.z),
                     Role::MeanReward => assert!(b.dir_z > 4.0, "{} {}: z = {}", v.name, b.label, b.dir_z),
                     Role::Control => assert!(b.dir_z.is_finite() && b.dir_bias >= 0.0),

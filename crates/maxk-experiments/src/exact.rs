@@ -17,7 +17,10 @@
 //! - `E[||g||^2 | c] = x_c^2 s+ + y_c^2 s- + a1^2 c (1 - s+) + a0^2 (N-c) (1 - s-)` (the last
 //!   two terms are the spread of the sampled actions inside each class);
 //!
-//! so `E g = X pi+ + Y pi-` with `X = E[x_c]`, `Y = E[y_c]` and
+//! so `E g = X pi+ + Y pi-` with `X = E[x_c]`, `Y = E[y_c]` (and `x_c + y_c = 0`, so every
+//! estimator's mean gradient is parallel to `pi+ - pi-`, hence to `grad J_K`: with binary
+//! rewards and one state, estimators can differ in the size of their mean, never in its
+//! direction) and
 //! `tr Cov(g) = E[E[||g||^2 | c]] - X^2 s+ - Y^2 s-`. The true gradient is
 //! `grad J_K = K p (1-p)^K (pi+ - pi-)` (`J_K = 1 - (1-p)^K`, `d p / d theta = p (1-p) (pi+ - pi-)`),
 //! with `||grad J_K||^2 = (K p (1-p)^K)^2 (s+ + s-)`.

@@ -111,7 +111,7 @@ pub fn variance(r: &VarianceResult, title: &str, log_x: bool, stem: &Path) -> Re
             ));
         }
         let xs: Vec<f64> = r.ratios[i].x.iter().copied().filter(|v| keep(*v)).collect();
-        series.push(level("no effect (ratio 1)", &xs, 1.0));
+        series.push(level(maxk_plot::REFERENCE_LINE, &xs, 1.0));
         charts.push(LineChart {
             title: "Leave-Two-Out effect: Var(EI) / Var(MaxPO), > 1: MaxPO lower".into(),
             x_label: x.into(),

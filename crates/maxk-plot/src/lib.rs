@@ -41,4 +41,4 @@ pub use bars::StackedBars;
 pub use error::PlotError;
 pub use heatmap::{HeatMap, HeatMaps};
 pub use line::{LineChart, Panels, Series};
-pub use style::{LineStyle, style_for};
+pub use style::{LineStyle, REFERENCE_LINE, style_for};

@@ -52,8 +52,9 @@ const PALETTE: [RGBColor; 12] = [
 
 /// Fixed styles for maxk's estimator ids, so an estimator has one colour in every figure.
 /// At the PG scale `canonical` equals `maxpo` and `pkpo-loo1` equals `ei` exactly, so those
-/// two are dashed in a contrasting colour: both stay visible where they overlap.
-const KNOWN: [(&str, usize, bool); 11] = [
+/// two are dashed in a contrasting colour: both stay visible where they overlap. A series named
+/// [`REFERENCE_LINE`] is dashed black as well.
+const KNOWN: [(&str, usize, bool); 12] = [
     ("pkpo", 0, false),
     ("ei", 1, false),
     ("passk-analytic", 2, false),
@@ -65,7 +66,11 @@ const KNOWN: [(&str, usize, bool); 11] = [
     ("dr-grpo", 8, false),
     ("pkpo-loo", 9, false),
     ("canonical", 10, true),
+    (REFERENCE_LINE, 10, true),
 ];
+
+/// The name of a reference line (e.g. a ratio of 1): drawn dashed black in every figure.
+pub const REFERENCE_LINE: &str = "reference (no effect)";
 
 /// The style a series name gets on its own: the fixed one for estimator ids, otherwise a
 /// palette colour chosen by an FNV-1a hash of the name (stable across runs and platforms).
