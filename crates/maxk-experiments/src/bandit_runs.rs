@@ -209,7 +209,10 @@ struct Subject {
 
 /// The subjects of experiment 1 on one variant: distinct PG estimators, then the controls
 /// that accept these rewards (a control identical to an earlier subject is left out).
-fn subjects(cfg: &Config, binary: bool) -> (Vec<Subject>, Vec<(String, String)>) {
+/// `(skipped, same as)` label pairs.
+type Twins = Vec<(String, String)>;
+
+fn subjects(cfg: &Config, binary: bool) -> (Vec<Subject>, Twins) {
     let c = &cfg.bandit_error;
     let mut all: Vec<Subject> = cfg
         .estimators
@@ -264,8 +267,7 @@ pub fn run_error(cfg: &Config, show: bool) -> Result<ErrorResult> {
     let c = &cfg.bandit_error;
     let continuous = Bandit::random(c.actions, c.logit_std, &mut job_rng(cfg.seed, ERROR_STREAM, 0, 0));
     let variants = [("continuous", continuous.clone()), ("binary", continuous.binary(c.binary_fraction))];
-    let subjects: Vec<(Vec<Subject>, Vec<(String, String)>)> =
-        vec![subjects(cfg, false), subjects(cfg, true)];
+    let subjects: [(Vec<Subject>, Twins); 2] = [subjects(cfg, false), subjects(cfg, true)];
     let grid = m_grid(c.max_batches);
     let progress = Progress::new("bandit error", (2 * cfg.seeds) as u64, show);
     let jobs: Vec<(usize, usize)> = (0..2).flat_map(|v| (0..cfg.seeds).map(move |s| (v, s))).collect();

@@ -139,9 +139,18 @@ pub struct VarianceSummary {
     /// Mean ratio to the reference per estimator.
     pub ratio_to_reference: Vec<(String, Vec<f64>)>,
     /// Binary rewards, exact: per success fraction, the ratio to the reference per estimator.
-    pub binary_ratio_to_reference: Vec<(f64, Vec<(String, Vec<f64>)>)>,
+    pub binary_ratio_to_reference: Vec<BinaryRatios>,
     /// The reference estimator.
     pub reference: String,
+}
+
+/// One binary family's exact ratios to the reference, per estimator.
+#[derive(Debug, Clone, Serialize)]
+pub struct BinaryRatios {
+    /// Success fraction p.
+    pub p: f64,
+    /// `(estimator, ratio per x)`.
+    pub ratios: Vec<(String, Vec<f64>)>,
 }
 
 fn means(curves: &[Curve]) -> Vec<(String, Vec<f64>)> {
@@ -155,7 +164,11 @@ impl VarianceSummary {
             x: v.curves.first().map(|c| c.x.clone()).unwrap_or_default(),
             relative_variance: means(&v.curves),
             ratio_to_reference: means(&v.ratios),
-            binary_ratio_to_reference: v.binary.iter().map(|b| (b.p, means(&b.ratios))).collect(),
+            binary_ratio_to_reference: v
+                .binary
+                .iter()
+                .map(|b| BinaryRatios { p: b.p, ratios: means(&b.ratios) })
+                .collect(),
             reference: v.reference.to_string(),
         }
     }
