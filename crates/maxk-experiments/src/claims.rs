@@ -190,7 +190,8 @@ fn all_centering(r: &Results) -> Vec<&Centering> {
 fn centering(r: &Results) -> Claim {
     let claim = "MaxPO (EI minus the Leave-Two-Out baseline) sums to exactly zero in every group; raw EI does not \
                  (its sum is never negative)";
-    let source = "arXiv 2606.06080 (abstract: the baseline centers the advantages); identity in docs/MATH.md";
+    let source =
+        "the centering identity of the Leave-Two-Out baseline (arXiv 2606.06080), derived in docs/MATH.md";
     let id = "exact-centering";
     let all = all_centering(r);
     let of = |e: Estimator| all.iter().filter(move |c| c.estimator.0 == e);
@@ -220,7 +221,8 @@ fn centering(r: &Results) -> Claim {
 fn l2o_map(r: &Results) -> Claim {
     let claim = "The Leave-Two-Out baseline lowers the gradient variance: Var(EI) / Var(MaxPO) > 1 at the PG scale, \
                  for every reward family, A, N and K of the map";
-    let source = "arXiv 2606.06080 (abstract: the baseline reduces variance); the regime map is maxk's";
+    let source =
+        "maxk's reading of arXiv 2606.06080 (a baseline to reduce variance); the regime map is maxk's";
     let id = "l2o-variance";
     let Some(m) = &r.map else {
         return not_run(id, claim, source, verdict::RULE_ALL_ABOVE, "experiment variance-map not run");
@@ -261,7 +263,8 @@ fn l2o_map(r: &Results) -> Claim {
 fn lowest_variance(r: &Results) -> Claim {
     let claim = "MaxPO has the lowest gradient variance among the unbiased max@K estimators (pkpo, pkpo-loo, \
                  ei = pkpo-loo1) across action-space sizes and K >= 2, continuous and binary rewards";
-    let source = "maxk's reading of arXiv 2606.06080 (abstract: lower variance than the alternatives)";
+    let source =
+        "maxk's reading of arXiv 2606.06080; not a number or direction the paper's public text states";
     let id = "maxpo-lowest-variance";
     let peer = |e: Estimator| e != Estimator::Maxpo && e.uses_k() && e.is_unbiased();
     let mut intervals = Vec::new();

@@ -34,8 +34,9 @@ pub struct LineStyle {
     pub dashed: bool,
 }
 
-/// Tableau-10 plus black and navy: distinguishable, and printable in colour.
-const PALETTE: [RGBColor; 12] = [
+/// Tableau-10 plus black and navy, then four lighter Tableau-20 tones for figures with many
+/// series: distinguishable, and printable in colour.
+const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -48,6 +49,10 @@ const PALETTE: [RGBColor; 12] = [
     RGBColor(23, 190, 207),
     RGBColor(0, 0, 0),
     RGBColor(0, 0, 128),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(174, 199, 232),
+    RGBColor(197, 176, 213),
 ];
 
 /// Fixed styles for maxk's estimator ids, so an estimator has one colour in every figure.
