@@ -76,36 +76,46 @@ pub fn ragged_diagnostics<T: Reward>(
     let groups = offsets.len().saturating_sub(1);
     let n = rewards.len();
     let mut d = Diagnostics { groups, samples: n, k, small_groups, ..Diagnostics::default() };
+    // Every statistic is computed on values divided by the largest magnitude and scaled back,
+    // so that sums and squares of rewards or advantages near f64::MAX cannot overflow
+    // (rho_K(c r) = c rho_K(r) for c > 0: a mean of maxima).
+    let r_max = rewards.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+    let a_max = advantages.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+    let r_unit = if r_max > 0.0 { r_max } else { 1.0 };
+    let a_unit = if a_max > 0.0 { a_max } else { 1.0 };
+    let scaled_r: Vec<f64> = rewards.iter().map(|x| x.to_f64() / r_unit).collect();
+    let scaled_a: Vec<f64> = advantages.iter().map(|x| x.to_f64() / a_unit).collect();
     let mut ws = Workspace::new();
     let (mut rho_sum, mut max_group_sum) = (Neumaier::default(), 0.0f64);
     for w in offsets.windows(2) {
-        let (r, a) = (&rewards[w[0]..w[1]], &advantages[w[0]..w[1]]);
+        let (r, a) = (&rewards[w[0]..w[1]], &scaled_a[w[0]..w[1]]);
         let first = r[0].to_f64();
         if r.iter().all(|x| x.to_f64() == first) {
             d.no_signal_groups += 1;
         }
         if r.len() >= k {
-            rho_sum.add(ws.rho(r, k));
+            rho_sum.add(ws.rho(&scaled_r[w[0]..w[1]], k));
             d.rho_groups += 1;
         }
-        max_group_sum = max_group_sum.max(crate::sum::sum(a.iter().map(|x| x.to_f64())).abs());
+        max_group_sum = max_group_sum.max(crate::sum::sum(a.iter().copied()).abs());
     }
     if n > 0 {
         let nf = n as f64;
-        d.reward_mean = crate::sum::sum(rewards.iter().map(|x| x.to_f64())) / nf;
-        d.adv_mean = crate::sum::sum(advantages.iter().map(|x| x.to_f64())) / nf;
-        let ss = crate::sum::sum(advantages.iter().map(|x| (x.to_f64() - d.adv_mean).powi(2)));
-        d.adv_std = (ss / nf).sqrt();
-        d.adv_abs_max = advantages.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+        d.reward_mean = r_unit * (crate::sum::sum(scaled_r.iter().copied()) / nf);
+        let mean = crate::sum::sum(scaled_a.iter().copied()) / nf;
+        let ss = crate::sum::sum(scaled_a.iter().map(|x| (x - mean).powi(2)));
+        d.adv_mean = a_unit * mean;
+        d.adv_std = a_unit * (ss / nf).sqrt();
+        d.adv_abs_max = a_max;
     }
     if groups > 0 {
         d.no_signal_share = d.no_signal_groups as f64 / groups as f64;
     }
     if d.rho_groups > 0 {
-        d.rho_k = Some(rho_sum.value() / d.rho_groups as f64);
+        d.rho_k = Some(r_unit * (rho_sum.value() / d.rho_groups as f64));
     }
-    if d.adv_abs_max > 0.0 {
-        d.centering_residual = max_group_sum / d.adv_abs_max;
+    if a_max > 0.0 {
+        d.centering_residual = max_group_sum;
     }
     Ok(d)
 }
@@ -183,7 +193,10 @@ pub fn grouped_max_at_k<T: Reward>(rewards: &[T], group_ids: &[u64], k: usize) -
         return Err(Error::KOutOfRange { estimator: "rho", n: rewards.len(), k, requirement: "k >= 1" });
     }
     let grouping = Grouping::by_id(group_ids);
-    let r = grouping.gather(rewards);
+    // scaled as in ragged_diagnostics, so that rewards near f64::MAX cannot overflow
+    let unit = rewards.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+    let unit = if unit > 0.0 { unit } else { 1.0 };
+    let r: Vec<f64> = grouping.order.iter().map(|&i| rewards[i].to_f64() / unit).collect();
     let mut ws = Workspace::new();
     let (mut acc, mut groups, mut skipped) = (Neumaier::default(), 0, 0);
     for w in grouping.offsets.windows(2) {
@@ -194,7 +207,7 @@ pub fn grouped_max_at_k<T: Reward>(rewards: &[T], group_ids: &[u64], k: usize) -
             skipped += 1;
         }
     }
-    Ok(GroupedMaxAtK { value: (groups > 0).then(|| acc.value() / groups as f64), groups, skipped })
+    Ok(GroupedMaxAtK { value: (groups > 0).then(|| unit * (acc.value() / groups as f64)), groups, skipped })
 }
 
 #[cfg(test)]
@@ -230,6 +243,18 @@ mod tests {
         let d = grouped_step(&rewards, &ids, Spec::new(Estimator::Pkpo, 1), SmallGroups::Error, &mut out)
             .unwrap();
         assert!(d.centering_residual > 0.5);
+    }
+
+    #[test]
+    fn huge_values_do_not_overflow() {
+        let r = [f64::MAX, -f64::MAX, 0.0, f64::MAX / 2.0];
+        let a = [f64::MAX, f64::MAX, -f64::MAX, -f64::MAX];
+        let d = ragged_diagnostics(&r, &[0, 4], &a, 2, SmallGroupCounts::default()).unwrap();
+        assert_eq!(d.adv_std, f64::MAX);
+        assert_eq!(d.adv_mean, 0.0);
+        assert!(d.reward_mean.is_finite() && d.rho_k.unwrap().is_finite());
+        assert!(d.rho_k.unwrap() > 0.0 && d.rho_k.unwrap() <= f64::MAX);
+        assert_eq!(d.centering_residual, 0.0);
     }
 
     #[test]
