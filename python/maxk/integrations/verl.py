@@ -322,6 +322,7 @@ def _check_config(config: Any) -> None:
 def _wrap_compute_advantage_method(original: Any) -> Any:
     @functools.wraps(original)
     def _compute_advantage(self: Any, batch: Any, metrics: dict, *args: Any, **kwargs: Any) -> Any:
+        drain_metrics()  # only this step's advantage calls go into this step's metrics
         out = original(self, batch, metrics, *args, **kwargs)
         metrics.update(drain_metrics())
         return out
@@ -405,4 +406,8 @@ def _wrap_data_metrics(original: Any) -> Any:
 
 
 register()
-HOOKS = install_trainer_hooks()
+try:
+    HOOKS = install_trainer_hooks()
+except Exception as e:  # noqa: BLE001 - a broken hook must never unregister the estimators
+    logger.warning("maxk: verl trainer hooks not installed (%s: %s); the estimators work", type(e).__name__, e)
+    HOOKS = []
