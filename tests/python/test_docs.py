@@ -32,7 +32,9 @@ BLOCK = re.compile(r"<!-- docs-test: (?P<name>[\w-]+) -->\n```(?P<lang>\w+)\n(?P
 
 def blocks() -> dict[str, str]:
     found = {m["name"]: m["code"] for m in BLOCK.finditer(DOC.read_text())}
-    assert set(found) == {"api", "torch", "verl-multinode", "verl-direct", "trl", "openrlhf"}, sorted(found)
+    assert set(found) == {"api", "torch", "diagnostics", "verl-multinode", "verl-direct", "trl", "openrlhf"}, sorted(
+        found
+    )
     return found
 
 
@@ -57,6 +59,12 @@ def test_api_block():
     ns = run_python(blocks()["api"])
     np.testing.assert_allclose(ns["adv"], maxk.advantages(ns["rewards"], 4))
     assert ns["flat"].shape == (7,)
+
+
+def test_diagnostics_block():
+    ns = run_python(blocks()["diagnostics"])
+    assert ns["diag"]["rho_k"] == ns["diag"]["rho_k"]  # a number (group "a" has N >= K)
+    assert ns["diag"]["groups"] == 3
 
 
 def test_torch_block():

@@ -106,6 +106,22 @@ pub enum Error {
         /// The string given.
         name: String,
     },
+    /// A string is not a small-group rule id.
+    #[error("unknown small-group rule {name:?}; known: {known}")]
+    UnknownSmallGroups {
+        /// The string given.
+        name: String,
+        /// Comma-separated known ids.
+        known: String,
+    },
+    /// An advantage given to the diagnostics is NaN or infinite.
+    #[error("advantage at index {index} is {value}, advantages must be finite")]
+    NonFiniteAdvantage {
+        /// Index of the advantage in the batch.
+        index: usize,
+        /// The value found there.
+        value: f64,
+    },
     /// pass@k arguments out of range.
     #[error("invalid pass@k arguments n = {n}, c = {c}, k = {k} (needs 0 <= c <= n and 1 <= k <= n)")]
     InvalidPassAtK {

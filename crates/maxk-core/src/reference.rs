@@ -127,6 +127,13 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
                     (1.0 - big_r - binom(n - c - 1, k - 1) / binom(n - 1, k - 1)) / sigma
                 }
             }
+            Estimator::Maxrl => {
+                if m == 0.0 {
+                    0.0
+                } else {
+                    (r[i] - m) / m
+                }
+            }
         })
         .collect();
     let factor = match spec.scale {
