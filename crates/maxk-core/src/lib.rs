@@ -74,6 +74,7 @@ mod error;
 mod estimator;
 mod float;
 mod group;
+mod multi;
 pub mod quadratic;
 pub mod reference;
 pub mod sum;
@@ -87,3 +88,7 @@ pub use error::{Error, Result};
 pub use estimator::{Estimator, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
+pub use multi::{
+    Axis, MultiSpec, batch_multi_advantages, batch_multi_advantages_into, multi_advantages,
+    multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
+};
