@@ -18,6 +18,14 @@ def grouped_advantages(
     estimator: str = "maxpo",
     scale: str = "none",
 ) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
+def multi_advantages(
+    rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    ks: list[int],
+    estimators: list[str],
+    scales: list[str],
+    weights: list[float],
+    offsets: list[int] | None = None,
+) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
 def max_at_k(
     rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32], k: int
 ) -> float | npt.NDArray[np.float64]: ...

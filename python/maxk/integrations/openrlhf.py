@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 import maxk
+from maxk.schedule import KSchedule, ScheduledK
 
 __all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "install", "main", "openrlhf_name"]
 
@@ -76,6 +77,17 @@ def openrlhf_name(estimator: str) -> str:
 OPENRLHF_NAMES: dict[str, str] = {openrlhf_name(e): e for e in maxk.estimators()}
 
 
+_SCHEDULES: dict[str, ScheduledK] = {}
+
+
+def scheduled_k(schedule: str) -> ScheduledK:
+    """The process's :class:`~maxk.schedule.ScheduledK` of ``--algo.advantage.maxk_k_schedule``
+    (OpenRLHF's advantage step gets no step number: the schedule advances once per call)."""
+    if schedule not in _SCHEDULES:
+        _SCHEDULES[schedule] = ScheduledK(schedule)
+    return _SCHEDULES[schedule]
+
+
 def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
     """``compute_advantages_and_returns`` with the maxk estimators, delegating the others."""
     g = vars(module)  # the experience maker's own compute_reward, apply_length_penalties, torch
@@ -90,6 +102,8 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
         advantage_args = args.algo.advantage
         k = getattr(advantage_args, "maxk_k", None)
         scale = getattr(advantage_args, "maxk_scale", None) or "none"
+        if getattr(advantage_args, "maxk_k_schedule", None) is not None:  # K per training call
+            k = scheduled_k(advantage_args.maxk_k_schedule).k()
         if k is None:
             if maxk._estimator_uses_k(estimator):
                 raise ValueError(f"maxk estimator {name!r} needs --algo.advantage.maxk_k")
@@ -209,6 +223,13 @@ def _maxk_cli() -> Iterator[None]:
         )
         add_argument(
             self,
+            "--algo.advantage.maxk_k_schedule",
+            type=str,
+            default=None,
+            help="maxk: K per step instead of maxk_k, e.g. linear:2:8:200 or steps:0=2,100=4 (maxk.schedule)",
+        )
+        add_argument(
+            self,
             "--algo.advantage.maxk_scale",
             type=str,
             choices=list(maxk.scales()),
@@ -224,11 +245,14 @@ def _maxk_cli() -> Iterator[None]:
             estimator = OPENRLHF_NAMES[name]
             k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
-            if k is None and maxk._estimator_uses_k(estimator):
+            schedule = getattr(namespace, "algo.advantage.maxk_k_schedule", None)
+            if k is None and schedule is None and maxk._estimator_uses_k(estimator):
                 self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
             if n is not None:
                 try:
-                    maxk.advantages(np.zeros(n), k or 1, estimator, getattr(namespace, "algo.advantage.maxk_scale"))
+                    ks = KSchedule.parse(schedule).values() if schedule is not None else [k or 1]
+                    for k_value in ks:
+                        maxk.advantages(np.zeros(n), k_value, estimator, getattr(namespace, "algo.advantage.maxk_scale"))
                 except ValueError as e:
                     self.error(f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}: {e}")
         return namespace, extras

@@ -24,6 +24,9 @@ verl name to its maxk id.
 Config keys, read from ``config`` (verl passes ``algorithm``), added with Hydra's ``+``:
 
 - ``algorithm.maxk_k`` (int): K of max@K; required by the estimators that use K.
+- ``algorithm.maxk_k_schedule``: K per training step instead of ``maxk_k`` (``"linear:2:8:200"``,
+  ``"steps:0=2,100=4"`` or a mapping, see :mod:`maxk.schedule`); verl passes the estimator no
+  step, so it advances once per training call.
 - ``algorithm.maxk_scale`` (``none`` | ``std`` | ``pg``, default ``none``). verl's
   ``norm_adv_by_std_in_grpo`` is not read: it is a GRPO switch that defaults to true.
 
@@ -41,6 +44,7 @@ import torch
 from verl.trainer.ppo import core_algos
 
 import maxk
+from maxk.schedule import KSchedule, ScheduledK
 
 __all__ = ["VERL_NAMES", "compute_maxk_outcome_advantage", "register", "verl_name"]
 
@@ -105,6 +109,9 @@ def compute_maxk_outcome_advantage(
         )
     k = maxk_k if maxk_k is not None else _config_get(config, "maxk_k", None)
     scale = maxk_scale if maxk_scale is not None else _config_get(config, "maxk_scale", "none")
+    schedule = _config_get(config, "maxk_k_schedule", None) if maxk_k is None else None
+    if schedule is not None:  # K per training call (verl passes no step), logged by maxk.schedule
+        k = _scheduled_k(schedule).k()
     if k is None:
         if maxk._estimator_uses_k(estimator):
             raise ValueError(
@@ -117,6 +124,18 @@ def compute_maxk_outcome_advantage(
         adv = maxk.advantages_by_index(scores, index, int(k), estimator, str(scale))
         adv = adv.unsqueeze(-1) * response_mask
     return adv, adv
+
+
+_SCHEDULES: dict[str, ScheduledK] = {}
+
+
+def _scheduled_k(schedule: Any) -> ScheduledK:
+    """The process's :class:`~maxk.schedule.ScheduledK` of ``algorithm.maxk_k_schedule``."""
+    parsed = KSchedule.parse(schedule)
+    key = repr(parsed)
+    if key not in _SCHEDULES:
+        _SCHEDULES[key] = ScheduledK(parsed)
+    return _SCHEDULES[key]
 
 
 def _estimator_fn(estimator: str) -> Any:
