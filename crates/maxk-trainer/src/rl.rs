@@ -141,7 +141,7 @@ pub fn train<B: AutodiffBackend>(
     cfg.validate()?;
     let rl = &cfg.rl;
     let estimator: Estimator = rl.estimator.parse()?;
-    let spec = Spec::new(estimator, rl.k).with_scale(rl.scale.parse::<Scale>()?);
+    let scale = rl.scale.parse::<Scale>()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
         checkpoint::load(&ckpt, &cfg.model, rl.adam, device)?
@@ -154,6 +154,9 @@ pub fn train<B: AutodiffBackend>(
     let n = rl.group_size;
     while state.step < rl.steps {
         let start = Instant::now();
+        // The K of this step (rl.k_schedule), logged in the step's record.
+        let k = rl.k_at(state.step);
+        let spec = Spec::new(estimator, k).with_scale(scale);
         let (problems, prompts, completions) = rollout(cfg, &sampler, &mut state, device)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
@@ -174,7 +177,7 @@ pub fn train<B: AutodiffBackend>(
         log.log(&RlRecord {
             stage: "rl",
             estimator: rl.estimator.clone(),
-            k: rl.k,
+            k,
             seed: cfg.seed,
             step: state.step,
             loss: last.loss,
