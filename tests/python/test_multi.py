@@ -99,7 +99,7 @@ def test_errors_name_axis_group_and_value():
         maxk.multi_objective_advantages(np.zeros((3, 2)), [1, 3])
     with pytest.raises(ValueError, match=r"weights has 3 values for 2 reward axes"):
         maxk.multi_objective_advantages(np.zeros((3, 2)), 1, weights=[1, 2, 3])
-    with pytest.raises(ValueError, match=r"weight of axis 0 is nan, weights must be finite"):
+    with pytest.raises(ValueError, match=r"weight of axis 0 is NaN, weights must be finite"):
         maxk.multi_objective_advantages(np.zeros((3, 2)), 1, weights=[float("nan"), 1.0])
     with pytest.raises(ValueError, match=r"unknown estimator \"nope\""):
         maxk.multi_objective_advantages(np.zeros((3, 2)), 1, estimator=["maxpo", "nope"])

@@ -242,9 +242,9 @@ fn multi_dense<'py, T: Reward + Element>(
     let shape = input.shape().to_vec();
     let r = input.as_slice()?;
     // Output shape, D, and how the samples are grouped.
-    let (out_shape, d, group_size) = match (*shape.as_slice(), offsets) {
-        ([n, d], _) => (vec![n], d, None),
-        ([g, n, d], None) => (vec![g, n], d, Some(n)),
+    let (out_shape, d, group_size) = match (shape.as_slice(), offsets) {
+        (&[n, d], _) => (vec![n], d, None),
+        (&[g, n, d], None) => (vec![g, n], d, Some(n)),
         (_, None) => return Err(rank_error("rewards", shape.len(), "[N, D] or [G, N, D]")),
         (_, Some(_)) => return Err(rank_error("rewards", shape.len(), "[B, D] with offsets")),
     };
