@@ -33,7 +33,7 @@ PY="$SKYRL_VENV/bin/python"
 # The imports of SkyRL's advantage step and config (its wheel's core requirements, less the GPU ones).
 UV_PYTHON="$PY" "$SKYRL_VENV/bin/uv" pip install --quiet "torch==2.15.0" numpy "pytest==9.2.0" "maturin==1.16.0" \
     "ray[default]==2.57.0" jaxtyping loguru omegaconf "hydra-core==1.3.4" cloudpathlib pyyaml \
-    "transformers>=5.6.1,<=5.16.1" "datasets>=4.0.0" tensordict polars
+    "transformers>=5.6.1,<=5.16.1" "datasets>=4.0.0" tensordict polars orjson aiohttp httpx pybase64
 WHEELS="$(mktemp -d)"
 trap 'rm -rf "$WHEELS"' EXIT
 "$PY" -m pip download --quiet --no-deps --python-version 3.12 --only-binary=:all: -d "$WHEELS" \
