@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import operator
 import sys
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 import numpy as np
@@ -54,6 +54,7 @@ __all__ = [
     "estimators",
     "max_at_k",
     "max_at_k_by_index",
+    "multi_objective_advantages",
     "pass_at_k",
     "scales",
     "small_groups_rules",
@@ -484,3 +485,81 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     samples of which ``c`` are correct, without forming binomials. Needs ``0 <= c <= n`` and
     ``1 <= k <= n``."""
     return _maxk.pass_at_k(_count("n", n), _count("c", c), _count("k", k))
+
+
+def multi_objective_advantages(
+    rewards: Any,
+    k: int | Sequence[int],
+    weights: Sequence[float] | None = None,
+    estimator: str | Sequence[str] = "maxpo",
+    scale: str | Sequence[str] = "none",
+    offsets: Sequence[int] | np.ndarray | None = None,
+) -> Any:
+    """Multi-objective max@K: one estimator per reward axis, then a weighted sum.
+
+    ``A_i = sum_d weights[d] * A^d_i`` where ``A^d`` is ``estimator[d]`` at ``k[d]`` with
+    ``scale[d]`` on the group's column ``d`` (``scale="std"`` is the per-axis normalisation). The
+    axis-wise "EI - L2O per axis, normalised, weighted sum" of arXiv 2607.14962, computed by
+    maxk-core in O(N log N) per axis, for any estimator id (``grpo`` on every axis with
+    ``scale="none"`` is GDPO-style "normalise then sum"). With centered estimators on every axis
+    the result sums to zero over each group; with PG-unbiased estimators and ``scale="pg"`` it is
+    an unbiased policy gradient of ``sum_d weights[d] * J^d_{K_d}``.
+
+    Parameters
+    ----------
+    rewards
+        Shape ``[N, D]`` (one group of N samples with D rewards each), ``[G, N, D]`` (G groups),
+        or ``[B, D]`` with ``offsets``; numpy, torch or array-like, dtypes as in
+        :func:`advantages`.
+    k, estimator, scale
+        One value for every axis, or a sequence of D values (one per axis).
+    weights
+        D finite axis weights; default 1 for every axis.
+    offsets
+        CSR offsets over the B samples of a ragged batch: group ``g`` is samples
+        ``offsets[g]:offsets[g+1]`` (``offsets[0] = 0``, ``offsets[-1] = B``).
+
+    Returns
+    -------
+    One advantage per sample: ``[N]``, ``[G, N]`` or ``[B]``, numpy (float32 for float32 input,
+    float64 otherwise) or a torch tensor with the input's dtype and device.
+
+    Raises
+    ------
+    ValueError
+        As :func:`advantages`, with the axis named (``group 1: axis 0: reward at index 2 is NaN,
+        rewards must be finite``); a per-axis list whose length is not D; a non-finite weight.
+    """
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(rewards, tensor):
+        shape = tuple(rewards.shape)
+        flat = rewards.reshape(-1)
+    else:
+        a = np.asarray(rewards)
+        shape = a.shape
+        flat = a.reshape(-1)
+    allowed = (2,) if offsets is not None else (2, 3)
+    if len(shape) not in allowed:
+        want = "[B, D] with offsets" if offsets is not None else "[N, D] or [G, N, D]"
+        raise ValueError(f"rewards must have shape {want}, got an array with {len(shape)} dimensions")
+    array, back = _as_array(flat, "rewards")
+    array = array.reshape(shape)
+    d = shape[-1]
+    ks = [_count("k", x) for x in _per_axis("k", k, d)]
+    estimators = [str(e) for e in _per_axis("estimator", estimator, d)]
+    scales = [str(x) for x in _per_axis("scale", scale, d)]
+    w = [1.0] * d if weights is None else [float(x) for x in _per_axis("weights", weights, d, broadcast=False)]
+    offs = None if offsets is None else [_count("offset", o) for o in np.asarray(offsets).reshape(-1).tolist()]
+    return back(_maxk.multi_advantages(array, ks, estimators, scales, w, offs))
+
+
+def _per_axis(name: str, value: Any, d: int, broadcast: bool = True) -> list[Any]:
+    """``value`` as a list of D per-axis values: a scalar (or string) is repeated D times."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        if not broadcast:
+            raise TypeError(f"{name} must be a sequence of {d} values, got {type(value).__name__}")
+        return [value] * d
+    values = list(value.tolist() if hasattr(value, "tolist") else value)
+    if len(values) != d:
+        raise ValueError(f"{name} has {len(values)} values for {d} reward axes (give one per axis)")
+    return values

@@ -42,6 +42,14 @@ def grouped_diagnostics(
 def grouped_max_at_k(
     rewards: npt.NDArray[np.float64], group_ids: npt.NDArray[np.uint64], k: int
 ) -> tuple[float | None, int, int]: ...
+def multi_advantages(
+    rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    ks: list[int],
+    estimators: list[str],
+    scales: list[str],
+    weights: list[float],
+    offsets: list[int] | None = None,
+) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
 def max_at_k(
     rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32], k: int
 ) -> float | npt.NDArray[np.float64]: ...

@@ -132,6 +132,34 @@ pub enum Error {
         /// K.
         k: usize,
     },
+    /// An error in one reward axis of a multi-objective group ([`crate::MultiSpec`]).
+    #[error("axis {axis}: {source}")]
+    InAxis {
+        /// Index of the axis (column).
+        axis: usize,
+        /// What was wrong with its column.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Multi-objective rewards whose length is not a multiple of the number of axes D.
+    #[error("{len} rewards cannot be split into rows of {axes} axes")]
+    AxisShape {
+        /// Number of reward values.
+        len: usize,
+        /// Number of axes D.
+        axes: usize,
+    },
+    /// A multi-objective axis weight that is NaN or infinite.
+    #[error("weight of axis {axis} is {value}, weights must be finite")]
+    InvalidWeight {
+        /// Index of the axis.
+        axis: usize,
+        /// The weight given.
+        value: f64,
+    },
+    /// A multi-objective spec without any axis.
+    #[error("a multi-objective spec needs at least one axis")]
+    NoAxes,
 }
 
 impl Error {

@@ -76,6 +76,7 @@ mod error;
 mod estimator;
 mod float;
 mod group;
+mod multi;
 pub mod quadratic;
 pub mod reference;
 pub mod small_groups;
@@ -91,6 +92,10 @@ pub use error::{Error, Result};
 pub use estimator::{Estimator, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
+pub use multi::{
+    Axis, MultiSpec, batch_multi_advantages, batch_multi_advantages_into, multi_advantages,
+    multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
+};
 pub use small_groups::{
     SmallGroupCounts, SmallGroups, batch_advantages_with, grouped_advantages_with, ragged_advantages_with,
 };

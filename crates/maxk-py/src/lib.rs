@@ -361,6 +361,93 @@ fn scales() -> Vec<&'static str> {
     Scale::ALL.iter().map(|s| s.id()).collect()
 }
 
+/// The multi-objective spec from per-axis lists of equal length D.
+fn multi_spec(
+    py: Python<'_>,
+    ks: &[usize],
+    estimators: &[String],
+    scales: &[String],
+    weights: &[f64],
+) -> PyResult<maxk_core::MultiSpec> {
+    let d = weights.len();
+    if ks.len() != d || estimators.len() != d || scales.len() != d {
+        return Err(PyValueError::new_err(format!(
+            "per-axis lists must all have length {d}: got {} ks, {} estimators, {} scales",
+            ks.len(),
+            estimators.len(),
+            scales.len()
+        )));
+    }
+    let axes = (0..d)
+        .map(|a| Ok(maxk_core::Axis::new(spec(py, ks[a], &estimators[a], &scales[a])?, weights[a])))
+        .collect::<PyResult<Vec<_>>>()?;
+    maxk_core::MultiSpec::new(axes).map_err(|e| value_error(py, e))
+}
+
+/// Multi-objective advantages of `[N, D]`, `[G, N, D]`, or `[B, D]` with CSR `offsets`.
+fn multi_dense<'py, T: Reward + Element>(
+    py: Python<'py>,
+    rewards: &Bound<'py, PyArrayDyn<T>>,
+    offsets: Option<&[usize]>,
+    spec: &maxk_core::MultiSpec,
+) -> PyResult<Bound<'py, PyAny>> {
+    let input = rewards.try_readonly()?;
+    let shape = input.shape().to_vec();
+    let r = input.as_slice()?;
+    // Output shape, D, and how the samples are grouped.
+    let (out_shape, d, group_size) = match (shape.as_slice(), offsets) {
+        (&[n, d], _) => (vec![n], d, None),
+        (&[g, n, d], None) => (vec![g, n], d, Some(n)),
+        (_, None) => return Err(rank_error("rewards", shape.len(), "[N, D] or [G, N, D]")),
+        (_, Some(_)) => return Err(rank_error("rewards", shape.len(), "[B, D] with offsets")),
+    };
+    if d != spec.width() {
+        return Err(PyValueError::new_err(format!(
+            "rewards have {d} axes (last dimension) but {} weights were given",
+            spec.width()
+        )));
+    }
+    let out = PyArrayDyn::<T>::zeros(py, out_shape.as_slice(), false);
+    {
+        let mut output = out.try_readwrite()?;
+        let o = output.as_slice_mut()?;
+        let result = match (offsets, group_size) {
+            (Some(offsets), _) => py.detach(|| maxk_core::ragged_multi_advantages_into(r, offsets, spec, o)),
+            (None, Some(n)) => py.detach(|| maxk_core::batch_multi_advantages_into(r, n, spec, o)),
+            (None, None) => py.detach(|| maxk_core::multi_advantages_into(r, spec, o)),
+        };
+        result.map_err(|e| value_error(py, e))?;
+    }
+    Ok(out.into_any())
+}
+
+/// multi_advantages(rewards, ks, estimators, scales, weights, offsets=None) -> ndarray
+///
+/// Multi-objective advantages `sum_d weights[d] * A^d` of float32/float64 `rewards` of shape
+/// [N, D] (one group), [G, N, D] (G groups) or [B, D] with CSR `offsets` (ragged groups of
+/// samples); the per-axis lists have length D. Output [N], [G, N] or [B], same dtype.
+#[pyfunction]
+#[pyo3(signature = (rewards, ks, estimators, scales, weights, offsets = None))]
+fn multi_advantages<'py>(
+    py: Python<'py>,
+    rewards: &Bound<'py, PyAny>,
+    ks: Vec<usize>,
+    estimators: Vec<String>,
+    scales: Vec<String>,
+    weights: Vec<f64>,
+    offsets: Option<Vec<usize>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let spec = multi_spec(py, &ks, &estimators, &scales, &weights)?;
+    let offsets = offsets.as_deref();
+    if let Ok(a) = rewards.cast::<PyArrayDyn<f64>>() {
+        multi_dense(py, a, offsets, &spec)
+    } else if let Ok(a) = rewards.cast::<PyArrayDyn<f32>>() {
+        multi_dense(py, a, offsets, &spec)
+    } else {
+        Err(unsupported("rewards", rewards))
+    }
+}
+
 /// The private native module of `maxk`; use the public API in `maxk` instead.
 #[pymodule]
 fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -371,6 +458,7 @@ fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(grouped_diagnostics, m)?)?;
     m.add_function(wrap_pyfunction!(grouped_max_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(small_groups_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(multi_advantages, m)?)?;
     m.add_function(wrap_pyfunction!(max_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(pass_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(estimator_table, m)?)?;

@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod report;
 pub mod rl;
 pub mod sampling;
+pub mod schedule;
 pub mod sft;
 pub mod tasks;
 pub mod vocab;

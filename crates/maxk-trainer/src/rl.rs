@@ -133,7 +133,7 @@ pub fn train<E: Engine>(
     cfg.validate()?;
     let rl = &cfg.rl;
     let estimator: Estimator = rl.estimator.parse()?;
-    let spec = Spec::new(estimator, rl.k).with_scale(rl.scale.parse::<Scale>()?);
+    let scale = rl.scale.parse::<Scale>()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
         checkpoint::load(&ckpt, &cfg.model)?
@@ -148,6 +148,9 @@ pub fn train<E: Engine>(
     let n = rl.group_size;
     while state.step < rl.steps {
         let start = Instant::now();
+        // The K of this step (rl.k_schedule), logged in the step's record.
+        let k = rl.k_at(state.step);
+        let spec = Spec::new(estimator, k).with_scale(scale);
         let (problems, prompts, completions) = rollout(cfg, &sampler, &mut policy, &mut state.rng)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
@@ -168,7 +171,7 @@ pub fn train<E: Engine>(
         log.log(&RlRecord {
             stage: "rl",
             estimator: rl.estimator.clone(),
-            k: rl.k,
+            k,
             seed: cfg.seed,
             step: state.step,
             loss: last.loss,

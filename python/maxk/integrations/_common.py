@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import maxk
+from maxk.schedule import KSchedule, ScheduledK
 
 #: The adapters' default small-group rule: verl's GRPO/RLOO and TRL's GRPO give a singleton
 #: group (verl's padding rows, a prompt whose other rollouts failed) advantage 0 and go on.
@@ -33,6 +34,20 @@ def metrics(diag: dict[str, Any], prefix: str = PREFIX) -> dict[str, float]:
         f"{prefix}groups": diag["groups"],
     }
     return {name: float(v) for name, v in out.items() if v is not None}
+
+
+_SCHEDULES: dict[str, ScheduledK] = {}
+
+
+def scheduled_k(schedule: Any) -> ScheduledK:
+    """The process's :class:`~maxk.schedule.ScheduledK` for a K-schedule setting (one per
+    distinct schedule; frameworks whose advantage hook gets no step number advance it once per
+    call)."""
+    parsed = KSchedule.parse(schedule)
+    key = repr(parsed)
+    if key not in _SCHEDULES:
+        _SCHEDULES[key] = ScheduledK(parsed)
+    return _SCHEDULES[key]
 
 
 def resolve_k(estimator: str, k: Any, hint: str) -> int:

@@ -65,8 +65,9 @@ from typing import Any
 
 
 import maxk
+from maxk.schedule import KSchedule
 
-from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k
+from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k, scheduled_k
 
 __all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "TESTED_OPENRLHF", "install", "main", "openrlhf_name"]
 
@@ -117,7 +118,10 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
         torch = g["torch"]
         estimator = OPENRLHF_NAMES[name]
         advantage_args = args.algo.advantage
-        k = resolve_k(estimator, getattr(advantage_args, "maxk_k", None), "add --algo.advantage.maxk_k")
+        if getattr(advantage_args, "maxk_k_schedule", None) is not None:  # K per training call
+            k = scheduled_k(advantage_args.maxk_k_schedule).k()
+        else:
+            k = resolve_k(estimator, getattr(advantage_args, "maxk_k", None), "add --algo.advantage.maxk_k")
         scale = getattr(advantage_args, "maxk_scale", None) or "none"
         rule = getattr(advantage_args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
         with torch.no_grad():
@@ -241,6 +245,13 @@ def _maxk_cli() -> Iterator[None]:
         )
         add_argument(
             self,
+            "--algo.advantage.maxk_k_schedule",
+            type=str,
+            default=None,
+            help="maxk: K per step instead of maxk_k, e.g. linear:2:8:200 or steps:0=2,100=4 (maxk.schedule)",
+        )
+        add_argument(
+            self,
             "--algo.advantage.maxk_scale",
             type=str,
             choices=list(maxk.scales()),
@@ -264,18 +275,21 @@ def _maxk_cli() -> Iterator[None]:
             estimator = OPENRLHF_NAMES[name]
             k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
-            if k is None and maxk._estimator_uses_k(estimator):
+            schedule = getattr(namespace, "algo.advantage.maxk_k_schedule", None)
+            if k is None and schedule is None and maxk._estimator_uses_k(estimator):
                 self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
             if n is not None:
                 try:
-                    check_group_size(
-                        estimator,
-                        k or 1,
-                        n,
-                        getattr(namespace, "algo.advantage.maxk_scale"),
-                        getattr(namespace, "algo.advantage.maxk_small_groups"),
-                        f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}",
-                    )
+                    ks = KSchedule.parse(schedule).values() if schedule is not None else [k or 1]
+                    for k_value in ks:
+                        check_group_size(
+                            estimator,
+                            k_value,
+                            n,
+                            getattr(namespace, "algo.advantage.maxk_scale"),
+                            getattr(namespace, "algo.advantage.maxk_small_groups"),
+                            f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}",
+                        )
                 except ValueError as e:
                     self.error(str(e))
         return namespace, extras

@@ -34,6 +34,17 @@ Semantics:
 The two overridden methods are private TRL code: the trainer refuses a TRL outside the tested
 range :data:`TESTED_TRL` (``MAXK_SKIP_VERSION_CHECK=1`` overrides), and raises if TRL ever stops
 calling ``_calculate_rewards`` during training instead of silently training on GRPO's advantages.
+
+Two options (issue 16):
+
+- ``maxk_k_schedule`` (``"linear:2:8:200"``, ``"steps:0=2,100=4"`` or a mapping; see
+  :mod:`maxk.schedule`) sets K per training step from ``state.global_step``; K is logged as the
+  ``maxk/k`` metric.
+- ``maxk_multi_objective=True``: multi-objective max@K with one axis per reward function
+  (:func:`maxk.multi_objective_advantages`): the estimator runs on each function's rewards and the
+  advantages are summed with ``reward_weights``, instead of one estimator on the weighted sum.
+  TRL's ``multi_objective_aggregation`` is then not used. A reward function that returned None
+  for a completion counts 0 on that axis (as TRL's ``nansum`` does).
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ import trl
 from trl import GRPOConfig, GRPOTrainer
 
 import maxk
+from maxk.schedule import ScheduledK
 
 from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k
 
@@ -72,6 +84,12 @@ class MaxKGRPOConfig(GRPOConfig):
         default=DEFAULT_SMALL_GROUPS, metadata={"help": "zero, error, shrink-k or centered-ei (maxk.small_groups_rules())."}
     )
     scale_rewards: str = field(default="none", metadata={"help": "TRL's scale_rewards; maxk honours none and group."})
+    maxk_k_schedule: str | None = field(
+        default=None, metadata={"help": "K per step: linear:START:END:STEPS or steps:0=K0,S1=K1 (maxk.schedule)."}
+    )
+    maxk_multi_objective: bool = field(
+        default=False, metadata={"help": "One max@K axis per reward function, summed with reward_weights."}
+    )
 
 
 class MaxKGRPOTrainer(GRPOTrainer):
@@ -100,29 +118,35 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_k: int | None = None,
         maxk_scale: str | None = None,
         maxk_small_groups: str | None = None,
+        maxk_k_schedule: Any = None,
+        maxk_multi_objective: bool | None = None,
         **kwargs: Any,
     ) -> None:
         require_version(
             "TRL", trl.__version__, TESTED_TRL, "GRPOTrainer._calculate_rewards and _generate_and_score_completions"
         )
         super().__init__(*args, **kwargs)
+        self._maxk_init_options(maxk_k, maxk_k_schedule, maxk_multi_objective)
         self.maxk_estimator: str = maxk_estimator or getattr(self.args, "maxk_estimator", None) or "maxpo"
         k = maxk_k if maxk_k is not None else getattr(self.args, "maxk_k", None)
+        if self._maxk_schedule is not None:
+            k = self._maxk_schedule.schedule.k_at(0)
         self.maxk_k: int = resolve_k(self.maxk_estimator, k, "pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)")
         self.maxk_scale: str = self._resolve_scale(maxk_scale or getattr(self.args, "maxk_scale", None))
         self.maxk_small_groups: str = (
             maxk_small_groups or getattr(self.args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
         )
-        if self.multi_objective_aggregation != "sum_then_normalize":
+        if self.multi_objective_aggregation != "sum_then_normalize" and not self.maxk_multi_objective:
             raise ValueError(
                 "MaxKGRPOTrainer needs multi_objective_aggregation='sum_then_normalize' (one reward per "
                 f"completion), got {self.multi_objective_aggregation!r}"
             )
         # Fail now, with the core's message, rather than at the first batch.
-        check_group_size(
-            self.maxk_estimator, self.maxk_k, self.num_generations, self.maxk_scale, self.maxk_small_groups,
-            f"MaxKGRPOTrainer({self.maxk_estimator}, maxk_k={self.maxk_k}) with num_generations={self.num_generations}",
-        )
+        for k_value in self._maxk_schedule.schedule.values() if self._maxk_schedule else [self.maxk_k]:
+            check_group_size(
+                self.maxk_estimator, k_value, self.num_generations, self.maxk_scale, self.maxk_small_groups,
+                f"MaxKGRPOTrainer({self.maxk_estimator}, maxk_k={k_value}) with num_generations={self.num_generations}",
+            )
         self.last_maxk_advantages: torch.Tensor | None = None
         self.last_maxk_diagnostics: dict[str, Any] | None = None
         self._maxk_rewards_per_func: torch.Tensor | None = None
@@ -185,6 +209,11 @@ class MaxKGRPOTrainer(GRPOTrainer):
     def _maxk_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """maxk advantages of the gathered batch ``[B]`` (B = groups x num_generations), and
         the diagnostics (with ``unscorable``: completions no reward function scored)."""
+        if self._maxk_schedule is not None:
+            self.maxk_k = self._maxk_schedule.k(int(self.state.global_step))
+            self._metrics["train"]["maxk/k"].append(float(self.maxk_k))
+        if self.maxk_multi_objective:
+            return self._maxk_multi_objective_advantages(rewards_per_func)
         weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
         rewards = (rewards_per_func * weights).nansum(dim=1)
         unscorable = torch.isnan(rewards_per_func).all(dim=1)
@@ -197,3 +226,53 @@ class MaxKGRPOTrainer(GRPOTrainer):
         advantages[keep] = kept
         diag["unscorable"] = int(unscorable.sum())
         return advantages, diag
+
+    # K schedule and multi-objective max@K (one axis per reward function).
+
+    def _maxk_init_options(self, maxk_k: int | None, k_schedule: Any, multi_objective: bool | None) -> None:
+        """Reads ``maxk_k_schedule`` and ``maxk_multi_objective`` (arguments, else ``args``)."""
+        if k_schedule is None:
+            k_schedule = getattr(self.args, "maxk_k_schedule", None)
+        self._maxk_schedule: ScheduledK | None = None
+        if k_schedule is not None:
+            if maxk_k is not None or getattr(self.args, "maxk_k", None) is not None:
+                raise ValueError("MaxKGRPOTrainer: give maxk_k or maxk_k_schedule, not both")
+            self._maxk_schedule = ScheduledK(k_schedule)
+        if multi_objective is None:
+            multi_objective = bool(getattr(self.args, "maxk_multi_objective", False))
+        self.maxk_multi_objective: bool = multi_objective
+
+    def _maxk_multi_objective_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Multi-objective maxk advantages ``[B]``: one axis per reward function, and the
+        diagnostics of those advantages over the weighted reward sum."""
+        advantages = self._maxk_multi_objective_values(rewards_per_func)
+        unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        keep = ~unscorable
+        weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
+        summed = (rewards_per_func * weights).nansum(dim=1)
+        group_of = torch.arange(summed.shape[0], device=summed.device) // self.num_generations
+        diag = maxk.diagnostics(
+            summed[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale,
+            self.maxk_small_groups, advantages=advantages[keep],
+        )
+        diag["unscorable"] = int(unscorable.sum())
+        return advantages, diag
+
+    def _maxk_multi_objective_values(self, rewards_per_func: torch.Tensor) -> torch.Tensor:
+        """The multi-objective advantages ``[B]`` (0 for unscorable completions)."""
+        unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        rows = torch.nan_to_num(rewards_per_func, nan=0.0)
+        weights = self.reward_weights.detach().cpu().tolist()
+        g = self.num_generations
+        args = (self.maxk_k,)
+        kwargs = {"weights": weights, "estimator": self.maxk_estimator, "scale": self.maxk_scale}
+        if not bool(unscorable.any()):
+            grouped = maxk.multi_objective_advantages(rows.view(-1, g, rows.shape[1]), *args, **kwargs)
+            return grouped.reshape(-1)
+        keep = ~unscorable
+        sizes = keep.view(-1, g).sum(dim=1)
+        sizes = sizes[sizes > 0]
+        offsets = [0, *torch.cumsum(sizes, dim=0).tolist()]
+        advantages = torch.zeros(rows.shape[0], dtype=rows.dtype, device=rows.device)
+        advantages[keep] = maxk.multi_objective_advantages(rows[keep], *args, offsets=offsets, **kwargs)
+        return advantages

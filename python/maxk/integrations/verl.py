@@ -24,6 +24,9 @@ verl name to its maxk id.
 Config keys, read from ``config`` (verl passes ``algorithm``), added with Hydra's ``+``:
 
 - ``algorithm.maxk_k`` (int): K of max@K; required by the estimators that use K.
+- ``algorithm.maxk_k_schedule``: K per training step instead of ``maxk_k`` (``"linear:2:8:200"``,
+  ``"steps:0=2,100=4"`` or a mapping, see :mod:`maxk.schedule`); verl passes the estimator no
+  step, so it advances once per training call.
 - ``algorithm.maxk_scale`` (``none`` | ``std`` | ``pg``, default ``none``). verl's
   ``norm_adv_by_std_in_grpo`` is not read: it is a GRPO switch that defaults to true.
 - ``algorithm.maxk_small_groups`` (``zero`` | ``error`` | ``shrink-k`` | ``centered-ei``, default
@@ -63,7 +66,7 @@ from verl.trainer.ppo import core_algos
 
 import maxk
 
-from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, resolve_k
+from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, resolve_k, scheduled_k
 
 __all__ = [
     "VERL_NAMES",
@@ -143,11 +146,15 @@ def compute_maxk_outcome_advantage(
             f"maxk estimator {estimator!r} needs the group id of each response "
             "(verl passes DataProto.non_tensor_batch['uid'] as index)"
         )
-    k = resolve_k(
-        estimator,
-        maxk_k if maxk_k is not None else _config_get(config, "maxk_k", None),
-        "add +algorithm.maxk_k=K to the verl command line (e.g. +algorithm.maxk_k=4 to train for max@4)",
-    )
+    schedule = _config_get(config, "maxk_k_schedule", None) if maxk_k is None else None
+    if schedule is not None:  # K per training call (verl passes no step), logged by maxk.schedule
+        k = scheduled_k(schedule).k()
+    else:
+        k = resolve_k(
+            estimator,
+            maxk_k if maxk_k is not None else _config_get(config, "maxk_k", None),
+            "add +algorithm.maxk_k=K to the verl command line (e.g. +algorithm.maxk_k=4 to train for max@4)",
+        )
     scale = maxk_scale if maxk_scale is not None else _config_get(config, "maxk_scale", "none")
     rule = maxk_small_groups or _config_get(config, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
     with torch.no_grad():
