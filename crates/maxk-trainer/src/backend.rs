@@ -67,7 +67,7 @@ pub trait OnBackend {
 /// no fallback to the CPU.
 pub fn dispatch<W: OnBackend>(kind: DeviceKind, work: W) -> Result<W::Output> {
     match kind {
-        DeviceKind::Cpu => work.run(NativeEngine::default()),
+        DeviceKind::Cpu => work.run(NativeEngine),
         DeviceKind::CpuBurn => work.run(BurnEngine::<CpuBackend>::new(Default::default(), "cpu-burn")),
         DeviceKind::Cuda => run_cuda(work),
     }

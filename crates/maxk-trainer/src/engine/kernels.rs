@@ -45,6 +45,13 @@ impl<'a> Mat<'a> {
 /// A raw output pointer shared by the tasks of one matmul, each writing a disjoint block.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
+impl OutPtr {
+    /// The pointer (a method, so that closures capture the whole `Send` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 // SAFETY: the pointer is only dereferenced (by gemm) inside `matmul`, while the `&mut [f32]`
 // it came from is borrowed, and every task writes a disjoint set of elements.
 #[allow(unsafe_code)]
@@ -86,7 +93,6 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         } else {
             (m, hi - lo, 0, lo as isize * bcs, lo)
         };
-        let out = out;
         // SAFETY: the asserts above bound every access: rows `lo..hi` (or columns) of the
         // logical `a`, `b` and `c` lie inside their slices for the strides computed from the
         // same shapes; `c` blocks are disjoint across tasks and `c` outlives the scope (the
@@ -97,7 +103,7 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
                 rows,
                 cols,
                 k,
-                out.0.add(c_off),
+                out.get().add(c_off),
                 1,
                 n as isize,
                 accumulate,
