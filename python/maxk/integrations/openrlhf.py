@@ -91,7 +91,7 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
         k = getattr(advantage_args, "maxk_k", None)
         scale = getattr(advantage_args, "maxk_scale", None) or "none"
         if k is None:
-            if maxk._estimator_uses_k(estimator):
+            if maxk.estimator_info(estimator).uses_k:
                 raise ValueError(f"maxk estimator {name!r} needs --algo.advantage.maxk_k")
             k = 1
         with torch.no_grad():
@@ -224,7 +224,7 @@ def _maxk_cli() -> Iterator[None]:
             estimator = OPENRLHF_NAMES[name]
             k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
-            if k is None and maxk._estimator_uses_k(estimator):
+            if k is None and maxk.estimator_info(estimator).uses_k:
                 self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
             if n is not None:
                 try:

@@ -78,7 +78,7 @@ class MaxKGRPOTrainer(GRPOTrainer):
         k = maxk_k if maxk_k is not None else getattr(self.args, "maxk_k", None)
         self.maxk_scale: str = maxk_scale or getattr(self.args, "maxk_scale", None) or "none"
         if k is None:
-            if maxk._estimator_uses_k(self.maxk_estimator):
+            if maxk.estimator_info(self.maxk_estimator).uses_k:
                 raise ValueError(f"MaxKGRPOTrainer: maxk estimator {self.maxk_estimator!r} needs maxk_k")
             k = 1
         self.maxk_k: int = int(k)

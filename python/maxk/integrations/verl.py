@@ -106,7 +106,7 @@ def compute_maxk_outcome_advantage(
     k = maxk_k if maxk_k is not None else _config_get(config, "maxk_k", None)
     scale = maxk_scale if maxk_scale is not None else _config_get(config, "maxk_scale", "none")
     if k is None:
-        if maxk._estimator_uses_k(estimator):
+        if maxk.estimator_info(estimator).uses_k:
             raise ValueError(
                 f"maxk estimator {estimator!r} needs K: add +algorithm.maxk_k=K to the verl command "
                 "line (e.g. +algorithm.maxk_k=4 to train for max@4)"
@@ -132,7 +132,7 @@ def _estimator_fn(estimator: str) -> Any:
         )
 
     fn.__name__ = fn.__qualname__ = f"compute_maxk_{estimator.replace('-', '_')}_outcome_advantage"
-    fn.__doc__ = f"verl advantage estimator: maxk {estimator!r}. {maxk.estimators()[estimator]}"
+    fn.__doc__ = f"verl advantage estimator: maxk {estimator!r}. {maxk.estimator_info(estimator).description}"
     fn._maxk_estimator = estimator  # type: ignore[attr-defined]
     return fn
 
