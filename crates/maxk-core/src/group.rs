@@ -28,7 +28,7 @@ const COMPENSATE_FROM: usize = 1024;
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
-    /// Packed sort keys of groups up to [`PACKED_UP_TO`] (see [`Workspace::sort`]).
+    /// Packed sort keys of groups below [`PAR_SORT_FROM`] (see [`Workspace::sort`]).
     packed: Vec<u64>,
     /// Exact sort keys (see [`sort_key`]).
     exact: Vec<u128>,
@@ -40,14 +40,12 @@ pub struct Workspace {
     fwd: Vec<f64>,
 }
 
-/// Groups up to this size sort packed `u64` keys (the index takes at most 24 low bits, which
-/// leaves the sign, the exponent and 28 bits of the mantissa to order by).
-const PACKED_UP_TO: usize = 1 << 24;
-
-/// Groups from this size sort in parallel (rayon's `par_sort_unstable`): one huge group would
-/// otherwise leave every core but one idle. Smaller groups keep the serial sort, since batches
-/// already run one group per core and waking the pool costs more than sorting a few thousand
-/// keys.
+/// Groups from this size sort exact `u128` keys in parallel (rayon's `par_sort_unstable`): one
+/// huge group would otherwise leave every core but one idle, and the exact keys hold the
+/// reward itself, which saves the random-access gather of the rewards that the packed keys
+/// need (as costly as the sort itself at N = 10^6). Smaller groups keep the serial sort of
+/// packed keys, since batches already run one group per core and waking the pool costs more
+/// than sorting a few thousand keys.
 const PAR_SORT_FROM: usize = 1 << 15;
 
 /// Bits of `x` that order like `f64::total_cmp`: flipping every bit of a negative float and
@@ -55,6 +53,11 @@ const PAR_SORT_FROM: usize = 1 << 15;
 fn ordered_bits(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+}
+
+/// The inverse of [`ordered_bits`].
+fn from_ordered_bits(bits: u64) -> f64 {
+    f64::from_bits(if bits >> 63 == 1 { bits & !(1 << 63) } else { !bits })
 }
 
 /// The exact key `(ordered_bits << 64) | index`.
@@ -122,25 +125,22 @@ impl Workspace {
     /// order: every kernel gives identical results for any order of equal rewards).
     ///
     /// Sorting integer keys is about twice as fast as sorting pairs with a float comparator,
-    /// and the sort is the hot spot of a batch of small groups. Groups up to [`PACKED_UP_TO`]
+    /// and the sort is the hot spot of a batch of small groups. Groups below [`PAR_SORT_FROM`]
     /// sort one `u64` per reward: its order-preserving bits with the lowest `b` replaced by
     /// the index (`2^b >= N`). That order is exact except between rewards that differ only in
     /// those `b` low bits (within `2^b` ulps of each other), which one insertion pass puts
     /// right. Should that pass need more than `4N` moves (a pathological group of nearly
-    /// equal rewards), the group is re-sorted on exact `u128` keys.
+    /// equal rewards), the group is re-sorted on exact `u128` keys. Larger groups sort exact
+    /// keys in parallel from the start.
     fn sort<T: Reward>(&mut self, rewards: &[T]) {
         let n = rewards.len();
-        if n <= PACKED_UP_TO {
+        if n < PAR_SORT_FROM {
             let mask = n.next_power_of_two() as u64 - 1;
             self.packed.clear();
             self.packed.extend(
                 rewards.iter().enumerate().map(|(i, r)| (ordered_bits(r.to_f64()) & !mask) | i as u64),
             );
-            if n >= PAR_SORT_FROM {
-                self.packed.par_sort_unstable();
-            } else {
-                self.packed.sort_unstable();
-            }
+            self.packed.sort_unstable();
             self.sorted.clear();
             self.sorted.extend(self.packed.iter().map(|&key| {
                 let i = (key & mask) as usize;
@@ -158,10 +158,9 @@ impl Workspace {
             self.exact.sort_unstable();
         }
         self.sorted.clear();
-        self.sorted.extend(self.exact.iter().map(|&key| {
-            let i = key as u64 as usize;
-            (rewards[i].to_f64(), i)
-        }));
+        self.sorted.extend(
+            self.exact.iter().map(|&key| (from_ordered_bits((key >> 64) as u64), key as u64 as usize)),
+        );
     }
 
     /// rho_K of a validated, non-empty group (`1 <= k <= N`). rho is a weighted mean of the
@@ -538,7 +537,7 @@ fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]
 
 #[cfg(test)]
 mod tests {
-    use super::{PAR_SORT_FROM, Workspace, sort_key};
+    use super::{PAR_SORT_FROM, Workspace, from_ordered_bits, ordered_bits, sort_key};
     use proptest::prelude::*;
 
     /// `Workspace::sort` against a comparator sort of the same rewards: the values must come
@@ -612,6 +611,7 @@ mod tests {
         fn sort_key_orders_like_total_cmp(a in edge_values(), b in edge_values(), i in 0usize..1000, j in 0usize..1000) {
             let expected = a.total_cmp(&b).then(i.cmp(&j));
             prop_assert_eq!(sort_key(a, i).cmp(&sort_key(b, j)), expected);
+            prop_assert_eq!(from_ordered_bits(ordered_bits(a)).to_bits(), a.to_bits());
         }
     }
 }
