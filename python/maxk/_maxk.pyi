@@ -3,6 +3,16 @@
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "advantages",
+    "grouped_advantages",
+    "max_at_k",
+    "pass_at_k",
+    "estimator_table",
+    "scales",
+]
+
 __version__: str
 
 def advantages(
