@@ -34,6 +34,7 @@ from __future__ import annotations
 import operator
 import sys
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 import numpy as np
@@ -51,6 +52,8 @@ __all__ = [
     "advantages_by_index",
     "advantages_with_diagnostics",
     "diagnostics",
+    "EstimatorInfo",
+    "estimator_info",
     "estimators",
     "max_at_k",
     "max_at_k_by_index",
@@ -65,13 +68,53 @@ _T = TypeVar("_T")
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def estimators() -> dict[str, str]:
-    """Every estimator id with its one-line description, in the core registry's order.
+@dataclass(frozen=True)
+class EstimatorInfo:
+    """What the core registry says about one estimator (``maxk estimators --json`` prints the
+    same fields).
+
+    Attributes:
+        id: the estimator id (``estimator=`` here, ``--estimator`` in the CLI).
+        description: one line with the formula and its source.
+        centered: whether every group's advantages sum to zero.
+        pg_unbiased: whether ``pg_factor * sum_i A_i grad log pi(y_i)`` is an unbiased estimate of
+            ``grad J`` (``objective``).
+        pg_factor: that factor as a formula in N and K (``"K/N"`` for maxpo, ``"1"`` for pkpo);
+            ``scale="pg"`` applies it. For biased estimators, the factor of their unbiased twin.
+        objective: ``"J_K"`` (max@K) or ``"J_1"`` (the mean reward, for estimators that ignore K).
+        uses_k: whether the estimator reads ``k`` (others accept any ``k >= 1``).
+        valid_k: the valid range of ``k`` for a group of N, e.g. ``"1 <= k <= N - 1"``.
+        min_group_size: the smallest group the estimator accepts.
+    """
+
+    id: str
+    description: str
+    centered: bool
+    pg_unbiased: bool
+    pg_factor: str
+    objective: str
+    uses_k: bool
+    valid_k: str
+    min_group_size: int
+
+
+def estimators() -> dict[str, EstimatorInfo]:
+    """Every estimator id with its :class:`EstimatorInfo`, in the core registry's order.
 
     The ids are the values of ``estimator=`` here, of ``maxk --estimator`` in the CLI and of the
     framework adapters (verl's ``algorithm.adv_estimator``, ``MaxKGRPOTrainer(maxk_estimator=)``).
     """
-    return {row[0]: row[1] for row in _maxk.estimator_table()}
+    return {row[0]: EstimatorInfo(*row) for row in _maxk.estimator_table()}
+
+
+def estimator_info(estimator: str) -> EstimatorInfo:
+    """The :class:`EstimatorInfo` of one id; an unknown id raises the core's ``ValueError``
+    (which lists the known ones)."""
+    for row in _maxk.estimator_table():
+        if row[0] == estimator:
+            return EstimatorInfo(*row)
+    _maxk.advantages(np.zeros(2), 1, estimator)  # raises the core's "unknown estimator" error
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def scales() -> tuple[str, ...]:
@@ -96,16 +139,6 @@ def small_groups_rules() -> tuple[str, ...]:
     :func:`diagnostics` counts the groups each rule handled.
     """
     return tuple(_maxk.small_groups_rules())
-
-
-def _estimator_uses_k(estimator: str) -> bool:
-    """Whether ``estimator`` reads K (``rloo``, ``dr-grpo``, ``grpo``, ``best-minus-second`` do
-    not). Unknown ids raise the core's ``ValueError``."""
-    for row in _maxk.estimator_table():
-        if row[0] == estimator:
-            return bool(row[2])
-    _maxk.advantages(np.zeros(2), 1, estimator)  # raises the core's "unknown estimator" error
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _count(name: str, value: Any) -> int:

@@ -5,6 +5,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "advantages",
+    "grouped_advantages",
+    "max_at_k",
+    "pass_at_k",
+    "estimator_table",
+    "scales",
+]
+
 __version__: str
 
 def advantages(
@@ -54,6 +64,6 @@ def max_at_k(
     rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32], k: int
 ) -> float | npt.NDArray[np.float64]: ...
 def pass_at_k(n: int, c: int, k: int) -> float: ...
-def estimator_table() -> list[tuple[str, str, bool, bool, bool]]: ...
+def estimator_table() -> list[tuple[str, str, bool, bool, str, str, bool, str, int]]: ...
 def scales() -> list[str]: ...
 def small_groups_rules() -> list[str]: ...

@@ -108,9 +108,43 @@ def test_max_at_k_and_pass_at_k():
 def test_estimators_registry():
     table = maxk.estimators()
     assert list(table)[:6] == RANKED
-    assert "maxpo" in table and "Leave-Two-Out" in table["maxpo"]
-    assert all(isinstance(v, str) and v for v in table.values())
+    assert all(isinstance(v, maxk.EstimatorInfo) and v.id == k and v.description for k, v in table.items())
+    maxpo = table["maxpo"]
+    assert "Leave-Two-Out" in maxpo.description
+    assert (maxpo.centered, maxpo.pg_unbiased, maxpo.pg_factor, maxpo.objective) == (True, True, "K/N", "J_K")
+    assert (maxpo.uses_k, maxpo.valid_k, maxpo.min_group_size) == (True, "1 <= k <= N - 1", 2)
+    grpo = maxk.estimator_info("grpo")
+    assert (grpo.centered, grpo.pg_unbiased, grpo.uses_k, grpo.objective) == (True, False, False, "J_1")
+    assert grpo.valid_k == "k >= 1, unused"
+    assert [e for e, i in table.items() if not i.uses_k] == ["rloo", "dr-grpo", "grpo", "best-minus-second"]
+    assert table["ei"].valid_k == "1 <= k <= N" and not table["ei"].centered
+    with pytest.raises(ValueError, match="unknown estimator 'nope'|unknown estimator \"nope\""):
+        maxk.estimator_info("nope")
     assert maxk.scales() == ("none", "std", "pg")
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_estimator_metadata_matches_behaviour(estimator):
+    """Each EstimatorInfo field is what the estimator does: centering, the K range, the pg factor."""
+    info = maxk.estimator_info(estimator)
+    rng = np.random.default_rng(11)
+    n = 6
+    r = rng.integers(0, 2, size=n).astype(np.float64) if estimator == "passk-analytic" else rng.normal(size=n)
+    r[:2] = [0.0, 1.0]  # never a constant group
+    k_max = {"1 <= k <= N": n, "1 <= k <= N - 1": n - 1, "k >= 1, unused": n + 5}[info.valid_k]
+    a = maxk.advantages(r, k_max, estimator)
+    if info.centered:
+        assert abs(a.sum()) < 1e-12
+    if info.uses_k:
+        with pytest.raises(ValueError, match=f"needs {info.valid_k}"):
+            maxk.advantages(r, k_max + 1, estimator)
+    with pytest.raises(ValueError):
+        maxk.advantages(r[: info.min_group_size - 1], 1, estimator)
+    k = min(k_max, n - 1)  # passk-analytic's K/(N-K) needs K < N
+    factor = eval(info.pg_factor, {"N": n, "K": k})  # a formula in N and K, from the registry
+    np.testing.assert_allclose(
+        maxk.advantages(r, k, estimator, "pg"), factor * maxk.advantages(r, k, estimator), rtol=1e-12, atol=1e-14
+    )
     assert isinstance(maxk.__version__, str) and maxk.__version__.count(".") == 2
 
 

@@ -77,8 +77,8 @@ fn estimate_prints_rho_per_line() {
 
 #[test]
 fn files_in_and_out() {
-    let dir = std::env::temp_dir().join(format!("maxk-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let (input, output) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
     std::fs::write(&input, GROUPS).unwrap();
     let out = maxk(
@@ -100,14 +100,162 @@ fn files_in_and_out() {
     let out = maxk(&["advantages", "-e", "maxpo", "-k", "2", "-i", "/nonexistent/x.jsonl"], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open input file /nonexistent/x.jsonl"));
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--output FILE` is all or nothing: a bad line leaves an existing FILE as it was (and creates
+/// none where there was none), with no temporary file left behind; success replaces FILE.
+#[test]
+fn failed_run_leaves_the_output_file_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let output = dir.join("out.jsonl");
+    let out_arg = output.to_str().unwrap();
+    std::fs::write(&output, "the user's old output\n").unwrap();
+    let bad = "[0, 1, 0.5]\n[1, 2, 3]\n[1, \"x\"]\n";
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1", "-o", out_arg], bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "the user's old output\n");
+    let names = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    assert_eq!(names(dir), ["out.jsonl"], "a temporary file was left behind");
+
+    let fresh = dir.join("fresh.jsonl");
+    let out = maxk(&["estimate", "-k", "1", "-o", fresh.to_str().unwrap()], "[1, 2]\n[]\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fresh.exists(), "a failed run created its output file");
+
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1", "-o", out_arg], GROUPS);
+    common::ok(&out);
+    assert_eq!(std::fs::read_to_string(&output).unwrap().lines().count(), 3);
+    assert_eq!(names(dir), ["out.jsonl"]);
+}
+
+/// `maxk advantages ... | head -1`: once the reader is gone the run ends quietly with status 0.
+#[test]
+fn broken_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maxk"))
+        .args(["advantages", "-e", "maxpo", "-k", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Far more output than a pipe buffers; the writer stops when maxk stops reading.
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..200_000 {
+            if stdin.write_all(b"[0.1, 0.9, 0.4, 0.4, 0.0, 0.7]\n").is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // then drop: closed
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(first.starts_with('['), "{first}");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    // The same for the registry listing.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maxk"))
+        .args(["estimators"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Where the true advantage is not representable the line is an error naming the cause, never
+/// a JSON null; where only an intermediate overflowed the answer is finite.
+#[test]
+fn extreme_rewards_are_finite_or_a_line_error() {
+    let out = maxk(
+        &["advantages", "--estimator", "maxpo", "-k", "1"],
+        "[1.7976931348623157e308,-1.7976931348623157e308]\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: line 1: the maxpo advantage at index 0 is not representable as f64"),
+        "{err}"
+    );
+
+    let out = maxk(&["advantages", "--estimator", "grpo", "-k", "1"], "[1e200, 3e200, 0]\n");
+    common::ok(&out);
+    let got = &lines(&out)[0];
+    let want = [-0.2182178902359924, 1.091089451179962, -0.8728715609439696];
+    assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-12), "{got:?}");
+
+    for est in
+        ["rloo", "dr-grpo", "pkpo", "best-minus-second", "maxpo", "ei", "canonical", "pkpo-loo", "pkpo-loo1"]
+    {
+        let out = maxk(&["advantages", "-e", est, "-k", "1", "--scale", "pg"], "[1e308, -5e307, 0, 9e307]\n");
+        common::ok(&out);
+        assert!(lines(&out)[0].iter().all(|x| x.is_finite()), "{est}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("null"), "{est}");
+    }
 }
 
 #[test]
-fn estimators_lists_every_id() {
+fn estimators_lists_every_id_with_its_properties() {
     let out = maxk(&["estimators"], "");
+    common::ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    for column in ["id", "centered", "pg-unbiased", "valid k", "min N", "description"] {
+        assert!(header.contains(column), "{header}");
+    }
     for est in Estimator::ALL {
-        assert!(text.lines().any(|l| l.starts_with(est.id()) && l.contains(est.description())), "{est}");
+        let line = text.lines().find(|l| l.split_whitespace().next() == Some(est.id())).unwrap();
+        assert!(line.contains(est.description()) && line.contains(est.k_range().requirement()), "{line}");
+    }
+
+    let out = maxk(&["estimators", "--json"], "");
+    common::ok(&out);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), Estimator::ALL.len());
+    for (row, est) in rows.iter().zip(Estimator::ALL) {
+        assert_eq!(row["id"], est.id());
+        assert_eq!(row["centered"], est.is_centered());
+        assert_eq!(row["pg_unbiased"], est.is_unbiased());
+        assert_eq!(row["pg_factor"], est.pg_factor_formula());
+        assert_eq!(row["uses_k"], est.uses_k());
+        assert_eq!(row["valid_k"], est.k_range().requirement());
+        assert_eq!(row["min_group_size"], est.min_group_size());
+        assert_eq!(row["description"], est.description());
+    }
+}
+
+/// Without the default features the trainer and experiment subcommands say how to get them.
+#[cfg(not(feature = "lm"))]
+#[test]
+fn left_out_subcommands_name_their_feature() {
+    let out = maxk(&["lm", "reproduce", "--preset", "tiny"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`maxk lm` is not in this build: it needs the cargo feature `lm`"), "{err}");
+}
+
+#[cfg(not(feature = "experiments"))]
+#[test]
+fn left_out_experiments_name_their_feature() {
+    for sub in ["reproduce", "bandit", "maze"] {
+        let out = maxk(&[sub, "--quick"], "");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs the cargo feature `experiments`"), "{sub}: {err}");
     }
 }

@@ -49,15 +49,21 @@ pub fn batch_advantages_into<T: Reward>(
 ) -> Result<()> {
     check_dense(rewards, group_size)?;
     check_output(out.len(), rewards.len())?;
-    check_finite(rewards).map_err(|e| locate(e, |i| (i / group_size, i % group_size)))?;
+    let max_abs = check_finite(rewards).map_err(|e| locate(e, |i| (i / group_size, i % group_size)))?;
+    let mut ws = Workspace::new();
     for (g, group) in rewards.chunks(group_size).enumerate() {
         check_shape(group, spec).map_err(|e| e.in_group(g))?;
+        if crate::group::near_max::<T>(max_abs) {
+            ws.check_representable(group, spec, crate::group::max_abs(group)).map_err(|e| e.in_group(g))?;
+        }
     }
     out.par_chunks_mut(group_size)
         .zip(rewards.par_chunks(group_size))
+        .enumerate()
         .with_min_len(MIN_GROUPS_PER_TASK)
-        .for_each_init(Workspace::new, |ws, (o, r)| ws.compute(r, spec, o));
-    Ok(())
+        .try_for_each_init(Workspace::new, |ws, (g, (o, r))| {
+            ws.compute(r, spec, o).map_err(|e| e.in_group(g))
+        })
 }
 
 /// Advantages of ragged groups: group `g` is `rewards[offsets[g]..offsets[g + 1]]`.
@@ -76,17 +82,19 @@ pub fn ragged_advantages_into<T: Reward>(
 ) -> Result<()> {
     check_offsets(offsets, rewards.len())?;
     check_output(out.len(), rewards.len())?;
+    let mut ws = Workspace::new();
     for (g, w) in offsets.windows(2).enumerate() {
-        check_group(&rewards[w[0]..w[1]], spec).map_err(|e| e.in_group(g))?;
+        let group = &rewards[w[0]..w[1]];
+        let max_abs = check_group(group, spec).map_err(|e| e.in_group(g))?;
+        ws.check_representable(group, spec, max_abs).map_err(|e| e.in_group(g))?;
     }
     let groups = split_ragged(out, offsets);
-    groups
-        .into_par_iter()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .for_each_init(Workspace::new, |ws, (start, o)| {
-            ws.compute(&rewards[start..start + o.len()], spec, o)
-        });
-    Ok(())
+    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
+        Workspace::new,
+        |ws, (g, (start, o))| {
+            ws.compute(&rewards[start..start + o.len()], spec, o).map_err(|e| e.in_group(g))
+        },
+    )
 }
 
 /// Advantages where sample `i` belongs to group `group_ids[i]` (any ids, any order, as verl's

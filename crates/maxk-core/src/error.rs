@@ -52,6 +52,27 @@ pub enum Error {
         /// The value found there.
         value: f64,
     },
+    /// The true advantage of a sample is finite but too large for the output type: the rewards
+    /// are within a small factor (at most 4) of its largest finite value. Rescaling the rewards
+    /// by a positive constant rescales the advantages (GRPO's do not change at all).
+    #[error(
+        "the {estimator} advantage at index {index} is not representable as {ty} (|A| > {max:e}): \
+         the rewards range from {low:e} to {high:e}; divide them by a constant"
+    )]
+    AdvantageOverflow {
+        /// The estimator id.
+        estimator: &'static str,
+        /// Index inside the group of the first sample whose advantage overflows.
+        index: usize,
+        /// The output type, `f32` or `f64`.
+        ty: &'static str,
+        /// Its largest finite value.
+        max: f64,
+        /// The smallest reward of the group.
+        low: f64,
+        /// The largest reward of the group.
+        high: f64,
+    },
     /// An error inside one group of a batch.
     #[error("group {group}: {source}")]
     InGroup {
@@ -169,7 +190,7 @@ impl Error {
     }
 
     pub(crate) fn k_range(estimator: Estimator, n: usize, k: usize) -> Error {
-        Error::KOutOfRange { estimator: estimator.id(), n, k, requirement: estimator.k_requirement() }
+        Error::KOutOfRange { estimator: estimator.id(), n, k, requirement: estimator.k_range().requirement() }
     }
 }
 

@@ -31,10 +31,12 @@ pub enum Estimator {
     Pkpo,
     /// PKPO leave-one-out `s^(loo)_i = (K/N) u_i - (K/(N-1)) v_i` (eq. 29). 1 <= K <= N-1.
     PkpoLoo,
-    /// PKPO `s^(loo-1)_i = (K/N)(u_i - w_i) = (K/N) EI_i` (eq. 33). 1 <= K <= N.
+    /// PKPO `s^(loo-1)_i = (K/N)(u_i - w_i) = (K/N) EI_i` (eq. 33); never negative for K >= 2,
+    /// `r_i / N` at K = 1. 1 <= K <= N.
     PkpoLoo1,
     /// Expected improvement `EI_i = u_i - w_i`: mean over (K-1)-subsets S of the others of
-    /// `max(0, r_i - max S)`; `EI_i = r_i` at K = 1. Never negative. 1 <= K <= N.
+    /// `max(0, r_i - max S)`; never negative for K >= 2. At K = 1 there are no comparators and
+    /// `EI_i = r_i` (negative for negative rewards). 1 <= K <= N.
     Ei,
     /// MaxPO `EI_i - L2O_i = u_i - v_i = (N/K)(rho(B) - rho(B\i))`: sums to zero. 1 <= K <= N-1.
     Maxpo,
@@ -101,28 +103,24 @@ impl Estimator {
             Estimator::Pkpo => {
                 "PKPO s_i = (K/N) u_i: unbiased max@K weights, not centered (arXiv 2505.15201 eq. 19)"
             }
-            Estimator::PkpoLoo => {
-                "PKPO leave-one-out s^(loo): (K/N) u_i - (K/(N-1)) v_i, needs N >= K+1 (eq. 29)"
-            }
+            Estimator::PkpoLoo => "PKPO leave-one-out s^(loo): (K/N) u_i - (K/(N-1)) v_i (eq. 29)",
             Estimator::PkpoLoo1 => {
-                "PKPO s^(loo-1) = (K/N) EI_i: unbiased, never negative, not centered (eq. 33)"
+                "PKPO s^(loo-1) = (K/N) EI_i: unbiased, not centered, never negative for K >= 2 (r_i/N at K = 1) (eq. 33)"
             }
             Estimator::Ei => {
-                "expected improvement EI_i of sample i over the best of K-1 others (arXiv 2606.06080)"
+                "expected improvement EI_i of sample i over the best of K-1 others: never negative for K >= 2, r_i at K = 1 (arXiv 2606.06080)"
             }
             Estimator::Maxpo => {
-                "MaxPO = EI - Leave-Two-Out baseline: unbiased, sums to exactly 0, needs N >= K+1 (arXiv 2606.06080)"
+                "MaxPO = EI - Leave-Two-Out baseline: unbiased, sums to exactly 0 (arXiv 2606.06080)"
             }
             Estimator::Canonical => {
                 "canonical advantage rho(B) - rho(B without i) = (K/N) maxpo, PG-unbiased scale (arXiv 2606.06080)"
             }
-            Estimator::Rloo => "RLOO r_i - mean of the others (= maxpo at K=1); K unused",
-            Estimator::DrGrpo => "Dr. GRPO r_i - mean r; K unused",
-            Estimator::Grpo => {
-                "GRPO (r_i - mean r)/(std r + 1e-6) with unbiased std, as verl; biased; K unused"
-            }
+            Estimator::Rloo => "RLOO r_i - mean of the others (= maxpo at K=1)",
+            Estimator::DrGrpo => "Dr. GRPO r_i - mean r",
+            Estimator::Grpo => "GRPO (r_i - mean r)/(std r + 1e-6) with unbiased std, as verl; biased",
             Estimator::BestMinusSecond => {
-                "verl grpo_passk: best sample gets r_max - r_second_max, others 0 (arXiv 2503.19595); K unused"
+                "verl grpo_passk: best sample gets r_max - r_second_max, others 0 (arXiv 2503.19595)"
             }
             Estimator::PasskAnalytic => {
                 "Chen et al. analytic pass@K advantage, binary rewards only (arXiv 2508.10751)"
@@ -133,20 +131,39 @@ impl Estimator {
         }
     }
 
+    /// Which K the estimator accepts for a group of N samples.
+    pub const fn k_range(self) -> KRange {
+        match self {
+            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => KRange::BelowN,
+            Estimator::Rloo
+            | Estimator::DrGrpo
+            | Estimator::Grpo
+            | Estimator::BestMinusSecond
+            | Estimator::Maxrl => KRange::Unused,
+            Estimator::Pkpo | Estimator::PkpoLoo1 | Estimator::Ei | Estimator::PasskAnalytic => KRange::UpToN,
+        }
+    }
+
+    /// The smallest group the estimator accepts: 2 for those that compare a sample with the
+    /// others (leave-one-out means, the best-minus-second gap, `K <= N - 1`), else 1.
+    pub const fn min_group_size(self) -> usize {
+        match self {
+            Estimator::Rloo
+            | Estimator::BestMinusSecond
+            | Estimator::PkpoLoo
+            | Estimator::Maxpo
+            | Estimator::Canonical => 2,
+            _ => 1,
+        }
+    }
+
     /// Whether the estimator reads `k` (the peers `rloo`, `dr-grpo`, `grpo`,
     /// `best-minus-second` ignore it).
     pub const fn uses_k(self) -> bool {
-        !matches!(
-            self,
-            Estimator::Rloo
-                | Estimator::DrGrpo
-                | Estimator::Grpo
-                | Estimator::BestMinusSecond
-                | Estimator::Maxrl
-        )
+        !matches!(self.k_range(), KRange::Unused)
     }
 
-    /// Whether `sum_i A_i grad log pi(y_i)` is, up to [`Estimator::pg_factor`], an unbiased
+    /// Whether `sum_i A_i grad log pi(y_i)`, times [`Estimator::pg_factor`], is an unbiased
     /// estimate of `grad J_K` (of `grad J_1`, the mean reward, for the estimators that ignore K).
     /// `maxrl` is not: it is unbiased for another objective, the truncated log-likelihood
     /// (see [`Estimator::Maxrl`]).
@@ -162,7 +179,7 @@ impl Estimator {
         matches!(self, Estimator::PasskAnalytic | Estimator::Maxrl)
     }
 
-    /// Whether the group's advantages sum to exactly zero (up to rounding).
+    /// Whether the group's advantages sum to exactly zero (up to rounding) for every group.
     pub const fn is_centered(self) -> bool {
         matches!(
             self,
@@ -176,17 +193,29 @@ impl Estimator {
         )
     }
 
-    pub(crate) const fn k_requirement(self) -> &'static str {
+    /// [`Estimator::pg_factor`] as a formula in N and K, for tables (`maxk estimators`).
+    pub const fn pg_factor_formula(self) -> &'static str {
         match self {
-            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => "1 <= k <= N - 1",
-            _ => "1 <= k <= N",
+            Estimator::Pkpo | Estimator::PkpoLoo | Estimator::PkpoLoo1 | Estimator::Canonical => "1",
+            Estimator::Ei | Estimator::Maxpo => "K/N",
+            Estimator::Rloo => "1/N",
+            Estimator::DrGrpo | Estimator::Grpo => "1/(N-1)",
+            Estimator::PasskAnalytic => "K/(N-K)",
+            Estimator::BestMinusSecond => "1",
+            Estimator::Maxrl => "1/N",
         }
+    }
+
+    /// The objective whose policy gradient the estimator targets: `J_K` (max@K), or `J_1`
+    /// (the mean reward) for the estimators that ignore K.
+    pub const fn objective(self) -> &'static str {
+        if self.uses_k() { "J_K" } else { "J_1" }
     }
 
     /// Checks that a group of size `n` and this `k` are valid for the estimator.
     ///
     /// Errors: [`Error::EmptyGroup`] for `n = 0`, [`Error::GroupTooSmall`] when the estimator
-    /// needs several samples, [`Error::KOutOfRange`] when `k` is outside the valid range.
+    /// needs several samples, [`Error::KOutOfRange`] when `k` is outside [`Estimator::k_range`].
     pub fn validate(self, n: usize, k: usize) -> Result<()> {
         if n == 0 {
             return Err(Error::EmptyGroup);
@@ -194,20 +223,11 @@ impl Estimator {
         if k == 0 {
             return Err(Error::k_range(self, n, k));
         }
-        let min_n = match self {
-            Estimator::Rloo | Estimator::BestMinusSecond => 2,
-            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => 2,
-            _ => 1,
-        };
+        let min_n = self.min_group_size();
         if n < min_n {
             return Err(Error::GroupTooSmall { estimator: self.id(), n, min: min_n });
         }
-        let max_k = match self {
-            Estimator::PkpoLoo | Estimator::Maxpo | Estimator::Canonical => n - 1,
-            e if e.uses_k() => n,
-            _ => usize::MAX,
-        };
-        if k > max_k {
+        if k > self.k_range().max(n) {
             return Err(Error::k_range(self, n, k));
         }
         Ok(())
@@ -215,7 +235,9 @@ impl Estimator {
 
     /// The factor `c` that makes `c * sum_i A_i grad log pi(y_i)` an unbiased estimate of the
     /// policy gradient of the estimator's objective (`J_K`, or `J_1` for the peers that ignore
-    /// K), for a group of size `n` (docs/MATH.md, "Estimators in one basis").
+    /// K), for a group of size `n` (docs/MATH.md, "Estimators in one basis"). This is the one
+    /// convention of the whole project: "PG-unbiased, times c" means multiply the advantages
+    /// by c (equivalently, their expected gradient is `grad J / c`; for maxpo `(N/K) grad J_K`).
     ///
     /// `ei`, `maxpo`: K/N. `pkpo*`, `canonical`: 1. `rloo`: 1/N. `dr-grpo`: 1/(N-1).
     /// Biased estimators have no such factor; they get the factor of their unbiased twin so that
@@ -268,6 +290,37 @@ impl FromStr for Estimator {
             .into_iter()
             .find(|e| e.id() == s)
             .ok_or_else(|| Error::UnknownEstimator { name: s.to_string(), known: Estimator::known_ids() })
+    }
+}
+
+/// The K an estimator accepts for a group of N samples ([`Estimator::k_range`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KRange {
+    /// `1 <= K <= N`.
+    UpToN,
+    /// `1 <= K <= N - 1` (the estimator needs a sample outside every K-subset).
+    BelowN,
+    /// K is not used; any `K >= 1` is accepted.
+    Unused,
+}
+
+impl KRange {
+    /// The largest valid K for a group of `n` samples.
+    pub const fn max(self, n: usize) -> usize {
+        match self {
+            KRange::UpToN => n,
+            KRange::BelowN => n.saturating_sub(1),
+            KRange::Unused => usize::MAX,
+        }
+    }
+
+    /// The range as text, as error messages and `maxk estimators` print it.
+    pub const fn requirement(self) -> &'static str {
+        match self {
+            KRange::UpToN => "1 <= k <= N",
+            KRange::BelowN => "1 <= k <= N - 1",
+            KRange::Unused => "k >= 1, unused",
+        }
     }
 }
 

@@ -13,9 +13,15 @@ pub trait Reward: Copy + Send + Sync + PartialEq + std::fmt::Debug + sealed::Sea
     fn to_f64(self) -> f64;
     /// Rounds from f64.
     fn from_f64(x: f64) -> Self;
+    /// The type's name in error messages (`f32`, `f64`).
+    const NAME: &'static str;
+    /// The largest finite value, as f64.
+    const MAX: f64;
 }
 
 impl Reward for f64 {
+    const NAME: &'static str = "f64";
+    const MAX: f64 = f64::MAX;
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
@@ -27,6 +33,8 @@ impl Reward for f64 {
 }
 
 impl Reward for f32 {
+    const NAME: &'static str = "f32";
+    const MAX: f64 = f32::MAX as f64;
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64

@@ -12,7 +12,10 @@
 //!
 //! Ties need no special case: a zero gap contributes nothing whatever the tie order.
 
+use rayon::slice::ParallelSliceMut;
+
 use crate::binom::fill_ratio_table;
+use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
 use crate::sum::{Accumulator, Neumaier, Plain};
@@ -25,7 +28,7 @@ const COMPENSATE_FROM: usize = 1024;
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
-    /// Packed sort keys of groups up to [`PACKED_UP_TO`] (see [`Workspace::sort`]).
+    /// Packed sort keys of groups below [`PAR_SORT_FROM`] (see [`Workspace::sort`]).
     packed: Vec<u64>,
     /// Exact sort keys (see [`sort_key`]).
     exact: Vec<u128>,
@@ -37,14 +40,24 @@ pub struct Workspace {
     fwd: Vec<f64>,
 }
 
-/// Groups up to this size sort packed `u64` keys (the index takes at most 16 low bits).
-const PACKED_UP_TO: usize = 1 << 16;
+/// Groups from this size sort exact `u128` keys in parallel (rayon's `par_sort_unstable`): one
+/// huge group would otherwise leave every core but one idle, and the exact keys hold the
+/// reward itself, which saves the random-access gather of the rewards that the packed keys
+/// need (as costly as the sort itself at N = 10^6). Smaller groups keep the serial sort of
+/// packed keys, since batches already run one group per core and waking the pool costs more
+/// than sorting a few thousand keys.
+const PAR_SORT_FROM: usize = 1 << 15;
 
 /// Bits of `x` that order like `f64::total_cmp`: flipping every bit of a negative float and
 /// only the sign bit of a positive one makes the IEEE-754 bit patterns ascend with the values.
 fn ordered_bits(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+}
+
+/// The inverse of [`ordered_bits`].
+fn from_ordered_bits(bits: u64) -> f64 {
+    f64::from_bits(if bits >> 63 == 1 { bits & !(1 << 63) } else { !bits })
 }
 
 /// The exact key `(ordered_bits << 64) | index`.
@@ -103,24 +116,25 @@ impl Workspace {
         out: &mut [T],
     ) -> crate::Result<()> {
         crate::validate::check_output(out.len(), rewards.len())?;
-        crate::validate::check_group(rewards, spec)?;
-        self.compute(rewards, spec, out);
-        Ok(())
+        let max_abs = crate::validate::check_group(rewards, spec)?;
+        self.check_representable(rewards, spec, max_abs)?;
+        self.compute(rewards, spec, out)
     }
 
     /// Fills `sorted` with (reward, index) in ascending `f64::total_cmp` order (ties in any
     /// order: every kernel gives identical results for any order of equal rewards).
     ///
     /// Sorting integer keys is about twice as fast as sorting pairs with a float comparator,
-    /// and the sort is the hot spot of a batch of small groups. Groups up to [`PACKED_UP_TO`]
+    /// and the sort is the hot spot of a batch of small groups. Groups below [`PAR_SORT_FROM`]
     /// sort one `u64` per reward: its order-preserving bits with the lowest `b` replaced by
     /// the index (`2^b >= N`). That order is exact except between rewards that differ only in
     /// those `b` low bits (within `2^b` ulps of each other), which one insertion pass puts
     /// right. Should that pass need more than `4N` moves (a pathological group of nearly
-    /// equal rewards), the group is re-sorted on exact `u128` keys.
+    /// equal rewards), the group is re-sorted on exact `u128` keys. Larger groups sort exact
+    /// keys in parallel from the start.
     fn sort<T: Reward>(&mut self, rewards: &[T]) {
         let n = rewards.len();
-        if n <= PACKED_UP_TO {
+        if n < PAR_SORT_FROM {
             let mask = n.next_power_of_two() as u64 - 1;
             self.packed.clear();
             self.packed.extend(
@@ -138,18 +152,24 @@ impl Workspace {
         }
         self.exact.clear();
         self.exact.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
-        self.exact.sort_unstable();
+        if n >= PAR_SORT_FROM {
+            self.exact.par_sort_unstable();
+        } else {
+            self.exact.sort_unstable();
+        }
         self.sorted.clear();
-        self.sorted.extend(self.exact.iter().map(|&key| {
-            let i = key as u64 as usize;
-            (rewards[i].to_f64(), i)
-        }));
+        self.sorted.extend(
+            self.exact.iter().map(|&key| (from_ordered_bits((key >> 64) as u64), key as u64 as usize)),
+        );
     }
 
-    /// rho_K of a validated, non-empty group (`1 <= k <= N`).
+    /// rho_K of a validated, non-empty group (`1 <= k <= N`). rho is a weighted mean of the
+    /// rewards, so it is always representable; gaps of rewards near +-f64::MAX are not, hence
+    /// the rescaling by [`Unit`] first.
     pub(crate) fn rho<T: Reward>(&mut self, rewards: &[T], k: usize) -> f64 {
         let n = rewards.len();
         self.sort(rewards);
+        let unit = self.kernel_unit();
         let z = self.z_table.get(n, k);
         let s = &self.sorted;
         let mut acc = Neumaier::default();
@@ -157,38 +177,90 @@ impl Workspace {
         for b in 1..n {
             acc.add((s[b].0 - s[b - 1].0) * (1.0 - z[b]));
         }
-        acc.value()
+        // A weighted mean lies within [min, max]; clamping keeps a last-ulp rounding of a
+        // group at +-f64::MAX from overflowing on the way back.
+        acc.value().clamp(s[0].0, s[n - 1].0) * unit.back
     }
 
     /// Writes the advantages of a validated group into `out`.
-    pub(crate) fn compute<T: Reward>(&mut self, rewards: &[T], spec: Spec, out: &mut [T]) {
-        let n = rewards.len();
-        let factor = match spec.scale {
-            Scale::None => 1.0,
-            Scale::Pg => spec.estimator.pg_factor(n, spec.k),
-            Scale::Std => {
-                let sd = moments(rewards).1;
-                if sd > 0.0 { 1.0 / (sd + 1e-6) } else { 1.0 }
-            }
-        };
+    ///
+    /// Every intermediate is computed on rewards rescaled by an exact power of two where it
+    /// could overflow (see [`Unit`]), so an output is non-finite only when the true advantage
+    /// is: then this returns [`Error::AdvantageOverflow`] (with `out` written). Callers that
+    /// promise to change nothing on error call [`Workspace::check_representable`] first.
+    pub(crate) fn compute<T: Reward>(&mut self, rewards: &[T], spec: Spec, out: &mut [T]) -> Result<()> {
         match spec.estimator {
-            Estimator::Rloo | Estimator::DrGrpo | Estimator::Grpo => {
-                mean_peers(rewards, spec.estimator, factor, out)
+            Estimator::Rloo | Estimator::DrGrpo | Estimator::Grpo => mean_peers(rewards, spec, out),
+            Estimator::BestMinusSecond => best_minus_second(rewards, spec, out),
+            Estimator::PasskAnalytic => {
+                // Binary rewards: |A| <= sqrt(N) times a factor <= N, always finite.
+                let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
+                passk_analytic(rewards, spec.k, mult * back, out)
             }
-            Estimator::BestMinusSecond => best_minus_second(rewards, factor, out),
-            Estimator::PasskAnalytic => passk_analytic(rewards, spec.k, factor, out),
-            Estimator::Maxrl => maxrl(rewards, factor, out),
-            _ => self.ranked(rewards, spec.estimator, spec.k, factor, out),
+            Estimator::Maxrl => {
+                // Binary rewards: |A| <= N times the scale factor, always finite.
+                let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
+                maxrl(rewards, mult * back, out)
+            }
+            _ => {
+                self.sort(rewards);
+                let unit = self.kernel_unit();
+                let (mult, back) = scale_stage(rewards, spec, unit);
+                self.ranked(rewards.len(), spec.estimator, spec.k, mult, back, out)
+            }
         }
+        check_outputs(rewards, spec, out)
+    }
+
+    /// Runs the kernel on a copy when the group's rewards come near the output type's largest
+    /// value (within [`NEAR_MAX`]), so that an overflowing advantage is found before anything
+    /// is written; below that bound every advantage is representable (the bound's proof is at
+    /// [`NEAR_MAX`]). `max_abs` is `max |r|` of the group.
+    pub(crate) fn check_representable<T: Reward>(
+        &mut self,
+        rewards: &[T],
+        spec: Spec,
+        max_abs: f64,
+    ) -> Result<()> {
+        if !near_max::<T>(max_abs) {
+            return Ok(());
+        }
+        let mut trial = vec![T::from_f64(0.0); rewards.len()];
+        self.compute(rewards, spec, &mut trial)
+    }
+
+    /// The unit of the u/v/w kernel for the sorted group: rewards near the top of f64's range
+    /// are rescaled (in place) so that gaps and prefix sums cannot overflow; everything else
+    /// runs unscaled, bit for bit as before.
+    fn kernel_unit(&mut self) -> Unit {
+        let n = self.sorted.len();
+        let max_abs = self.sorted[0].0.abs().max(self.sorted[n - 1].0.abs());
+        if max_abs <= KERNEL_UNSCALED_UP_TO {
+            return Unit::ONE;
+        }
+        let unit = Unit::of(max_abs);
+        for p in &mut self.sorted {
+            p.0 *= unit.to;
+        }
+        unit
     }
 
     /// The u/v/w family (pkpo, pkpo-loo, pkpo-loo1, ei, maxpo, canonical).
-    fn ranked<T: Reward>(&mut self, rewards: &[T], est: Estimator, k: usize, factor: f64, out: &mut [T]) {
-        self.sort(rewards);
-        if rewards.len() >= COMPENSATE_FROM {
-            self.ranked_sorted::<T, Neumaier>(est, k, factor, out)
+    /// `self.sorted` holds the group (in the kernel's unit); every output is the kernel's value
+    /// times `factor`, then times `back` (the unit's way back, 1 when `factor` already has it).
+    fn ranked<T: Reward>(
+        &mut self,
+        n: usize,
+        est: Estimator,
+        k: usize,
+        factor: f64,
+        back: f64,
+        out: &mut [T],
+    ) {
+        if n >= COMPENSATE_FROM {
+            self.ranked_sorted::<T, Neumaier>(est, k, factor, back, out)
         } else {
-            self.ranked_sorted::<T, Plain>(est, k, factor, out)
+            self.ranked_sorted::<T, Plain>(est, k, factor, back, out)
         }
     }
 
@@ -197,9 +269,11 @@ impl Workspace {
         est: Estimator,
         k: usize,
         factor: f64,
+        back: f64,
         out: &mut [T],
     ) {
         let n = self.sorted.len();
+        let emit = |x: f64| T::from_f64(x * back);
         let (nf, kf) = (n as f64, k as f64);
         let s = &self.sorted;
         let gap = |b: usize| s[b].0 - s[b - 1].0;
@@ -209,7 +283,7 @@ impl Workspace {
                 if k == 1 {
                     // No comparators: the max over the empty set counts as 0, EI_i = r_i.
                     for &(r, i) in s {
-                        out[i] = T::from_f64(scale * r);
+                        out[i] = emit(scale * r);
                     }
                     return;
                 }
@@ -218,17 +292,17 @@ impl Workspace {
                 out[s[0].1] = T::from_f64(0.0);
                 for a in 1..n {
                     acc.add(gap(a) * w[a]);
-                    out[s[a].1] = T::from_f64(scale * acc.value());
+                    out[s[a].1] = emit(scale * acc.value());
                 }
             }
             Estimator::Pkpo => {
                 let w = self.w_table.get(n - 1, k - 1);
                 let scale = factor * kf / nf;
                 let mut acc = A::default();
-                out[s[n - 1].1] = T::from_f64(scale * s[n - 1].0);
+                out[s[n - 1].1] = emit(scale * s[n - 1].0);
                 for a in (0..n - 1).rev() {
                     acc.add(gap(a + 1) * (1.0 - w[a]));
-                    out[s[a].1] = T::from_f64(scale * (s[a].0 + acc.value()));
+                    out[s[a].1] = emit(scale * (s[a].0 + acc.value()));
                 }
             }
             Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
@@ -264,14 +338,14 @@ impl Workspace {
                         let u = s[r].0 + up.value();
                         let maxpo = norm * (fwd[r] - bwd.value());
                         let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
-                        out[s[r].1] = T::from_f64(factor * v);
+                        out[s[r].1] = emit(factor * v);
                     }
                 } else {
                     let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
-                    out[s[n - 1].1] = T::from_f64(scale * fwd[n - 1]);
+                    out[s[n - 1].1] = emit(scale * fwd[n - 1]);
                     for r in (0..n - 1).rev() {
                         bwd.add(gap(r + 1) * zq[r + 1]);
-                        out[s[r].1] = T::from_f64(scale * (fwd[r] - bwd.value()));
+                        out[s[r].1] = emit(scale * (fwd[r] - bwd.value()));
                     }
                 }
             }
@@ -280,35 +354,152 @@ impl Workspace {
     }
 }
 
-/// Compensated mean and unbiased standard deviation (0 for a group of one).
-pub(crate) fn moments<T: Reward>(rewards: &[T]) -> (f64, f64) {
+/// An exact power of two `to = 2^-e` that brings a group's largest `|r|` into [1, 2), and its
+/// inverse `back = 2^e`. Every estimator is homogeneous in the rewards (of degree 1, GRPO of
+/// degree 0 up to its 1e-6), so `A(r) = back * A(to * r)`: computing on `to * r` keeps the
+/// squares of the std and the gaps of rewards near +-f64::MAX finite, and the one rounding
+/// that can overflow is the last multiplication by `back`, exactly when the true advantage is
+/// not representable. Multiplying by a power of two is exact (only rewards below
+/// `2^-1074 back`, far under the rounding of anything of the size of the largest reward, are
+/// flushed to zero), so in the usual range the results are bit for bit those of no rescaling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Unit {
+    /// Multiplies a reward into the unit.
+    pub(crate) to: f64,
+    /// Multiplies a result back.
+    pub(crate) back: f64,
+}
+
+impl Unit {
+    /// No rescaling.
+    pub(crate) const ONE: Unit = Unit { to: 1.0, back: 1.0 };
+
+    /// The unit of a group whose largest `|r|` is `max_abs` (the exponent is clamped to
+    /// [-1000, 1000] so that both factors are normal floats).
+    pub(crate) fn of(max_abs: f64) -> Unit {
+        if max_abs == 0.0 || !max_abs.is_finite() {
+            return Unit::ONE;
+        }
+        // Biased exponent field; subnormals (field 0) count as 2^-1023.
+        let e = ((max_abs.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+        let e = e.clamp(-1000, 1000);
+        Unit { to: pow2(-e), back: pow2(e) }
+    }
+}
+
+/// `2^e` for a normal exponent `-1022 <= e <= 1023`.
+fn pow2(e: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&e));
+    f64::from_bits(((e + 1023) as u64) << 52)
+}
+
+/// The u/v/w kernel runs unscaled while `max |r|` stays below this: its largest intermediate
+/// is about `K max|r|` (pkpo-loo's `K u / (N (N-1))`), far from overflowing.
+const KERNEL_UNSCALED_UP_TO: f64 = 1e270; // about 2^897
+
+/// Rewards up to `NEAR_MAX` times the output type's largest value always give representable
+/// advantages: every estimator's advantage is at most `4 max|r|` in absolute value (u, v, w and
+/// the mean lie in [min r, max r], so each difference is at most the range `2 max|r|`;
+/// rloo's `N/(N-1) <= 2` doubles it; the pg factors are at most 1 except passk-analytic's,
+/// whose binary rewards give at most `sqrt(N)`), and the `std` scale divides a difference
+/// of rewards by at least `range / sqrt(2 (N-1))`, bounded whatever the rewards.
+const NEAR_MAX: f64 = 0.125;
+
+/// Whether rewards up to `max_abs` may give advantages that overflow `T` (see [`NEAR_MAX`]):
+/// only then does [`Workspace::check_representable`] run a trial.
+pub(crate) fn near_max<T: Reward>(max_abs: f64) -> bool {
+    max_abs > T::MAX * NEAR_MAX
+}
+
+/// `max |r|` of a group (0 for an empty one).
+pub(crate) fn max_abs<T: Reward>(rewards: &[T]) -> f64 {
+    rewards.iter().fold(0.0f64, |m, r| m.max(r.to_f64().abs()))
+}
+
+/// Mean and unbiased standard deviation (0 for a group of one) of `to * r`, compensated.
+/// `to` must be the group's [`Unit`] (or bring `max |r|` below about 2^500), so that no
+/// square overflows or underflows.
+fn moments_in<T: Reward>(rewards: &[T], to: f64) -> (f64, f64) {
     let n = rewards.len() as f64;
-    let mean = crate::sum::sum(rewards.iter().map(|r| r.to_f64())) / n;
+    let mean = crate::sum::sum(rewards.iter().map(|r| r.to_f64() * to)) / n;
     if rewards.len() < 2 {
         return (mean, 0.0);
     }
-    let ss = crate::sum::sum(rewards.iter().map(|r| (r.to_f64() - mean).powi(2)));
+    let ss = crate::sum::sum(rewards.iter().map(|r| (r.to_f64() * to - mean).powi(2)));
     (mean, (ss / (n - 1.0)).sqrt())
 }
 
-/// rloo `N/(N-1) (r_i - mean)`, dr-grpo `r_i - mean`, grpo `(r_i - mean)/(std + 1e-6)`.
-/// A group of one gets mean 0 and std 1, as verl does.
-fn mean_peers<T: Reward>(rewards: &[T], est: Estimator, factor: f64, out: &mut [T]) {
+/// The standard deviation of `unit.to * r` (the group's unbiased std in `unit`).
+pub(crate) fn std_in<T: Reward>(rewards: &[T], unit: Unit) -> f64 {
+    let own = Unit::of(max_abs(rewards));
+    // `unit` is the group's own (the product is 1) or ONE for a group below the kernel's
+    // unscaled bound 1e270 (the product is own.back <= 2^898): it never overflows.
+    moments_in(rewards, own.to).1 * (own.back * unit.to)
+}
+
+/// The `--scale` stage for an estimator whose raw values are in `unit`: the multiplier and
+/// the way back to the rewards' unit. `std` divides by `std r + 1e-6`, which in `unit` is
+/// `std_in + 1e-6 to`: the result is then unit-free and needs no way back.
+fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (f64, f64) {
+    match spec.scale {
+        Scale::None => (1.0, unit.back),
+        Scale::Pg => (spec.estimator.pg_factor(rewards.len(), spec.k), unit.back),
+        Scale::Std => {
+            let sd = std_in(rewards, unit);
+            if sd > 0.0 { (1.0 / (sd + 1e-6 * unit.to), 1.0) } else { (1.0, unit.back) }
+        }
+    }
+}
+
+/// `Ok` when every output is finite, else [`Error::AdvantageOverflow`] for the first that is
+/// not (with the group's range, the cause).
+fn check_outputs<T: Reward>(rewards: &[T], spec: Spec, out: &[T]) -> Result<()> {
+    if out.iter().fold(true, |ok, a| ok & a.to_f64().is_finite()) {
+        return Ok(());
+    }
+    let index = out.iter().position(|a| !a.to_f64().is_finite()).unwrap_or(0);
+    let (low, high) = rewards
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r.to_f64()), hi.max(r.to_f64())));
+    Err(Error::AdvantageOverflow {
+        estimator: spec.estimator.id(),
+        index,
+        ty: T::NAME,
+        max: T::MAX,
+        low,
+        high,
+    })
+}
+
+/// rloo `N/(N-1) (r_i - mean)`, dr-grpo `r_i - mean`, grpo `(r_i - mean)/(std + 1e-6)`, all on
+/// `to * r` in the group's [`Unit`]. A group of one gets mean 0 and std 1, as verl does.
+fn mean_peers<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
     let n = rewards.len();
-    let (mean, sd) = if n == 1 { (0.0, 1.0) } else { moments(rewards) };
-    let scale = factor
-        * match est {
-            Estimator::Rloo => n as f64 / (n as f64 - 1.0),
-            Estimator::Grpo => 1.0 / (sd + 1e-6),
-            _ => 1.0,
-        };
+    let est = spec.estimator;
+    if n == 1 {
+        // |A| <= |r|: nothing to rescale.
+        let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
+        let scale = mult * back * if est == Estimator::Grpo { 1.0 / (1.0 + 1e-6) } else { 1.0 };
+        out[0] = T::from_f64(scale * rewards[0].to_f64());
+        return;
+    }
+    let unit = Unit::of(max_abs(rewards));
+    let (mean, sd) = moments_in(rewards, unit.to);
+    let (mult, back) = scale_stage(rewards, spec, unit);
+    let (scale, back) = match est {
+        Estimator::Rloo => (mult * n as f64 / (n as f64 - 1.0), back),
+        // GRPO is unit-free: dividing by the std in the same unit cancels the rescaling, so
+        // the way back applies only to what the scale stage left (1 or `unit.back`).
+        Estimator::Grpo => (mult / (sd + 1e-6 * unit.to) * (back * unit.to), 1.0),
+        _ => (mult, back),
+    };
     for (o, r) in out.iter_mut().zip(rewards) {
-        *o = T::from_f64(scale * (r.to_f64() - mean));
+        *o = T::from_f64(scale * (r.to_f64() * unit.to - mean) * back);
     }
 }
 
 /// Only the strict best sample gets `r_max - r_second_max`; a tie at the top gives all zeros.
-fn best_minus_second<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
+fn best_minus_second<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
     let (mut best, mut second, mut arg) = (f64::NEG_INFINITY, f64::NEG_INFINITY, 0);
     for (i, r) in rewards.iter().enumerate() {
         let r = r.to_f64();
@@ -322,7 +513,10 @@ fn best_minus_second<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
     }
     out.fill(T::from_f64(0.0));
     if best > second {
-        out[arg] = T::from_f64(factor * (best - second));
+        // The gap of two rewards near +-f64::MAX overflows unless taken in the group's unit.
+        let unit = Unit::of(max_abs(rewards));
+        let (mult, back) = scale_stage(rewards, spec, unit);
+        out[arg] = T::from_f64(mult * (best * unit.to - second * unit.to) * back);
     }
 }
 
@@ -364,7 +558,7 @@ fn maxrl<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{PACKED_UP_TO, Workspace, sort_key};
+    use super::{PAR_SORT_FROM, Workspace, from_ordered_bits, ordered_bits, sort_key};
     use proptest::prelude::*;
 
     /// `Workspace::sort` against a comparator sort of the same rewards: the values must come
@@ -401,7 +595,11 @@ mod tests {
         let mut mixed = ulps(1.0, 8, 1);
         mixed.extend([0.5, 2.0, -0.0, 0.0, 1.0, 7.25]);
         check_sorted(&mixed);
-        check_sorted(&ulps(1.0, PACKED_UP_TO + 8, 1));
+        // The parallel sort, on packed keys and (nearly equal rewards) on exact ones.
+        check_sorted(&ulps(1.0, PAR_SORT_FROM * 2, 1));
+        let spread: Vec<f64> =
+            (0..PAR_SORT_FROM * 2).map(|i| ((i * 7919) % 10007) as f64 / 10007.0 - 0.5).collect();
+        check_sorted(&spread);
         check_sorted(&[]);
         check_sorted(&[4.0]);
     }
@@ -434,6 +632,7 @@ mod tests {
         fn sort_key_orders_like_total_cmp(a in edge_values(), b in edge_values(), i in 0usize..1000, j in 0usize..1000) {
             let expected = a.total_cmp(&b).then(i.cmp(&j));
             prop_assert_eq!(sort_key(a, i).cmp(&sort_key(b, j)), expected);
+            prop_assert_eq!(from_ordered_bits(ordered_bits(a)).to_bits(), a.to_bits());
         }
     }
 }

@@ -19,25 +19,35 @@
 //!
 //! ## Every estimator in the u, v, w basis
 //!
-//! | id | A_i | sum over the group | PG-unbiased for grad J_K | valid K |
+//! | id | A_i | sum over the group | PG-unbiased (factor c) | valid K |
 //! |---|---|---|---|---|
-//! | `pkpo` | (K/N) u_i | K rho_K | yes | 1..=N |
-//! | `pkpo-loo` | (K/N) u_i - (K/(N-1)) v_i | -K rho_K/(N-1) | yes | 1..=N-1 |
-//! | `pkpo-loo1` | (K/N)(u_i - w_i) = (K/N) EI_i | K(rho_K - rho_{K-1}) >= 0 | yes | 1..=N |
-//! | `ei` | u_i - w_i = EI_i | N(rho_K - rho_{K-1}) | yes, times K/N | 1..=N |
-//! | `maxpo` | EI_i - L2O_i = u_i - v_i | 0 exactly | yes, times K/N | 1..=N-1 |
-//! | `canonical` | (K/N)(u_i - v_i) = rho_K(B) - rho_K(B\i) | 0 exactly | yes | 1..=N-1 |
-//! | `rloo` | maxpo at K = 1 | 0 | for J_1, times 1/N | any (unused) |
-//! | `dr-grpo` | r_i - mean r = ((N-1)/N) rloo | 0 | for J_1, times 1/(N-1) | unused |
+//! | `pkpo` | (K/N) u_i | K rho_K | yes (1) | 1..=N |
+//! | `pkpo-loo` | (K/N) u_i - (K/(N-1)) v_i | -K rho_K/(N-1) | yes (1) | 1..=N-1 |
+//! | `pkpo-loo1` | (K/N)(u_i - w_i) = (K/N) EI_i | K(rho_K - rho_{K-1}) | yes (1) | 1..=N |
+//! | `ei` | u_i - w_i = EI_i | N(rho_K - rho_{K-1}) | yes (K/N) | 1..=N |
+//! | `maxpo` | EI_i - L2O_i = u_i - v_i | 0 exactly | yes (K/N) | 1..=N-1 |
+//! | `canonical` | (K/N)(u_i - v_i) = rho_K(B) - rho_K(B\i) | 0 exactly | yes (1) | 1..=N-1 |
+//! | `rloo` | maxpo at K = 1 | 0 | for J_1 (1/N) | unused |
+//! | `dr-grpo` | r_i - mean r = ((N-1)/N) rloo | 0 | for J_1 (1/(N-1)) | unused |
 //! | `grpo` | (r_i - mean r)/(std r + 1e-6) | 0 | no | unused |
 //! | `best-minus-second` | best: r_max - r_second, else 0 | >= 0 | no | unused |
 //! | `passk-analytic` | ((N-K)/N) maxpo / sigma (binary r) | 0 | no | 1..=N |
 //! | `maxrl` | (r_i - mean r)/mean r, 0 if mean r = 0 (binary r) | 0 | no (for sum_{k<=N-1} pass@k/k, times 1/N) | unused |
 //!
-//! `EI_i` (expected improvement of sample i over the best of K-1 others) is never negative,
-//! so pkpo-loo1 and ei are not centered. `L2O_i = (1/(N-1)) sum_{j != i} EI_j(B \ i) = v_i - w_i`
+//! The PG factor c is one convention everywhere ([`Estimator::pg_factor`], [`Scale::Pg`],
+//! `maxk estimators`, docs/MATH.md): `c * sum_i A_i grad log pi(y_i)` is an unbiased estimate
+//! of `grad J_K` (of `grad J_1` for the estimators that ignore K). For K >= 2, `EI_i`
+//! (expected improvement of sample i over the best of K-1 others) is never negative, so
+//! pkpo-loo1 and ei are not centered; at K = 1 there are no comparators and `EI_i = r_i`,
+//! negative for negative rewards. `L2O_i = (1/(N-1)) sum_{j != i} EI_j(B \ i) = v_i - w_i`
 //! does not depend on `r_i`, so subtracting it keeps the gradient unbiased, and the MaxPO
-//! advantages sum to exactly zero. "Times c" is [`Estimator::pg_factor`] and [`Scale::Pg`].
+//! advantages sum to exactly zero.
+//!
+//! ## Numerics
+//! Every output is finite or an error: the kernels rescale a group by an exact power of two
+//! where an intermediate (a gap, a mean, a square in the std) could overflow, and a true
+//! advantage beyond the output type's range is [`Error::AdvantageOverflow`], never an
+//! infinity or a NaN.
 //!
 //! ## Example
 //! ```
@@ -89,7 +99,7 @@ pub use batch::{
 };
 pub use diagnostics::{Diagnostics, GroupedMaxAtK, grouped_diagnostics, grouped_max_at_k, grouped_step};
 pub use error::{Error, Result};
-pub use estimator::{Estimator, Scale, Spec};
+pub use estimator::{Estimator, KRange, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
 pub use multi::{

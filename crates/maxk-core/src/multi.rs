@@ -141,8 +141,7 @@ pub fn multi_advantages_into<T: Reward>(rewards: &[T], spec: &MultiSpec, out: &m
     check_output(out.len(), n)?;
     let mut ws = MultiWorkspace::default();
     ws.check(rewards, spec)?;
-    ws.compute(rewards, spec, out);
-    Ok(())
+    ws.compute(rewards, spec, out)
 }
 
 /// Multi-objective advantages of a dense batch: `rewards` is row-major `[G, group_size, D]`,
@@ -180,9 +179,11 @@ pub fn batch_multi_advantages_into<T: Reward>(
     }
     out.par_chunks_mut(group_size)
         .zip(rewards.par_chunks(group_size * d))
+        .enumerate()
         .with_min_len(MIN_GROUPS_PER_TASK)
-        .for_each_init(MultiWorkspace::default, |ws, (o, r)| ws.compute(r, spec, o));
-    Ok(())
+        .try_for_each_init(MultiWorkspace::default, |ws, (g, (o, r))| {
+            ws.compute(r, spec, o).map_err(|e| e.in_group(g))
+        })
 }
 
 /// Multi-objective advantages of ragged groups: `rewards` is row-major `[B, D]` and group `g`
@@ -220,13 +221,12 @@ pub fn ragged_multi_advantages_into<T: Reward>(
         groups.push((w[0], head));
         rest = tail;
     }
-    groups
-        .into_par_iter()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .for_each_init(MultiWorkspace::default, |ws, (start, o)| {
-            ws.compute(&rewards[start * d..(start + o.len()) * d], spec, o)
-        });
-    Ok(())
+    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
+        MultiWorkspace::default,
+        |ws, (g, (start, o))| {
+            ws.compute(&rewards[start * d..(start + o.len()) * d], spec, o).map_err(|e| e.in_group(g))
+        },
+    )
 }
 
 /// Number of samples in `len` values of `d` axes.
@@ -268,11 +268,20 @@ impl MultiWorkspace {
             }
             check_shape(&self.column, axis.spec).map_err(located)?;
         }
+        // Near the type's largest value, a trial run finds an overflowing advantage before
+        // anything is written (the same bound as the single-axis path, with the weights).
+        let weight: f64 = spec.axes().iter().map(|a| a.weight.abs()).sum();
+        if crate::group::near_max::<T>(crate::group::max_abs(rewards) * weight.max(1.0)) {
+            let mut trial = vec![T::from_f64(0.0); rewards.len() / d.max(1)];
+            self.compute(rewards, spec, &mut trial)?;
+        }
         Ok(())
     }
 
     /// The weighted sum of the per-axis advantages of a checked `[N, D]` group.
-    fn compute<T: Reward>(&mut self, rewards: &[T], spec: &MultiSpec, out: &mut [T]) {
+    /// Errors: [`Error::InAxis`] around an axis's overflow, [`Error::AdvantageOverflow`] when
+    /// the weighted sum overflows `T`; `out` is written only on success.
+    fn compute<T: Reward>(&mut self, rewards: &[T], spec: &MultiSpec, out: &mut [T]) -> Result<()> {
         let d = spec.width();
         let n = out.len();
         self.sum.clear();
@@ -280,14 +289,30 @@ impl MultiWorkspace {
         self.axis_out.resize(n, 0.0);
         for (a, axis) in spec.axes().iter().enumerate() {
             self.gather(rewards, d, a);
-            self.ws.compute(&self.column, axis.spec, &mut self.axis_out);
+            self.ws
+                .compute(&self.column, axis.spec, &mut self.axis_out)
+                .map_err(|e| Error::InAxis { axis: a, source: Box::new(e) })?;
             for (s, x) in self.sum.iter_mut().zip(&self.axis_out) {
                 *s += axis.weight * x;
             }
         }
+        if let Some(index) = self.sum.iter().position(|s| !T::from_f64(*s).to_f64().is_finite()) {
+            let (low, high) = rewards.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(r.to_f64()), hi.max(r.to_f64()))
+            });
+            return Err(Error::AdvantageOverflow {
+                estimator: "multi-objective",
+                index,
+                ty: T::NAME,
+                max: T::MAX,
+                low,
+                high,
+            });
+        }
         for (o, s) in out.iter_mut().zip(&self.sum) {
             *o = T::from_f64(*s);
         }
+        Ok(())
     }
 }
 

@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
-use crate::group::{Workspace, moments};
+use crate::group::{Unit, Workspace, max_abs, near_max, std_in};
 use crate::validate::{check_finite, check_offsets, check_output};
 
 /// Groups per rayon task (as in `batch`).
@@ -187,22 +187,50 @@ pub(crate) fn compute_planned<T: Reward>(
     spec: Spec,
     plan: Plan,
     out: &mut [T],
-) {
+) -> Result<()> {
     match plan {
         Plan::Compute => ws.compute(rewards, spec, out),
-        Plan::Zero => out.fill(T::from_f64(0.0)),
+        Plan::Zero => {
+            out.fill(T::from_f64(0.0));
+            Ok(())
+        }
         Plan::ShrinkK(k) => ws.compute(rewards, Spec { k, ..spec }, out),
         Plan::CenteredEi(k) => centered_ei(ws, rewards, spec, k, out),
     }
 }
 
+/// [`Workspace::check_representable`] for a planned group, so that an overflowing advantage
+/// is an error before anything is written (only groups near the type's largest value run a
+/// trial).
+fn check_planned<T: Reward>(ws: &mut Workspace, rewards: &[T], spec: Spec, plan: Plan) -> Result<()> {
+    let m = max_abs(rewards);
+    if !near_max::<T>(m) {
+        return Ok(());
+    }
+    match plan {
+        Plan::Compute => ws.check_representable(rewards, spec, m),
+        Plan::ShrinkK(k) => ws.check_representable(rewards, Spec { k, ..spec }, m),
+        Plan::Zero => Ok(()),
+        Plan::CenteredEi(_) => {
+            let mut trial = vec![T::from_f64(0.0); rewards.len()];
+            compute_planned(ws, rewards, spec, plan, &mut trial)
+        }
+    }
+}
+
 /// `c (EI_i - mean_j EI_j)` at `k`, with `c` = 1 for maxpo (EI units) and K/N for canonical and
 /// pkpo-loo (their PG scale), then `spec.scale`.
-fn centered_ei<T: Reward>(ws: &mut Workspace, rewards: &[T], spec: Spec, k: usize, out: &mut [T]) {
+fn centered_ei<T: Reward>(
+    ws: &mut Workspace,
+    rewards: &[T],
+    spec: Spec,
+    k: usize,
+    out: &mut [T],
+) -> Result<()> {
     let n = rewards.len();
     let r64: Vec<f64> = rewards.iter().map(|r| r.to_f64()).collect();
     let mut ei = vec![0.0f64; n];
-    ws.compute(&r64, Spec::new(Estimator::Ei, k), &mut ei);
+    ws.compute(&r64, Spec::new(Estimator::Ei, k), &mut ei)?;
     let mean = crate::sum::sum(ei.iter().copied()) / n as f64;
     let unit = if spec.estimator == Estimator::Maxpo { 1.0 } else { k as f64 / n as f64 };
     let factor = unit
@@ -210,12 +238,24 @@ fn centered_ei<T: Reward>(ws: &mut Workspace, rewards: &[T], spec: Spec, k: usiz
             Scale::None => 1.0,
             Scale::Pg => spec.estimator.pg_factor(n, k),
             Scale::Std => {
-                let sd = moments(rewards).1;
+                let sd = std_in(rewards, Unit::ONE);
                 if sd > 0.0 { 1.0 / (sd + 1e-6) } else { 1.0 }
             }
         };
     for (o, e) in out.iter_mut().zip(&ei) {
         *o = T::from_f64(factor * (e - mean));
+    }
+    if out.iter().all(|a| a.to_f64().is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::AdvantageOverflow {
+            estimator: spec.estimator.id(),
+            index: out.iter().position(|a| !a.to_f64().is_finite()).unwrap_or(0),
+            ty: T::NAME,
+            max: T::MAX,
+            low: r64.iter().copied().fold(f64::INFINITY, f64::min),
+            high: r64.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
     }
 }
 
@@ -268,6 +308,10 @@ pub fn ragged_advantages_with<T: Reward>(
 ) -> Result<SmallGroupCounts> {
     check_output(out.len(), rewards.len())?;
     let (plans, counts) = plan_ragged(rewards, offsets, spec, rule)?;
+    let mut ws = Workspace::new();
+    for (g, (w, &p)) in offsets.windows(2).zip(&plans).enumerate() {
+        check_planned(&mut ws, &rewards[w[0]..w[1]], spec, p).map_err(|e| e.in_group(g))?;
+    }
     let mut groups = Vec::with_capacity(plans.len());
     let mut rest = &mut out[..];
     for (w, &p) in offsets.windows(2).zip(&plans) {
@@ -275,12 +319,12 @@ pub fn ragged_advantages_with<T: Reward>(
         groups.push((w[0], p, head));
         rest = tail;
     }
-    groups
-        .into_par_iter()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .for_each_init(Workspace::new, |ws, (start, p, o)| {
-            compute_planned(ws, &rewards[start..start + o.len()], spec, p, o)
-        });
+    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
+        Workspace::new,
+        |ws, (g, (start, p, o))| {
+            compute_planned(ws, &rewards[start..start + o.len()], spec, p, o).map_err(|e| e.in_group(g))
+        },
+    )?;
     Ok(counts)
 }
 

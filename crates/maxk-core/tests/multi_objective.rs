@@ -39,7 +39,7 @@ fn group_strategy(n: usize, axes: Vec<Axis>) -> impl Strategy<Value = (Vec<Vec<f
     let columns: Vec<_> = axes
         .iter()
         .map(|a| {
-            let hi = if a.spec.estimator == Estimator::PasskAnalytic { 2 } else { 9 };
+            let hi = if a.spec.estimator.needs_binary() { 2 } else { 9 };
             prop::collection::vec(
                 (0i32..hi).prop_map(move |x| if hi == 2 { f64::from(x) } else { f64::from(x) / 4.0 }),
                 n,

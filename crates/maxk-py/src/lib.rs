@@ -342,14 +342,31 @@ fn pass_at_k(py: Python<'_>, n: usize, c: usize, k: usize) -> PyResult<f64> {
     maxk_core::pass_at_k(n, c, k).map_err(|e| value_error(py, e))
 }
 
-/// estimator_table() -> list[tuple[str, str, bool, bool, bool]]
+/// One row of [`estimator_table`].
+type EstimatorRow =
+    (&'static str, &'static str, bool, bool, &'static str, &'static str, bool, &'static str, usize);
+
+/// estimator_table() -> list[tuple[str, str, bool, bool, str, str, bool, str, int]]
 ///
-/// The core registry in order: (id, description, uses_k, is_unbiased, is_centered).
+/// The core registry in order: (id, description, centered, pg_unbiased, pg_factor, objective,
+/// uses_k, valid_k, min_group_size), the fields of `maxk estimators --json`.
 #[pyfunction]
-fn estimator_table() -> Vec<(&'static str, &'static str, bool, bool, bool)> {
+fn estimator_table() -> Vec<EstimatorRow> {
     Estimator::ALL
         .iter()
-        .map(|e| (e.id(), e.description(), e.uses_k(), e.is_unbiased(), e.is_centered()))
+        .map(|e| {
+            (
+                e.id(),
+                e.description(),
+                e.is_centered(),
+                e.is_unbiased(),
+                e.pg_factor_formula(),
+                e.objective(),
+                e.uses_k(),
+                e.k_range().requirement(),
+                e.min_group_size(),
+            )
+        })
         .collect()
 }
 

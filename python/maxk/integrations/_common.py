@@ -54,7 +54,7 @@ def resolve_k(estimator: str, k: Any, hint: str) -> int:
     """K as an int; K = 1 for the estimators that ignore it; ValueError (with ``hint``, how to
     set K in the framework) when an estimator that needs K has none."""
     if k is None:
-        if maxk._estimator_uses_k(estimator):
+        if maxk.estimator_info(estimator).uses_k:
             raise ValueError(f"maxk estimator {estimator!r} needs K: {hint}")
         return 1
     return int(k)

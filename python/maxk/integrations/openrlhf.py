@@ -276,7 +276,7 @@ def _maxk_cli() -> Iterator[None]:
             k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
             schedule = getattr(namespace, "algo.advantage.maxk_k_schedule", None)
-            if k is None and schedule is None and maxk._estimator_uses_k(estimator):
+            if k is None and schedule is None and maxk.estimator_info(estimator).uses_k:
                 self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
             if n is not None:
                 try:

@@ -82,7 +82,7 @@ def compute_advantages(
     if not rewards:
         return [], []
     scheduled = _schedule(estimator)
-    if scheduled is None and maxk._estimator_uses_k(estimator):
+    if scheduled is None and maxk.estimator_info(estimator).uses_k:
         raise ValueError(
             f"maxk estimator {estimator!r} needs K: call maxk.integrations.rllm.configure(k=...) "
             "or set MAXK_K in the environment"
@@ -103,7 +103,7 @@ def _estimator_fn(estimator: str) -> Any:
         return compute_advantages(rewards, algorithm_config, estimator=estimator, **kwargs)
 
     fn.__name__ = fn.__qualname__ = f"maxk_{estimator.replace('-', '_')}_advantages"
-    fn.__doc__ = f"rLLM advantage estimator: maxk {estimator!r}. {maxk.estimators()[estimator]}"
+    fn.__doc__ = f"rLLM advantage estimator: maxk {estimator!r}. {maxk.estimator_info(estimator).description}"
     return fn
 
 

@@ -73,7 +73,7 @@ def compute_maxk_outcome_advantage(
     if index is None:
         raise ValueError(f"maxk estimator {estimator!r} needs the prompt uid of each response (index)")
     if k_schedule is None:
-        if maxk._estimator_uses_k(estimator):
+        if maxk.estimator_info(estimator).uses_k:
             raise ValueError(
                 f"maxk estimator {estimator!r} needs K: add maxk.k=K (or maxk.k_schedule=...) to the "
                 "command line of python -m maxk.integrations.skyrl"

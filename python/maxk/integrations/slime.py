@@ -58,7 +58,7 @@ def _k(args: Any, estimator: str) -> int:
     if spec is None:
         spec = getattr(args, "maxk_k", None)
     if spec is None:
-        if maxk._estimator_uses_k(estimator):
+        if maxk.estimator_info(estimator).uses_k:
             raise ValueError(
                 f"maxk estimator {estimator!r} needs K: set maxk_k (or maxk_k_schedule) in the YAML "
                 "given to --custom-config-path"

@@ -224,7 +224,7 @@ def _estimator_fn(estimator: str) -> Any:
         )
 
     fn.__name__ = fn.__qualname__ = f"compute_maxk_{estimator.replace('-', '_')}_outcome_advantage"
-    fn.__doc__ = f"verl advantage estimator: maxk {estimator!r}. {maxk.estimators()[estimator]}"
+    fn.__doc__ = f"verl advantage estimator: maxk {estimator!r}. {maxk.estimator_info(estimator).description}"
     fn._maxk_estimator = estimator  # type: ignore[attr-defined]
     return fn
 

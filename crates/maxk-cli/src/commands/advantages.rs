@@ -23,7 +23,8 @@ pub struct Args {
     /// JSON Lines input, one array of rewards per line (default: stdin).
     #[arg(long, short = 'i')]
     pub input: Option<PathBuf>,
-    /// Output file (default: stdout).
+    /// Output file (default: stdout), written only if every line succeeds: lines go to a
+    /// temporary file beside it that replaces it at the end; on error the file is untouched.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
 }
@@ -41,11 +42,16 @@ pub fn parse_scale(s: &str) -> Result<Scale, String> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let spec = Spec::new(args.estimator, args.k).with_scale(args.scale);
+    jsonl::map_lines(args.input.as_ref(), args.output.as_ref(), per_line(spec))
+}
+
+/// The work on one line: the advantages of its group as a JSON array.
+pub fn per_line(spec: Spec) -> impl FnMut(&[f64]) -> Result<String> {
     let mut ws = Workspace::new();
     let mut out = Vec::new();
-    jsonl::map_lines(args.input.as_ref(), args.output.as_ref(), |rewards| {
+    move |rewards| {
         out.resize(rewards.len(), 0.0);
         ws.advantages_into(rewards, spec, &mut out)?;
         jsonl::to_json(&out)
-    })
+    }
 }

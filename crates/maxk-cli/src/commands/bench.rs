@@ -3,13 +3,16 @@
 //! same run, on the same data.
 
 use std::hint::black_box;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use maxk_core::{Estimator, Spec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+
+use super::{advantages, jsonl};
 
 /// Arguments of `maxk bench`.
 #[derive(Debug, clap::Args)]
@@ -17,9 +20,12 @@ pub struct Args {
     /// Shorter measurements (about 0.1 s per figure instead of 1 s): noisier, for smoke tests.
     #[arg(long)]
     pub quick: bool,
-    /// K used throughout.
+    /// K used throughout (the huge group uses K = 64).
     #[arg(short = 'k', long, default_value_t = 8)]
     pub k: usize,
+    /// Size of the one huge group sent through the JSON Lines path of `maxk advantages`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub huge_n: usize,
 }
 
 /// Median seconds per call of `f`, over 5 samples each lasting about `budget / 5`.
@@ -56,29 +62,35 @@ fn human(seconds: f64) -> String {
 
 /// Runs the benchmark and prints its tables.
 pub fn run(args: Args) -> Result<()> {
+    let mut out = io::stdout().lock();
     let budget = Duration::from_millis(if args.quick { 100 } else { 1000 });
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let spec = Spec::new(Estimator::Maxpo, args.k);
-    println!("maxk bench: MaxPO, K = {}, {} rayon threads", args.k, rayon::current_num_threads());
-    println!();
-    println!("One group: O(N log N) kernel vs the paper's O(N^2) Leave-Two-Out");
-    println!("{:>7}  {:>12}  {:>12}  {:>9}", "N", "maxk", "quadratic", "speed-up");
+    // Every group below has at least 64 rewards: a K that fits them all is checked once here,
+    // so the timed calls cannot fail.
+    Estimator::Maxpo.validate(64, args.k).context("-k must suit the benchmark's smallest group (N = 64)")?;
+    writeln!(out, "maxk bench: MaxPO, K = {}, {} rayon threads", args.k, rayon::current_num_threads())?;
+    writeln!(out)?;
+    writeln!(out, "One group: O(N log N) kernel vs the paper's O(N^2) Leave-Two-Out")?;
+    writeln!(out, "{:>7}  {:>12}  {:>12}  {:>9}", "N", "maxk", "quadratic", "speed-up")?;
     for n in [64usize, 1024, 16384] {
         let r = rewards(&mut rng, n);
         let mut ws = maxk_core::Workspace::new();
-        let mut out = vec![0.0; n];
-        let fast = seconds_per_call(budget, || ws.advantages_into(black_box(&r), spec, &mut out).unwrap());
+        let mut adv = vec![0.0; n];
+        let fast = seconds_per_call(budget, || {
+            black_box(ws.advantages_into(black_box(&r), spec, &mut adv).is_ok());
+        });
         let slow = seconds_per_call(budget, || {
             black_box(maxk_core::quadratic::maxpo(black_box(&r), args.k));
         });
-        println!("{n:>7}  {:>12}  {:>12}  {:>8.1}x", human(fast), human(slow), slow / fast);
+        writeln!(out, "{n:>7}  {:>12}  {:>12}  {:>8.1}x", human(fast), human(slow), slow / fast)?;
     }
-    println!();
+    writeln!(out)?;
     let (g, n) = (4096usize, 64usize);
-    println!("Batch [{g} x {n}] (parallel): maxk vs sorting each group (copy + sort_unstable)");
-    println!("{:>18}  {:>12}  {:>14}  {:>14}", "", "time", "groups/s", "vs sort");
+    writeln!(out, "Batch [{g} x {n}] (parallel): maxk vs sorting each group (copy + sort_unstable)")?;
+    writeln!(out, "{:>18}  {:>12}  {:>14}  {:>14}", "", "time", "groups/s", "vs sort")?;
     let batch = rewards(&mut rng, g * n);
-    let mut out = vec![0.0; g * n];
+    let mut adv = vec![0.0; g * n];
     let mut scratch = vec![0.0; g * n];
     let sort = seconds_per_call(budget, || {
         scratch.copy_from_slice(&batch);
@@ -86,15 +98,65 @@ pub fn run(args: Args) -> Result<()> {
         black_box(&scratch);
     });
     let f64_time = seconds_per_call(budget, || {
-        maxk_core::batch_advantages_into(black_box(&batch), n, spec, &mut out).unwrap()
+        black_box(maxk_core::batch_advantages_into(black_box(&batch), n, spec, &mut adv).is_ok());
     });
     let batch32: Vec<f32> = batch.iter().map(|&x| x as f32).collect();
-    let mut out32 = vec![0.0f32; g * n];
+    let mut adv32 = vec![0.0f32; g * n];
     let f32_time = seconds_per_call(budget, || {
-        maxk_core::batch_advantages_into(black_box(&batch32), n, spec, &mut out32).unwrap()
+        black_box(maxk_core::batch_advantages_into(black_box(&batch32), n, spec, &mut adv32).is_ok());
     });
     for (name, t) in [("sort (baseline)", sort), ("maxk maxpo f64", f64_time), ("maxk maxpo f32", f32_time)] {
-        println!("{name:>18}  {:>12}  {:>14.0}  {:>13.2}x", human(t), g as f64 / t, t / sort);
+        writeln!(out, "{name:>18}  {:>12}  {:>14.0}  {:>13.2}x", human(t), g as f64 / t, t / sort)?;
     }
+    writeln!(out)?;
+    huge_group(&mut out, &mut rng, &args)
+}
+
+/// One huge group through the JSON Lines path of `maxk advantages` (parse, estimator,
+/// serialise; in memory, so the pipe and process start, equal for both, are left out):
+/// maxpo against the trivial dr-grpo on the same line, alternating, `repeats` times.
+fn huge_group(out: &mut dyn Write, rng: &mut ChaCha8Rng, args: &Args) -> Result<()> {
+    let n = args.huge_n;
+    let k = 64.min(n.saturating_sub(1)).max(1);
+    Estimator::Maxpo.validate(n, k).context("--huge-n must be at least 2")?;
+    let line = format!("{}\n", serde_json::to_string(&rewards(rng, n))?);
+    let repeats = if args.quick { 3 } else { 9 };
+    writeln!(
+        out,
+        "One group of N = {n} through `maxk advantages` (JSON Lines in memory), K = {k}: \
+         maxpo vs dr-grpo, {repeats} alternating repeats"
+    )?;
+    let time = |estimator: Estimator| -> Result<f64> {
+        let mut sink = Vec::with_capacity(2 * line.len());
+        let start = Instant::now();
+        jsonl::process(&mut line.as_bytes(), &mut sink, advantages::per_line(Spec::new(estimator, k)))?;
+        let t = start.elapsed().as_secs_f64();
+        black_box(&sink);
+        Ok(t)
+    };
+    time(Estimator::Maxpo)?; // warm-up: page faults, the rayon pool
+    let (mut maxpo, mut dr, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..repeats {
+        let (a, b) = (time(Estimator::Maxpo)?, time(Estimator::DrGrpo)?);
+        maxpo.push(a);
+        dr.push(b);
+        ratio.push(a / b);
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let (m, d, r) = (stats(&mut maxpo), stats(&mut dr), stats(&mut ratio));
+    writeln!(out, "{:>18}  {:>12}  {:>12}  {:>12}", "", "median", "min", "max")?;
+    writeln!(
+        out,
+        "{:>18}  {:>12}  {:>12}  {:>12}",
+        "dr-grpo (baseline)",
+        human(d.0),
+        human(d.1),
+        human(d.2)
+    )?;
+    writeln!(out, "{:>18}  {:>12}  {:>12}  {:>12}", "maxpo", human(m.0), human(m.1), human(m.2))?;
+    writeln!(out, "{:>18}  {:>11.2}x  {:>11.2}x  {:>11.2}x", "maxpo / dr-grpo", r.0, r.1, r.2)?;
     Ok(())
 }

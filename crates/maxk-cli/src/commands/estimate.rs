@@ -15,7 +15,7 @@ pub struct Args {
     /// JSON Lines input, one array of rewards per line (default: stdin).
     #[arg(long, short = 'i')]
     pub input: Option<PathBuf>,
-    /// Output file (default: stdout).
+    /// Output file (default: stdout), written only if every line succeeds (see `advantages`).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
 }

@@ -1,11 +1,17 @@
 //! Streaming JSON Lines: one group (a JSON array of numbers) per input line, one JSON value per
 //! output line, in order. Memory stays bounded by the largest line.
+//!
+//! `--output FILE` is all or nothing: lines go to a temporary file beside FILE, renamed over
+//! it only when every line succeeded; on error FILE is left as it was. On stdout, lines stream
+//! as they are computed (a pipeline sees them at once) and a closed pipe ends the run quietly
+//! (see `main`).
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, StdoutLock, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use tempfile::NamedTempFile;
 
 /// Opens `--input` (stdin when absent or `-`).
 pub fn reader(path: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
@@ -17,26 +23,90 @@ pub fn reader(path: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
     })
 }
 
-/// Opens `--output` (stdout when absent or `-`).
-pub fn writer(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) if p.as_os_str() != "-" => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("cannot create output file {}", p.display()))?,
-        )),
-        _ => Box::new(BufWriter::new(io::stdout().lock())),
-    })
+/// Where the lines go: stdout, or a temporary file that becomes `path` on [`Sink::finish`].
+pub enum Sink {
+    /// Standard output.
+    Stdout(BufWriter<StdoutLock<'static>>),
+    /// A temporary file in the directory of `path`.
+    File {
+        /// The temporary file.
+        tmp: BufWriter<NamedTempFile>,
+        /// The requested output file.
+        path: PathBuf,
+    },
 }
 
-/// Calls `each(line_number, rewards)` for every line; `each` returns the JSON text to write.
-/// The first bad line stops the run with `line N: <reason>`; earlier lines are already written,
-/// nothing is written for the bad one.
+impl Sink {
+    /// Opens `--output` (stdout when absent or `-`). A file output is created beside `path`
+    /// (same file system, so the final rename is atomic) with the permissions a plain
+    /// `File::create` would give, or those of the file it replaces.
+    pub fn open(path: Option<&PathBuf>) -> Result<Sink> {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Sink::Stdout(BufWriter::new(io::stdout().lock())));
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".maxk-").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // 0o666 minus the umask, as File::create; a replaced file keeps its own mode.
+            let mode = fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o666);
+            builder.permissions(fs::Permissions::from_mode(mode));
+        }
+        let tmp = builder.tempfile_in(dir).with_context(|| {
+            format!("cannot create output file {} (temporary file in {})", path.display(), dir.display())
+        })?;
+        Ok(Sink::File { tmp: BufWriter::new(tmp), path: path.clone() })
+    }
+
+    /// The writer for the lines.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File { tmp, .. } => tmp,
+        }
+    }
+
+    /// Flushes, and for a file output renames the temporary file over the requested one.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Sink::Stdout(mut w) => w.flush().context("cannot write output"),
+            Sink::File { tmp, path } => {
+                let tmp = tmp.into_inner().map_err(|e| e.into_error()).context("cannot write output")?;
+                tmp.as_file()
+                    .sync_all()
+                    .with_context(|| format!("cannot write output file {}", path.display()))?;
+                tmp.persist(&path).with_context(|| format!("cannot write output file {}", path.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Calls `each(rewards)` for every line; `each` returns the JSON text to write. The first bad
+/// line stops the run with `line N: <reason>`: on stdout the earlier lines are already out,
+/// an output file is left untouched.
 pub fn map_lines(
     input: Option<&PathBuf>,
     output: Option<&PathBuf>,
-    mut each: impl FnMut(&[f64]) -> Result<String>,
+    each: impl FnMut(&[f64]) -> Result<String>,
 ) -> Result<()> {
     let mut rd = reader(input)?;
-    let mut out = writer(output)?;
+    let mut sink = Sink::open(output)?;
+    process(&mut rd, sink.writer(), each)?;
+    sink.finish()
+}
+
+/// The loop of [`map_lines`] on any reader and writer (the benchmark runs it in memory).
+pub fn process(
+    rd: &mut dyn BufRead,
+    out: &mut dyn Write,
+    mut each: impl FnMut(&[f64]) -> Result<String>,
+) -> Result<()> {
     let mut line = String::new();
     let mut number = 0usize;
     loop {
@@ -50,10 +120,9 @@ pub fn map_lines(
         let text = line.trim_end_matches(['\n', '\r']);
         let result = parse(text).and_then(|rewards| each(&rewards));
         let json = result.with_context(|| format!("line {number}"))?;
-        out.write_all(json.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(json.as_bytes()).context("cannot write output")?;
+        out.write_all(b"\n").context("cannot write output")?;
     }
-    out.flush().context("cannot write output")?;
     Ok(())
 }
 
@@ -65,7 +134,12 @@ fn parse(text: &str) -> Result<Vec<f64>> {
         .map_err(|e| anyhow::anyhow!("expected a JSON array of finite numbers such as [0, 1, 0.5]: {e}"))
 }
 
-/// Serialises numbers with full f64 precision (shortest round-trip representation).
+/// Serialises numbers with full f64 precision (shortest round-trip representation). JSON has
+/// no infinities or NaN (serde_json would print `null`): a non-finite value is an error. The
+/// estimators never return one (they return an error instead), so this is a last guard.
 pub fn to_json(values: &[f64]) -> Result<String> {
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        bail!("value at index {i} is {}, which JSON cannot represent", values[i]);
+    }
     Ok(serde_json::to_string(values)?)
 }

@@ -1,12 +1,20 @@
-//! One module per subcommand.
+//! One module per subcommand. The trainer (`lm`) and the experiments (`reproduce`, `bandit`,
+//! `maze`) are cargo features, on by default; without them their subcommands still parse and
+//! say how to get them ([`missing`]).
 
 pub mod advantages;
+#[cfg(feature = "experiments")]
 pub mod bandit;
 pub mod bench;
 pub mod estimate;
 pub mod estimators;
-mod jsonl;
+pub mod jsonl;
+#[cfg(feature = "lm")]
 pub mod lm;
+#[cfg(feature = "experiments")]
 pub mod maze;
+#[cfg(any(not(feature = "lm"), not(feature = "experiments")))]
+pub mod missing;
 pub mod multi;
+#[cfg(feature = "experiments")]
 pub mod reproduce;
