@@ -5,7 +5,6 @@
 //! `sum_d weight_d * A^d_i` (see `maxk_core::MultiSpec`). `--estimator`, `-k`, `--scale` and
 //! `--weights` take one value for every axis or a comma-separated list with one value per axis.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -72,7 +71,9 @@ impl Args {
 pub fn run(args: Args) -> Result<()> {
     let mut spec = args.width().map(|d| args.spec(d)).transpose()?;
     let mut rd = jsonl::reader(args.input.as_ref())?;
-    let mut out = jsonl::writer(args.output.as_ref())?;
+    // All or nothing for a file output, quiet on a closed pipe: the same sink as `advantages`.
+    let mut sink = jsonl::Sink::open(args.output.as_ref())?;
+    let out = sink.writer();
     let mut line = String::new();
     let mut number = 0usize;
     loop {
@@ -83,11 +84,10 @@ pub fn run(args: Args) -> Result<()> {
         number += 1;
         let json = one_line(&args, &mut spec, line.trim_end_matches(['\n', '\r']))
             .with_context(|| format!("line {number}"))?;
-        out.write_all(json.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(json.as_bytes()).context("cannot write output")?;
+        out.write_all(b"\n").context("cannot write output")?;
     }
-    out.flush().context("cannot write output")?;
-    Ok(())
+    sink.finish()
 }
 
 /// The output of one input line; `spec` is fixed by the first line when the flags leave D open.
