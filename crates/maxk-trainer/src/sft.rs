@@ -15,11 +15,11 @@ use serde::Serialize;
 use crate::checkpoint::{self, TrainState};
 use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
+use crate::diagnostics::progress_bar;
 use crate::error::Result;
 use crate::eval::held_out;
 use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
 use crate::optim::{gradients, track};
-use crate::rl::progress_bar;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, encode_answer, encode_prompt};
 
