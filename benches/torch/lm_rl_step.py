@@ -7,7 +7,9 @@ times the same work as `maxk_trainer::rl::bench`:
 * rollout: P prompts x N samples, batched KV-cache decoding of left-padded prompts with
   temperature / top-p sampling (PAD and BOS never drawn), at most `max_new_tokens` tokens;
 * update: synthetic Bernoulli(1/2) rewards (so that every group carries signal), group
-  advantages, then one Adam step per minibatch of whole groups on the clipped surrogate
+  advantages from the installed `maxk` wheel with the config's estimator, K and scale (the
+  same maxk-core code the Rust trainer calls), then one Adam step per minibatch of whole
+  groups on the clipped surrogate
   `-(1/T) sum_t min(r_t A, clip(r_t, 1-eps, 1+eps) A)` with `r_t = pi/pi_old` (old log-probs
   from the weights before the batch's first update), global-norm gradient clipping.
 
@@ -15,8 +17,8 @@ The model is the same decoder-only transformer: learned token and position embed
 pre-norm blocks `x += W_o attn(LN1 x); x += W_2 gelu_tanh(W_1 LN2 x)`, final LN, untied
 head without bias, LN eps 1e-5, attention scale 1/sqrt(d/H), masked keys at -1e9.
 
-Advantages here are leave-one-out (RLOO, which is MaxPO at K = 1) computed in torch: their
-cost is O(P N) scalars and does not affect throughput; maxk uses maxk-core's estimator.
+Threads: `--threads` (default 2, the development machine's cores) sets
+`torch.set_num_threads`, matching the maxk side's `RAYON_NUM_THREADS` in scripts/lm-bench.sh.
 
 Usage:
     maxk lm bench --preset gpu --device cuda --out /tmp/lmbench
@@ -33,6 +35,7 @@ import random
 import time
 import tomllib
 
+import maxk
 import torch
 import torch.nn.functional as F
 
@@ -213,7 +216,9 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--steps", type=int, default=3, help="timed RL steps after one warm-up")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     with open(args.config, "rb") as f:
         cfg = tomllib.load(f)
     m, rl = cfg["model"], cfg["rl"]
@@ -221,6 +226,7 @@ def main():
     torch.manual_seed(cfg["seed"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
     rng = random.Random(cfg["seed"])
+    cpu_gen = torch.Generator().manual_seed(cfg["seed"])
     model = Model(m["d_model"], m["n_layers"], m["n_heads"], m["d_ff"], m["max_seq_len"]).to(device)
     a = rl["adam"]
     opt = torch.optim.Adam(model.parameters(), lr=a["lr"], betas=(a["beta1"], a["beta2"]), eps=a["eps"])
@@ -236,8 +242,8 @@ def main():
         completions = sample(model, prompts, rl["sampling"], device, gen)
         sync(device)
         t1 = time.perf_counter()
-        rewards = torch.bernoulli(torch.full((len(prompts) // n, n), 0.5))
-        advantages = (rewards - (rewards.sum(1, keepdim=True) - rewards) / (n - 1)).reshape(-1)
+        rewards = torch.bernoulli(torch.full((len(prompts) // n, n), 0.5), generator=cpu_gen)
+        advantages = maxk.advantages(rewards, rl["k"], rl["estimator"], rl["scale"]).reshape(-1).float()
         t2 = time.perf_counter()
         update(model, opt, rl, prompts, completions, advantages, device)
         sync(device)
@@ -254,7 +260,7 @@ def main():
         "steps_per_s": args.steps / total_s,
     }
     print(
-        f"torch eager ({device.type}, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
+        f"torch eager ({device.type}, {torch.get_num_threads()} threads, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
         f"{res['updates_per_s']:.3f} updates/s, {res['steps_per_s']:.3f} RL steps/s"
     )
     if args.json:

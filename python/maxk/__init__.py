@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import operator
 import sys
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 import numpy as np
@@ -49,10 +49,16 @@ __all__ = [
     "__version__",
     "advantages",
     "advantages_by_index",
+    "advantages_with_diagnostics",
+    "diagnostics",
     "estimators",
     "max_at_k",
+    "max_at_k_by_index",
+    "multi_objective_advantages",
     "pass_at_k",
     "scales",
+    "small_groups_rules",
+    "validation_pass_at_k",
 ]
 
 _T = TypeVar("_T")
@@ -72,6 +78,24 @@ def scales() -> tuple[str, ...]:
     """The ids accepted by ``scale=``: ``none``, ``std`` (divide by the group's std + 1e-6, as
     GRPO) and ``pg`` (the factor that makes the estimator PG-unbiased for grad J_K)."""
     return tuple(_maxk.scales())
+
+
+def small_groups_rules() -> tuple[str, ...]:
+    """The ids accepted by ``small_groups=``, the rule for a group that cannot carry the
+    estimator at K (too few samples: N <= K for maxpo, a singleton, padding rows):
+
+    - ``"error"`` (default of the API): ``ValueError`` naming the group.
+    - ``"zero"`` (default of the framework adapters, as verl's and TRL's own estimators give a
+      singleton group 0): advantage 0 for each of its samples; unbiased for the other groups.
+    - ``"shrink-k"``: the estimator at the largest K the group can carry (``N - 1`` for maxpo),
+      0 if there is none: unbiased, but for grad J_K' with the smaller K'.
+    - ``"centered-ei"``: for maxpo, canonical and pkpo-loo, expected improvement minus its group
+      mean at K' = min(K, N) (the K = N fallback of the MaxPO authors; at K = N it is
+      best-minus-second, centered): exactly centered, no longer exactly unbiased; 0 otherwise.
+
+    :func:`diagnostics` counts the groups each rule handled.
+    """
+    return tuple(_maxk.small_groups_rules())
 
 
 def _estimator_uses_k(estimator: str) -> bool:
@@ -152,12 +176,18 @@ def _check_rank(ndim: int, name: str) -> None:
 
 
 @overload
-def advantages(rewards: np.ndarray, k: int, estimator: str = ..., scale: str = ...) -> np.ndarray: ...
+def advantages(
+    rewards: np.ndarray, k: int, estimator: str = ..., scale: str = ..., small_groups: str = ...
+) -> np.ndarray: ...
 @overload
-def advantages(rewards: torch.Tensor, k: int, estimator: str = ..., scale: str = ...) -> torch.Tensor: ...
+def advantages(
+    rewards: torch.Tensor, k: int, estimator: str = ..., scale: str = ..., small_groups: str = ...
+) -> torch.Tensor: ...
 @overload
-def advantages(rewards: Any, k: int, estimator: str = ..., scale: str = ...) -> np.ndarray: ...
-def advantages(rewards: Any, k: int, estimator: str = "maxpo", scale: str = "none") -> Any:
+def advantages(rewards: Any, k: int, estimator: str = ..., scale: str = ..., small_groups: str = ...) -> np.ndarray: ...
+def advantages(
+    rewards: Any, k: int, estimator: str = "maxpo", scale: str = "none", small_groups: str = "error"
+) -> Any:
     """Advantages of one group ``[N]`` or of G groups ``[G, N]``.
 
     Parameters
@@ -173,6 +203,9 @@ def advantages(rewards: Any, k: int, estimator: str = "maxpo", scale: str = "non
         (arXiv 2606.06080), which sums to exactly zero over each group.
     scale
         ``"none"`` (default), ``"std"`` or ``"pg"``; see :func:`scales`.
+    small_groups
+        What a group that cannot carry the estimator at K gets: ``"error"`` (default),
+        ``"zero"``, ``"shrink-k"`` or ``"centered-ei"``; see :func:`small_groups_rules`.
 
     Returns
     -------
@@ -187,7 +220,7 @@ def advantages(rewards: Any, k: int, estimator: str = "maxpo", scale: str = "non
         index: ``group 3: reward at index 1 is NaN, rewards must be finite``).
     """
     array, back = _as_array(rewards, "rewards")
-    return back(_maxk.advantages(array, _count("k", k), estimator, scale))
+    return back(_maxk.advantages(array, _count("k", k), estimator, scale, small_groups))
 
 
 def advantages_by_index(
@@ -196,11 +229,13 @@ def advantages_by_index(
     k: int,
     estimator: str = "maxpo",
     scale: str = "none",
+    small_groups: str = "error",
 ) -> Any:
     """Advantages of a flat batch whose sample ``i`` belongs to group ``index[i]``.
 
     Groups may have different sizes and their samples may be anywhere in the batch (verl's
-    ``uid``: a numpy object array of strings). The output is in the original order.
+    ``uid``: a numpy object array of strings). The output is in the original order; an empty
+    batch gives an empty result.
 
     Parameters
     ----------
@@ -211,34 +246,201 @@ def advantages_by_index(
         ``B`` group ids: non-negative integers are used as they are (errors then name them
         exactly as maxk-core does); any other hashable ids (strings, negative integers, tuples)
         are mapped to dense integers first and errors name the caller's id, e.g.
-        ``group id 'uid-7': k = 4 is out of range for maxpo with group size 3 (...)``.
-    k, estimator, scale
-        As in :func:`advantages`; every group must be valid for them.
+        ``group id 'uid-7': k = 4 is out of range for maxpo with group size 3 (...)``. Ids are
+        one group exactly when they are equal in Python: ``[1, "1"]`` is two groups (numpy
+        alone would coerce both to the string ``"1"``), ``[1, 1.0, True]`` one.
+    k, estimator, scale, small_groups
+        As in :func:`advantages`; with ``small_groups="error"`` every group must be valid.
     """
     array, back = _as_array(scores, "scores")
     if array.ndim != 1:
         raise ValueError(f"scores must have shape [B], got an array with {array.ndim} dimensions")
     ids, labels = _dense_ids(index)
-    try:
-        out = _maxk.grouped_advantages(array, ids, _count("k", k), estimator, scale)
-    except ValueError as e:
+    with _named_groups(labels):
+        out = _maxk.grouped_advantages(array, ids, _count("k", k), estimator, scale, small_groups)
+    return back(out)
+
+
+def advantages_with_diagnostics(
+    scores: Any,
+    index: Iterable[Hashable] | np.ndarray | torch.Tensor,
+    k: int,
+    estimator: str = "maxpo",
+    scale: str = "none",
+    small_groups: str = "error",
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`advantages_by_index` and the step's :func:`diagnostics` in one call (one sort)."""
+    array, back = _as_array(scores, "scores")
+    if array.ndim != 1:
+        raise ValueError(f"scores must have shape [B], got an array with {array.ndim} dimensions")
+    ids, labels = _dense_ids(index)
+    with _named_groups(labels):
+        out, diag = _maxk.grouped_step(array, ids, _count("k", k), estimator, scale, small_groups)
+    return back(out), diag
+
+
+def diagnostics(
+    rewards: Any,
+    index: Iterable[Hashable] | np.ndarray | torch.Tensor | None,
+    k: int,
+    estimator: str | None = "maxpo",
+    scale: str = "none",
+    small_groups: str = "zero",
+    advantages: Any = None,
+) -> dict[str, Any]:
+    """Per-step max@K diagnostics of a batch, computed by maxk-core.
+
+    ``rewards`` is ``[B]`` with ``index`` the group of each sample (as in
+    :func:`advantages_by_index`), or ``[G, N]`` with ``index=None``. Without ``advantages``,
+    the advantages are those of ``estimator`` under ``small_groups``; with ``advantages`` (any
+    estimator's, e.g. a framework's own GRPO advantages, same shape as ``rewards``) those are
+    described, and ``estimator`` (may be None) only decides which groups ``small_groups`` would
+    have handled.
+
+    Returns a dict of plain Python numbers:
+
+    - ``rho_k``: mean over groups with N >= K of rho_K, the unbiased max@K estimate (pass@K for
+      0/1 rewards); None when no group has K samples. ``rho_groups``: those groups.
+    - ``no_signal_share``: share of groups whose rewards are all equal (``no_signal_groups``).
+    - ``small_groups``: groups the small-group rule handled (``small_groups_zeroed``,
+      ``small_groups_shrunk``, ``small_groups_centered_ei``, ``small_group_samples``).
+    - ``centering_residual``: ``max_g |sum_g A| / max |A|`` (rounding level for centered
+      estimators, 0 when every advantage is 0).
+    - ``adv_mean``, ``adv_std`` (population), ``adv_abs_max``; ``reward_mean``, ``groups``,
+      ``samples``, ``k``.
+    """
+    array, _ = _as_array(rewards, "rewards")
+    if index is None:
+        if array.ndim != 2:
+            raise ValueError("diagnostics needs index for rewards of shape [B]; or give rewards of shape [G, N]")
+        ids = np.repeat(np.arange(array.shape[0], dtype=np.uint64), array.shape[1])
+        labels = None
+        array = array.reshape(-1)
+    else:
+        if array.ndim != 1:
+            raise ValueError(f"rewards must have shape [B] with an index, got {array.ndim} dimensions")
+        ids, labels = _dense_ids(index)
+    kk = _count("k", k)
+    with _named_groups(labels):
+        if advantages is None:
+            if estimator is None:
+                raise ValueError("diagnostics needs an estimator or the advantages")
+            return _maxk.grouped_step(array, ids, kk, estimator, scale, small_groups)[1]
+        adv, _ = _as_array(advantages, "advantages")
+        adv = np.ascontiguousarray(adv.reshape(-1), dtype=np.float64)
+        if adv.shape != array.shape:
+            raise ValueError(f"advantages have {adv.size} values for {array.size} rewards")
+        return _maxk.grouped_diagnostics(
+            np.ascontiguousarray(array, dtype=np.float64), ids, adv, kk, estimator, scale, small_groups
+        )
+
+
+def max_at_k_by_index(rewards: Any, index: Iterable[Hashable] | np.ndarray | torch.Tensor, k: int) -> dict[str, Any]:
+    """The unbiased max@K of a set of groups given as (group id, reward) pairs: the mean over
+    the groups with at least K samples of rho_K (pass@K for 0/1 rewards).
+
+    Returns ``{"value": float | None, "groups": int, "skipped": int}``: ``skipped`` groups have
+    fewer than K samples and are left out (rho_K needs K samples; a bootstrap over fewer, like
+    verl's validation ``best@k``, is biased); ``value`` is None when no group is left.
+    """
+    array, _ = _as_array(rewards, "rewards")
+    if array.ndim != 1:
+        raise ValueError(f"rewards must have shape [B], got an array with {array.ndim} dimensions")
+    ids, labels = _dense_ids(index)
+    with _named_groups(labels):
+        value, groups, skipped = _maxk.grouped_max_at_k(
+            np.ascontiguousarray(array, dtype=np.float64), ids, _count("k", k)
+        )
+    return {"value": value, "groups": groups, "skipped": skipped}
+
+
+def validation_pass_at_k(
+    prompt_ids: Iterable[Hashable] | np.ndarray | torch.Tensor, correct: Any, ks: Iterable[int] = (1,)
+) -> dict[str, Any]:
+    """Unbiased pass@k of a validation run from (prompt id, correct) pairs, for each k in ``ks``.
+
+    ``correct`` holds one 0/1 (or bool) per sample; samples of a prompt are found by its id.
+    Returns ``{"pass@k": mean over prompts with >= k samples of 1 - C(n-c, k)/C(n, k) (None if
+    none), "pass@k/prompts": their number, "pass@k/skipped": prompts with fewer than k}``.
+    """
+    array, _ = _as_array(correct, "correct")
+    if array.ndim != 1:
+        raise ValueError(f"correct must have shape [B], got an array with {array.ndim} dimensions")
+    bad = np.flatnonzero((array != 0) & (array != 1))
+    if bad.size:
+        raise ValueError(f"correct at index {int(bad[0])} is {float(array[bad[0]])!r}; pass@k needs 0/1 values")
+    out: dict[str, Any] = {}
+    for k in ks:
+        res = max_at_k_by_index(array, prompt_ids, k)
+        out[f"pass@{k}"] = res["value"]
+        out[f"pass@{k}/prompts"] = res["groups"]
+        out[f"pass@{k}/skipped"] = res["skipped"]
+    return out
+
+
+class _named_groups:
+    """Context manager: a core error about dense group id ``j`` is re-raised naming the caller's
+    label ``labels[j]`` (no-op when the caller's ids were used as they are)."""
+
+    def __init__(self, labels: list[Any] | None) -> None:
+        self.labels = labels
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: Any, e: Any, tb: Any) -> bool:
+        if not isinstance(e, ValueError) or self.labels is None:
+            return False
         group_id = getattr(e, "group_id", None)
-        if labels is None or group_id is None:
-            raise
-        err = ValueError(f"group id {labels[group_id]!r}: {e.reason}")  # type: ignore[attr-defined]
-        err.group_id = labels[group_id]  # type: ignore[attr-defined]
+        if group_id is None or group_id >= len(self.labels):
+            return False
+        err = ValueError(f"group id {self.labels[group_id]!r}: {e.reason}")
+        err.group_id = self.labels[group_id]  # type: ignore[attr-defined]
         err.reason = e.reason  # type: ignore[attr-defined]
         raise err from None
-    return back(out)
+
+
+_ID_KINDS = (
+    (bool, "number"),
+    (int, "number"),
+    (float, "number"),
+    (np.number, "number"),
+    (np.bool_, "number"),
+    (str, "str"),
+    (np.str_, "str"),
+    (bytes, "bytes"),
+)
+
+
+def _id_kind(x: Any) -> str:
+    for typ, kind in _ID_KINDS:
+        if isinstance(x, typ):
+            return kind
+    return "other"
 
 
 def _dense_ids(index: Any) -> tuple[np.ndarray, list[Any] | None]:
     """uint64 group ids for the core, and the caller's label of each dense id (None when the
-    caller's ids are non-negative integers, used unchanged)."""
+    caller's ids are non-negative integers, used unchanged).
+
+    A list that mixes numbers and strings (``[1, "1"]``), which ``numpy.asarray`` would coerce
+    into one string array and so merge, is grouped as Python objects instead: ids are one group
+    exactly when they are equal in Python (``1 == 1.0 == True``, ``1 != "1"``)."""
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(index, tensor):
         index = index.detach().cpu().numpy()
-    idx = np.asarray(index)
+    if isinstance(index, np.ndarray):
+        idx = index
+    else:
+        items = list(index)
+        kinds = {_id_kind(x) for x in items}
+        try:
+            idx = np.asarray(items) if len(kinds) == 1 and kinds != {"other"} else None
+        except (OverflowError, ValueError):  # integers beyond 64 bits
+            idx = None
+        if idx is None or idx.ndim != 1:
+            idx = np.empty(len(items), dtype=object)
+            idx[:] = items
     if idx.ndim != 1:
         raise ValueError(f"index must have shape [B], got an array with {idx.ndim} dimensions")
     if idx.dtype.kind in "bu" or (idx.dtype.kind == "i" and (idx.size == 0 or idx.min() >= 0)):
@@ -246,8 +448,13 @@ def _dense_ids(index: Any) -> tuple[np.ndarray, list[Any] | None]:
     if idx.dtype.kind == "O":
         # Object arrays (verl's uid) may mix types that cannot be sorted; a dict needs only hashing.
         mapping: dict[Any, int] = {}
-        ids = np.fromiter((mapping.setdefault(x, len(mapping)) for x in idx), dtype=np.uint64, count=len(idx))
+        try:
+            ids = np.fromiter((mapping.setdefault(x, len(mapping)) for x in idx), dtype=np.uint64, count=len(idx))
+        except TypeError as e:
+            raise TypeError(f"index holds an unhashable id: {e}") from None
         return ids, list(mapping)
+    if idx.dtype.kind not in "iufSUMm":
+        raise TypeError(f"index must hold hashable ids, got dtype {idx.dtype}")
     labels, inverse = np.unique(idx, return_inverse=True)
     return np.ascontiguousarray(inverse.reshape(-1), dtype=np.uint64), labels.tolist()
 
@@ -278,3 +485,81 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     samples of which ``c`` are correct, without forming binomials. Needs ``0 <= c <= n`` and
     ``1 <= k <= n``."""
     return _maxk.pass_at_k(_count("n", n), _count("c", c), _count("k", k))
+
+
+def multi_objective_advantages(
+    rewards: Any,
+    k: int | Sequence[int],
+    weights: Sequence[float] | None = None,
+    estimator: str | Sequence[str] = "maxpo",
+    scale: str | Sequence[str] = "none",
+    offsets: Sequence[int] | np.ndarray | None = None,
+) -> Any:
+    """Multi-objective max@K: one estimator per reward axis, then a weighted sum.
+
+    ``A_i = sum_d weights[d] * A^d_i`` where ``A^d`` is ``estimator[d]`` at ``k[d]`` with
+    ``scale[d]`` on the group's column ``d`` (``scale="std"`` is the per-axis normalisation). The
+    axis-wise "EI - L2O per axis, normalised, weighted sum" of arXiv 2607.14962, computed by
+    maxk-core in O(N log N) per axis, for any estimator id (``grpo`` on every axis with
+    ``scale="none"`` is GDPO-style "normalise then sum"). With centered estimators on every axis
+    the result sums to zero over each group; with PG-unbiased estimators and ``scale="pg"`` it is
+    an unbiased policy gradient of ``sum_d weights[d] * J^d_{K_d}``.
+
+    Parameters
+    ----------
+    rewards
+        Shape ``[N, D]`` (one group of N samples with D rewards each), ``[G, N, D]`` (G groups),
+        or ``[B, D]`` with ``offsets``; numpy, torch or array-like, dtypes as in
+        :func:`advantages`.
+    k, estimator, scale
+        One value for every axis, or a sequence of D values (one per axis).
+    weights
+        D finite axis weights; default 1 for every axis.
+    offsets
+        CSR offsets over the B samples of a ragged batch: group ``g`` is samples
+        ``offsets[g]:offsets[g+1]`` (``offsets[0] = 0``, ``offsets[-1] = B``).
+
+    Returns
+    -------
+    One advantage per sample: ``[N]``, ``[G, N]`` or ``[B]``, numpy (float32 for float32 input,
+    float64 otherwise) or a torch tensor with the input's dtype and device.
+
+    Raises
+    ------
+    ValueError
+        As :func:`advantages`, with the axis named (``group 1: axis 0: reward at index 2 is NaN,
+        rewards must be finite``); a per-axis list whose length is not D; a non-finite weight.
+    """
+    tensor = _torch_tensor_type()
+    if tensor is not None and isinstance(rewards, tensor):
+        shape = tuple(rewards.shape)
+        flat = rewards.reshape(-1)
+    else:
+        a = np.asarray(rewards)
+        shape = a.shape
+        flat = a.reshape(-1)
+    allowed = (2,) if offsets is not None else (2, 3)
+    if len(shape) not in allowed:
+        want = "[B, D] with offsets" if offsets is not None else "[N, D] or [G, N, D]"
+        raise ValueError(f"rewards must have shape {want}, got an array with {len(shape)} dimensions")
+    array, back = _as_array(flat, "rewards")
+    array = array.reshape(shape)
+    d = shape[-1]
+    ks = [_count("k", x) for x in _per_axis("k", k, d)]
+    estimators = [str(e) for e in _per_axis("estimator", estimator, d)]
+    scales = [str(x) for x in _per_axis("scale", scale, d)]
+    w = [1.0] * d if weights is None else [float(x) for x in _per_axis("weights", weights, d, broadcast=False)]
+    offs = None if offsets is None else [_count("offset", o) for o in np.asarray(offsets).reshape(-1).tolist()]
+    return back(_maxk.multi_advantages(array, ks, estimators, scales, w, offs))
+
+
+def _per_axis(name: str, value: Any, d: int, broadcast: bool = True) -> list[Any]:
+    """``value`` as a list of D per-axis values: a scalar (or string) is repeated D times."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        if not broadcast:
+            raise TypeError(f"{name} must be a sequence of {d} values, got {type(value).__name__}")
+        return [value] * d
+    values = list(value.tolist() if hasattr(value, "tolist") else value)
+    if len(values) != d:
+        raise ValueError(f"{name} has {len(values)} values for {d} reward axes (give one per axis)")
+    return values

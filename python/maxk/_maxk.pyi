@@ -1,5 +1,7 @@
 """Type stubs of the private native module ``maxk._maxk`` (crates/maxk-py). Use ``maxk`` instead."""
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -10,6 +12,7 @@ def advantages(
     k: int,
     estimator: str = "maxpo",
     scale: str = "none",
+    small_groups: str = "error",
 ) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
 def grouped_advantages(
     scores: npt.NDArray[np.float64] | npt.NDArray[np.float32],
@@ -17,6 +20,35 @@ def grouped_advantages(
     k: int,
     estimator: str = "maxpo",
     scale: str = "none",
+    small_groups: str = "error",
+) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
+def grouped_step(
+    scores: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    group_ids: npt.NDArray[np.uint64],
+    k: int,
+    estimator: str = "maxpo",
+    scale: str = "none",
+    small_groups: str = "error",
+) -> tuple[npt.NDArray[np.float64] | npt.NDArray[np.float32], dict[str, Any]]: ...
+def grouped_diagnostics(
+    rewards: npt.NDArray[np.float64],
+    group_ids: npt.NDArray[np.uint64],
+    advantages: npt.NDArray[np.float64],
+    k: int,
+    estimator: str | None = None,
+    scale: str = "none",
+    small_groups: str = "error",
+) -> dict[str, Any]: ...
+def grouped_max_at_k(
+    rewards: npt.NDArray[np.float64], group_ids: npt.NDArray[np.uint64], k: int
+) -> tuple[float | None, int, int]: ...
+def multi_advantages(
+    rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    ks: list[int],
+    estimators: list[str],
+    scales: list[str],
+    weights: list[float],
+    offsets: list[int] | None = None,
 ) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
 def max_at_k(
     rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32], k: int
@@ -24,3 +56,4 @@ def max_at_k(
 def pass_at_k(n: int, c: int, k: int) -> float: ...
 def estimator_table() -> list[tuple[str, str, bool, bool, bool]]: ...
 def scales() -> list[str]: ...
+def small_groups_rules() -> list[str]: ...

@@ -21,3 +21,27 @@ def require(module: str):
     if os.environ.get("MAXK_REQUIRE_FRAMEWORKS") == "1":
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def skyrl_ppo_utils():
+    """SkyRL 0.4.0's ``ppo_utils`` (the advantage registry and step), or skip.
+
+    SkyRL declares Python >= 3.12: on 3.11 its ``skyrl.backends`` package ``__init__`` imports the
+    Tinker API types, which pydantic rejects below 3.12. On such an interpreter (this project's
+    test machines), the package is entered without running that ``__init__``; every module the
+    advantage step uses (``ppo_utils``, the config, the registry actor) is SkyRL's own, unchanged.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    spec = importlib.util.find_spec("skyrl")
+    if spec is None:
+        if os.environ.get("MAXK_REQUIRE_SKYRL") == "1":
+            raise ImportError("skyrl is not installed (MAXK_REQUIRE_SKYRL=1)")
+        pytest.skip("skyrl is not installed (scripts/test-frameworks.sh installs it)")
+    if sys.version_info < (3, 12) and "skyrl.backends" not in sys.modules:
+        package = types.ModuleType("skyrl.backends")
+        package.__path__ = [str(Path(spec.submodule_search_locations[0]) / "backends")]
+        sys.modules["skyrl.backends"] = package
+    return importlib.import_module("skyrl.backends.skyrl_train.utils.ppo_utils")

@@ -36,6 +36,8 @@ def pg_factor(estimator: str, n: int, k: int) -> float:
         return 1.0 / (n - 1) if n > 1 else 1.0
     if estimator == "passk-analytic":
         return k / (n - k) if n > k else 1.0
+    if estimator == "maxrl":
+        return 1.0 / n
     raise KeyError(estimator)
 
 
@@ -83,6 +85,9 @@ def advantages(rewards, k: int, estimator: str = "maxpo", scale: str = "none") -
         else:
             neg = q - math.comb(n - c - 1, k - 1) / math.comb(n - 1, k - 1)
             out = [(q if x == 1.0 else neg) / sigma for x in r]
+    elif estimator == "maxrl":
+        # arXiv 2602.02710: (r_i - mean r) / mean r, 0 for a group without a success
+        out = [0.0] * n if mean == 0 else [(x - mean) / mean for x in r]
     else:
         raise KeyError(estimator)
     factor = 1.0
@@ -96,6 +101,6 @@ def advantages(rewards, k: int, estimator: str = "maxpo", scale: str = "none") -
 def valid_ks(estimator: str, n: int) -> range:
     if estimator in ("maxpo", "canonical", "pkpo-loo"):
         return range(1, n)
-    if estimator in ("rloo", "dr-grpo", "grpo", "best-minus-second"):
+    if estimator in ("rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl"):
         return range(1, 3)
     return range(1, n + 1)

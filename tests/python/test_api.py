@@ -15,6 +15,7 @@ import reference
 import maxk
 
 ESTIMATORS = list(maxk.estimators())
+BINARY = ("passk-analytic", "maxrl")  # estimators for 0/1 rewards
 RANKED = ["pkpo", "pkpo-loo", "pkpo-loo1", "ei", "maxpo", "canonical"]
 
 
@@ -37,7 +38,7 @@ def groups(seed: int = 0):
 def test_matches_brute_force(estimator, scale):
     checked = 0
     for r in groups():
-        if estimator == "passk-analytic" and not set(r) <= {0.0, 1.0}:
+        if estimator in BINARY and not set(r) <= {0.0, 1.0}:
             continue
         for k in reference.valid_ks(estimator, len(r)):
             got = maxk.advantages(r, k, estimator, scale)
@@ -50,7 +51,7 @@ def test_matches_brute_force(estimator, scale):
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_batch_equals_rows_and_by_index(estimator):
     rng = np.random.default_rng(1)
-    rewards = rng.integers(0, 2, (9, 6)).astype(float) if estimator == "passk-analytic" else rng.normal(size=(9, 6))
+    rewards = rng.integers(0, 2, (9, 6)).astype(float) if estimator in BINARY else rng.normal(size=(9, 6))
     k = 3
     batch = maxk.advantages(rewards, k, estimator)
     rows = np.stack([maxk.advantages(row, k, estimator) for row in rewards])

@@ -27,12 +27,15 @@ from conftest import REPO, require
 import maxk
 
 DOC = REPO / "docs" / "python.md"
+ISSUE16_BLOCKS = {"multi", "schedule", "skyrl", "slime", "rllm"}
 BLOCK = re.compile(r"<!-- docs-test: (?P<name>[\w-]+) -->\n```(?P<lang>\w+)\n(?P<code>.*?)\n```", re.S)
 
 
 def blocks() -> dict[str, str]:
     found = {m["name"]: m["code"] for m in BLOCK.finditer(DOC.read_text())}
-    assert set(found) == {"api", "torch", "verl-multinode", "verl-direct", "trl", "openrlhf"}, sorted(found)
+    assert set(found) == {"api", "torch", "diagnostics", "verl-multinode", "verl-direct", "trl", "openrlhf"} | ISSUE16_BLOCKS, sorted(
+        found
+    )
     return found
 
 
@@ -57,6 +60,12 @@ def test_api_block():
     ns = run_python(blocks()["api"])
     np.testing.assert_allclose(ns["adv"], maxk.advantages(ns["rewards"], 4))
     assert ns["flat"].shape == (7,)
+
+
+def test_diagnostics_block():
+    ns = run_python(blocks()["diagnostics"])
+    assert ns["diag"]["rho_k"] == ns["diag"]["rho_k"]  # a number (group "a" has N >= K)
+    assert ns["diag"]["groups"] == 3
 
 
 def test_torch_block():
@@ -184,3 +193,79 @@ def test_openrlhf_block(tmp_path):
     assert record["advantage"]["estimator"] == "maxpo" and record["advantage"]["maxk_k"] == 4
     assert record["n_samples_per_prompt"] == 8
     assert record["ray_init"]["runtime_env"]["worker_process_setup_hook"] == "maxk.integrations.openrlhf.install"
+
+
+# ---- issue 16: multi-objective max@K, K schedules, SkyRL, slime, rLLM ----------------------
+
+
+def test_multi_block():
+    ns = run_python(blocks()["multi"])
+    r, w = ns["rewards"], [1.0, 0.2]
+    want = sum(w[d] * maxk.advantages(r[:, d], 2) for d in range(2))
+    np.testing.assert_allclose(ns["adv"], want, atol=1e-12)
+    assert ns["mixed"].shape == (1, 5) and ns["ragged"].shape == (8,)
+
+
+def test_schedule_block():
+    run_python(blocks()["schedule"])
+
+
+def test_skyrl_block():
+    """The launcher line: its maxk settings register in SkyRL's registry and the rest is a valid
+    SkyRL command line for SkyRL's own config parser (training needs GPUs)."""
+    from conftest import skyrl_ppo_utils
+
+    ppo_utils = skyrl_ppo_utils()
+    from skyrl.train.config import SkyRLTrainConfig
+
+    import maxk.integrations.skyrl as maxk_skyrl
+
+    (launch,) = [c for c in commands(blocks()["skyrl"]) if c[0] == "python"]
+    assert launch[:3] == ["python", "-m", "maxk.integrations.skyrl"]
+    rest, settings = maxk_skyrl._split_argv(launch[3:])
+    maxk_skyrl.register(settings.get("k"), scale=settings.get("scale", "none"))
+    cfg = SkyRLTrainConfig.from_cli_overrides(rest)
+    name = cfg.trainer.algorithm.advantage_estimator
+    fn = ppo_utils.AdvantageEstimatorRegistry.get(name)
+    assert fn.keywords["estimator"] == "maxpo" and fn.keywords["k_schedule"] == {"kind": "constant", "k": 4}
+    assert cfg.generator.n_samples_per_prompt == 8
+
+
+def test_slime_block(tmp_path):
+    """The YAML is applied to ``args`` as slime's ``--custom-config-path`` does, and the hook path
+    resolves through slime's own ``load_function`` to a function that computes maxk."""
+    pytest.importorskip("slime.utils.types")
+    import yaml
+    from slime.utils.misc import load_function
+    from slime.utils.types import Sample
+
+    from maxk.integrations.slime import reward_post_process
+
+    block = blocks()["slime"]
+    config = yaml.safe_load(block.split("<<'YAML'\n", 1)[1].split("\nYAML", 1)[0])
+    (train,) = [c for c in commands(block.split("\nYAML\n", 1)[1]) if c[0] == "python"]
+    flags = dict(zip(train[2::2], train[3::2]))
+    assert flags["--advantage-estimator"] == "grpo"
+    hook = load_function(flags["--custom-reward-post-process-path"])
+    assert hook is reward_post_process
+    args = type("Args", (), {"reward_key": None, "n_samples_per_prompt": int(flags["--n-samples-per-prompt"])})()
+    for key, value in config.items():
+        setattr(args, key, value)
+    r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.5, 0.0]
+    raw, adv = hook(args, [Sample(group_index=0, reward=x) for x in r])
+    np.testing.assert_allclose(adv, maxk.advantages(np.array(r), 4), atol=1e-12)
+
+
+def test_rllm_block():
+    pytest.importorskip("rllm.trainer.algorithms.advantage")
+    from rllm.trainer.algorithms.advantage import get_rllm_adv_estimator
+
+    import maxk.integrations.rllm as maxk_rllm
+
+    ns = run_python(blocks()["rllm"])
+    try:
+        fn = get_rllm_adv_estimator(ns["algorithm_config"].estimator_map["solver"])
+        (adv,), _ = fn([np.array([1.0, 0.0, 0.0, 1.0, 0.5])], ns["algorithm_config"])
+        np.testing.assert_allclose(adv, maxk.advantages(np.array([1.0, 0.0, 0.0, 1.0, 0.5]), 4), atol=1e-12)
+    finally:
+        maxk_rllm.configure()

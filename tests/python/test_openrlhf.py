@@ -130,11 +130,77 @@ def test_other_estimators_run_openrlhf_code():
         torch.testing.assert_close(a.advantages, b.advantages)
 
 
-def test_errors():
-    with pytest.raises(ValueError, match="needs --algo.advantage.maxk_k"):
+def test_errors_and_small_groups():
+    with pytest.raises(ValueError, match="needs K: add --algo.advantage.maxk_k"):
         make_maker("maxpo").compute_advantages_and_returns(make_experiences()[0])
-    with pytest.raises(ValueError, match=r"group 0: k = 4 is out of range for maxpo with group size 4"):
-        make_maker("maxpo", maxk_k=4).compute_advantages_and_returns(make_experiences()[0])
+    with pytest.raises(ValueError, match=r"group id 0: k = 4 is out of range for maxpo with group size 4"):
+        make_maker("maxpo", maxk_k=4, maxk_small_groups="error").compute_advantages_and_returns(
+            make_experiences()[0]
+        )
+    # default rule zero: every group of 4 at K = 4 gets 0, counted in experience.info
+    maker = make_maker("maxpo", maxk_k=4)
+    maker.kl_ctl.value = 0.0  # no KL penalty: the tokens carry only the sequence's advantage
+    out = maker.compute_advantages_and_returns(make_experiences()[0])
+    for experience in out:
+        assert torch.all(experience.advantages == 0)
+        assert torch.all(experience.info["maxk/small_groups"] == PROMPTS)
+    # K = N with centered-ei: EI minus its group mean (best-minus-second, centered)
+    experiences, rewards = make_experiences(seed=3)
+    maker = make_maker("maxpo", maxk_k=N, maxk_small_groups="centered-ei")
+    maker.kl_ctl.value = 0.0
+    out = maker.compute_advantages_and_returns(experiences)
+    want = maxk.advantages(rewards.reshape(PROMPTS, N), N, "maxpo", small_groups="centered-ei").reshape(-1)
+    for experience in out:
+        torch.testing.assert_close(experience.advantages, want[experience.index][:, None] * experience.action_mask)
+
+
+def test_diagnostics_in_experience_info():
+    experiences, rewards = make_experiences(seed=4)
+    out = make_maker("maxpo", maxk_k=2).compute_advantages_and_returns(experiences)
+    diag = maxk.diagnostics(rewards.reshape(PROMPTS, N), None, 2)
+    for experience in out:
+        n = len(experience.index)
+        for name, value in [("maxk/max@2", diag["rho_k"]), ("maxk/no_signal_share", diag["no_signal_share"]),
+                            ("maxk/centering_residual", diag["centering_residual"])]:
+            info = experience.info[name]
+            assert info.shape == (n,)  # per sample, as OpenRLHF averages info over samples
+            torch.testing.assert_close(info, torch.full((n,), value, dtype=torch.float32))
+
+
+def test_version_guard(monkeypatch):
+    monkeypatch.setattr(maxk_openrlhf.importlib.metadata, "version", lambda name: "0.11.1")
+    with pytest.raises(RuntimeError, match=r"RemoteExperienceMaker.compute_advantages_and_returns.*OpenRLHF 0.11.2 to "
+                                           r"0.11.2; OpenRLHF 0.11.1 is installed"):
+        maxk_openrlhf._check_version()
+    monkeypatch.setenv("MAXK_SKIP_VERSION_CHECK", "1")
+    maxk_openrlhf._check_version()
+
+
+def test_job_submit_runtime_env_merges(monkeypatch):
+    """Under `ray job submit --runtime-env-json ...` Ray merges the job's runtime env with the
+    launcher's ray.init one and refuses any field or env var set by both (ray/_private/worker.py);
+    the launcher leaves those out. Checked with Ray's own merge function."""
+    from ray._private.worker import _merge_runtime_env
+
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    alone = maxk_openrlhf._driver_runtime_env()
+    assert alone["worker_process_setup_hook"] == maxk_openrlhf.HOOK
+    for job_env in (
+        {"env_vars": {"NCCL_DEBUG": "INFO"}},
+        {"worker_process_setup_hook": maxk_openrlhf.HOOK, "env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+        {"pip": ["maxk"]},
+        {},
+    ):
+        monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": job_env}))
+        driver = maxk_openrlhf._driver_runtime_env()
+        merged = _merge_runtime_env(job_env, driver)
+        assert merged is not None, (job_env, driver)
+        assert merged["worker_process_setup_hook"] == maxk_openrlhf.HOOK
+        # the old recipe (hook in both) is exactly what Ray rejects
+        assert _merge_runtime_env({"worker_process_setup_hook": maxk_openrlhf.HOOK}, alone) is None
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"runtime_env": {"worker_process_setup_hook": "x.y"}}))
+    with pytest.raises(ValueError, match="worker_process_setup_hook='x.y'"):
+        maxk_openrlhf._driver_runtime_env()
 
 
 def run_launcher(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict | None]:

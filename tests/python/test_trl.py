@@ -16,6 +16,8 @@ transformers = require("transformers")
 from datasets import Dataset  # noqa: E402
 from tokenizers import Tokenizer, models, pre_tokenizers  # noqa: E402
 
+from trl import GRPOTrainer  # noqa: E402
+
 from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer  # noqa: E402
 
 ALPHABET = "abcdefgh"
@@ -134,6 +136,13 @@ def test_grpo_run_uses_maxk_advantages(tmp_path, estimator, k):
     gen_side = torch.cat(trainer.batch_advantages)
     torch.testing.assert_close(loss_side.sort().values, gen_side.sort().values)
     torch.testing.assert_close(trainer.last_maxk_advantages, trainer.batch_advantages[-1])
+    # the core's diagnostics in TRL's own metrics (logged with TRL's reward, reward_std, ...)
+    logged = trainer._metrics["train"]
+    for name in (f"maxk/max@{k}", "maxk/no_signal_share", "maxk/small_groups", "maxk/centering_residual",
+                 "maxk/adv_std", "maxk/unscorable"):
+        assert name in logged or any(name in h for h in trainer.state.log_history), name
+    history = [h for h in trainer.state.log_history if f"maxk/max@{k}" in h]
+    assert history and all(0 <= h["maxk/no_signal_share"] <= 1 for h in history)
 
 
 @pytest.mark.slow
@@ -143,9 +152,9 @@ def test_unscorable_completions_get_zero(tmp_path):
         [[1.0, 0.0], [float("nan"), float("nan")], [0.0, 1.0], [2.0, float("nan")]]
         + [[0.5, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 0.0]]
     )
-    adv = trainer._maxk_advantages(rpf)
+    adv, diag = trainer._maxk_advantages(rpf)
     rewards = (rpf * torch.tensor([1.0, 0.5])).nansum(dim=1)
-    assert adv[1] == 0
+    assert adv[1] == 0 and diag["unscorable"] == 1
     keep = [0, 2, 3]
     torch.testing.assert_close(adv[keep], maxk.advantages(rewards[keep], 1, "maxpo"))
     torch.testing.assert_close(adv[4:], maxk.advantages(rewards[4:], 1, "maxpo"))
@@ -163,3 +172,62 @@ def test_config_values_and_early_errors(tmp_path):
         make_trainer(tmp_path, maxk_estimator="nope", maxk_k=1)
     assert make_trainer(tmp_path, maxk_estimator="rloo").maxk_k == 1
     assert np.isfinite(trainer.num_generations)
+
+
+@pytest.mark.slow
+def test_unscorable_group_and_empty_batch_go_on(tmp_path):
+    """A group left with <= K scorable completions and a batch where nothing is scorable: zeros,
+    counted, no exception (TRL's own GRPO zeroes them too)."""
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k=2)
+    nan = float("nan")
+    rpf = torch.tensor(
+        [[1.0, 0.0], [nan, nan], [nan, nan], [0.0, 1.0]]  # 2 scorable left: N = K = 2
+        + [[0.5, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 0.0]]
+    )
+    adv, diag = trainer._maxk_advantages(rpf)
+    rewards = (rpf * torch.tensor([1.0, 0.5])).nansum(dim=1)
+    assert torch.all(adv[:4] == 0)
+    torch.testing.assert_close(adv[4:], maxk.advantages(rewards[4:], 2, "maxpo"))
+    assert (diag["small_groups"], diag["unscorable"], diag["groups"]) == (1, 2, 2)
+    empty, diag = trainer._maxk_advantages(torch.full((8, 2), nan))
+    assert torch.all(empty == 0) and diag["groups"] == 0 and diag["unscorable"] == 8
+    trainer.maxk_small_groups = "error"
+    with pytest.raises(ValueError, match="group id 0: k = 2 is out of range for maxpo with group size 2"):
+        trainer._maxk_advantages(rpf)
+
+
+@pytest.mark.slow
+def test_scale_rewards_is_honoured_or_refused(tmp_path):
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k=2)
+    assert trainer.maxk_scale == "none"  # MaxKGRPOConfig: scale_rewards="none"
+    trainer.scale_rewards = "group"
+    assert trainer._resolve_scale(None) == "std"
+    with pytest.raises(ValueError, match="contradicts scale_rewards='group'"):
+        trainer._resolve_scale("pg")
+    trainer.scale_rewards = "batch"
+    with pytest.raises(ValueError, match="does not support scale_rewards='batch'"):
+        trainer._resolve_scale(None)
+
+
+def test_version_guard(monkeypatch):
+    import maxk.integrations.trl as maxk_trl
+    from maxk.integrations._common import require_version
+
+    require_version("TRL", "1.16.3", maxk_trl.TESTED_TRL, "hook")
+    with pytest.raises(RuntimeError, match=r"tested with for TRL 1.16.0 to 1.16.x; TRL 1.17.0 is installed"):
+        require_version("TRL", "1.17.0", maxk_trl.TESTED_TRL, "GRPOTrainer._calculate_rewards")
+    monkeypatch.setattr(maxk_trl.trl, "__version__", "2.0.0")
+    with pytest.raises(RuntimeError, match="GRPOTrainer._calculate_rewards"):
+        MaxKGRPOTrainer(model=None, reward_funcs=[])
+    monkeypatch.setenv("MAXK_SKIP_VERSION_CHECK", "1")
+    require_version("TRL", "2.0.0", maxk_trl.TESTED_TRL, "hook")
+
+
+@pytest.mark.slow
+def test_missing_calculate_rewards_call_is_an_error(tmp_path, monkeypatch):
+    """If a TRL release stopped calling _calculate_rewards, training must not silently run on
+    GRPO's advantages."""
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k=2)
+    monkeypatch.setattr(MaxKGRPOTrainer, "_calculate_rewards", lambda self, *a: GRPOTrainer._calculate_rewards(self, *a))
+    with pytest.raises(RuntimeError, match="did not call GRPOTrainer._calculate_rewards"):
+        trainer.train()

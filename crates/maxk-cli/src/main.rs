@@ -21,6 +21,8 @@ enum Command {
     Lm(commands::lm::Args),
     /// Advantages per group: JSON Lines in (one array of rewards per line), JSON Lines out.
     Advantages(commands::advantages::Args),
+    /// Multi-objective advantages: one group per line as an array of D-arrays (one per sample).
+    MultiAdvantages(commands::multi::Args),
     /// The unbiased max@K estimate rho of each group (JSON Lines in, one number per line out).
     Estimate(commands::estimate::Args),
     /// List the estimator ids with a one-line description each.
@@ -39,6 +41,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Advantages(args) => commands::advantages::run(args),
+        Command::MultiAdvantages(args) => commands::multi::run(args),
         Command::Estimate(args) => commands::estimate::run(args),
         Command::Lm(args) => commands::lm::run(args),
         Command::Estimators => commands::estimators::run(),

@@ -13,7 +13,8 @@ fn reproduce_quick_writes_every_promised_file() {
     let out = maxk(&["reproduce", "--quick", "--quiet", "--out", dir.to_str().unwrap()]);
     ok(&out);
     let mut names = vec!["config.toml", "report.md", "summary.json", "bandit_error_bias.csv"];
-    let stems = ["bandit_error", "bandit_actions", "bandit_k", "maze"];
+    names.push("maze_lr.csv");
+    let stems = ["bandit_error", "bandit_actions", "bandit_k", "variance_map", "maze"];
     let per_stem: Vec<String> =
         stems.iter().flat_map(|s| ["png", "svg", "csv"].map(|e| format!("{s}.{e}"))).collect();
     names.extend(per_stem.iter().map(String::as_str));
@@ -27,7 +28,8 @@ fn reproduce_quick_writes_every_promised_file() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let claims = summary["claims"].as_array().unwrap();
-    assert_eq!(claims.len(), 6);
+    // 5 bandit claims, then 2 per maze variant (no lure and lure).
+    assert_eq!(claims.len(), 9);
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(["confirmed", "refuted", "mixed"].contains(&v), "claim {} has verdict {v}", c["id"]);
@@ -96,12 +98,17 @@ fn bandit_and_maze_subcommands_take_flags() {
         "5",
         "--traps",
         "1,3",
+        "--baits",
+        "0,0.5",
+        "--lrs",
+        "0.1,1,10",
         "--out",
         dir.to_str().unwrap(),
     ]));
     let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(config.contains("updates = 12") && config.contains("depth = 5"), "{config}");
-    assert_files(&dir, &["maze.png", "maze.svg", "maze.csv", "report.md"]);
+    assert!(config.contains("lrs = [0.1, 1.0, 10.0]") && config.contains("baits = [0.0, 0.5]"), "{config}");
+    assert_files(&dir, &["maze.png", "maze.svg", "maze.csv", "maze_lr.csv", "report.md"]);
 }
 
 #[test]
@@ -109,7 +116,7 @@ fn config_errors_name_the_key_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         ("[bandit_error]\nkk = 3\n", "unknown field `kk`"),
-        ("[maze]\nlr = \"fast\"\n", "invalid type"),
+        ("[maze]\nlrs = \"fast\"\n", "invalid type"),
         ("[bandit_error]\nn = 8\nk = 8\n", "config key `bandit_error.k` = 8"),
     ];
     for (i, (text, expect)) in cases.iter().enumerate() {

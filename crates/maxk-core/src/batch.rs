@@ -110,6 +110,10 @@ pub fn grouped_advantages_into<T: Reward>(
         });
     }
     check_output(out.len(), rewards.len())?;
+    if rewards.is_empty() {
+        // An empty batch has no groups: nothing to compute, nothing to name in an error.
+        return Ok(());
+    }
     // Stable order by id keeps each group's samples in their original relative order.
     let mut order: Vec<usize> = (0..rewards.len()).collect();
     order.sort_by_key(|&i| group_ids[i]);

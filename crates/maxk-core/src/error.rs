@@ -106,6 +106,22 @@ pub enum Error {
         /// The string given.
         name: String,
     },
+    /// A string is not a small-group rule id.
+    #[error("unknown small-group rule {name:?}; known: {known}")]
+    UnknownSmallGroups {
+        /// The string given.
+        name: String,
+        /// Comma-separated known ids.
+        known: String,
+    },
+    /// An advantage given to the diagnostics is NaN or infinite.
+    #[error("advantage at index {index} is {value}, advantages must be finite")]
+    NonFiniteAdvantage {
+        /// Index of the advantage in the batch.
+        index: usize,
+        /// The value found there.
+        value: f64,
+    },
     /// pass@k arguments out of range.
     #[error("invalid pass@k arguments n = {n}, c = {c}, k = {k} (needs 0 <= c <= n and 1 <= k <= n)")]
     InvalidPassAtK {
@@ -116,6 +132,34 @@ pub enum Error {
         /// K.
         k: usize,
     },
+    /// An error in one reward axis of a multi-objective group ([`crate::MultiSpec`]).
+    #[error("axis {axis}: {source}")]
+    InAxis {
+        /// Index of the axis (column).
+        axis: usize,
+        /// What was wrong with its column.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Multi-objective rewards whose length is not a multiple of the number of axes D.
+    #[error("{len} rewards cannot be split into rows of {axes} axes")]
+    AxisShape {
+        /// Number of reward values.
+        len: usize,
+        /// Number of axes D.
+        axes: usize,
+    },
+    /// A multi-objective axis weight that is NaN or infinite.
+    #[error("weight of axis {axis} is {value}, weights must be finite")]
+    InvalidWeight {
+        /// Index of the axis.
+        axis: usize,
+        /// The weight given.
+        value: f64,
+    },
+    /// A multi-objective spec without any axis.
+    #[error("a multi-objective spec needs at least one axis")]
+    NoAxes,
 }
 
 impl Error {

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 /// | `grpo` | (r_i - mean r)/(std r + 1e-6) | Shao et al. 2024, as verl |
 /// | `best-minus-second` | best sample r_max - r_second, others 0 | arXiv 2503.19595 |
 /// | `passk-analytic` | Chen et al. closed form, binary | arXiv 2508.10751 |
+/// | `maxrl` | (r_i - mean r)/mean r, 0 when mean r = 0, binary | arXiv 2602.02710 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Estimator {
     /// PKPO `s_i = (K/N) u_i` (Walder & Karkhanis 2025, eq. 19). 1 <= K <= N.
@@ -49,11 +50,19 @@ pub enum Estimator {
     BestMinusSecond,
     /// Chen et al. 2025 analytic pass@K advantage for binary rewards. 1 <= K <= N.
     PasskAnalytic,
+    /// MaxRL (maximum-likelihood RL, arXiv 2602.02710) for binary rewards:
+    /// `A_i = (r_i - mean r) / mean r = N r_i / c - 1` with `c` correct samples out of N, and 0
+    /// for every sample when `c = 0`. Sums to zero. `E[sum_i A_i grad log pi(y_i)] =
+    /// N grad sum_{k=1..=N-1} pass@k / k`: unbiased (times 1/N) for the maximum-likelihood
+    /// objective `log pass@1 = -sum_{k>=1} (1 - p)^k / k` truncated after N - 1 terms (the
+    /// zero for `c = 0` costs the N-th term), not for `grad J_K` at any K nor for `grad J_1`
+    /// (`tests/unbiasedness.rs` checks all three by enumeration). K unused, N >= 1.
+    Maxrl,
 }
 
 impl Estimator {
     /// Every estimator, in registry order.
-    pub const ALL: [Estimator; 11] = [
+    pub const ALL: [Estimator; 12] = [
         Estimator::Pkpo,
         Estimator::PkpoLoo,
         Estimator::PkpoLoo1,
@@ -65,6 +74,7 @@ impl Estimator {
         Estimator::Grpo,
         Estimator::BestMinusSecond,
         Estimator::PasskAnalytic,
+        Estimator::Maxrl,
     ];
 
     /// The string id (CLI flag value, Python name, verl `adv_estimator`).
@@ -81,6 +91,7 @@ impl Estimator {
             Estimator::Grpo => "grpo",
             Estimator::BestMinusSecond => "best-minus-second",
             Estimator::PasskAnalytic => "passk-analytic",
+            Estimator::Maxrl => "maxrl",
         }
     }
 
@@ -116,19 +127,39 @@ impl Estimator {
             Estimator::PasskAnalytic => {
                 "Chen et al. analytic pass@K advantage, binary rewards only (arXiv 2508.10751)"
             }
+            Estimator::Maxrl => {
+                "MaxRL (r_i - mean r)/mean r, 0 if no success: binary rewards, centered, unbiased (x 1/N) for log pass@1 truncated to N-1 terms, not for J_K (arXiv 2602.02710); K unused"
+            }
         }
     }
 
     /// Whether the estimator reads `k` (the peers `rloo`, `dr-grpo`, `grpo`,
     /// `best-minus-second` ignore it).
     pub const fn uses_k(self) -> bool {
-        !matches!(self, Estimator::Rloo | Estimator::DrGrpo | Estimator::Grpo | Estimator::BestMinusSecond)
+        !matches!(
+            self,
+            Estimator::Rloo
+                | Estimator::DrGrpo
+                | Estimator::Grpo
+                | Estimator::BestMinusSecond
+                | Estimator::Maxrl
+        )
     }
 
     /// Whether `sum_i A_i grad log pi(y_i)` is, up to [`Estimator::pg_factor`], an unbiased
     /// estimate of `grad J_K` (of `grad J_1`, the mean reward, for the estimators that ignore K).
+    /// `maxrl` is not: it is unbiased for another objective, the truncated log-likelihood
+    /// (see [`Estimator::Maxrl`]).
     pub const fn is_unbiased(self) -> bool {
-        !matches!(self, Estimator::Grpo | Estimator::BestMinusSecond | Estimator::PasskAnalytic)
+        !matches!(
+            self,
+            Estimator::Grpo | Estimator::BestMinusSecond | Estimator::PasskAnalytic | Estimator::Maxrl
+        )
+    }
+
+    /// Whether the estimator needs binary (0/1) rewards.
+    pub const fn needs_binary(self) -> bool {
+        matches!(self, Estimator::PasskAnalytic | Estimator::Maxrl)
     }
 
     /// Whether the group's advantages sum to exactly zero (up to rounding).
@@ -141,6 +172,7 @@ impl Estimator {
                 | Estimator::DrGrpo
                 | Estimator::Grpo
                 | Estimator::PasskAnalytic
+                | Estimator::Maxrl
         )
     }
 
@@ -189,6 +221,8 @@ impl Estimator {
     /// Biased estimators have no such factor; they get the factor of their unbiased twin so that
     /// comparisons put them on one footing: `grpo` that of `dr-grpo`, `passk-analytic`
     /// `K/(N-K)` (it is `(N-K)/N` times maxpo before its division by sigma), `best-minus-second` 1.
+    /// `maxrl`: 1/N, which makes it unbiased for the gradient of its own objective
+    /// `sum_{k=1..=N-1} pass@k / k` (not of `J_K`).
     pub fn pg_factor(self, n: usize, k: usize) -> f64 {
         let (n, kf) = (n as f64, k as f64);
         match self {
@@ -210,6 +244,7 @@ impl Estimator {
                 }
             }
             Estimator::BestMinusSecond => 1.0,
+            Estimator::Maxrl => 1.0 / n,
         }
     }
 

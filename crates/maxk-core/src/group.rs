@@ -177,6 +177,7 @@ impl Workspace {
             }
             Estimator::BestMinusSecond => best_minus_second(rewards, factor, out),
             Estimator::PasskAnalytic => passk_analytic(rewards, spec.k, factor, out),
+            Estimator::Maxrl => maxrl(rewards, factor, out),
             _ => self.ranked(rewards, spec.estimator, spec.k, factor, out),
         }
     }
@@ -342,6 +343,22 @@ fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]
     let neg = factor * (q - ratio_same_k(n - c - 1, n - 1, k - 1)) / sigma;
     for (o, r) in out.iter_mut().zip(rewards) {
         *o = T::from_f64(if r.to_f64() == 1.0 { pos } else { neg });
+    }
+}
+
+/// MaxRL (arXiv 2602.02710): with `c` correct of N binary rewards, `A_i = N r_i / c - 1`
+/// (= `(r_i - mean r) / mean r`); every advantage is 0 when `c = 0`. Counting avoids the
+/// rounding of a floating mean: the correct samples get exactly `N/c - 1`, the others `-1`.
+fn maxrl<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
+    let n = rewards.len();
+    let c = rewards.iter().filter(|r| r.to_f64() == 1.0).count();
+    if c == 0 {
+        out.fill(T::from_f64(0.0));
+        return;
+    }
+    let pos = factor * (n as f64 / c as f64 - 1.0);
+    for (o, r) in out.iter_mut().zip(rewards) {
+        *o = T::from_f64(if r.to_f64() == 1.0 { pos } else { -factor });
     }
 }
 

@@ -32,6 +32,7 @@
 //! | `grpo` | (r_i - mean r)/(std r + 1e-6) | 0 | no | unused |
 //! | `best-minus-second` | best: r_max - r_second, else 0 | >= 0 | no | unused |
 //! | `passk-analytic` | ((N-K)/N) maxpo / sigma (binary r) | 0 | no | 1..=N |
+//! | `maxrl` | (r_i - mean r)/mean r, 0 if mean r = 0 (binary r) | 0 | no (for sum_{k<=N-1} pass@k/k, times 1/N) | unused |
 //!
 //! `EI_i` (expected improvement of sample i over the best of K-1 others) is never negative,
 //! so pkpo-loo1 and ei are not centered. `L2O_i = (1/(N-1)) sum_{j != i} EI_j(B \ i) = v_i - w_i`
@@ -70,12 +71,15 @@
 
 mod batch;
 pub mod binom;
+pub mod diagnostics;
 mod error;
 mod estimator;
 mod float;
 mod group;
+mod multi;
 pub mod quadratic;
 pub mod reference;
+pub mod small_groups;
 pub mod sum;
 mod validate;
 
@@ -83,7 +87,15 @@ pub use batch::{
     advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k, grouped_advantages,
     grouped_advantages_into, max_at_k, pass_at_k, ragged_advantages, ragged_advantages_into, ragged_max_at_k,
 };
+pub use diagnostics::{Diagnostics, GroupedMaxAtK, grouped_diagnostics, grouped_max_at_k, grouped_step};
 pub use error::{Error, Result};
 pub use estimator::{Estimator, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
+pub use multi::{
+    Axis, MultiSpec, batch_multi_advantages, batch_multi_advantages_into, multi_advantages,
+    multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
+};
+pub use small_groups::{
+    SmallGroupCounts, SmallGroups, batch_advantages_with, grouped_advantages_with, ragged_advantages_with,
+};

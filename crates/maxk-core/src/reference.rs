@@ -127,6 +127,13 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
                     (1.0 - big_r - binom(n - c - 1, k - 1) / binom(n - 1, k - 1)) / sigma
                 }
             }
+            Estimator::Maxrl => {
+                if m == 0.0 {
+                    0.0
+                } else {
+                    (r[i] - m) / m
+                }
+            }
         })
         .collect();
     let factor = match spec.scale {
@@ -141,4 +148,18 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
         }
     };
     raw.into_iter().map(|a| a * factor).collect()
+}
+
+/// Multi-objective advantages of one group from the definitions: `rows[i]` holds sample i's D
+/// rewards; `A_i = sum_d lambda_d * advantages(column d, spec_d)_i` (no validation: give valid
+/// input; see [`crate::MultiSpec`]).
+pub fn multi_advantages(rows: &[Vec<f64>], spec: &crate::MultiSpec) -> Vec<f64> {
+    let mut out = vec![0.0; rows.len()];
+    for (d, axis) in spec.axes().iter().enumerate() {
+        let column: Vec<f64> = rows.iter().map(|row| row[d]).collect();
+        for (o, a) in out.iter_mut().zip(advantages(&column, axis.spec)) {
+            *o += axis.weight * a;
+        }
+    }
+    out
 }

@@ -1,7 +1,7 @@
 //! Input checks, run before anything is written so that a failing call changes nothing.
 
 use crate::error::{Error, Result};
-use crate::estimator::{Estimator, Spec};
+use crate::estimator::Spec;
 use crate::float::Reward;
 
 /// First non-finite reward, as an error.
@@ -21,7 +21,7 @@ pub(crate) fn check_finite<T: Reward>(rewards: &[T]) -> Result<()> {
 /// Everything the kernel needs of one group except finiteness: size, K range, binary rewards.
 pub(crate) fn check_shape<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
     spec.estimator.validate(rewards.len(), spec.k)?;
-    if spec.estimator == Estimator::PasskAnalytic {
+    if spec.estimator.needs_binary() {
         if let Some(index) = rewards.iter().position(|r| {
             let r = r.to_f64();
             r != 0.0 && r != 1.0

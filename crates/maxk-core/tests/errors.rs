@@ -74,7 +74,7 @@ fn batch_errors_name_the_group_and_change_nothing() {
 #[test]
 fn batch_forms_agree_with_single_groups() {
     let rewards: Vec<f64> = (0..60).map(|i| ((i * 37) % 11) as f64 / 10.0).collect();
-    for est in Estimator::ALL.into_iter().filter(|e| *e != Estimator::PasskAnalytic) {
+    for est in Estimator::ALL.into_iter().filter(|e| !e.needs_binary()) {
         let spec = Spec::new(est, 3).with_scale(Scale::Std);
         let dense = batch_advantages(&rewards, 6, spec).unwrap();
         let offsets: Vec<usize> = (0..=10).map(|g| g * 6).collect();

@@ -50,6 +50,11 @@ fn exact_gradient(theta: &[f64], r: &[f64], k: usize) -> Vec<f64> {
 
 /// E[c sum_i A_i (e_{a_i} - p)] over all A^N batches.
 fn expected_estimate(theta: &[f64], r: &[f64], n: usize, spec: Spec) -> Vec<f64> {
+    expected_of(theta, r, n, |rewards| advantages(rewards, spec).unwrap())
+}
+
+/// E[sum_i A_i (e_{a_i} - p)] over all A^N batches, for any advantage function of a group.
+fn expected_of(theta: &[f64], r: &[f64], n: usize, adv_of: impl Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
     let p = softmax(theta);
     let a = p.len();
     let mut grad = vec![0.0; a];
@@ -57,7 +62,7 @@ fn expected_estimate(theta: &[f64], r: &[f64], n: usize, spec: Spec) -> Vec<f64>
     loop {
         let prob: f64 = batch.iter().map(|&x| p[x]).product();
         let rewards: Vec<f64> = batch.iter().map(|&x| r[x]).collect();
-        let adv = advantages(&rewards, spec).unwrap();
+        let adv = adv_of(&rewards);
         for (i, &act) in batch.iter().enumerate() {
             for b in 0..a {
                 let score = if b == act { 1.0 - p[b] } else { -p[b] };
@@ -181,4 +186,79 @@ fn exact_gradient_matches_finite_differences() {
             assert!((fd - g[b]).abs() < 1e-8, "k={k} b={b}: fd {fd} vs {}", g[b]);
         }
     }
+}
+
+/// Exact gradient wrt the logits of a function `f(p)` of the success probability
+/// `p = sum_{b: r_b = 1} pi_b` (binary rewards): `f'(p) p_b (r_b - p)`.
+fn gradient_of_success_fn(theta: &[f64], r: &[f64], df_dp: impl Fn(f64) -> f64) -> Vec<f64> {
+    let pi = softmax(theta);
+    let p: f64 = pi.iter().zip(r).map(|(a, b)| a * b).sum();
+    pi.iter().zip(r).map(|(pb, rb)| df_dp(p) * pb * (rb - p)).collect()
+}
+
+/// MaxRL (arXiv 2602.02710): with the registry's factor 1/N, E[sum A_i grad log pi] equals
+/// exactly grad sum_{k=1..=N-1} pass@k / k, the maximum-likelihood objective log p =
+/// -sum_{k>=1} (1-p)^k/k truncated after N - 1 terms (derivative (1 - (1-p)^(N-1))/p).
+/// Why N - 1 and not N: `A_i = N r_i/c - 1` has the unbiased `(1/c) sum_{correct} grad log pi`
+/// term of the N-term objective, but setting every A to 0 when c = 0 drops the baseline's
+/// `-sum_i grad log pi` exactly on the all-fail batches, which subtracts
+/// `N (1-p)^(N-1) grad p`. It is biased for log p itself and, by a factor that depends on p,
+/// for every pass@K = J_K, so the registry's `is_unbiased` (for grad J_K) is false.
+#[test]
+fn maxrl_is_unbiased_for_the_truncated_log_likelihood_only() {
+    let binary: [f64; 4] = [0.0, 1.0, 0.0, 1.0];
+    let thetas: [[f64; 4]; 2] = [THETA, [-1.0, -0.7, 0.4, -1.5]];
+    for n in 1..=5 {
+        for theta in &thetas {
+            let got =
+                expected_estimate(theta, &binary, n, Spec::new(Estimator::Maxrl, 1).with_scale(Scale::Pg));
+            let truncated =
+                gradient_of_success_fn(theta, &binary, |p| (1.0 - (1.0 - p).powi(n as i32 - 1)) / p);
+            assert!(max_abs_diff(&got, &truncated) < TOL, "n={n}: {got:?} vs {truncated:?}");
+            let log_p = gradient_of_success_fn(theta, &binary, |p| 1.0 / p);
+            assert!(max_abs_diff(&got, &log_p) > 1e-4 * norm(&log_p), "n={n}: unbiased for log p?");
+        }
+    }
+    // Not unbiased for grad J_K at any fixed scale: for binary rewards every grad J_K is
+    // parallel to grad p, so compare the ratio |E| / |grad J_K| at two policies.
+    let n = 4;
+    for k in 1..=n {
+        let ratio = |theta: &[f64]| {
+            let got = expected_estimate(theta, &binary, n, Spec::new(Estimator::Maxrl, 1));
+            let jk = gradient_of_success_fn(theta, &binary, |p| k as f64 * (1.0 - p).powi(k as i32 - 1));
+            norm(&got) / norm(&jk)
+        };
+        let (a, b) = (ratio(&thetas[0]), ratio(&thetas[1]));
+        assert!((a - b).abs() > 1e-3 * a, "k={k}: maxrl a fixed multiple of grad pass@k ({a} vs {b})");
+    }
+    assert!(!Estimator::Maxrl.is_unbiased() && Estimator::Maxrl.is_centered() && !Estimator::Maxrl.uses_k());
+}
+
+/// The small-group fallbacks at K = N for maxpo: `shrink-k` is maxpo at K = N - 1, unbiased for
+/// grad J_{N-1}; `centered-ei` (EI minus its group mean) is centered but biased for grad J_N.
+#[test]
+fn k_equal_n_fallbacks() {
+    use maxk_core::{SmallGroups, ragged_advantages_with};
+    let n = 4;
+    let fallback = |rule: SmallGroups| {
+        move |rewards: &[f64]| {
+            let mut out = vec![0.0; rewards.len()];
+            let spec = Spec::new(Estimator::Maxpo, rewards.len()).with_scale(Scale::Pg);
+            ragged_advantages_with(rewards, &[0, rewards.len()], spec, rule, &mut out).unwrap();
+            out
+        }
+    };
+    let shrunk = expected_of(&THETA, &CONTINUOUS, n, fallback(SmallGroups::ShrinkK));
+    // maxpo at K' = N - 1 with its own pg factor K'/N: grad J_{K'}
+    let truth = exact_gradient(&THETA, &CONTINUOUS, n - 1);
+    assert!(max_abs_diff(&shrunk, &truth) < TOL, "{shrunk:?} vs {truth:?}");
+
+    let centered = expected_of(&THETA, &CONTINUOUS, n, fallback(SmallGroups::CenteredEi));
+    let truth_n = exact_gradient(&THETA, &CONTINUOUS, n);
+    assert!(max_abs_diff(&centered, &truth_n) > 1e-3 * norm(&truth_n), "centered-ei unexpectedly unbiased");
+    // the uncentered EI at K = N is unbiased (k_equal_n_estimators_are_unbiased); centering
+    // keeps the direction close: cosine with the truth above 0.9 here
+    let cos =
+        centered.iter().zip(&truth_n).map(|(a, b)| a * b).sum::<f64>() / (norm(&centered) * norm(&truth_n));
+    assert!(cos > 0.9, "cos {cos}");
 }

@@ -175,6 +175,10 @@ pub struct GradientStats {
     pub sum_rel_sum: f64,
     scratch: Vec<f64>,
     touched: Vec<usize>,
+    /// Unit direction `u` whose projection `<g, u>` is tracked, with `<p, u>`.
+    direction: Option<(Vec<f64>, f64)>,
+    sum_proj: f64,
+    sum_proj_sq: f64,
 }
 
 impl GradientStats {
@@ -189,7 +193,22 @@ impl GradientStats {
             sum_rel_sum: 0.0,
             scratch: vec![0.0; actions],
             touched: Vec::new(),
+            direction: None,
+            sum_proj: 0.0,
+            sum_proj_sq: 0.0,
         }
+    }
+
+    /// Also tracks the projection `<g, u>` of every batch gradient on `direction / ||direction||`
+    /// (a zero direction tracks nothing), for [`GradientStats::projection_var`].
+    pub fn with_direction(mut self, direction: &[f64], probs: &[f64]) -> GradientStats {
+        let len = norm(direction);
+        if len > 0.0 {
+            let u: Vec<f64> = direction.iter().map(|x| x / len).collect();
+            let pu = u.iter().zip(probs).map(|(a, b)| a * b).sum();
+            self.direction = Some((u, pu));
+        }
+        self
     }
 
     /// Adds the batch `actions` with advantages `adv` under the policy `probs`
@@ -206,16 +225,24 @@ impl GradientStats {
             amax = amax.max(x.abs());
         }
         // ||c - S p||^2 = sum_a c_a^2 - 2 S sum_a c_a p_a + S^2 ||p||^2
-        let (mut cc, mut cp) = (0.0, 0.0);
+        let (mut cc, mut cp, mut cu) = (0.0, 0.0, 0.0);
         for &a in &self.touched {
             let c = self.scratch[a];
             cc += c * c;
             cp += c * probs[a];
+            if let Some((u, _)) = &self.direction {
+                cu += c * u[a];
+            }
             self.sum_c[a] += c;
             self.scratch[a] = 0.0;
         }
         self.touched.clear();
         self.sum_sq += cc - 2.0 * s * cp + s * s * p_sq;
+        if let Some((_, pu)) = &self.direction {
+            let proj = cu - s * pu;
+            self.sum_proj += proj;
+            self.sum_proj_sq += proj * proj;
+        }
         self.sum_s += s;
         self.count += 1;
         if amax > 0.0 {
@@ -244,6 +271,17 @@ impl GradientStats {
         let mean_sq: f64 = self.mean(probs).iter().map(|x| x * x).sum();
         ((self.sum_sq - n * mean_sq) / (n - 1.0)).max(0.0)
     }
+
+    /// Unbiased estimate of `Var(<g, u>)` along the tracked direction (NaN without one or with
+    /// fewer than two batches). `trace_cov - projection_var` is the variance orthogonal to u.
+    pub fn projection_var(&self) -> f64 {
+        if self.count < 2 || self.direction.is_none() {
+            return f64::NAN;
+        }
+        let n = self.count as f64;
+        let mean = self.sum_proj / n;
+        ((self.sum_proj_sq - n * mean * mean) / (n - 1.0)).max(0.0)
+    }
 }
 
 /// Draws batches of size N from `bandit` and feeds every estimator's gradient into its
@@ -252,6 +290,7 @@ impl GradientStats {
 pub struct BatchRunner<'a> {
     bandit: &'a Bandit,
     specs: Vec<Spec>,
+    factors: Vec<f64>,
     p_sq: f64,
     actions: Vec<usize>,
     rewards: Vec<f64>,
@@ -265,6 +304,7 @@ impl<'a> BatchRunner<'a> {
         let p_sq = bandit.probs.iter().map(|p| p * p).sum();
         BatchRunner {
             bandit,
+            factors: vec![1.0; specs.len()],
             specs,
             p_sq,
             actions: vec![0; n],
@@ -274,14 +314,25 @@ impl<'a> BatchRunner<'a> {
         }
     }
 
+    /// The same runner with spec i's advantages multiplied by `factors[i]` (missing ones stay 1).
+    pub fn with_factors(mut self, factors: &[f64]) -> BatchRunner<'a> {
+        for (f, x) in self.factors.iter_mut().zip(factors) {
+            *f = *x;
+        }
+        self
+    }
+
     /// One batch: sample, compute every estimator's advantages with maxk-core, accumulate.
     pub fn step(&mut self, rng: &mut impl Rng, stats: &mut [GradientStats]) -> Result<()> {
         for (a, r) in self.actions.iter_mut().zip(self.rewards.iter_mut()) {
             *a = self.bandit.sample(rng);
             *r = self.bandit.rewards[*a];
         }
-        for (spec, st) in self.specs.iter().zip(stats.iter_mut()) {
+        for ((spec, f), st) in self.specs.iter().zip(&self.factors).zip(stats.iter_mut()) {
             self.ws.advantages_into(&self.rewards, *spec, &mut self.adv)?;
+            if *f != 1.0 {
+                self.adv.iter_mut().for_each(|a| *a *= f);
+            }
             st.add(&self.actions, &self.adv, &self.bandit.probs, self.p_sq);
         }
         Ok(())
@@ -464,5 +515,12 @@ mod tests {
         let tr: f64 = (0..4).map(|i| (dense[0][i] - mean[i]).powi(2) + (dense[1][i] - mean[i]).powi(2)).sum();
         assert!((st.trace_cov(&b.probs) - tr).abs() < 1e-14);
         assert!((st.max_rel_sum - 1.25).abs() < 1e-15); // batch 1: sum 1.25, max |A| 1.0
+        // The projection variance along u = e_2 is the variance of the dense coordinate 2.
+        let mut st = GradientStats::new(4).with_direction(&[0.0, 0.0, 3.0, 0.0], &b.probs);
+        for (a, x) in &batches {
+            st.add(a, x, &b.probs, p_sq);
+        }
+        let var2 = (dense[0][2] - mean[2]).powi(2) + (dense[1][2] - mean[2]).powi(2);
+        assert!((st.projection_var() - var2).abs() < 1e-14, "{} vs {var2}", st.projection_var());
     }
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use maxk_core::Estimator;
+use maxk_core::{Estimator, Scale, Spec};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bandit::MAX_LOGIT_STD;
@@ -46,6 +46,53 @@ impl fmt::Display for EstimatorId {
     }
 }
 
+/// An estimator at a scale other than the PG one, written `"maxpo:std"` (`"passk-analytic:pg"`):
+/// the biased max@K controls of the estimation-error test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Control {
+    /// The estimator.
+    pub estimator: Estimator,
+    /// Its scale (`std`: divided by the group's reward std, then multiplied by the PG factor so
+    /// its size is comparable; `pg`; `none`).
+    pub scale: Scale,
+}
+
+impl Control {
+    /// The maxk-core spec at `k`.
+    pub fn spec(self, k: usize) -> Spec {
+        Spec::new(self.estimator, k).with_scale(self.scale)
+    }
+
+    /// The label used in tables and figures, `maxpo:std`.
+    pub fn label(self) -> String {
+        format!("{}:{}", self.estimator.id(), self.scale.id())
+    }
+}
+
+impl FromStr for Control {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Control, String> {
+        let (e, sc) = s.split_once(':').ok_or_else(|| format!("`{s}` is not `<estimator>:<scale>`"))?;
+        Ok(Control {
+            estimator: e.parse().map_err(|err: maxk_core::Error| err.to_string())?,
+            scale: sc.parse().map_err(|err: maxk_core::Error| err.to_string())?,
+        })
+    }
+}
+
+impl Serialize for Control {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.label())
+    }
+}
+
+impl<'de> Deserialize<'de> for Control {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Everything `maxk reproduce` runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -62,7 +109,10 @@ pub struct Config {
     pub bandit_actions: BanditActions,
     /// Experiment 3: gradient variance vs K.
     pub bandit_k: BanditK,
-    /// Experiment 4: the biased maze.
+    /// Experiment 4: where the Leave-Two-Out baseline lowers the variance, over reward
+    /// families, N, K and A.
+    pub variance_map: VarianceMap,
+    /// Experiment 5: the biased maze.
     pub maze: Maze,
 }
 
@@ -82,6 +132,9 @@ pub struct BanditError {
     pub logit_std: f64,
     /// Fraction of actions rewarded 1 in the binary (pass@K) variant (the best ones).
     pub binary_fraction: f64,
+    /// Biased max@K controls (`"estimator:scale"`) the test should detect; `passk-analytic`
+    /// runs on the binary variant only (it needs binary rewards).
+    pub controls: Vec<Control>,
 }
 
 /// Experiment 2 settings.
@@ -98,6 +151,8 @@ pub struct BanditActions {
     pub batches: usize,
     /// Standard deviation of the random logits.
     pub logit_std: f64,
+    /// Success fractions p of the binary family, computed exactly ([`crate::exact`]).
+    pub success: Vec<f64>,
 }
 
 /// Experiment 3 settings.
@@ -114,6 +169,28 @@ pub struct BanditK {
     pub batches: usize,
     /// Standard deviation of the random logits.
     pub logit_std: f64,
+    /// Success fractions p of the binary family, computed exactly ([`crate::exact`]).
+    pub success: Vec<f64>,
+}
+
+/// Experiment 4 settings: the ratio Var(EI) / Var(MaxPO) on every (family, A, N, K) cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VarianceMap {
+    /// Action-space sizes A.
+    pub actions: Vec<usize>,
+    /// Group sizes N.
+    pub ns: Vec<usize>,
+    /// Values of K (cells with K >= N are skipped: MaxPO needs N >= K + 1).
+    pub ks: Vec<usize>,
+    /// Success fractions p of the binary families (exact variance).
+    pub success: Vec<f64>,
+    /// Monte Carlo batches per (cell, seed) of the continuous family.
+    pub batches: usize,
+    /// Monte Carlo batches per (cell, seed) that check the exact binary values.
+    pub check_batches: usize,
+    /// Standard deviation of the random logits of the continuous family.
+    pub logit_std: f64,
 }
 
 /// Experiment 4 settings (see [`crate::maze`] for the environment).
@@ -124,9 +201,10 @@ pub struct Maze {
     pub depth: usize,
     /// Depths (0-based) where the correct action is 0; elsewhere it is 1.
     pub traps: Vec<usize>,
-    /// Reward paid when the wrong action (1) is taken at a trap depth, ending the episode
-    /// (0 by default; must stay below `depth - last trap` so the goal remains the best return).
-    pub bait: f64,
+    /// Maze variants by the reward paid when the wrong action (1) is taken at a trap depth,
+    /// ending the episode: 0 is no lure; a bait (below `depth - last trap`, so the goal stays the
+    /// best return) gives mean-reward training a local optimum.
+    pub baits: Vec<f64>,
     /// Initial probability of action 1 at every depth (the bias).
     pub init_p1: f64,
     /// Episodes per update (group size N).
@@ -135,8 +213,11 @@ pub struct Maze {
     pub k: usize,
     /// Policy-gradient updates per run.
     pub updates: usize,
-    /// Learning rate of the REINFORCE update on the logits.
-    pub lr: f64,
+    /// The learning-rate grid every estimator is trained with (the same for all).
+    pub lrs: Vec<f64>,
+    /// Seeds that select each estimator's learning rate; the `seeds` evaluation seeds use
+    /// other random streams, so selection and evaluation data are disjoint.
+    pub tune_seeds: usize,
     /// Moving-average window of the plotted return and success rate.
     pub window: usize,
 }
@@ -147,10 +228,12 @@ impl Default for Config {
         Config {
             seed: 20260606,
             seeds: 32,
-            estimators: [Grpo, Rloo, Pkpo, PkpoLoo, PkpoLoo1, Ei, Maxpo, Canonical].map(EstimatorId).to_vec(),
+            // The first of two estimators identical at the PG scale is the one run (crate::twins).
+            estimators: [Grpo, Rloo, Pkpo, PkpoLoo, Ei, PkpoLoo1, Maxpo, Canonical].map(EstimatorId).to_vec(),
             bandit_error: BanditError::default(),
             bandit_actions: BanditActions::default(),
             bandit_k: BanditK::default(),
+            variance_map: VarianceMap::default(),
             maze: Maze::default(),
         }
     }
@@ -158,7 +241,17 @@ impl Default for Config {
 
 impl Default for BanditError {
     fn default() -> BanditError {
-        BanditError { actions: 32, n: 16, k: 4, max_batches: 1 << 15, logit_std: 1.0, binary_fraction: 0.125 }
+        BanditError {
+            actions: 32,
+            n: 16,
+            k: 4,
+            max_batches: 1 << 15,
+            logit_std: 1.0,
+            binary_fraction: 0.125,
+            controls: ["maxpo:std", "ei:std", "passk-analytic:pg"]
+                .map(|c| c.parse::<Control>().unwrap_or_else(|e| unreachable!("built-in control {c}: {e}")))
+                .to_vec(),
+        }
     }
 }
 
@@ -170,13 +263,38 @@ impl Default for BanditActions {
             k: 4,
             batches: 10_000,
             logit_std: 1.0,
+            success: SUCCESS.to_vec(),
         }
     }
 }
 
+/// The success fractions of the binary families.
+const SUCCESS: [f64; 5] = [0.01, 0.03, 0.1, 0.3, 0.5];
+
 impl Default for BanditK {
     fn default() -> BanditK {
-        BanditK { actions: 64, n: 16, ks: (1..=15).collect(), batches: 10_000, logit_std: 1.0 }
+        BanditK {
+            actions: 64,
+            n: 16,
+            ks: (1..=15).collect(),
+            batches: 10_000,
+            logit_std: 1.0,
+            success: SUCCESS.to_vec(),
+        }
+    }
+}
+
+impl Default for VarianceMap {
+    fn default() -> VarianceMap {
+        VarianceMap {
+            actions: vec![8, 1024],
+            ns: vec![8, 16, 32],
+            ks: vec![2, 4, 8],
+            success: SUCCESS.to_vec(),
+            batches: 4000,
+            check_batches: 1000,
+            logit_std: 1.0,
+        }
     }
 }
 
@@ -185,12 +303,13 @@ impl Default for Maze {
         Maze {
             depth: 16,
             traps: vec![3, 7, 10, 13],
-            bait: 0.0,
+            baits: vec![0.0, 2.5],
             init_p1: 0.85,
             n: 16,
             k: 8,
             updates: 200,
-            lr: 0.5,
+            lrs: vec![0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
+            tune_seeds: 16,
             window: 10,
         }
     }
@@ -208,10 +327,37 @@ impl Config {
                 n: 8,
                 k: 3,
                 batches: 200,
+                success: vec![0.03, 0.3],
                 ..d.bandit_actions
             },
-            bandit_k: BanditK { actions: 16, n: 8, ks: vec![1, 3, 5, 7], batches: 200, ..d.bandit_k },
-            maze: Maze { depth: 8, traps: vec![2, 5], updates: 40, n: 8, k: 4, ..d.maze },
+            bandit_k: BanditK {
+                actions: 16,
+                n: 8,
+                ks: vec![1, 3, 5, 7],
+                batches: 200,
+                success: vec![0.03, 0.3],
+                ..d.bandit_k
+            },
+            variance_map: VarianceMap {
+                actions: vec![8, 64],
+                ns: vec![8, 16],
+                ks: vec![2, 4],
+                success: vec![0.03, 0.3],
+                batches: 100,
+                check_batches: 100,
+                ..d.variance_map
+            },
+            maze: Maze {
+                depth: 8,
+                traps: vec![2, 5],
+                baits: vec![0.0, 1.5],
+                updates: 40,
+                n: 8,
+                k: 4,
+                lrs: vec![0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
+                tune_seeds: 3,
+                ..d.maze
+            },
             ..d
         }
     }
@@ -288,6 +434,15 @@ impl Config {
                 format!("must be in (0, 1) and leave at least one correct action of {}", e.actions),
             );
         }
+        for (i, c) in e.controls.iter().enumerate() {
+            if let Err(err) = c.estimator.validate(e.n, e.k) {
+                return bad(
+                    &format!("bandit_error.controls[{i}]"),
+                    &format!("\"{}\"", c.label()),
+                    format!("{err} (with bandit_error.n = {})", e.n),
+                );
+            }
+        }
         let a = &self.bandit_actions;
         if a.actions.is_empty() {
             return bad("bandit_actions.actions", &"[]", "list at least one action-space size".into());
@@ -300,6 +455,7 @@ impl Config {
         self.group("bandit_actions", a.n, &[a.k])?;
         at_least("bandit_actions.batches", a.batches, 2)?;
         logit_std("bandit_actions.logit_std", a.logit_std)?;
+        fractions("bandit_actions.success", &a.success)?;
         let k = &self.bandit_k;
         at_least("bandit_k.actions", k.actions, 2)?;
         if k.ks.is_empty() {
@@ -308,7 +464,54 @@ impl Config {
         self.group("bandit_k", k.n, &k.ks)?;
         at_least("bandit_k.batches", k.batches, 2)?;
         logit_std("bandit_k.logit_std", k.logit_std)?;
+        fractions("bandit_k.success", &k.success)?;
+        self.validate_map()?;
         self.validate_maze()
+    }
+
+    fn validate_map(&self) -> Result<()> {
+        let m = &self.variance_map;
+        for (key, list) in
+            [("variance_map.actions", &m.actions), ("variance_map.ns", &m.ns), ("variance_map.ks", &m.ks)]
+        {
+            if list.is_empty() {
+                return Err(invalid(key, "[]", "list at least one value".into()));
+            }
+        }
+        for (i, &a) in m.actions.iter().enumerate() {
+            if !(2..=1 << 20).contains(&a) {
+                return Err(invalid(
+                    &format!("variance_map.actions[{i}]"),
+                    a,
+                    "must be in 2..=1048576".into(),
+                ));
+            }
+        }
+        for (i, &n) in m.ns.iter().enumerate() {
+            if !(2..=4096).contains(&n) {
+                return Err(invalid(&format!("variance_map.ns[{i}]"), n, "must be in 2..=4096".into()));
+            }
+        }
+        for (j, &k) in m.ks.iter().enumerate() {
+            if k == 0 {
+                return Err(invalid(&format!("variance_map.ks[{j}]"), k, "must be at least 1".into()));
+            }
+        }
+        // The map compares ei and maxpo; cells with K >= N (MaxPO needs N >= K + 1) are skipped.
+        if !m.ns.iter().any(|&n| m.ks.iter().any(|&k| Estimator::Maxpo.validate(n, k).is_ok())) {
+            return Err(invalid(
+                "variance_map.ks",
+                format!("{:?}", m.ks),
+                format!(
+                    "no K is below a group size of variance_map.ns = {:?} (MaxPO needs N >= K + 1)",
+                    m.ns
+                ),
+            ));
+        }
+        fractions("variance_map.success", &m.success)?;
+        at_least("variance_map.batches", m.batches, 2)?;
+        at_least("variance_map.check_batches", m.check_batches, 2)?;
+        logit_std("variance_map.logit_std", m.logit_std)
     }
 
     fn validate_maze(&self) -> Result<()> {
@@ -327,22 +530,45 @@ impl Config {
         }
         // The goal must stay the unique best outcome: trap t plus its bait earns t + bait.
         let last = m.traps.iter().max().copied().unwrap_or(0);
-        if !m.bait.is_finite() || m.bait < 0.0 || (last as f64 + m.bait) >= m.depth as f64 {
-            return Err(invalid(
-                "maze.bait",
-                m.bait,
-                format!(
-                    "must be >= 0 and below maze.depth - last trap = {} so the goal stays the best return",
-                    m.depth - last
-                ),
-            ));
+        if m.baits.is_empty() {
+            return Err(invalid("maze.baits", "[]", "list at least one bait (0 for no lure)".into()));
+        }
+        for (i, &b) in m.baits.iter().enumerate() {
+            if !b.is_finite() || b < 0.0 || (last as f64 + b) >= m.depth as f64 {
+                return Err(invalid(
+                    &format!("maze.baits[{i}]"),
+                    b,
+                    format!(
+                        "must be >= 0 and below maze.depth - last trap = {} so the goal stays the best return",
+                        m.depth - last
+                    ),
+                ));
+            }
+            if m.baits[..i].contains(&b) {
+                return Err(invalid(&format!("maze.baits[{i}]"), b, "is listed twice".into()));
+            }
         }
         if !(m.init_p1 > 0.0 && m.init_p1 < 1.0) {
             return Err(invalid("maze.init_p1", m.init_p1, "must be in (0, 1)".into()));
         }
         self.group("maze", m.n, &[m.k])?;
         at_least("maze.updates", m.updates, 1)?;
-        positive("maze.lr", m.lr)?;
+        if m.lrs.is_empty() {
+            return Err(invalid("maze.lrs", "[]", "list at least one learning rate".into()));
+        }
+        for (i, &lr) in m.lrs.iter().enumerate() {
+            let key = format!("maze.lrs[{i}]");
+            positive(&key, lr)?;
+            if lr > 1000.0 {
+                return Err(invalid(&key, lr, "must be at most 1000".into()));
+            }
+            if m.lrs[..i].contains(&lr) {
+                return Err(invalid(&key, lr, "is listed twice".into()));
+            }
+        }
+        if !(2..=10_000).contains(&m.tune_seeds) {
+            return Err(invalid("maze.tune_seeds", m.tune_seeds, "must be in 2..=10000".into()));
+        }
         at_least("maze.window", m.window, 1)
     }
 
@@ -377,6 +603,18 @@ fn positive(key: &str, value: f64) -> Result<()> {
     } else {
         Err(invalid(key, value, "must be finite and > 0".into()))
     }
+}
+
+fn fractions(key: &str, values: &[f64]) -> Result<()> {
+    if values.is_empty() {
+        return Err(invalid(key, "[]", "list at least one success fraction".into()));
+    }
+    for (i, &p) in values.iter().enumerate() {
+        if !(p > 0.0 && p < 1.0) {
+            return Err(invalid(&format!("{key}[{i}]"), p, "must be in (0, 1)".into()));
+        }
+    }
+    Ok(())
 }
 
 fn logit_std(key: &str, value: f64) -> Result<()> {
@@ -420,8 +658,8 @@ mod tests {
 
     #[test]
     fn a_file_overrides_only_its_keys() {
-        let cfg = Config::from_toml_str("[maze]\nlr = 0.25\n", true).unwrap();
-        assert_eq!(cfg.maze.lr, 0.25);
+        let cfg = Config::from_toml_str("[maze]\nlrs = [0.25, 2.5]\n", true).unwrap();
+        assert_eq!(cfg.maze.lrs, vec![0.25, 2.5]);
         assert_eq!(cfg.maze.depth, Config::quick().maze.depth);
         let cfg = Config::from_toml_str("estimators = [\"maxpo\", \"ei\"]", false).unwrap();
         assert_eq!(cfg.estimators, vec![EstimatorId(Estimator::Maxpo), EstimatorId(Estimator::Ei)]);
@@ -437,8 +675,12 @@ mod tests {
 
     #[test]
     fn wrong_types_are_named() {
-        let e = err("[maze]\nlr = \"fast\"\n");
-        assert!(e.contains("invalid type") && e.contains("lr"), "{e}");
+        let e = err("[maze]\nlrs = \"fast\"\n");
+        assert!(e.contains("invalid type") && e.contains("lrs"), "{e}");
+        let e = err("[bandit_error]\ncontrols = [\"maxpo\"]\n");
+        assert!(e.contains("`maxpo` is not `<estimator>:<scale>`"), "{e}");
+        let e = err("[bandit_error]\ncontrols = [\"maxpo:sd\"]\n");
+        assert!(e.contains("sd"), "{e}");
         let e = err("seeds = -1\n");
         assert!(e.contains("seeds"), "{e}");
         let e = err("estimators = [\"maxpoo\"]\n");
@@ -456,11 +698,21 @@ mod tests {
         assert_eq!(e, "config key `maze.traps[1]` = 16: must be < maze.depth = 16");
         let e = err("[maze]\ninit_p1 = 1.0\n");
         assert_eq!(e, "config key `maze.init_p1` = 1: must be in (0, 1)");
-        let e = err("[maze]\nbait = 3.0\n");
+        let e = err("[maze]\nbaits = [0.0, 3.0]\n");
         assert!(
-            e.starts_with("config key `maze.bait` = 3: must be >= 0 and below maze.depth - last trap = 3"),
+            e.starts_with(
+                "config key `maze.baits[1]` = 3: must be >= 0 and below maze.depth - last trap = 3"
+            ),
             "{e}"
         );
+        let e = err("[maze]\nlrs = [1.0, 0.0]\n");
+        assert_eq!(e, "config key `maze.lrs[1]` = 0: must be finite and > 0");
+        let e = err("[maze]\ntune_seeds = 1\n");
+        assert!(e.starts_with("config key `maze.tune_seeds` = 1"), "{e}");
+        let e = err("[variance_map]\nns = [8]\nks = [8]\n");
+        assert!(e.starts_with("config key `variance_map.ks` = [8]: no K is below"), "{e}");
+        let e = err("[bandit_k]\nsuccess = [0.5, 1.0]\n");
+        assert_eq!(e, "config key `bandit_k.success[1]` = 1: must be in (0, 1)");
         let e = err("[bandit_k]\nlogit_std = 1000.0\n");
         assert_eq!(e, "config key `bandit_k.logit_std` = 1000: must be in [0, 100]");
         let e = err("seeds = 1\n");

@@ -147,6 +147,8 @@ pub struct Trace {
     pub pass_at_k: Vec<f64>,
     /// Exact pass@K after the last update.
     pub final_pass_at_k: f64,
+    /// `P(action 1)` at each trap depth after the last update.
+    pub final_p1: Vec<f64>,
 }
 
 /// Trains a fresh biased policy for `updates` steps with groups of `n` episodes and the
@@ -195,6 +197,7 @@ pub fn train(
         }
     }
     out.final_pass_at_k = policy.pass_at_k(maze, spec.k);
+    out.final_p1 = maze.traps().iter().map(|&d| policy.p1(d)).collect();
     Ok(out)
 }
 

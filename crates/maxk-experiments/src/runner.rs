@@ -8,15 +8,17 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::bandit_runs::{BiasCheck, Centering, run_actions, run_error, run_k};
+use crate::claims::{Claim, Results, claims};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::maze_runs::MazeFinal;
+use crate::maze_runs::MazeVariant;
 use crate::output::{CsvOut, write_text};
-use crate::report::{Claim, ReportInput, Results, claims, markdown};
+use crate::report::{ReportInput, markdown};
 use crate::stats::Curve;
-use crate::{figures, maze_runs};
+use crate::variance_map::{Cell, Family};
+use crate::{figures, maze_runs, variance_map};
 
-/// One of the four experiments.
+/// One of the five experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Experiment {
     /// Experiment 1: estimation error vs batches (`bandit-error`).
@@ -25,14 +27,21 @@ pub enum Experiment {
     BanditActions,
     /// Experiment 3: variance vs K (`bandit-k`).
     BanditK,
-    /// Experiment 4: the biased maze (`maze`).
+    /// Experiment 4: where the Leave-Two-Out baseline lowers the variance (`variance-map`).
+    VarianceMap,
+    /// Experiment 5: the biased maze (`maze`).
     Maze,
 }
 
 impl Experiment {
     /// All experiments in run order.
-    pub const ALL: [Experiment; 4] =
-        [Experiment::BanditError, Experiment::BanditActions, Experiment::BanditK, Experiment::Maze];
+    pub const ALL: [Experiment; 5] = [
+        Experiment::BanditError,
+        Experiment::BanditActions,
+        Experiment::BanditK,
+        Experiment::VarianceMap,
+        Experiment::Maze,
+    ];
 
     /// The name used by `--only` and in file names (with `_`).
     pub const fn id(self) -> &'static str {
@@ -40,6 +49,7 @@ impl Experiment {
             Experiment::BanditError => "bandit-error",
             Experiment::BanditActions => "bandit-actions",
             Experiment::BanditK => "bandit-k",
+            Experiment::VarianceMap => "variance-map",
             Experiment::Maze => "maze",
         }
     }
@@ -71,7 +81,7 @@ impl FromStr for Experiment {
 pub struct RunOptions {
     /// Output folder (created).
     pub out: PathBuf,
-    /// The experiments to run; `None` runs all four.
+    /// The experiments to run; `None` runs all five.
     pub only: Option<Vec<Experiment>>,
     /// Draw progress bars on stderr.
     pub progress: bool,
@@ -92,8 +102,10 @@ pub struct Summary {
     pub bandit_actions: Option<VarianceSummary>,
     /// Experiment 3.
     pub bandit_k: Option<VarianceSummary>,
-    /// Experiment 4.
-    pub maze: Option<Vec<MazeFinal>>,
+    /// Experiment 4: every cell of the map.
+    pub variance_map: Option<Vec<Cell>>,
+    /// Experiment 5: per maze variant, every estimator's lr curve and tuned result.
+    pub maze: Option<Vec<MazeVariant>>,
     /// Every claim with its verdict.
     pub claims: Vec<Claim>,
     /// Files written, relative to the output folder.
@@ -126,8 +138,19 @@ pub struct VarianceSummary {
     pub relative_variance: Vec<(String, Vec<f64>)>,
     /// Mean ratio to the reference per estimator.
     pub ratio_to_reference: Vec<(String, Vec<f64>)>,
+    /// Binary rewards, exact: per success fraction, the ratio to the reference per estimator.
+    pub binary_ratio_to_reference: Vec<BinaryRatios>,
     /// The reference estimator.
     pub reference: String,
+}
+
+/// One binary family's exact ratios to the reference, per estimator.
+#[derive(Debug, Clone, Serialize)]
+pub struct BinaryRatios {
+    /// Success fraction p.
+    pub p: f64,
+    /// `(estimator, ratio per x)`.
+    pub ratios: Vec<(String, Vec<f64>)>,
 }
 
 fn means(curves: &[Curve]) -> Vec<(String, Vec<f64>)> {
@@ -141,7 +164,12 @@ impl VarianceSummary {
             x: v.curves.first().map(|c| c.x.clone()).unwrap_or_default(),
             relative_variance: means(&v.curves),
             ratio_to_reference: means(&v.ratios),
-            reference: v.reference.clone(),
+            binary_ratio_to_reference: v
+                .binary
+                .iter()
+                .map(|b| BinaryRatios { p: b.p, ratios: means(&b.ratios) })
+                .collect(),
+            reference: v.reference.to_string(),
         }
     }
 }
@@ -181,23 +209,30 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 let (r, title, log_x) = if exp == Experiment::BanditActions {
                     let c = &cfg.bandit_actions;
                     let title = format!(
-                        "Gradient variance vs action-space size (N = {}, K = {}; geometric mean and 95% CI over {} seeds)",
+                        "Gradient variance vs action-space size (N = {}, K = {}; continuous: geometric mean and 95% CI over {} seeds; binary: exact)",
                         c.n, c.k, cfg.seeds
                     );
                     (run_actions(cfg, opts.progress)?, title, true)
                 } else {
                     let c = &cfg.bandit_k;
                     let title = format!(
-                        "Gradient variance vs K (A = {}, N = {}; geometric mean and 95% CI over {} seeds)",
+                        "Gradient variance vs K (A = {}, N = {}; continuous: geometric mean and 95% CI over {} seeds; binary: exact)",
                         c.actions, c.n, cfg.seeds
                     );
                     (run_k(cfg, opts.progress)?, title, false)
                 };
                 figures::variance(&r, &title, log_x, &out.join(&stem))?;
                 let x_name = if r.x_name == "A" { "actions" } else { "k" };
-                let mut csv = CsvOut::curves(&out.join(format!("{stem}.csv")), &["metric"], x_name)?;
-                csv.add_curves(&["relative_variance"], &r.curves)?;
-                csv.add_curves(&[&format!("ratio_to_{}", r.reference)], &r.ratios)?;
+                let mut csv =
+                    CsvOut::curves(&out.join(format!("{stem}.csv")), &["family", "metric"], x_name)?;
+                let ratio = format!("ratio_to_{}", r.reference);
+                csv.add_curves(&["continuous", "relative_variance"], &r.curves)?;
+                csv.add_curves(&["continuous", &ratio], &r.ratios)?;
+                for b in &r.binary {
+                    let fam = format!("binary_p{}", b.p);
+                    csv.add_curves(&[&fam, "relative_variance"], &b.curves)?;
+                    csv.add_curves(&[&fam, &ratio], &b.ratios)?;
+                }
                 csv.finish()?;
                 if exp == Experiment::BanditActions {
                     results.actions = Some(r);
@@ -206,17 +241,38 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 }
                 Vec::new()
             }
+            Experiment::VarianceMap => {
+                let r = variance_map::run_map(cfg, opts.progress)?;
+                figures::variance_map(&r, cfg, &out.join(&stem))?;
+                write_map_csv(&out.join(format!("{stem}.csv")), &r.cells)?;
+                results.map = Some(r);
+                Vec::new()
+            }
             Experiment::Maze => {
                 let r = maze_runs::run_maze(cfg, opts.progress)?;
                 figures::maze(&r, cfg, &out.join(&stem))?;
-                let mut csv = CsvOut::curves(&out.join(format!("{stem}.csv")), &["metric"], "update")?;
-                csv.add_curves(&["return_moving_average"], &r.returns)?;
-                csv.add_curves(&["p_action1_traps"], &r.p1)?;
-                csv.add_curves(&["success_rate_moving_average"], &r.success)?;
-                csv.add_curves(&[&format!("exact_pass_at_{}", r.k)], &r.pass_at_k)?;
+                let mut csv =
+                    CsvOut::curves(&out.join(format!("{stem}.csv")), &["bait", "metric", "lr"], "update")?;
+                for v in &r.variants {
+                    let bait = v.bait.to_string();
+                    for e in &v.estimators {
+                        let lr = e.best_lr.to_string();
+                        let c = &e.curves;
+                        csv.add_curves(
+                            &[&bait, "return_moving_average", &lr],
+                            std::slice::from_ref(&c.returns),
+                        )?;
+                        csv.add_curves(&[&bait, "p_action1_traps", &lr], std::slice::from_ref(&c.p1))?;
+                        csv.add_curves(
+                            &[&bait, &format!("exact_pass_at_{}", r.k), &lr],
+                            std::slice::from_ref(&c.pass_at_k),
+                        )?;
+                    }
+                }
                 csv.finish()?;
+                write_lr_csv(&out.join(format!("{stem}_lr.csv")), &r)?;
                 results.maze = Some(r);
-                Vec::new()
+                vec![format!("{stem}_lr.csv")]
             }
         };
         files.extend([format!("{stem}.png"), format!("{stem}.svg"), format!("{stem}.csv")]);
@@ -243,7 +299,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             .collect(),
         bandit_actions: results.actions.as_ref().map(VarianceSummary::of),
         bandit_k: results.k.as_ref().map(VarianceSummary::of),
-        maze: results.maze.as_ref().map(|m| m.finals.clone()),
+        variance_map: results.map.as_ref().map(|m| m.cells.clone()),
+        maze: results.maze.as_ref().map(|m| m.variants.clone()),
         claims: claims.clone(),
         files,
     };
@@ -262,28 +319,95 @@ fn write_bias_csv(path: &Path, r: &crate::bandit_runs::ErrorResult) -> Result<()
         &[
             "variant",
             "estimator",
-            "expected_unbiased",
+            "scale",
+            "role",
             "rel_bias",
             "noise_floor",
             "z",
+            "dir_bias",
+            "dir_z",
             "slope",
-            "max_rel_sum",
-            "mean_rel_sum",
         ],
     )?;
     for v in &r.variants {
-        for (b, c) in v.bias.iter().zip(&v.centering) {
+        for b in &v.bias {
+            let role = serde_json::to_value(b.role).ok().and_then(|x| x.as_str().map(str::to_string));
             csv.row(&[
                 v.name.clone(),
-                b.estimator.clone(),
-                b.expected_unbiased.to_string(),
+                b.estimator.to_string(),
+                b.scale.id().to_string(),
+                role.unwrap_or_default(),
                 b.rel_bias.to_string(),
                 b.noise_floor.to_string(),
                 b.z.to_string(),
+                b.dir_bias.to_string(),
+                b.dir_z.to_string(),
                 b.slope.to_string(),
-                c.max_rel_sum.to_string(),
-                c.mean_rel_sum.to_string(),
             ])?;
+        }
+    }
+    csv.finish()
+}
+
+fn write_map_csv(path: &Path, cells: &[Cell]) -> Result<()> {
+    let mut csv = CsvOut::with_header(
+        path,
+        &[
+            "family",
+            "success_fraction",
+            "actions",
+            "n",
+            "k",
+            "ratio_ei_over_maxpo",
+            "ci_low",
+            "ci_high",
+            "seeds",
+            "check_ratio",
+            "check_ci_low",
+            "check_ci_high",
+            "check_max_abs_z",
+        ],
+    )?;
+    for c in cells {
+        let (fam, p) = match c.family {
+            Family::Continuous => ("continuous", String::new()),
+            Family::Binary { p } => ("binary", p.to_string()),
+        };
+        let check = c.check.map_or([String::new(), String::new(), String::new(), String::new()], |ch| {
+            [ch.ratio.mean, ch.ratio.lo, ch.ratio.hi, ch.max_abs_z].map(|v| v.to_string())
+        });
+        let mut row = vec![fam.to_string(), p];
+        row.extend([c.actions, c.n, c.k].map(|v| v.to_string()));
+        row.extend([c.ratio.mean, c.ratio.lo, c.ratio.hi].map(|v| v.to_string()));
+        row.push(c.ratio.n.to_string());
+        row.extend(check);
+        csv.row(&row)?;
+    }
+    csv.finish()
+}
+
+fn write_lr_csv(path: &Path, r: &maze_runs::MazeResult) -> Result<()> {
+    let mut csv = CsvOut::with_header(
+        path,
+        &["bait", "estimator", "lr", "selected", "set", "mean_pass_at_k", "ci_low", "ci_high", "seeds"],
+    )?;
+    for v in &r.variants {
+        for e in &v.estimators {
+            for p in &e.lr_curve {
+                for (set, ci) in [("selection", p.tune), ("evaluation", p.eval)] {
+                    csv.row(&[
+                        v.bait.to_string(),
+                        e.estimator.to_string(),
+                        p.lr.to_string(),
+                        (p.lr == e.best_lr).to_string(),
+                        set.to_string(),
+                        ci.mean.to_string(),
+                        ci.lo.to_string(),
+                        ci.hi.to_string(),
+                        ci.n.to_string(),
+                    ])?;
+                }
+            }
         }
     }
     csv.finish()

@@ -46,6 +46,11 @@ impl Ci {
         Ci { mean: c.mean.exp(), lo: c.lo.exp(), hi: c.hi.exp(), n: c.n }
     }
 
+    /// An exact value: a zero-width interval with `n = 0` (no sampling behind it).
+    pub fn exact(value: f64) -> Ci {
+        Ci { mean: value, lo: value, hi: value, n: 0 }
+    }
+
     /// Whether the whole interval lies above `x`.
     pub fn above(&self, x: f64) -> bool {
         self.lo > x

@@ -9,7 +9,7 @@ fn quick_run_writes_every_file_and_a_verdict_per_claim() {
     let out = tmp.path().join("quick");
     let summary =
         run(&Config::quick(), &RunOptions { out: out.clone(), only: None, progress: false }).unwrap();
-    for stem in ["bandit_error", "bandit_actions", "bandit_k", "maze"] {
+    for stem in ["bandit_error", "bandit_actions", "bandit_k", "variance_map", "maze"] {
         for ext in ["png", "svg", "csv"] {
             let name = format!("{stem}.{ext}");
             assert!(summary.files.contains(&name), "{name} not listed");
@@ -27,7 +27,8 @@ fn quick_run_writes_every_file_and_a_verdict_per_claim() {
         let borders = row.replace("\\|", "").matches('|').count();
         assert_eq!(borders, 4, "broken table row: {row}");
     }
-    assert_eq!(summary.claims.len(), 6);
+    // 5 bandit claims, then 2 per maze variant.
+    assert_eq!(summary.claims.len(), 5 + 2 * Config::quick().maze.baits.len());
     for c in &summary.claims {
         let v = serde_json::to_value(c.verdict).unwrap();
         assert!(["confirmed", "refuted", "mixed"].contains(&v.as_str().unwrap()), "{}: {v}", c.id);
@@ -61,7 +62,13 @@ fn results_do_not_depend_on_the_thread_count() {
         pool.install(|| {
             let k = bandit_runs::run_k(&cfg, false).unwrap();
             let maze = maze_runs::run_maze(&cfg, false).unwrap();
-            (k.curves, maze.pass_at_k)
+            let pass: Vec<_> = maze
+                .variants
+                .iter()
+                .flat_map(|v| &v.estimators)
+                .map(|e| e.curves.pass_at_k.clone())
+                .collect();
+            (k.curves, pass)
         })
     };
     assert_eq!(with_threads(1), with_threads(3));

@@ -48,6 +48,24 @@ pub enum PlotError {
         /// The value found.
         value: f64,
     },
+    /// A heat map's values or labels are not one per (row, column).
+    #[error("heat map `{chart}` needs one value and one label per cell of its {rows} x {columns} grid")]
+    GridShape {
+        /// The panel's title.
+        chart: String,
+        /// Number of row names.
+        rows: usize,
+        /// Number of column names.
+        columns: usize,
+    },
+    /// A heat map's colour scale is not a finite centre with a positive span.
+    #[error("heat map colour scale needs a finite centre and a span > 0, got centre {centre}, span {span}")]
+    BadScale {
+        /// The centre value.
+        centre: f64,
+        /// The half-width of the colour scale.
+        span: f64,
+    },
     /// The output folder could not be created.
     #[error("could not create folder {path}: {source}")]
     Io {

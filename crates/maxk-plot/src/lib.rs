@@ -2,7 +2,8 @@
 //!
 //! The small plotting layer shared by maxk's experiments and trainer: [`LineChart`] (lines with
 //! optional 95% bands, linear or log axes), [`Panels`] (a grid of line charts with one legend,
-//! as a paper figure) and [`StackedBars`]. Every `save(stem)` writes `stem.png` and `stem.svg`.
+//! as a paper figure), [`StackedBars`] and [`HeatMaps`] (diverging colour grids with cell
+//! text). Every `save(stem)` writes `stem.png` and `stem.svg`.
 //!
 //! - Text is drawn with a bundled DejaVu Sans (plotters' `ab_glyph` feature), so PNGs render
 //!   on machines without fontconfig or system fonts.
@@ -32,10 +33,12 @@ mod axis;
 mod bars;
 mod error;
 mod figure;
+mod heatmap;
 mod line;
 mod style;
 
 pub use bars::StackedBars;
 pub use error::PlotError;
+pub use heatmap::{HeatMap, HeatMaps};
 pub use line::{LineChart, Panels, Series};
-pub use style::{LineStyle, style_for};
+pub use style::{LineStyle, REFERENCE_LINE, style_for};

@@ -34,8 +34,9 @@ pub struct LineStyle {
     pub dashed: bool,
 }
 
-/// Tableau-10 plus black and navy: distinguishable, and printable in colour.
-const PALETTE: [RGBColor; 12] = [
+/// Tableau-10 plus black and navy, then four lighter Tableau-20 tones for figures with many
+/// series: distinguishable, and printable in colour.
+const PALETTE: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -48,12 +49,17 @@ const PALETTE: [RGBColor; 12] = [
     RGBColor(23, 190, 207),
     RGBColor(0, 0, 0),
     RGBColor(0, 0, 128),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(174, 199, 232),
+    RGBColor(197, 176, 213),
 ];
 
 /// Fixed styles for maxk's estimator ids, so an estimator has one colour in every figure.
 /// At the PG scale `canonical` equals `maxpo` and `pkpo-loo1` equals `ei` exactly, so those
-/// two are dashed in a contrasting colour: both stay visible where they overlap.
-const KNOWN: [(&str, usize, bool); 11] = [
+/// two are dashed in a contrasting colour: both stay visible where they overlap. A series named
+/// [`REFERENCE_LINE`] is dashed black as well.
+const KNOWN: [(&str, usize, bool); 12] = [
     ("pkpo", 0, false),
     ("ei", 1, false),
     ("passk-analytic", 2, false),
@@ -65,7 +71,11 @@ const KNOWN: [(&str, usize, bool); 11] = [
     ("dr-grpo", 8, false),
     ("pkpo-loo", 9, false),
     ("canonical", 10, true),
+    (REFERENCE_LINE, 10, true),
 ];
+
+/// The name of a reference line (e.g. a ratio of 1): drawn dashed black in every figure.
+pub const REFERENCE_LINE: &str = "reference (no effect)";
 
 /// The style a series name gets on its own: the fixed one for estimator ids, otherwise a
 /// palette colour chosen by an FNV-1a hash of the name (stable across runs and platforms).

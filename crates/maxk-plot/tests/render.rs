@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use maxk_plot::{LineChart, Panels, PlotError, Series, StackedBars};
+use maxk_plot::{HeatMap, HeatMaps, LineChart, Panels, PlotError, Series, StackedBars};
 
 fn out_dir() -> (Option<tempfile::TempDir>, PathBuf) {
     match std::env::var_os("MAXK_PLOT_OUT") {
@@ -126,4 +126,33 @@ fn bad_input_is_an_error() {
     };
     let e = bars.save(&dir.join("bad")).unwrap_err();
     assert_eq!(e.to_string(), "stack `s` has value -1 for category `a`; bar values must be finite and >= 0");
+}
+
+#[test]
+fn heat_maps_render_with_cell_text_and_grey_gaps() {
+    let (_keep, dir) = out_dir();
+    let stem = dir.join("heatmap");
+    let panel = |title: &str| HeatMap {
+        title: title.into(),
+        rows: vec!["continuous".into(), "binary, p = 0.01".into()],
+        columns: vec!["N=8 K=2".into(), "N=8 K=8".into(), "N=16 K=4".into()],
+        values: vec![vec![0.5, f64::NAN, -2.0], vec![-0.1, f64::NAN, 0.05]],
+        labels: vec![
+            vec!["1.41".into(), "n/a".into(), "0.25".into()],
+            vec!["0.93".into(), "n/a".into(), "1.04".into()],
+        ],
+    };
+    HeatMaps {
+        title: "ratio map".into(),
+        centre: 0.0,
+        span: 1.0,
+        low_label: "raises".into(),
+        high_label: "lowers".into(),
+        panels: vec![panel("A = 8"), panel("A = 1024")],
+    }
+    .save(&stem)
+    .unwrap();
+    assert_written(&stem, "ratio map");
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    assert!(svg.contains("A = 1024") && svg.contains("binary, p = 0.01") && svg.contains("1.41"));
 }

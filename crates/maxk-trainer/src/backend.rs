@@ -1,15 +1,18 @@
-//! Backend selection: NdArray on the CPU, CUDA behind the `cuda` cargo feature. The model
-//! code is generic over [`AutodiffBackend`]; [`dispatch`] picks the concrete type at run time.
+//! Device selection: the native CPU engine, burn's NdArray on the CPU (the reference), and
+//! burn's CUDA backend behind the `cuda` cargo feature. The training code is generic over
+//! [`Engine`]; [`dispatch`] picks the concrete engine at run time.
 
 use std::fmt;
 use std::str::FromStr;
 
 use burn::backend::{Autodiff, NdArray};
-use burn::tensor::backend::AutodiffBackend;
 
+use crate::engine::Engine;
+use crate::engine::burn_engine::BurnEngine;
+use crate::engine::native::NativeEngine;
 use crate::error::{Result, TrainerError};
 
-/// The CPU training backend.
+/// burn's CPU training backend (the `cpu-burn` device).
 pub type CpuBackend = Autodiff<NdArray<f32>>;
 
 /// The CUDA training backend.
@@ -19,10 +22,12 @@ pub type CudaBackend = Autodiff<burn::backend::Cuda<f32, i32>>;
 /// Where to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceKind {
-    /// NdArray on the CPU (deterministic given the seed).
+    /// The native CPU engine (deterministic given the seed).
     #[default]
     Cpu,
-    /// The first CUDA GPU (needs the `cuda` feature and a driver).
+    /// burn's NdArray backend on the CPU (the reference implementation; slower).
+    CpuBurn,
+    /// The first CUDA GPU through burn (needs the `cuda` feature and a driver).
     Cuda,
 }
 
@@ -32,8 +37,9 @@ impl FromStr for DeviceKind {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "cpu" => Ok(DeviceKind::Cpu),
+            "cpu-burn" => Ok(DeviceKind::CpuBurn),
             "cuda" => Ok(DeviceKind::Cuda),
-            _ => Err(TrainerError::Config(format!("unknown device {s:?}; known: cpu, cuda"))),
+            _ => Err(TrainerError::Config(format!("unknown device {s:?}; known: cpu, cpu-burn, cuda"))),
         }
     }
 }
@@ -42,24 +48,27 @@ impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             DeviceKind::Cpu => "cpu",
+            DeviceKind::CpuBurn => "cpu-burn",
             DeviceKind::Cuda => "cuda",
         })
     }
 }
 
-/// Work that can run on any autodiff backend (a generic closure).
+/// Work that can run on any engine (a generic closure).
 pub trait OnBackend {
     /// What the work returns.
     type Output;
-    /// Runs on backend `B` and `device`.
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+    /// Runs on `engine`.
+    fn run<E: Engine>(self, engine: E) -> Result<Self::Output>;
 }
 
-/// Runs `work` on the backend of `kind`. Asking for CUDA without the feature, or without a
-/// working driver, is an error (the driver probe's panic is caught and reported).
+/// Runs `work` on the engine of `kind`. Asking for CUDA without the feature, or without a
+/// working driver, is an error (the driver probe's panic is caught and reported); there is
+/// no fallback to the CPU.
 pub fn dispatch<W: OnBackend>(kind: DeviceKind, work: W) -> Result<W::Output> {
     match kind {
-        DeviceKind::Cpu => work.run::<CpuBackend>(Default::default()),
+        DeviceKind::Cpu => work.run(NativeEngine),
+        DeviceKind::CpuBurn => work.run(BurnEngine::<CpuBackend>::new(Default::default(), "cpu-burn")),
         DeviceKind::Cuda => run_cuda(work),
     }
 }
@@ -75,7 +84,7 @@ fn run_cuda<W: OnBackend>(work: W) -> Result<W::Output> {
     if probe.is_err() {
         return Err(TrainerError::Device("no usable CUDA driver or GPU (the probe tensor failed)".into()));
     }
-    work.run::<CudaBackend>(device)
+    work.run(BurnEngine::<CudaBackend>::new(device, "cuda"))
 }
 
 #[cfg(not(feature = "cuda"))]

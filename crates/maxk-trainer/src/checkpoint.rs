@@ -9,23 +9,22 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Policy;
 use crate::error::{Result, TrainerError};
-use crate::model::{ModelConfig, Weights, tensor_2d, to_f32};
-use crate::optim::{Adam, AdamConfig};
+use crate::model::{HostWeights, ModelConfig};
+use crate::optim::AdamState;
 
-/// Everything a training loop needs to continue.
+/// Everything a training loop needs to continue, on the host.
 #[derive(Debug, Clone)]
-pub struct TrainState<B: Backend> {
+pub struct TrainState {
     /// Current weights.
-    pub weights: Weights<B>,
+    pub weights: HostWeights,
     /// Optimiser state.
-    pub adam: Adam<B>,
+    pub adam: AdamState,
     /// Updates done.
     pub step: usize,
     /// The run's single random stream (data, sampling).
@@ -35,10 +34,16 @@ pub struct TrainState<B: Backend> {
     pub var_proxy: Vec<f64>,
 }
 
-impl<B: Backend> TrainState<B> {
+impl TrainState {
     /// The state before the first update: zero Adam moments, step 0, a fresh stream.
-    pub fn fresh(weights: Weights<B>, adam: AdamConfig, rng: ChaCha8Rng) -> Self {
-        TrainState { adam: Adam::new(adam, &weights), weights, step: 0, rng, var_proxy: Vec::new() }
+    pub fn fresh(weights: HostWeights, rng: ChaCha8Rng) -> Self {
+        TrainState { adam: AdamState::zeros(&weights.config), weights, step: 0, rng, var_proxy: Vec::new() }
+    }
+
+    /// Copies the weights and Adam state of `policy` (the engine's live copy) into the state.
+    pub fn capture<P: Policy + ?Sized>(&mut self, policy: &P) {
+        self.weights = policy.weights();
+        self.adam = policy.adam_state();
     }
 }
 
@@ -73,14 +78,14 @@ pub fn resume_point(dir: &Path) -> Result<bool> {
 }
 
 /// Saves `state` into `dir` (created if needed).
-pub fn save<B: Backend>(dir: &Path, state: &TrainState<B>) -> Result<()> {
+pub fn save(dir: &Path, state: &TrainState) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
     save_weights(&dir.join(WEIGHTS), &state.weights)?;
     let specs = state.weights.config.param_specs();
     let mut named = Vec::new();
     for (prefix, moments) in [("m", &state.adam.m), ("v", &state.adam.v)] {
         for (spec, t) in specs.iter().zip(moments) {
-            named.push((format!("{prefix}.{}", spec.name), spec.shape, t.clone()));
+            named.push((format!("{prefix}.{}", spec.name), spec.shape, &t[..]));
         }
     }
     write_tensors(&dir.join(OPTIMIZER), named, None)?;
@@ -97,27 +102,19 @@ pub fn save<B: Backend>(dir: &Path, state: &TrainState<B>) -> Result<()> {
     write_atomic(&dir.join(STATE), text.as_bytes())
 }
 
-/// Loads a checkpoint written by [`save`] for a model of shape `config` with Adam settings
-/// `adam`. Errors name the missing file, the bad tensor or the mismatched shape.
-pub fn load<B: Backend>(
-    dir: &Path,
-    config: &ModelConfig,
-    adam: AdamConfig,
-    device: &B::Device,
-) -> Result<TrainState<B>> {
+/// Loads a checkpoint written by [`save`] for a model of shape `config`. Errors name the
+/// missing file, the bad tensor or the mismatched shape.
+pub fn load(dir: &Path, config: &ModelConfig) -> Result<TrainState> {
     if !resume_point(dir)? {
         return Err(TrainerError::MissingCheckpoint { path: dir.to_path_buf() });
     }
-    let weights = load_weights(&dir.join(WEIGHTS), config, device)?;
+    let weights = load_weights(&dir.join(WEIGHTS), config)?;
     let path = dir.join(OPTIMIZER);
     let bytes = std::fs::read(&path).map_err(TrainerError::io(&path))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(&path, e.to_string()))?;
     let specs = config.param_specs();
-    let moments = |prefix: &str| -> Result<Vec<Tensor<B, 2>>> {
-        specs
-            .iter()
-            .map(|s| read_tensor(&st, &path, &format!("{prefix}.{}", s.name), s.shape, device))
-            .collect()
+    let moments = |prefix: &str| -> Result<Vec<Vec<f32>>> {
+        specs.iter().map(|s| read_tensor(&st, &path, &format!("{prefix}.{}", s.name), s.shape)).collect()
     };
     let (m, v) = (moments("m")?, moments("v")?);
     let path = dir.join(STATE);
@@ -136,21 +133,20 @@ pub fn load<B: Backend>(
             format!("{} variance-proxy values for step {}", file.var_proxy.len(), file.step),
         ));
     }
-    let adam = Adam { cfg: adam, t: file.adam_t, m, v };
+    let adam = AdamState { t: file.adam_t, m, v };
     Ok(TrainState { weights, adam, step: file.step, rng, var_proxy: file.var_proxy })
 }
 
 /// Writes only the weights (f32 safetensors with the model config as metadata).
-pub fn save_weights<B: Backend>(path: &Path, weights: &Weights<B>) -> Result<()> {
+pub fn save_weights(path: &Path, weights: &HostWeights) -> Result<()> {
     let specs = weights.config.param_specs();
-    let named =
-        specs.iter().zip(&weights.tensors).map(|(s, t)| (s.name.clone(), s.shape, t.clone())).collect();
+    let named = specs.iter().zip(&weights.tensors).map(|(s, t)| (s.name.clone(), s.shape, &t[..])).collect();
     let meta = serde_json::to_string(&weights.config).map_err(|e| bad(path, e.to_string()))?;
     write_tensors(path, named, Some(HashMap::from([("model".to_string(), meta)])))
 }
 
 /// Reads weights for `config`, checking every name, dtype and shape.
-pub fn load_weights<B: Backend>(path: &Path, config: &ModelConfig, device: &B::Device) -> Result<Weights<B>> {
+pub fn load_weights(path: &Path, config: &ModelConfig) -> Result<HostWeights> {
     if !path.is_file() {
         return Err(TrainerError::MissingCheckpoint { path: path.to_path_buf() });
     }
@@ -159,18 +155,12 @@ pub fn load_weights<B: Backend>(path: &Path, config: &ModelConfig, device: &B::D
     let tensors = config
         .param_specs()
         .iter()
-        .map(|s| read_tensor(&st, path, &s.name, s.shape, device))
+        .map(|s| read_tensor(&st, path, &s.name, s.shape))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Weights { config: config.clone(), tensors })
+    Ok(HostWeights { config: config.clone(), tensors })
 }
 
-fn read_tensor<B: Backend>(
-    st: &SafeTensors<'_>,
-    path: &Path,
-    name: &str,
-    shape: [usize; 2],
-    device: &B::Device,
-) -> Result<Tensor<B, 2>> {
+fn read_tensor(st: &SafeTensors<'_>, path: &Path, name: &str, shape: [usize; 2]) -> Result<Vec<f32>> {
     let view = st.tensor(name).map_err(|_| bad(path, format!("tensor {name} is missing")))?;
     if view.dtype() != Dtype::F32 {
         return Err(bad(path, format!("tensor {name} has dtype {:?}, expected F32", view.dtype())));
@@ -181,20 +171,16 @@ fn read_tensor<B: Backend>(
             format!("tensor {name} has shape {:?}, the config needs {shape:?}", view.shape()),
         ));
     }
-    let values: Vec<f32> =
-        view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    Ok(tensor_2d(values, shape, device))
+    Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
-fn write_tensors<B: Backend>(
+fn write_tensors(
     path: &Path,
-    named: Vec<(String, [usize; 2], Tensor<B, 2>)>,
+    named: Vec<(String, [usize; 2], &[f32])>,
     meta: Option<HashMap<String, String>>,
 ) -> Result<()> {
-    let bytes: Vec<(String, [usize; 2], Vec<u8>)> = named
-        .into_iter()
-        .map(|(n, s, t)| (n, s, to_f32(t).iter().flat_map(|x| x.to_le_bytes()).collect()))
-        .collect();
+    let bytes: Vec<(String, [usize; 2], Vec<u8>)> =
+        named.into_iter().map(|(n, s, t)| (n, s, t.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
     let views = bytes
         .iter()
         .map(|(n, s, b)| {
@@ -218,10 +204,7 @@ fn bad(path: &Path, reason: String) -> TrainerError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
     use rand::{RngCore, SeedableRng};
-
-    type B = NdArray<f32>;
 
     fn cfg() -> ModelConfig {
         ModelConfig { d_model: 8, n_layers: 1, n_heads: 2, d_ff: 8, max_seq_len: 8 }
@@ -235,20 +218,18 @@ mod tests {
 
     #[test]
     fn round_trip_restores_weights_moments_and_rng() {
-        let dev = Default::default();
-        let w = cfg().init::<B>(1, &dev).unwrap();
+        let w = cfg().init_host(1).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         rng.next_u64();
-        let mut state = TrainState::fresh(w, AdamConfig::default(), rng);
+        let mut state = TrainState::fresh(w, rng);
         state.step = 3;
         state.var_proxy = vec![0.5, 0.25, 0.125];
         let d = dir("rt");
         save(&d, &state).unwrap();
-        let mut back = load::<B>(&d, &cfg(), AdamConfig::default(), &dev).unwrap();
+        let mut back = load(&d, &cfg()).unwrap();
         assert_eq!(back.step, 3);
-        for (a, b) in back.weights.tensors.iter().zip(&state.weights.tensors) {
-            assert_eq!(to_f32(a.clone()), to_f32(b.clone()));
-        }
+        assert_eq!(back.weights, state.weights);
+        assert_eq!(back.adam, state.adam);
         let mut rng = state.rng.clone();
         assert_eq!(back.rng.next_u64(), rng.next_u64());
         std::fs::remove_dir_all(&d).unwrap();
@@ -256,18 +237,17 @@ mod tests {
 
     #[test]
     fn missing_corrupt_and_mismatched_checkpoints_are_clear_errors() {
-        let dev = Default::default();
         let d = dir("bad");
-        let err = load::<B>(&d, &cfg(), AdamConfig::default(), &dev).unwrap_err();
+        let err = load(&d, &cfg()).unwrap_err();
         assert!(matches!(err, TrainerError::MissingCheckpoint { .. }), "{err}");
-        let w = cfg().init::<B>(1, &dev).unwrap();
-        let state = TrainState::fresh(w, AdamConfig::default(), ChaCha8Rng::seed_from_u64(0));
+        let w = cfg().init_host(1).unwrap();
+        let state = TrainState::fresh(w, ChaCha8Rng::seed_from_u64(0));
         save(&d, &state).unwrap();
         let other = ModelConfig { d_ff: 16, ..cfg() };
-        let err = load::<B>(&d, &other, AdamConfig::default(), &dev).unwrap_err().to_string();
+        let err = load(&d, &other).unwrap_err().to_string();
         assert!(err.contains("layers.0.w_1") && err.contains("[8, 16]"), "{err}");
         std::fs::write(d.join(WEIGHTS), b"not a safetensors file").unwrap();
-        let err = load::<B>(&d, &cfg(), AdamConfig::default(), &dev).unwrap_err();
+        let err = load(&d, &cfg()).unwrap_err();
         assert!(matches!(err, TrainerError::BadCheckpoint { .. }), "{err}");
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -52,8 +52,11 @@ pub struct SftConfig {
 pub struct RlConfig {
     /// Estimator id (`maxk estimators`).
     pub estimator: String,
-    /// Training K of max@K.
+    /// Training K of max@K (every step, unless `k_schedule` is set).
     pub k: usize,
+    /// K as a function of the step (`[rl.k_schedule]`, see [`crate::schedule`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_schedule: Option<crate::schedule::KSchedule>,
     /// Post-estimator scale: `none`, `std` or `pg`.
     pub scale: String,
     /// Updates.
@@ -115,6 +118,7 @@ impl LmConfig {
             rl: RlConfig {
                 estimator: "maxpo".into(),
                 k: 8,
+                k_schedule: None,
                 scale: "pg".into(),
                 steps: 100,
                 prompts_per_step: 16,
@@ -202,7 +206,9 @@ impl LmConfig {
         let bad = |m: String| Err(TrainerError::Config(m));
         let estimator: maxk_core::Estimator = self.rl.estimator.parse()?;
         self.rl.scale.parse::<maxk_core::Scale>()?;
-        estimator.validate(self.rl.group_size, self.rl.k)?;
+        for k in self.rl.k_values()? {
+            estimator.validate(self.rl.group_size, k)?;
+        }
         if self.rl.minibatches == 0 || self.rl.minibatches > self.rl.prompts_per_step {
             return bad(format!(
                 "rl.minibatches {} must be in 1..={} (prompts_per_step)",

@@ -2,8 +2,6 @@
 //! proxy and group statistics of the rewards and advantages (centering, spread, how many
 //! groups carry signal, the train-set pass@K).
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use maxk_core::pass_at_k;
 use serde::Serialize;
@@ -13,7 +11,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, TrainerError};
-use crate::model::to_f32;
 
 /// Writes one JSON object per line to a `metrics.jsonl` file. A fresh run refuses a file that
 /// exists (so a new run never mixes its records into an old run's); a resumed run appends.
@@ -81,14 +78,12 @@ pub fn progress_bar(show: bool, len: usize, label: &str) -> ProgressBar {
 /// `v_hat` tracks `E[g^2]` and `m_hat^2` approximates `E[g]^2` over the last ~1/(1-beta)
 /// updates, so their difference estimates the per-coordinate gradient variance (as used in
 /// the MaxPO paper's variance comparison).
-pub fn variance_proxy<B: Backend>(m: &[Tensor<B, 2>], v: &[Tensor<B, 2>], c1: f64, c2: f64) -> f64 {
+pub fn variance_proxy(m: &[Vec<f32>], v: &[Vec<f32>], c1: f64, c2: f64) -> f64 {
     let mut total = 0.0;
     let mut count = 0usize;
     for (m, v) in m.iter().zip(v) {
-        let [r, c] = m.dims();
-        count += r * c;
-        let var = v.clone().div_scalar(c2) - m.clone().div_scalar(c1).square();
-        total += to_f32(var.sum()).iter().map(|&x| x as f64).sum::<f64>();
+        count += m.len();
+        total += m.iter().zip(v).map(|(&m, &v)| v as f64 / c2 - (m as f64 / c1).powi(2)).sum::<f64>();
     }
     if count == 0 { 0.0 } else { total / count as f64 }
 }

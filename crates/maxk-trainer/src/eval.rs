@@ -3,7 +3,6 @@
 //! ([`maxk_core::pass_at_k`]), for k = 1, 2, 4, ... <= n. The paper's protocol: n = 256 samples
 //! per test problem at temperature 0.6, top-p 0.95.
 
-use burn::tensor::backend::Backend;
 use maxk_core::pass_at_k;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LmConfig;
 use crate::diagnostics::progress_bar;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::Weights;
+use crate::model::HostWeights;
 use crate::sampling::sample;
 use crate::tasks::{Problem, Task, test_set};
 use crate::vocab::{decode, encode_prompt};
@@ -74,13 +74,14 @@ pub fn held_out(cfg: &LmConfig) -> Result<Vec<Problem>> {
 
 /// Samples `n` completions per held-out problem and scores them. The sampling stream depends
 /// only on `cfg.eval.test_seed`, so every model is evaluated with the same random numbers.
-pub fn evaluate<B: Backend>(
-    weights: &Weights<B>,
+pub fn evaluate<E: Engine>(
+    weights: &HostWeights,
     cfg: &LmConfig,
-    device: &B::Device,
+    engine: &E,
     progress: bool,
 ) -> Result<Vec<TaskEval>> {
     let ev = &cfg.eval;
+    let mut policy = engine.frozen(weights)?;
     let tasks = cfg.task_list()?;
     let mut rng = ChaCha8Rng::seed_from_u64(ev.test_seed ^ 0xe7a1);
     let bar = progress_bar(progress, tasks.len() * ev.problems_per_task * ev.n_samples, "eval");
@@ -96,7 +97,7 @@ pub fn evaluate<B: Backend>(
         let mut solutions = vec![std::collections::BTreeSet::new(); problems.len()];
         for chunk in rows.chunks(ev.batch_rows) {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|(_, t)| t.clone()).collect();
-            let completions = sample(weights, &prompts, &ev.sampling, device, &mut rng);
+            let completions = sample(&mut policy, &prompts, &ev.sampling, &mut rng);
             for ((i, _), c) in chunk.iter().zip(&completions) {
                 let p = &problems[*i];
                 let text = decode(c);

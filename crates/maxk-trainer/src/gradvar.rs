@@ -9,7 +9,9 @@
 //!
 //! `g = (1/P) sum_groups sum_i A_i grad log pi(y_i)`,  `log pi(y) = sum_t log pi(y_t | y_<t)`,
 //!
-//! computed by back-propagation, unclipped, with no optimiser in between. Every estimator
+//! computed by back-propagation through the engine ([`Policy::gradients`] of
+//! `sum_{b,t} w[b,t] logp[b,t]` with `w = mask * A_b / P`), unclipped, with no optimiser in
+//! between. Every estimator
 //! sees the same rewards, so differences in spread are due to the estimator alone.
 //!
 //! The trace of the covariance, `tr Cov(g) = E||g - E g||^2`, is estimated without bias from
@@ -20,8 +22,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::Tensor;
-use burn::tensor::backend::AutodiffBackend;
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -31,10 +31,9 @@ use crate::backend::OnBackend;
 use crate::checkpoint;
 use crate::config::LmConfig;
 use crate::diagnostics::progress_bar;
+use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::{Result, TrainerError};
 use crate::eval::held_out;
-use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
-use crate::optim::{gradients, track};
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, decode, encode_prompt};
@@ -157,7 +156,7 @@ impl GradVar {
 impl OnBackend for GradVar {
     type Output = GradVarResults;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<GradVarResults> {
+    fn run<E: Engine>(self, engine: E) -> Result<GradVarResults> {
         self.check()?;
         let start = Instant::now();
         let cfg = &self.cfg;
@@ -173,7 +172,8 @@ impl OnBackend for GradVar {
             self.estimators.iter().map(|&e| Spec::new(e, cfg.rl.k).with_scale(Scale::Pg)).collect();
         let (mut rows, mut ratios) = (Vec::new(), Vec::new());
         for (label, path) in &self.checkpoints {
-            let weights: Weights<B::InnerBackend> = checkpoint::load_weights(path, &cfg.model, &device)?;
+            let weights = checkpoint::load_weights(path, &cfg.model)?;
+            let mut policy = engine.frozen(&weights)?;
             let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0002);
             let bar = progress_bar(self.progress, self.batches, &format!("gradvar {label}"));
             let e_count = specs.len();
@@ -183,7 +183,7 @@ impl OnBackend for GradVar {
             let mut zero = vec![0usize; e_count];
             let mut reward_total = 0.0;
             for m in 0..self.batches {
-                let completions = sample(&weights, &prompts, &cfg.rl.sampling, &device, &mut rng);
+                let completions = sample(&mut policy, &prompts, &cfg.rl.sampling, &mut rng);
                 let rewards: Vec<f64> = completions
                     .iter()
                     .enumerate()
@@ -193,14 +193,14 @@ impl OnBackend for GradVar {
                     })
                     .collect();
                 reward_total += rewards.iter().sum::<f64>() / rewards.len() as f64;
-                let (tokens, mask, t) = pad_rows(&prompts, &completions);
+                let (batch, mask) = pad_rows(&prompts, &completions);
                 for (e, spec) in specs.iter().enumerate() {
                     let adv = batch_advantages(&rewards, n, *spec)?;
                     let g = if adv.iter().all(|&a| a == 0.0) {
                         zero[e] += 1;
                         vec![0.0; cfg.model.num_params()]
                     } else {
-                        policy_gradient::<B>(&weights, &tokens, &mask, t, &adv, self.prompts, &device)
+                        policy_gradient(&mut policy, &batch, &mask, &adv, self.prompts)?
                     };
                     if sums[e].is_empty() {
                         sums[e] = vec![0.0; g.len()];
@@ -249,41 +249,39 @@ impl OnBackend for GradVar {
 }
 
 /// Right-padded `[B, T]` token ids and the answer-token mask `[B, T-1]` (position `j` of the
-/// mask scores token `j + 1`, as [`Weights::token_logprobs`] does).
-fn pad_rows(prompts: &[Vec<u32>], completions: &[Vec<u32>]) -> (Vec<i64>, Vec<f32>, usize) {
+/// mask scores token `j + 1`, as [`Policy::logprobs`] does).
+fn pad_rows(prompts: &[Vec<u32>], completions: &[Vec<u32>]) -> (TokenBatch, Vec<f32>) {
     let t = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(2).max(2);
     let b = prompts.len();
-    let mut tokens = vec![PAD as i64; b * t];
+    let mut tokens = vec![PAD; b * t];
     let mut mask = vec![0.0f32; b * (t - 1)];
     for (i, (p, c)) in prompts.iter().zip(completions).enumerate() {
         for (j, &tok) in p.iter().chain(c).enumerate() {
-            tokens[i * t + j] = tok as i64;
+            tokens[i * t + j] = tok;
         }
         for j in p.len() - 1..p.len() + c.len() - 1 {
             mask[i * (t - 1) + j] = 1.0;
         }
     }
-    (tokens, mask, t)
+    (TokenBatch { tokens, rows: b, cols: t }, mask)
 }
 
-/// `(1/P) sum_i A_i grad log pi(y_i)` as one flat vector (parameter order of `weights`).
-fn policy_gradient<B: AutodiffBackend>(
-    weights: &Weights<B::InnerBackend>,
-    tokens: &[i64],
+/// `(1/P) sum_i A_i grad log pi(y_i)` as one flat vector (parameter order of
+/// [`crate::model::ModelConfig::param_specs`]): the engine's gradient of
+/// `sum_{b,t} w[b,t] logp[b,t]` with `w[b,t] = mask[b,t] A_b / P`.
+fn policy_gradient<P: Policy>(
+    policy: &mut P,
+    batch: &TokenBatch,
     mask: &[f32],
-    t: usize,
     adv: &[f64],
     prompts: usize,
-    device: &B::Device,
-) -> Vec<f64> {
-    let b = adv.len();
-    let tracked = track::<B>(weights);
-    let logp = tracked.token_logprobs(int_tensor::<B, 2>(tokens.to_vec(), [b, t], device));
+) -> Result<Vec<f64>> {
+    let width = batch.cols - 1;
+    policy.forward_train(batch);
     let weight: Vec<f32> =
-        (0..b * (t - 1)).map(|j| mask[j] * (adv[j / (t - 1)] / prompts as f64) as f32).collect();
-    let weight: Tensor<B, 2> = tensor_2d(weight, [b, t - 1], device);
-    let objective = (logp * weight).sum();
-    gradients(&tracked, objective).into_iter().flat_map(|g| to_f32(g).into_iter().map(f64::from)).collect()
+        (0..batch.rows * width).map(|j| mask[j] * (adv[j / width] / prompts as f64) as f32).collect();
+    let grads = policy.gradients(&weight)?;
+    Ok(grads.into_iter().flat_map(|g| g.into_iter().map(f64::from)).collect())
 }
 
 #[cfg(test)]
@@ -330,9 +328,9 @@ mod tests {
 
     #[test]
     fn mask_scores_only_answer_tokens() {
-        let (tokens, mask, t) = pad_rows(&[vec![1, 5, 6], vec![1, 7]], &[vec![8, 2], vec![2]]);
-        assert_eq!(t, 5);
-        assert_eq!(tokens[5..10], [1, 7, 2, PAD as i64, PAD as i64]);
+        let (batch, mask) = pad_rows(&[vec![1, 5, 6], vec![1, 7]], &[vec![8, 2], vec![2]]);
+        assert_eq!((batch.rows, batch.cols), (2, 5));
+        assert_eq!(batch.tokens[5..10], [1, 7, 2, PAD, PAD]);
         // Row 0: logits at positions 2, 3 predict tokens 3, 4 (the answer 8, 2).
         assert_eq!(mask[..4], [0.0, 0.0, 1.0, 1.0]);
         assert_eq!(mask[4..], [0.0, 1.0, 0.0, 0.0]);

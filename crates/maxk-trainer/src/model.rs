@@ -122,9 +122,9 @@ impl ModelConfig {
         self.param_specs().iter().map(|s| s.shape[0] * s.shape[1]).sum()
     }
 
-    /// Fresh weights on `device`, drawn from a ChaCha stream seeded by `seed` (so identical on
-    /// every backend up to the backend's float precision).
-    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<Weights<B>> {
+    /// Fresh weights drawn from a ChaCha stream seeded by `seed` (the same f32 values on every
+    /// engine).
+    pub fn init_host(&self, seed: u64) -> Result<HostWeights> {
         self.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let tensors = self
@@ -132,15 +132,37 @@ impl ModelConfig {
             .into_iter()
             .map(|(spec, init)| {
                 let n = spec.shape[0] * spec.shape[1];
-                let values: Vec<f32> = match init {
+                match init {
                     Init::Normal(std) => (0..n).map(|_| (std * standard_normal(&mut rng)) as f32).collect(),
                     Init::Ones => vec![1.0; n],
                     Init::Zeros => vec![0.0; n],
-                };
-                tensor_2d(values, spec.shape, device)
+                }
             })
             .collect();
-        Ok(Weights { config: self.clone(), tensors })
+        Ok(HostWeights { config: self.clone(), tensors })
+    }
+
+    /// Fresh weights on a burn `device` ([`ModelConfig::init_host`] uploaded).
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Result<Weights<B>> {
+        Ok(Weights::from_host(&self.init_host(seed)?, device))
+    }
+}
+
+/// Weights as plain f32 vectors on the host: `tensors[i]` holds the row-major values of
+/// `config.param_specs()[i]`. This is what checkpoints store and what every engine loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostWeights {
+    /// The hyper-parameters the tensors were built for.
+    pub config: ModelConfig,
+    /// Every weight, in [`ModelConfig::param_specs`] order.
+    pub tensors: Vec<Vec<f32>>,
+}
+
+impl HostWeights {
+    /// All-zero tensors shaped like the weights of `config` (e.g. fresh Adam moments).
+    pub fn zeros(config: &ModelConfig) -> Self {
+        let tensors = config.param_specs().iter().map(|s| vec![0.0; s.shape[0] * s.shape[1]]).collect();
+        HostWeights { config: config.clone(), tensors }
     }
 }
 
@@ -189,7 +211,30 @@ pub struct KvCache<B: Backend> {
     values: Vec<Tensor<B, 4>>,
 }
 
+impl<B: Backend> KvCache<B> {
+    /// A cache holding no tokens.
+    pub fn empty() -> Self {
+        KvCache { keys: Vec::new(), values: Vec::new() }
+    }
+}
+
 impl<B: Backend> Weights<B> {
+    /// Uploads host weights to `device`.
+    pub fn from_host(host: &HostWeights, device: &B::Device) -> Self {
+        let specs = host.config.param_specs();
+        let tensors =
+            specs.iter().zip(&host.tensors).map(|(s, t)| tensor_2d(t.clone(), s.shape, device)).collect();
+        Weights { config: host.config.clone(), tensors }
+    }
+
+    /// Downloads the weights as host vectors.
+    pub fn to_host(&self) -> HostWeights {
+        HostWeights {
+            config: self.config.clone(),
+            tensors: self.tensors.iter().cloned().map(to_f32).collect(),
+        }
+    }
+
     fn layer(&self, l: usize, i: usize) -> Tensor<B, 2> {
         self.tensors[2 + l * PER_LAYER + i].clone()
     }
@@ -286,7 +331,7 @@ impl<B: Backend> Weights<B> {
             }
         }
         let bias = tensor_2d::<B>(bias, [b, l * l], &device).reshape([b, 1, l, l]);
-        let mut cache = KvCache { keys: Vec::new(), values: Vec::new() };
+        let mut cache = KvCache::empty();
         let logits = self.blocks(x, b, l, bias, Some(&mut cache)).reshape([b, l, VOCAB_SIZE]);
         let last = logits.slice([0..b, l - 1..l, 0..VOCAB_SIZE]).reshape([b, VOCAB_SIZE]);
         (last, cache)

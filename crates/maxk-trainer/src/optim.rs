@@ -11,7 +11,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::variance_proxy;
-use crate::model::{Weights, to_f32};
+use crate::model::{HostWeights, ModelConfig, Weights, tensor_2d, to_f32};
 
 /// Adam hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -94,11 +94,82 @@ impl<B: Backend> Adam<B> {
 
     /// The variance proxy of the current moments (0 before the first update).
     pub fn variance_proxy(&self) -> f64 {
+        self.to_host().variance_proxy(&self.cfg)
+    }
+
+    /// Uploads a host state.
+    pub fn from_host(cfg: AdamConfig, state: &AdamState, weights: &Weights<B>) -> Self {
+        let device = weights.tensors.first().map(Tensor::device).unwrap_or_default();
+        let up = |vs: &[Vec<f32>]| -> Vec<Tensor<B, 2>> {
+            vs.iter().zip(&weights.tensors).map(|(v, w)| tensor_2d(v.clone(), w.dims(), &device)).collect()
+        };
+        Adam { cfg, t: state.t, m: up(&state.m), v: up(&state.v) }
+    }
+
+    /// Downloads the state.
+    pub fn to_host(&self) -> AdamState {
+        let down = |ts: &[Tensor<B, 2>]| ts.iter().cloned().map(to_f32).collect();
+        AdamState { t: self.t, m: down(&self.m), v: down(&self.v) }
+    }
+}
+
+/// Adam's state on the host: the update count and one `m`, `v` vector per weight tensor
+/// (shaped like [`HostWeights::tensors`]). Checkpoints store exactly this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdamState {
+    /// Updates done so far.
+    pub t: u64,
+    /// First moments.
+    pub m: Vec<Vec<f32>>,
+    /// Second moments.
+    pub v: Vec<Vec<f32>>,
+}
+
+impl AdamState {
+    /// Zero moments for a model of shape `config`.
+    pub fn zeros(config: &ModelConfig) -> Self {
+        let z = HostWeights::zeros(config).tensors;
+        AdamState { t: 0, m: z.clone(), v: z }
+    }
+
+    /// The variance proxy of the current moments (0 before the first update).
+    pub fn variance_proxy(&self, cfg: &AdamConfig) -> f64 {
         if self.t == 0 {
             return 0.0;
         }
-        let (c1, c2) = (1.0 - self.cfg.beta1.powi(self.t as i32), 1.0 - self.cfg.beta2.powi(self.t as i32));
+        let (c1, c2) = (1.0 - cfg.beta1.powi(self.t as i32), 1.0 - cfg.beta2.powi(self.t as i32));
         variance_proxy(&self.m, &self.v, c1, c2)
+    }
+
+    /// One fused Adam update of `weights` with `grads` (same layout) at learning rate `lr`,
+    /// with global-norm clipping; the same f32 arithmetic, in the same order, as [`Adam::step`].
+    pub fn step(
+        &mut self,
+        cfg: &AdamConfig,
+        weights: &mut [Vec<f32>],
+        grads: &[Vec<f32>],
+        lr: f64,
+    ) -> StepStats {
+        let sq: f64 = grads.iter().map(|g| g.iter().map(|&x| (x * x) as f64).sum::<f64>()).sum();
+        let grad_norm = sq.sqrt();
+        let clip =
+            if cfg.grad_clip > 0.0 && grad_norm > cfg.grad_clip { cfg.grad_clip / grad_norm } else { 1.0 };
+        self.t += 1;
+        let (b1, b2) = (cfg.beta1, cfg.beta2);
+        let c1 = (1.0 - b1.powi(self.t as i32)) as f32;
+        let c2 = (1.0 - b2.powi(self.t as i32)) as f32;
+        let (clip, b1f, b2f) = (clip as f32, b1 as f32, b2 as f32);
+        let (a1, a2, eps, lr) = ((1.0 - b1) as f32, (1.0 - b2) as f32, cfg.eps as f32, lr as f32);
+        for (((w, g), m), v) in weights.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
+            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = g * clip;
+                *m = *m * b1f + g * a1;
+                *v = *v * b2f + g * g * a2;
+                let update = (*m / c1) / ((*v / c2).sqrt() + eps);
+                *w -= update * lr;
+            }
+        }
+        StepStats { grad_norm, var_proxy: self.variance_proxy(cfg) }
     }
 }
 
@@ -123,7 +194,6 @@ pub fn gradients<B: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::tensor_2d;
     use burn::backend::NdArray;
 
     type B = NdArray<f32>;

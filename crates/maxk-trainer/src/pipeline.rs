@@ -5,15 +5,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::backend::AutodiffBackend;
-
 use crate::backend::OnBackend;
 use crate::checkpoint;
 use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
+use crate::engine::Engine;
 use crate::error::{Result, TrainerError};
 use crate::eval::evaluate;
-use crate::model::Weights;
 use crate::report;
 use crate::results::{EvalRecord, Results, RunResult};
 pub use crate::rl::BenchResult;
@@ -62,7 +60,7 @@ impl Reproduce {
 impl OnBackend for Reproduce {
     type Output = Results;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Results> {
+    fn run<E: Engine>(self, engine: E) -> Result<Results> {
         self.check()?;
         let start = Instant::now();
         std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
@@ -74,15 +72,15 @@ impl OnBackend for Reproduce {
             cfg.seed = seed;
             let seed_dir = self.out.join(format!("seed{seed}"));
             let t0 = Instant::now();
-            let base = crate::sft::train::<B>(
+            let base = crate::sft::train(
                 &cfg,
-                &device,
+                &engine,
                 &seed_dir.join("base"),
                 self.resume,
                 &mut log,
                 self.progress,
             )?;
-            let evals = evaluate(&base, &cfg, &device, self.progress)?;
+            let evals = evaluate(&base, &cfg, &engine, self.progress)?;
             let base_run = RunResult {
                 label: "base".into(),
                 estimator: "base".into(),
@@ -103,16 +101,9 @@ impl OnBackend for Reproduce {
                     c.rl.k = k;
                     let label = if self.ks.len() > 1 { format!("{est}-K{k}") } else { est.clone() };
                     let dir = seed_dir.join("rl").join(&label);
-                    let (policy, var_proxy, curves) = crate::rl::train::<B>(
-                        &c,
-                        &base,
-                        &device,
-                        &dir,
-                        self.resume,
-                        &mut log,
-                        self.progress,
-                    )?;
-                    let evals = evaluate(&policy, &c, &device, self.progress)?;
+                    let (policy, var_proxy, curves) =
+                        crate::rl::train(&c, &base, &engine, &dir, self.resume, &mut log, self.progress)?;
+                    let evals = evaluate(&policy, &c, &engine, self.progress)?;
                     let run = RunResult {
                         label,
                         estimator: est.clone(),
@@ -177,30 +168,21 @@ pub struct StageJob {
 impl OnBackend for StageJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+    fn run<E: Engine>(self, engine: E) -> Result<()> {
         self.cfg.validate()?;
         std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
         let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"), self.resume)?;
         match &self.stage {
             Stage::Pretrain => {
-                crate::sft::train::<B>(&self.cfg, &device, &self.out, self.resume, &mut log, self.progress)?;
+                crate::sft::train(&self.cfg, &engine, &self.out, self.resume, &mut log, self.progress)?;
             }
             Stage::Rl { base } => {
-                let base = checkpoint::load_weights(base, &self.cfg.model, &device)?;
-                crate::rl::train::<B>(
-                    &self.cfg,
-                    &base,
-                    &device,
-                    &self.out,
-                    self.resume,
-                    &mut log,
-                    self.progress,
-                )?;
+                let base = checkpoint::load_weights(base, &self.cfg.model)?;
+                crate::rl::train(&self.cfg, &base, &engine, &self.out, self.resume, &mut log, self.progress)?;
             }
             Stage::Eval { weights } => {
-                let w: Weights<B::InnerBackend> =
-                    checkpoint::load_weights(weights, &self.cfg.model, &device)?;
-                let evals = evaluate(&w, &self.cfg, &device, self.progress)?;
+                let w = checkpoint::load_weights(weights, &self.cfg.model)?;
+                let evals = evaluate(&w, &self.cfg, &engine, self.progress)?;
                 let run = RunResult {
                     label: self.cfg.rl.estimator.clone(),
                     estimator: self.cfg.rl.estimator.clone(),
@@ -237,8 +219,8 @@ pub struct Bench {
 impl OnBackend for Bench {
     type Output = BenchResult;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<BenchResult> {
-        let weights = self.cfg.model.init::<B::InnerBackend>(self.cfg.seed, &device)?;
-        crate::rl::bench::<B>(&self.cfg, weights, &device, self.steps)
+    fn run<E: Engine>(self, engine: E) -> Result<BenchResult> {
+        let weights = self.cfg.model.init_host(self.cfg.seed)?;
+        crate::rl::bench(&self.cfg, &weights, &engine, self.steps)
     }
 }

@@ -14,20 +14,19 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor};
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
-use crate::config::LmConfig;
+use crate::config::{LmConfig, RlConfig};
 use crate::diagnostics::{GroupStats, MetricsLog, TrainCurves, group_stats, progress_bar};
+use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::Result;
 use crate::eval::held_out;
-use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
-use crate::optim::{gradients, track};
+use crate::model::HostWeights;
+use crate::optim::AdamState;
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, decode, encode_prompt};
@@ -71,7 +70,7 @@ pub struct RlRecord {
 /// A rollout batch ready for the loss: right-padded sequences `[B, T]`, the answer-token
 /// mask `[B, T-1]` and the per-sequence advantages.
 struct Rollouts {
-    tokens: Vec<i64>,
+    tokens: Vec<u32>,
     mask: Vec<f32>,
     t: usize,
     advantages: Vec<f64>,
@@ -81,11 +80,11 @@ impl Rollouts {
     fn build(prompts: &[Vec<u32>], completions: &[Vec<u32>], advantages: Vec<f64>) -> Self {
         let t = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(2).max(2);
         let b = prompts.len();
-        let mut tokens = vec![PAD as i64; b * t];
+        let mut tokens = vec![PAD; b * t];
         let mut mask = vec![0.0f32; b * (t - 1)];
         for (i, (p, c)) in prompts.iter().zip(completions).enumerate() {
             for (j, &tok) in p.iter().chain(c).enumerate() {
-                tokens[i * t + j] = tok as i64;
+                tokens[i * t + j] = tok;
             }
             for j in p.len() - 1..p.len() + c.len() - 1 {
                 mask[i * (t - 1) + j] = 1.0;
@@ -94,59 +93,56 @@ impl Rollouts {
         Rollouts { tokens, mask, t, advantages }
     }
 
-    /// Rows `rows` as tensors: tokens, mask, advantages `[b, 1]`.
-    fn select<B: Backend>(
-        &self,
-        rows: &[usize],
-        device: &B::Device,
-    ) -> (Tensor<B, 2, Int>, Tensor<B, 2>, Tensor<B, 2>) {
+    /// The token rows `rows` as one batch.
+    fn batch(&self, rows: &[usize]) -> TokenBatch {
         let t = self.t;
-        let tokens: Vec<i64> =
-            rows.iter().flat_map(|&r| self.tokens[r * t..(r + 1) * t].iter().copied()).collect();
-        let mask: Vec<f32> =
-            rows.iter().flat_map(|&r| self.mask[r * (t - 1)..(r + 1) * (t - 1)].iter().copied()).collect();
-        let adv: Vec<f32> = rows.iter().map(|&r| self.advantages[r] as f32).collect();
-        let b = rows.len();
-        (
-            int_tensor(tokens, [b, t], device),
-            tensor_2d(mask, [b, t - 1], device),
-            tensor_2d(adv, [b, 1], device),
-        )
+        let tokens = rows.iter().flat_map(|&r| self.tokens[r * t..(r + 1) * t].iter().copied()).collect();
+        TokenBatch { tokens, rows: rows.len(), cols: t }
+    }
+
+    /// Mask row `r`.
+    fn mask_row(&self, r: usize) -> &[f32] {
+        &self.mask[r * (self.t - 1)..(r + 1) * (self.t - 1)]
     }
 }
 
-/// RL from `base` with the estimator of `cfg.rl`; checkpoints to `dir/ckpt`, resumes from it
-/// when `resume` is set, and saves the final weights to `dir/policy.safetensors`. Returns the
+/// RL from `base` with the estimator of `cfg.rl` on `engine`; checkpoints to `dir/ckpt`,
+/// resumes from it when `resume` is set, and saves the final weights to `dir/policy.safetensors`. Returns the
 /// weights, the variance proxy of every step (restored from the checkpoint on resume) and the
 /// training curves of the steps this call ran. The weights after half the steps are saved as
 /// `dir/policy-mid.safetensors` (the mid-RL checkpoint of `maxk lm gradvar`).
-pub fn train<B: AutodiffBackend>(
+pub fn train<E: Engine>(
     cfg: &LmConfig,
-    base: &Weights<B::InnerBackend>,
-    device: &B::Device,
+    base: &HostWeights,
+    engine: &E,
     dir: &Path,
     resume: bool,
     log: &mut MetricsLog,
     progress: bool,
-) -> Result<(Weights<B::InnerBackend>, Vec<f64>, TrainCurves)> {
+) -> Result<(HostWeights, Vec<f64>, TrainCurves)> {
     cfg.validate()?;
     let rl = &cfg.rl;
     let mut curves = TrainCurves::default();
     let estimator: Estimator = rl.estimator.parse()?;
-    let spec = Spec::new(estimator, rl.k).with_scale(rl.scale.parse::<Scale>()?);
+    let scale = rl.scale.parse::<Scale>()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
-        checkpoint::load(&ckpt, &cfg.model, rl.adam, device)?
+        checkpoint::load(&ckpt, &cfg.model)?
     } else {
-        TrainState::fresh(base.clone(), rl.adam, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x41))
+        TrainState::fresh(base.clone(), ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x41))
     };
+    let mut policy = engine.policy(&state.weights, &state.adam, rl.adam)?;
+    let mut reference = if rl.kl_coef > 0.0 { Some(engine.frozen(base)?) } else { None };
     let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
     let bar = progress_bar(progress, rl.steps, &format!("rl {}", rl.estimator));
     bar.set_position(state.step as u64);
     let n = rl.group_size;
     while state.step < rl.steps {
         let start = Instant::now();
-        let (problems, prompts, completions) = rollout(cfg, &sampler, &mut state, device)?;
+        // The K of this step (rl.k_schedule), logged in the step's record.
+        let k = rl.k_at(state.step);
+        let spec = Spec::new(estimator, k).with_scale(scale);
+        let (problems, prompts, completions) = rollout(cfg, &sampler, &mut policy, &mut state.rng)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
         let rewards: Vec<f64> = completions
@@ -158,10 +154,10 @@ pub fn train<B: AutodiffBackend>(
             })
             .collect();
         let advantages = batch_advantages(&rewards, n, spec)?;
-        let groups = group_stats(&rewards, &advantages, n, rl.k);
+        let groups = group_stats(&rewards, &advantages, n, k);
         let roll = Rollouts::build(&prompts, &completions, advantages);
-        let entropy = surprisal(&state.weights, &roll, device);
-        let last = optimise::<B>(cfg, &mut state, base, &roll, device);
+        let entropy = surprisal(&mut policy, &roll);
+        let last = optimise(cfg, &mut policy, reference.as_mut(), &roll)?;
         state.step += 1;
         state.var_proxy.push(last.var_proxy);
         curves.reward.push(groups.reward_mean);
@@ -171,7 +167,7 @@ pub fn train<B: AutodiffBackend>(
         log.log(&RlRecord {
             stage: "rl",
             estimator: rl.estimator.clone(),
-            k: rl.k,
+            k,
             seed: cfg.seed,
             step: state.step,
             loss: last.loss,
@@ -189,71 +185,102 @@ pub fn train<B: AutodiffBackend>(
         if state.step == rl.steps.div_ceil(2) {
             // The mid-RL checkpoint of the gradient-variance study (`maxk lm gradvar`).
             std::fs::create_dir_all(dir).map_err(crate::error::TrainerError::io(dir))?;
-            checkpoint::save_weights(&dir.join("policy-mid.safetensors"), &state.weights)?;
+            checkpoint::save_weights(&dir.join("policy-mid.safetensors"), &policy.weights())?;
         }
         let every = rl.checkpoint_every;
         if (every > 0 && state.step % every == 0) || state.step == rl.steps {
+            state.capture(&policy);
             checkpoint::save(&ckpt, &state)?;
         }
     }
     bar.finish_and_clear();
+    state.capture(&policy);
     checkpoint::save_weights(&dir.join("policy.safetensors"), &state.weights)?;
     cfg.save(dir)?;
     Ok((state.weights, state.var_proxy, curves))
 }
 
-/// Mean of `-log pi(y_t)` over the answer tokens of `roll` under `weights`.
-fn surprisal<B: Backend>(weights: &Weights<B>, roll: &Rollouts, device: &B::Device) -> f64 {
+/// Mean of `-log pi(y_t)` over the answer tokens of `roll` under `policy`.
+fn surprisal<P: Policy>(policy: &mut P, roll: &Rollouts) -> f64 {
     let rows: Vec<usize> = (0..roll.advantages.len()).collect();
-    let (tokens, mask, _) = roll.select::<B>(&rows, device);
-    let logp = to_f32(weights.token_logprobs(tokens));
-    let mask = to_f32(mask);
+    let logp = policy.logprobs(&roll.batch(&rows));
+    let mask = roll.mask.as_slice();
     let count: f64 = mask.iter().map(|&m| f64::from(m)).sum();
-    let total: f64 = logp.iter().zip(&mask).map(|(&l, &m)| -f64::from(l) * f64::from(m)).sum();
+    let total: f64 = logp.iter().zip(mask).map(|(&l, &m)| -f64::from(l) * f64::from(m)).sum();
     if count > 0.0 { total / count } else { 0.0 }
 }
 
 /// Draws `P` training prompts and `N` completions of each from the current policy (rows are
 /// grouped: row `i` belongs to prompt `i / N`).
 #[allow(clippy::type_complexity)]
-fn rollout<B: Backend>(
+fn rollout<P: Policy>(
     cfg: &LmConfig,
     sampler: &TrainSampler,
-    state: &mut TrainState<B>,
-    device: &B::Device,
+    policy: &mut P,
+    rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<Problem>, Vec<Vec<u32>>, Vec<Vec<u32>>)> {
     let n = cfg.rl.group_size;
-    let problems: Vec<Problem> =
-        (0..cfg.rl.prompts_per_step).map(|_| sampler.sample(&mut state.rng)).collect();
+    let problems: Vec<Problem> = (0..cfg.rl.prompts_per_step).map(|_| sampler.sample(rng)).collect();
     let mut prompts = Vec::with_capacity(problems.len() * n);
     for p in &problems {
         let tokens = encode_prompt(&p.prompt)?;
         prompts.extend(std::iter::repeat_n(tokens, n));
     }
-    let completions = sample(&state.weights, &prompts, &cfg.rl.sampling, device, &mut state.rng);
+    let completions = sample(policy, &prompts, &cfg.rl.sampling, rng);
     Ok((problems, prompts, completions))
 }
 
 /// One Adam step per minibatch of whole groups; returns what the last one measured.
-fn optimise<B: AutodiffBackend>(
+///
+/// Old log-probs come from the weights before this batch's first update (computed once for
+/// every row that enters an update), so the ratio is exactly 1 in the first minibatch and
+/// differs afterwards. Rows with a zero advantage contribute nothing to the surrogate's
+/// gradient, so without a KL term they are left out of the forward pass (the token-mean
+/// denominator still counts them, keeping the loss identical).
+fn optimise<P: Policy>(
     cfg: &LmConfig,
-    state: &mut TrainState<B::InnerBackend>,
-    base: &Weights<B::InnerBackend>,
+    policy: &mut P,
+    reference: Option<&mut P>,
     roll: &Rollouts,
-    device: &B::Device,
-) -> StepOut {
-    let n = cfg.rl.group_size;
+) -> Result<StepOut> {
+    let rl = &cfg.rl;
+    let n = rl.group_size;
     let rows = roll.advantages.len();
-    let per_mb = cfg.rl.prompts_per_step.div_ceil(cfg.rl.minibatches) * n;
+    let per_mb = rl.prompts_per_step.div_ceil(rl.minibatches) * n;
     let all_rows: Vec<usize> = (0..rows).collect();
-    // Old log-probs come from the weights before this batch's first update, so the ratio is
-    // exactly 1 in the first minibatch and differs afterwards.
-    let old_weights = state.weights.clone();
+    let minibatches: Vec<(&[usize], Vec<usize>)> = all_rows
+        .chunks(per_mb)
+        .map(|mb| {
+            let active = if rl.kl_coef > 0.0 {
+                mb.to_vec()
+            } else {
+                mb.iter().copied().filter(|&r| roll.advantages[r] != 0.0).collect()
+            };
+            (mb, active)
+        })
+        .collect();
+    let active_all: Vec<usize> = minibatches.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+    let width = roll.t - 1;
+    let (old, refp) = if active_all.is_empty() {
+        (Vec::new(), None)
+    } else {
+        let batch = roll.batch(&active_all);
+        (policy.logprobs(&batch), reference.map(|r| r.logprobs(&batch)))
+    };
     let mut last = StepOut::default();
-    for mb in all_rows.chunks(per_mb) {
-        last = update::<B>(cfg, state, &old_weights, base, roll, mb, device);
+    let mut offset = 0;
+    for (mb, active) in &minibatches {
+        let span = offset * width..(offset + active.len()) * width;
+        offset += active.len();
+        let lp = LossInputs {
+            old: &old[span.clone()],
+            reference: refp.as_ref().map(|r| &r[span]),
+            rows: active,
+            count: mb.iter().map(|&r| roll.mask_row(r).iter().sum::<f32>()).sum(),
+        };
+        last = update(rl, policy, roll, &lp)?;
     }
-    last
+    Ok(last)
 }
 
 /// What [`bench`] measured.
@@ -269,35 +296,36 @@ pub struct BenchResult {
     pub steps_per_s: f64,
 }
 
-/// Throughput of the RL step of `cfg` from `weights`: `steps` timed steps after one warm-up.
-/// Rewards are synthetic Bernoulli(1/2) draws instead of verifier scores, so that every group
-/// carries signal and every row is in the update (an untrained model solves nothing, and
-/// all-zero groups would skip the backward pass); the advantages still come from
+/// Throughput of the RL step of `cfg` from `weights` on `engine`: `steps` timed steps after
+/// one warm-up. Rewards are synthetic Bernoulli(1/2) draws instead of verifier scores, so
+/// that every group carries signal and every row is in the update (an untrained model solves
+/// nothing, and all-zero groups would skip the backward pass); the advantages still come from
 /// `maxk_core::batch_advantages` with the configured estimator. `benches/torch/lm_rl_step.py`
 /// times the same step in PyTorch.
-pub fn bench<B: AutodiffBackend>(
+pub fn bench<E: Engine>(
     cfg: &LmConfig,
-    weights: Weights<B::InnerBackend>,
-    device: &B::Device,
+    weights: &HostWeights,
+    engine: &E,
     steps: usize,
 ) -> Result<BenchResult> {
     cfg.validate()?;
     let rl = &cfg.rl;
     let spec = Spec::new(rl.estimator.parse::<Estimator>()?, rl.k).with_scale(rl.scale.parse::<Scale>()?);
     let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
-    let base = weights.clone();
-    let mut state = TrainState::fresh(weights, rl.adam, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xbe7c));
+    let mut policy = engine.policy(weights, &AdamState::zeros(&weights.config), rl.adam)?;
+    let mut reference = if rl.kl_coef > 0.0 { Some(engine.frozen(weights)?) } else { None };
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xbe7c);
     let (mut tokens, mut sample_s, mut update_s, mut total_s) = (0usize, 0.0, 0.0, 0.0);
     for step in 0..=steps.max(1) {
         let t0 = Instant::now();
-        let (_, prompts, completions) = rollout(cfg, &sampler, &mut state, device)?;
+        let (_, prompts, completions) = rollout(cfg, &sampler, &mut policy, &mut rng)?;
         let t1 = Instant::now();
         let rewards: Vec<f64> =
-            (0..completions.len()).map(|_| f64::from(u8::from(state.rng.r#gen::<bool>()))).collect();
+            (0..completions.len()).map(|_| f64::from(u8::from(rng.r#gen::<bool>()))).collect();
         let advantages = batch_advantages(&rewards, rl.group_size, spec)?;
         let roll = Rollouts::build(&prompts, &completions, advantages);
         let t2 = Instant::now();
-        optimise::<B>(cfg, &mut state, &base, &roll, device);
+        optimise(cfg, &mut policy, reference.as_mut(), &roll)?;
         if step > 0 {
             tokens += completions.iter().map(Vec::len).sum::<usize>();
             sample_s += (t1 - t0).as_secs_f64();
@@ -323,62 +351,75 @@ struct StepOut {
     kl: f64,
 }
 
-/// One Adam step on the minibatch `rows`. Rows with a zero advantage contribute nothing to
-/// the surrogate's gradient, so without a KL term they are left out of the forward pass (the
-/// token-mean denominator still counts them, keeping the loss identical).
-fn update<B: AutodiffBackend>(
-    cfg: &LmConfig,
-    state: &mut TrainState<B::InnerBackend>,
-    old: &Weights<B::InnerBackend>,
-    base: &Weights<B::InnerBackend>,
+/// The rows of one minibatch that enter the forward pass, with their old (and reference)
+/// log-probs `[rows, T-1]` and the minibatch's answer-token count.
+struct LossInputs<'a> {
+    old: &'a [f32],
+    reference: Option<&'a [f32]>,
+    rows: &'a [usize],
+    count: f32,
+}
+
+/// The clipped surrogate plus k3 KL of the module docs and its gradient with respect to the
+/// policy's log-probs, summed over the mask; one element:
+/// `d/dlogp [-min(r A, clip(r) A)] = -r A` when the unclipped term is the minimum, else 0
+/// (the clipped term is then constant), and `d/dlogp k3 = 1 - exp(q - p)`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Surrogate {
+    surr_sum: f64,
+    kl_sum: f64,
+    clipped: usize,
+}
+
+/// One Adam step on the minibatch of `inputs`.
+fn update<P: Policy>(
+    rl: &RlConfig,
+    policy: &mut P,
     roll: &Rollouts,
-    rows: &[usize],
-    device: &B::Device,
-) -> StepOut {
-    let rl = &cfg.rl;
-    let t = roll.t;
-    let count: f32 =
-        rows.iter().map(|&r| roll.mask[r * (t - 1)..(r + 1) * (t - 1)].iter().sum::<f32>()).sum();
-    let active: Vec<usize> = if rl.kl_coef > 0.0 {
-        rows.to_vec()
-    } else {
-        rows.iter().copied().filter(|&r| roll.advantages[r] != 0.0).collect()
-    };
-    if active.is_empty() || count == 0.0 {
+    inputs: &LossInputs<'_>,
+) -> Result<StepOut> {
+    let count = inputs.count;
+    if inputs.rows.is_empty() || count == 0.0 {
         // No signal: no update; the moments (and so the proxy) stay as they were.
-        return StepOut { var_proxy: state.adam.variance_proxy(), ..StepOut::default() };
+        return Ok(StepOut { var_proxy: policy.variance_proxy(), ..StepOut::default() });
     }
-    let (tokens, mask, adv) = roll.select::<B>(&active, device);
-    let (tokens_inner, _, _) = roll.select::<B::InnerBackend>(&active, device);
-    let old_logp = Tensor::<B, 2>::from_inner(old.token_logprobs(tokens_inner.clone()));
-    let tracked = track::<B>(&state.weights);
-    let logp = tracked.token_logprobs(tokens);
-    let ratio = (logp.clone() - old_logp).exp();
-    let (lo, hi) = (1.0 - rl.clip_eps, 1.0 + rl.clip_eps);
-    let surr = (ratio.clone() * adv.clone()).min_pair(ratio.clone().clamp(lo, hi) * adv);
-    let denom = count as f64;
-    let mut loss = (surr * mask.clone()).sum().div_scalar(-denom);
-    let mut kl_value = 0.0;
-    if rl.kl_coef > 0.0 {
-        let ref_logp = Tensor::<B, 2>::from_inner(base.token_logprobs(tokens_inner));
-        let diff = ref_logp - logp;
-        let k3 = (diff.clone().exp() - diff).sub_scalar(1.0);
-        let kl = (k3 * mask.clone()).sum().div_scalar(denom);
-        kl_value = to_f32(kl.clone().inner())[0] as f64;
-        loss = loss + kl.mul_scalar(rl.kl_coef);
+    let width = roll.t - 1;
+    let logp = policy.forward_train(&roll.batch(inputs.rows));
+    let (lo, hi) = ((1.0 - rl.clip_eps) as f32, (1.0 + rl.clip_eps) as f32);
+    let (kl_coef, denom) = (rl.kl_coef as f32, count);
+    let mut dlogp = vec![0.0f32; logp.len()];
+    let mut acc = Surrogate::default();
+    for (i, &r) in inputs.rows.iter().enumerate() {
+        let adv = roll.advantages[r] as f32;
+        for (j, &m) in roll.mask_row(r).iter().enumerate() {
+            if m == 0.0 {
+                continue;
+            }
+            let e = i * width + j;
+            let ratio = (logp[e] - inputs.old[e]).exp();
+            let (plain, clipped) = (ratio * adv, ratio.clamp(lo, hi) * adv);
+            acc.surr_sum += f64::from(plain.min(clipped));
+            let mut g = if plain <= clipped { -plain } else { 0.0 };
+            if ratio < lo || ratio > hi {
+                acc.clipped += 1;
+            }
+            if let Some(reference) = inputs.reference {
+                let diff = reference[e] - logp[e];
+                acc.kl_sum += f64::from(diff.exp() - diff - 1.0);
+                g += kl_coef * (1.0 - diff.exp());
+            }
+            dlogp[e] = g / denom;
+        }
     }
-    let r = to_f32(ratio.inner());
-    let m = to_f32(mask.inner());
-    let clipped =
-        r.iter().zip(&m).filter(|&(&x, &m)| m > 0.0 && ((x as f64) < lo || (x as f64) > hi)).count();
-    let loss_value = to_f32(loss.clone().inner())[0] as f64;
-    let grads = gradients(&tracked, loss);
-    let stats = state.adam.step(&mut state.weights, grads, rl.adam.lr);
-    StepOut {
-        loss: loss_value,
+    let denom = f64::from(denom);
+    let kl = if inputs.reference.is_some() { acc.kl_sum / denom } else { 0.0 };
+    let loss = -acc.surr_sum / denom + rl.kl_coef * kl;
+    let stats = policy.backward_step(&dlogp, rl.adam.lr)?;
+    Ok(StepOut {
+        loss,
         grad_norm: stats.grad_norm,
         var_proxy: stats.var_proxy,
-        clip_frac: clipped as f64 / count as f64,
-        kl: kl_value,
-    }
+        clip_frac: acc.clipped as f64 / denom,
+        kl,
+    })
 }

@@ -4,11 +4,10 @@
 //! positions start at 0 after the padding). The categorical draws happen on the CPU from the
 //! caller's ChaCha stream, so sampling is deterministic given the seed on every backend.
 
-use burn::tensor::backend::Backend;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Weights, int_tensor, to_f32};
+use crate::engine::Policy;
 use crate::vocab::{EOS, PAD, VOCAB_SIZE};
 
 /// How to sample.
@@ -24,14 +23,13 @@ pub struct SampleConfig {
     pub max_new_tokens: usize,
 }
 
-/// Samples one continuation per prompt. `prompts[i]` are token ids starting with BOS; the
-/// result `[i]` holds the generated ids, ending with EOS unless `max_new_tokens` (or the
-/// model's `max_seq_len`) ran out first.
-pub fn sample<B: Backend, R: Rng>(
-    weights: &Weights<B>,
+/// Samples one continuation per prompt with `policy`. `prompts[i]` are token ids starting
+/// with BOS; the result `[i]` holds the generated ids, ending with EOS unless `max_new_tokens`
+/// (or the model's `max_seq_len`) ran out first.
+pub fn sample<P: Policy + ?Sized, R: Rng>(
+    policy: &mut P,
     prompts: &[Vec<u32>],
     cfg: &SampleConfig,
-    device: &B::Device,
     rng: &mut R,
 ) -> Vec<Vec<u32>> {
     let b = prompts.len();
@@ -40,33 +38,30 @@ pub fn sample<B: Backend, R: Rng>(
         return vec![Vec::new(); b];
     }
     let pad: Vec<usize> = prompts.iter().map(|p| l - p.len()).collect();
-    let flat: Vec<i64> = prompts
-        .iter()
-        .flat_map(|p| std::iter::repeat_n(PAD as i64, l - p.len()).chain(p.iter().map(|&t| t as i64)))
-        .collect();
-    let budget = cfg.max_new_tokens.min(weights.config.max_seq_len.saturating_sub(l));
+    let flat: Vec<u32> =
+        prompts.iter().flat_map(|p| std::iter::repeat_n(PAD, l - p.len()).chain(p.iter().copied())).collect();
+    let budget = cfg.max_new_tokens.min(policy.config().max_seq_len.saturating_sub(l));
     let mut out: Vec<Vec<u32>> = vec![Vec::with_capacity(budget); b];
     let mut done = vec![false; b];
     if budget == 0 {
         return out;
     }
-    let (mut logits, mut cache) = weights.prefill(int_tensor(flat, [b, l], device), &pad);
     let mut probs = Vec::with_capacity(VOCAB_SIZE);
+    let mut next = vec![PAD; b];
+    let mut logits = policy.prefill(&flat, b, l, &pad);
     for step in 0..budget {
-        let values = to_f32(logits);
-        let mut next = Vec::with_capacity(b);
-        for (i, row) in values.chunks(VOCAB_SIZE).enumerate() {
+        for (i, row) in logits.chunks(VOCAB_SIZE).enumerate() {
             let tok = if done[i] { PAD } else { draw(row, cfg, &mut probs, rng) };
             if !done[i] {
                 out[i].push(tok);
                 done[i] = tok == EOS;
             }
-            next.push(tok as i64);
+            next[i] = tok;
         }
         if step + 1 == budget || done.iter().all(|&d| d) {
             break;
         }
-        logits = weights.decode_step(int_tensor(next, [b], device), l + step, &pad, &mut cache);
+        logits = policy.decode_step(&next, l + step, &pad);
     }
     out
 }

@@ -16,10 +16,11 @@ use crate::checkpoint::{self, TrainState};
 use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
 use crate::diagnostics::progress_bar;
+use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::Result;
 use crate::eval::held_out;
-use crate::model::{Weights, int_tensor, tensor_2d, to_f32};
-use crate::optim::{gradients, track};
+use crate::model::{HostWeights, Weights, int_tensor, tensor_2d};
+use crate::optim::StepStats;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, encode_answer, encode_prompt};
 
@@ -37,59 +38,76 @@ struct SftRecord {
 
 /// Right-padded `BOS prompt answer EOS` tokens `[B, T]` and the mask `[B, T-1]` of the
 /// positions whose next token is part of the answer.
-pub(crate) fn sft_batch(problems: &[Problem]) -> Result<(Vec<i64>, Vec<f32>, [usize; 2])> {
+pub fn sft_batch(problems: &[Problem]) -> Result<(TokenBatch, Vec<f32>)> {
     let seqs = problems
         .iter()
         .map(|p| Ok((encode_prompt(&p.prompt)?, encode_answer(&p.answer)?)))
         .collect::<Result<Vec<_>>>()?;
     let t = seqs.iter().map(|(p, a)| p.len() + a.len()).max().unwrap_or(1);
-    let mut tokens = vec![PAD as i64; seqs.len() * t];
+    let mut tokens = vec![PAD; seqs.len() * t];
     let mut mask = vec![0.0f32; seqs.len() * (t - 1)];
     for (i, (p, a)) in seqs.iter().enumerate() {
         for (j, &tok) in p.iter().chain(a).enumerate() {
-            tokens[i * t + j] = tok as i64;
+            tokens[i * t + j] = tok;
         }
         // Position j predicts token j+1; answer tokens sit at p.len()..p.len()+a.len().
         for j in p.len() - 1..p.len() + a.len() - 1 {
             mask[i * (t - 1) + j] = 1.0;
         }
     }
-    Ok((tokens, mask, [seqs.len(), t]))
+    Ok((TokenBatch { tokens, rows: seqs.len(), cols: t }, mask))
 }
 
-/// Mean negative log-likelihood of the answer tokens given `BOS prompt` (a scalar `[1]`):
-/// `L = -(1/T) sum_{answer tokens t} log pi(y_t | y_<t)`, `T` the number of answer tokens
-/// (EOS included) in the batch.
+/// Mean negative log-likelihood of the answer tokens given `BOS prompt` (a scalar `[1]`) on a
+/// burn autodiff backend: `L = -(1/T) sum_{answer tokens t} log pi(y_t | y_<t)`, `T` the
+/// number of answer tokens (EOS included) in the batch.
 pub fn sft_loss<B: AutodiffBackend>(
     weights: &Weights<B>,
     problems: &[Problem],
     device: &B::Device,
 ) -> Result<Tensor<B, 1>> {
-    let (tokens, mask, [b, t]) = sft_batch(problems)?;
+    let (batch, mask) = sft_batch(problems)?;
     let count: f32 = mask.iter().sum();
-    let logp = weights.token_logprobs(int_tensor(tokens, [b, t], device));
-    let mask = tensor_2d::<B>(mask, [b, t - 1], device);
+    let tokens = batch.tokens.iter().map(|&t| i64::from(t)).collect();
+    let logp = weights.token_logprobs(int_tensor(tokens, [batch.rows, batch.cols], device));
+    let mask = tensor_2d::<B>(mask, [batch.rows, batch.cols - 1], device);
     Ok((logp * mask).sum().div_scalar(-count.max(1.0) as f64))
 }
 
-/// Trains the base model of `cfg` from scratch (or resumes from `dir/ckpt`) and saves the
-/// final weights to `dir/base.safetensors`. Returns the weights.
-pub fn train<B: AutodiffBackend>(
+/// One SFT update of `policy` on `problems`: forward, the loss above and its gradient
+/// `dL/dlogp = -mask / T`, backward, Adam. Returns the loss and the step statistics.
+pub fn sft_step<P: Policy + ?Sized>(
+    policy: &mut P,
+    problems: &[Problem],
+    lr: f64,
+) -> Result<(f64, StepStats)> {
+    let (batch, mask) = sft_batch(problems)?;
+    let count = mask.iter().map(|&m| f64::from(m)).sum::<f64>().max(1.0);
+    let logp = policy.forward_train(&batch);
+    let loss = -logp.iter().zip(&mask).map(|(&l, &m)| f64::from(l * m)).sum::<f64>() / count;
+    let dlogp: Vec<f32> = mask.iter().map(|&m| (-f64::from(m) / count) as f32).collect();
+    let stats = policy.backward_step(&dlogp, lr)?;
+    Ok((loss, stats))
+}
+
+/// Trains the base model of `cfg` from scratch (or resumes from `dir/ckpt`) on `engine` and
+/// saves the final weights to `dir/base.safetensors`. Returns the weights.
+pub fn train<E: Engine>(
     cfg: &LmConfig,
-    device: &B::Device,
+    engine: &E,
     dir: &Path,
     resume: bool,
     log: &mut MetricsLog,
     progress: bool,
-) -> Result<Weights<B::InnerBackend>> {
+) -> Result<HostWeights> {
     cfg.validate()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
-        checkpoint::load(&ckpt, &cfg.model, cfg.sft.adam, device)?
+        checkpoint::load(&ckpt, &cfg.model)?
     } else {
-        let weights = cfg.model.init::<B::InnerBackend>(cfg.seed, device)?;
-        TrainState::fresh(weights, cfg.sft.adam, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5f7))
+        TrainState::fresh(cfg.model.init_host(cfg.seed)?, ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5f7))
     };
+    let mut policy = engine.policy(&state.weights, &state.adam, cfg.sft.adam)?;
     let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
     let bar = progress_bar(progress, cfg.sft.steps, "pretrain");
     bar.set_position(state.step as u64);
@@ -97,11 +115,7 @@ pub fn train<B: AutodiffBackend>(
         let start = Instant::now();
         let problems: Vec<Problem> =
             (0..cfg.sft.batch_size).map(|_| sampler.sample(&mut state.rng)).collect();
-        let tracked = track::<B>(&state.weights);
-        let loss = sft_loss(&tracked, &problems, device)?;
-        let loss_value = to_f32(loss.clone().inner())[0] as f64;
-        let grads = gradients(&tracked, loss);
-        let stats = state.adam.step(&mut state.weights, grads, cfg.sft.adam.lr);
+        let (loss_value, stats) = sft_step(&mut policy, &problems, cfg.sft.adam.lr)?;
         state.step += 1;
         state.var_proxy.push(stats.var_proxy);
         log.log(&SftRecord {
@@ -117,10 +131,12 @@ pub fn train<B: AutodiffBackend>(
         bar.inc(1);
         let every = cfg.sft.checkpoint_every;
         if (every > 0 && state.step % every == 0) || state.step == cfg.sft.steps {
+            state.capture(&policy);
             checkpoint::save(&ckpt, &state)?;
         }
     }
     bar.finish_and_clear();
+    state.capture(&policy);
     checkpoint::save_weights(&dir.join("base.safetensors"), &state.weights)?;
     cfg.save(dir)?;
     Ok(state.weights)
@@ -133,6 +149,7 @@ mod tests {
 
     use super::*;
     use crate::model::ModelConfig;
+    use crate::optim::{gradients, track};
     use crate::tasks::Task;
 
     type B = Autodiff<NdArray<f64>>;

@@ -21,15 +21,25 @@ and keep every other argument::
     python3 -m maxk.integrations.openrlhf --algo.advantage.estimator maxpo \\
         --algo.advantage.maxk_k 4 --rollout.n_samples_per_prompt 8 ...
 
-Under ``ray job submit`` the driver connects to the running cluster; also pass
-``--runtime-env-json '{"worker_process_setup_hook": "maxk.integrations.openrlhf.install"}'``
-so the hook is part of the job's runtime env whatever Ray does with the driver's.
+Under ``ray job submit`` nothing else is needed: the job's driver is this launcher, which adds
+the hook to the job's runtime env in its ``ray.init``. (Do not also pass the hook in
+``--runtime-env-json``: Ray refuses to merge a job runtime env and a ``ray.init`` one that set
+the same field. The launcher leaves out every field and environment variable the job already
+sets, so ``--runtime-env-json`` may carry anything else, e.g. ``{"env_vars": {"NCCL_DEBUG":
+"INFO"}}``.)
 
 The patched step, for a maxk estimator (any other estimator runs OpenRLHF's original code):
-rewards (after OpenRLHF's length penalties) are put back in prompt order, reshaped to
-``[prompts, n_samples_per_prompt]``, replaced by ``maxk.advantages`` and then go through
-OpenRLHF's own per-token path for group estimators (``compute_reward``: KL penalty, reward clip;
+rewards (after OpenRLHF's length penalties) are put back in prompt order, grouped by prompt
+(``n_samples_per_prompt`` each), replaced by the maxk advantages and then go through OpenRLHF's
+own per-token path for group estimators (``compute_reward``: KL penalty, reward clip;
 cumulative returns with gamma = 1; advantages = returns; no batch whitening), as its ``rloo``.
+``--algo.advantage.maxk_small_groups`` (default ``zero``) is the rule for a group that cannot
+carry the estimator. The core's diagnostics go to ``experience.info`` (``maxk/max@K``,
+``maxk/no_signal_share``, ``maxk/small_groups``, ...), which OpenRLHF logs with its own metrics.
+
+The patched method is private OpenRLHF code adapted from OpenRLHF 0.11.2 (its body changed
+between 0.11.1 and 0.11.2): the launcher and the worker hook refuse any other version
+(:data:`TESTED_OPENRLHF`; ``MAXK_SKIP_VERSION_CHECK=1`` overrides).
 
 Names: the maxk ids, ``rloo`` as ``maxk_rloo`` (OpenRLHF has its own ``rloo``); see
 :data:`OPENRLHF_NAMES`.
@@ -39,6 +49,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
+import json
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -51,11 +63,16 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 
 import maxk
+from maxk.schedule import KSchedule
 
-__all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "install", "main", "openrlhf_name"]
+from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k, scheduled_k
+
+__all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "TESTED_OPENRLHF", "install", "main", "openrlhf_name"]
+
+#: OpenRLHF versions whose ``RemoteExperienceMaker.compute_advantages_and_returns`` the patch copies.
+TESTED_OPENRLHF = ("0.11.2", "0.11.2")
 
 #: The module whose ``RemoteExperienceMaker`` is patched.
 TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
@@ -63,6 +80,7 @@ TARGET_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
 OPENRLHF_BUILTIN = ("gae", "reinforce", "rloo", "reinforce_baseline", "group_norm", "dr_grpo", "flash_reinforce")
 ESTIMATOR_OPTION = "--algo.advantage.estimator"
 HOOK = "maxk.integrations.openrlhf.install"
+PATCHED = "RemoteExperienceMaker.compute_advantages_and_returns"
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +94,22 @@ def openrlhf_name(estimator: str) -> str:
 OPENRLHF_NAMES: dict[str, str] = {openrlhf_name(e): e for e in maxk.estimators()}
 
 
+def _check_version() -> None:
+    try:
+        installed = importlib.metadata.version("openrlhf")
+    except importlib.metadata.PackageNotFoundError:
+        installed = "unknown"
+    require_version("OpenRLHF", installed, TESTED_OPENRLHF, f"{TARGET_MODULE}.{PATCHED}")
+
+
 def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
     """``compute_advantages_and_returns`` with the maxk estimators, delegating the others."""
     g = vars(module)  # the experience maker's own compute_reward, apply_length_penalties, torch
 
+    # Adapted from openrlhf/trainer/ppo_utils/experience_maker.py,
+    # RemoteExperienceMaker.compute_advantages_and_returns, OpenRLHF 0.11.2 (Apache-2.0): the
+    # length penalties, the prompt-order gather, group_reward_std and the per-token path of its
+    # group estimators are that code; the group baseline is replaced by maxk.
     def compute_advantages_and_returns(self: Any, experiences: list[Any]) -> list[Any]:
         args = self.strategy.args
         name = args.algo.advantage.estimator
@@ -88,12 +118,12 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
         torch = g["torch"]
         estimator = OPENRLHF_NAMES[name]
         advantage_args = args.algo.advantage
-        k = getattr(advantage_args, "maxk_k", None)
+        if getattr(advantage_args, "maxk_k_schedule", None) is not None:  # K per training call
+            k = scheduled_k(advantage_args.maxk_k_schedule).k()
+        else:
+            k = resolve_k(estimator, getattr(advantage_args, "maxk_k", None), "add --algo.advantage.maxk_k")
         scale = getattr(advantage_args, "maxk_scale", None) or "none"
-        if k is None:
-            if maxk._estimator_uses_k(estimator):
-                raise ValueError(f"maxk estimator {name!r} needs --algo.advantage.maxk_k")
-            k = 1
+        rule = getattr(advantage_args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
         with torch.no_grad():
             for experience in experiences:
                 experience.rewards = experience.rewards.to(
@@ -113,12 +143,14 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
                 for experience, std in zip(experiences, stds):
                     experience.info["group_reward_std"] = std
 
-            shaped = maxk.advantages(rewards, int(k), estimator, scale)
+            prompt = torch.arange(rewards.numel()) // n
+            shaped, diag = maxk.advantages_with_diagnostics(rewards.reshape(-1), prompt, k, estimator, scale, rule)
             shaped = shaped.reshape(-1)[indices].split(exp_len)
 
             if getattr(advantage_args, "gamma", 1.0) != 1.0:
                 logger.warning("gamma is set to 1.0 for %s", name)
                 advantage_args.gamma = 1.0
+            step_metrics = metrics(diag)
             for experience, reward in zip(experiences, shaped):
                 reward = g["compute_reward"](
                     reward,
@@ -131,6 +163,9 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
                 experience.advantages = experience.returns.clone()
                 experience.info["return"] = reward.sum(dim=-1)
                 experience.kl = None
+                # batch-level values as per-sample tensors: OpenRLHF averages info over samples
+                for metric, value in step_metrics.items():
+                    experience.info[metric] = torch.full((len(reward),), value, dtype=torch.float32)
         return experiences
 
     compute_advantages_and_returns.__doc__ = (
@@ -141,6 +176,7 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
 
 
 def _patch(module: ModuleType) -> None:
+    _check_version()
     cls = module.RemoteExperienceMaker
     current = cls.compute_advantages_and_returns
     if getattr(current, "_maxk_original", None) is None:
@@ -209,11 +245,26 @@ def _maxk_cli() -> Iterator[None]:
         )
         add_argument(
             self,
+            "--algo.advantage.maxk_k_schedule",
+            type=str,
+            default=None,
+            help="maxk: K per step instead of maxk_k, e.g. linear:2:8:200 or steps:0=2,100=4 (maxk.schedule)",
+        )
+        add_argument(
+            self,
             "--algo.advantage.maxk_scale",
             type=str,
             choices=list(maxk.scales()),
             default="none",
             help="maxk: scaling of the maxk advantages",
+        )
+        add_argument(
+            self,
+            "--algo.advantage.maxk_small_groups",
+            type=str,
+            choices=list(maxk.small_groups_rules()),
+            default=DEFAULT_SMALL_GROUPS,
+            help="maxk: what a group that cannot carry the estimator at K gets (docs/python.md)",
         )
         return action
 
@@ -224,13 +275,23 @@ def _maxk_cli() -> Iterator[None]:
             estimator = OPENRLHF_NAMES[name]
             k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
-            if k is None and maxk._estimator_uses_k(estimator):
+            schedule = getattr(namespace, "algo.advantage.maxk_k_schedule", None)
+            if k is None and schedule is None and maxk._estimator_uses_k(estimator):
                 self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
             if n is not None:
                 try:
-                    maxk.advantages(np.zeros(n), k or 1, estimator, getattr(namespace, "algo.advantage.maxk_scale"))
+                    ks = KSchedule.parse(schedule).values() if schedule is not None else [k or 1]
+                    for k_value in ks:
+                        check_group_size(
+                            estimator,
+                            k_value,
+                            n,
+                            getattr(namespace, "algo.advantage.maxk_scale"),
+                            getattr(namespace, "algo.advantage.maxk_small_groups"),
+                            f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}",
+                        )
                 except ValueError as e:
-                    self.error(f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}: {e}")
+                    self.error(str(e))
         return namespace, extras
 
     argparse.ArgumentParser.add_argument = patched_add_argument  # type: ignore[method-assign]
@@ -242,6 +303,36 @@ def _maxk_cli() -> Iterator[None]:
         argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
+def _driver_runtime_env() -> dict[str, Any]:
+    """The runtime env of the launcher's ``ray.init``: OpenRLHF's env vars and the maxk worker
+    hook, minus what the job's runtime env (``ray job submit --runtime-env-json``, passed by Ray
+    in ``RAY_JOB_CONFIG_JSON_ENV_VAR``) already sets: Ray refuses to merge a job's runtime env
+    with a driver's that sets the same field or environment variable."""
+    env_vars = {
+        "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true"),
+        "NCCL_DEBUG": os.environ.get("NCCL_DEBUG", "WARN"),
+        "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": os.environ.get("RAY_ENABLE_ZERO_COPY_TORCH_TENSORS", "1"),
+    }
+    runtime_env: dict[str, Any] = {"env_vars": env_vars, "worker_process_setup_hook": HOOK}
+    job = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if not job:
+        return runtime_env
+    job_env = (json.loads(job).get("runtime_env") or {}) if job else {}
+    hook = job_env.get("worker_process_setup_hook")
+    if hook is not None:
+        if hook != HOOK:
+            raise ValueError(
+                f"the job's runtime env sets worker_process_setup_hook={hook!r}; maxk needs {HOOK!r} there "
+                "(leave it out of --runtime-env-json: the launcher adds it)"
+            )
+        del runtime_env["worker_process_setup_hook"]
+    for key in job_env.get("env_vars") or {}:
+        env_vars.pop(key, None)
+    if not env_vars:
+        del runtime_env["env_vars"]
+    return runtime_env
+
+
 def _init_ray() -> None:
     """``ray.init`` as OpenRLHF's ``train()`` does it, plus the maxk worker hook (OpenRLHF then
     finds Ray initialised and keeps this runtime env)."""
@@ -249,22 +340,14 @@ def _init_ray() -> None:
 
     if ray.is_initialized():
         return
-    ray.init(
-        runtime_env={
-            "env_vars": {
-                "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true"),
-                "NCCL_DEBUG": os.environ.get("NCCL_DEBUG", "WARN"),
-                "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": os.environ.get("RAY_ENABLE_ZERO_COPY_TORCH_TENSORS", "1"),
-            },
-            "worker_process_setup_hook": HOOK,
-        }
-    )
+    ray.init(runtime_env=_driver_runtime_env())
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m maxk.integrations.openrlhf ARGS``: OpenRLHF's ``train_ppo_ray`` with ARGS, the
     maxk estimators selectable. ``--help`` lists them."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _check_version()
     install()
     sys.argv = ["openrlhf.cli.train_ppo_ray", *argv]
     with _maxk_cli():

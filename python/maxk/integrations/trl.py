@@ -16,12 +16,35 @@ Semantics:
 - The reward of a completion is TRL's: the weighted sum over reward functions
   (``reward_weights``, NaN = no reward from that function), i.e. TRL's default
   ``multi_objective_aggregation="sum_then_normalize"``; the other mode is refused.
-- TRL's ``scale_rewards`` is not applied; use ``maxk_scale`` (``none``, ``std``, ``pg``).
+- TRL's ``scale_rewards`` is honoured, not ignored: ``"group"`` (GRPOConfig's default) divides
+  each group's maxk advantages by the group's std (``maxk_scale="std"``), ``"none"`` leaves them
+  (:class:`MaxKGRPOConfig`'s default), ``"batch"`` is refused; a ``maxk_scale`` that contradicts
+  it is an error.
 - A completion for which every reward function returned None gets advantage 0 and is left out
-  of its group (as TRL does); the rest of the group must still be valid for K.
+  of its group (as TRL does); a group left with too few completions for K goes to the
+  small-group rule ``maxk_small_groups`` (default ``"zero"``: advantage 0, as TRL gives a
+  group without signal), counted in the ``maxk/small_groups`` metric.
+- Every training batch logs the core's diagnostics in TRL's metrics (``maxk/max@K``,
+  ``maxk/no_signal_share``, ``maxk/small_groups``, ``maxk/unscorable``,
+  ``maxk/centering_residual``, ``maxk/adv_*``).
 - Only training batches are changed; evaluation keeps TRL's advantages, which are only logged.
 - :attr:`MaxKGRPOTrainer.last_maxk_advantages` holds the advantages of the last training batch
   (all processes), also written to the completions log in place of TRL's.
+
+The two overridden methods are private TRL code: the trainer refuses a TRL outside the tested
+range :data:`TESTED_TRL` (``MAXK_SKIP_VERSION_CHECK=1`` overrides), and raises if TRL ever stops
+calling ``_calculate_rewards`` during training instead of silently training on GRPO's advantages.
+
+Two options (issue 16):
+
+- ``maxk_k_schedule`` (``"linear:2:8:200"``, ``"steps:0=2,100=4"`` or a mapping; see
+  :mod:`maxk.schedule`) sets K per training step from ``state.global_step``; K is logged as the
+  ``maxk/k`` metric.
+- ``maxk_multi_objective=True``: multi-objective max@K with one axis per reward function
+  (:func:`maxk.multi_objective_advantages`): the estimator runs on each function's rewards and the
+  advantages are summed with ``reward_weights``, instead of one estimator on the weighted sum.
+  TRL's ``multi_objective_aggregation`` is then not used. A reward function that returned None
+  for a completion counts 0 on that axis (as TRL's ``nansum`` does).
 """
 
 from __future__ import annotations
@@ -29,25 +52,44 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
+import trl
 from trl import GRPOConfig, GRPOTrainer
 
 import maxk
+from maxk.schedule import ScheduledK
 
-__all__ = ["MaxKGRPOConfig", "MaxKGRPOTrainer"]
+from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k
+
+__all__ = ["TESTED_TRL", "MaxKGRPOConfig", "MaxKGRPOTrainer"]
+
+#: TRL versions whose ``GRPOTrainer._calculate_rewards`` / ``_generate_and_score_completions``
+#: this adapter was checked against.
+TESTED_TRL = ("1.16.0", "1.16.x")
 
 
 @dataclass
 class MaxKGRPOConfig(GRPOConfig):
     """``GRPOConfig`` plus the maxk settings, so that they can come from TRL's CLI/YAML parser.
 
-    Arguments given to :class:`MaxKGRPOTrainer` directly take precedence.
+    Arguments given to :class:`MaxKGRPOTrainer` directly take precedence. ``scale_rewards``
+    defaults to ``"none"`` here (GRPOConfig: ``"group"``), so that the estimator's advantages
+    are used as they are.
     """
 
     maxk_estimator: str = field(default="maxpo", metadata={"help": "maxk estimator id (maxk.estimators())."})
     maxk_k: int | None = field(default=None, metadata={"help": "K of max@K; needs K < num_generations for maxpo."})
-    maxk_scale: str = field(default="none", metadata={"help": "none, std or pg."})
+    maxk_scale: str | None = field(default=None, metadata={"help": "none, std or pg (default: from scale_rewards)."})
+    maxk_small_groups: str = field(
+        default=DEFAULT_SMALL_GROUPS, metadata={"help": "zero, error, shrink-k or centered-ei (maxk.small_groups_rules())."}
+    )
+    scale_rewards: str = field(default="none", metadata={"help": "TRL's scale_rewards; maxk honours none and group."})
+    maxk_k_schedule: str | None = field(
+        default=None, metadata={"help": "K per step: linear:START:END:STEPS or steps:0=K0,S1=K1 (maxk.schedule)."}
+    )
+    maxk_multi_objective: bool = field(
+        default=False, metadata={"help": "One max@K axis per reward function, summed with reward_weights."}
+    )
 
 
 class MaxKGRPOTrainer(GRPOTrainer):
@@ -57,12 +99,16 @@ class MaxKGRPOTrainer(GRPOTrainer):
         *args, **kwargs: everything ``GRPOTrainer`` takes.
         maxk_estimator: estimator id (default: ``args.maxk_estimator`` or ``"maxpo"``).
         maxk_k: K of max@K (default: ``args.maxk_k``); required by the estimators that use K.
-        maxk_scale: ``"none"``, ``"std"`` or ``"pg"`` (default: ``args.maxk_scale`` or ``"none"``).
+        maxk_scale: ``"none"``, ``"std"`` or ``"pg"`` (default: ``args.maxk_scale``, else from
+            TRL's ``scale_rewards``).
+        maxk_small_groups: the small-group rule (default: ``args.maxk_small_groups`` or ``"zero"``).
 
     Raises:
         ValueError: at construction, when the estimator, K and ``num_generations`` do not fit
-            together (maxk-core's message), or with ``multi_objective_aggregation`` other than
-            ``"sum_then_normalize"``.
+            together (maxk-core's message), with ``multi_objective_aggregation`` other than
+            ``"sum_then_normalize"``, ``scale_rewards="batch"``, or a ``maxk_scale`` that
+            contradicts ``scale_rewards``.
+        RuntimeError: a TRL version outside :data:`TESTED_TRL`.
     """
 
     def __init__(
@@ -71,26 +117,61 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_estimator: str | None = None,
         maxk_k: int | None = None,
         maxk_scale: str | None = None,
+        maxk_small_groups: str | None = None,
+        maxk_k_schedule: Any = None,
+        maxk_multi_objective: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        require_version(
+            "TRL", trl.__version__, TESTED_TRL, "GRPOTrainer._calculate_rewards and _generate_and_score_completions"
+        )
         super().__init__(*args, **kwargs)
+        self._maxk_init_options(maxk_k, maxk_k_schedule, maxk_multi_objective)
         self.maxk_estimator: str = maxk_estimator or getattr(self.args, "maxk_estimator", None) or "maxpo"
         k = maxk_k if maxk_k is not None else getattr(self.args, "maxk_k", None)
-        self.maxk_scale: str = maxk_scale or getattr(self.args, "maxk_scale", None) or "none"
-        if k is None:
-            if maxk._estimator_uses_k(self.maxk_estimator):
-                raise ValueError(f"MaxKGRPOTrainer: maxk estimator {self.maxk_estimator!r} needs maxk_k")
-            k = 1
-        self.maxk_k: int = int(k)
-        if self.multi_objective_aggregation != "sum_then_normalize":
+        if self._maxk_schedule is not None:
+            k = self._maxk_schedule.schedule.k_at(0)
+        self.maxk_k: int = resolve_k(self.maxk_estimator, k, "pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)")
+        self.maxk_scale: str = self._resolve_scale(maxk_scale or getattr(self.args, "maxk_scale", None))
+        self.maxk_small_groups: str = (
+            maxk_small_groups or getattr(self.args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
+        )
+        if self.multi_objective_aggregation != "sum_then_normalize" and not self.maxk_multi_objective:
             raise ValueError(
                 "MaxKGRPOTrainer needs multi_objective_aggregation='sum_then_normalize' (one reward per "
                 f"completion), got {self.multi_objective_aggregation!r}"
             )
         # Fail now, with the core's message, rather than at the first batch.
-        maxk.advantages(np.zeros(self.num_generations), self.maxk_k, self.maxk_estimator, self.maxk_scale)
+        for k_value in self._maxk_schedule.schedule.values() if self._maxk_schedule else [self.maxk_k]:
+            check_group_size(
+                self.maxk_estimator, k_value, self.num_generations, self.maxk_scale, self.maxk_small_groups,
+                f"MaxKGRPOTrainer({self.maxk_estimator}, maxk_k={k_value}) with num_generations={self.num_generations}",
+            )
         self.last_maxk_advantages: torch.Tensor | None = None
+        self.last_maxk_diagnostics: dict[str, Any] | None = None
         self._maxk_rewards_per_func: torch.Tensor | None = None
+
+    def _resolve_scale(self, maxk_scale: str | None) -> str:
+        """maxk's scale from ``maxk_scale`` and TRL's ``scale_rewards``."""
+        trl_scale = getattr(self, "scale_rewards", "none")
+        if trl_scale in (True, "true"):
+            trl_scale = "group"
+        if trl_scale in (False, "false"):
+            trl_scale = "none"
+        if trl_scale == "batch":
+            raise ValueError(
+                "MaxKGRPOTrainer does not support scale_rewards='batch' (a batch-wide std is not a per-group "
+                "estimator); use scale_rewards='none' or 'group', or maxk_scale"
+            )
+        implied = "std" if trl_scale == "group" else "none"
+        if maxk_scale is None:
+            return implied
+        if trl_scale == "group" and maxk_scale != "std":
+            raise ValueError(
+                f"maxk_scale={maxk_scale!r} contradicts scale_rewards='group' (which divides by the group std, "
+                "maxk_scale='std'); set scale_rewards='none' to use maxk_scale"
+            )
+        return maxk_scale
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -98,35 +179,100 @@ class MaxKGRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
+        self._maxk_rewards_per_func = None
         output = super()._generate_and_score_completions(inputs)
         rewards_per_func, self._maxk_rewards_per_func = self._maxk_rewards_per_func, None
-        if not self.model.training or rewards_per_func is None:
+        if not self.model.training:
             return output
-        advantages = self._maxk_advantages(rewards_per_func)
+        if rewards_per_func is None:
+            raise RuntimeError(
+                f"MaxKGRPOTrainer: TRL {trl.__version__} did not call GRPOTrainer._calculate_rewards in "
+                "_generate_and_score_completions; the batch would train on GRPO's advantages instead of maxk's. "
+                f"This adapter is tested with TRL {TESTED_TRL[0]} to {TESTED_TRL[1]}."
+            )
+        advantages, diag = self._maxk_advantages(rewards_per_func)
         local = output["advantages"]
         n_local = local.shape[0]
         start = self.accelerator.process_index * n_local
         output["advantages"] = advantages[start : start + n_local].to(device=local.device, dtype=local.dtype)
         self.last_maxk_advantages = advantages
+        self.last_maxk_diagnostics = diag
         logged = self._logs["advantages"]
         for _ in range(min(len(advantages), len(logged))):
             logged.pop()
         logged.extend(advantages.tolist())
+        for name, value in metrics(diag).items():
+            self._metrics["train"][name].append(value)
+        self._metrics["train"]["maxk/unscorable"].append(float(diag["unscorable"]))
         return output
 
-    def _maxk_advantages(self, rewards_per_func: torch.Tensor) -> torch.Tensor:
-        """maxk advantages of the gathered batch ``[B]`` (B = groups x num_generations)."""
+    def _maxk_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        """maxk advantages of the gathered batch ``[B]`` (B = groups x num_generations), and
+        the diagnostics (with ``unscorable``: completions no reward function scored)."""
+        if self._maxk_schedule is not None:
+            self.maxk_k = self._maxk_schedule.k(int(self.state.global_step))
+            self._metrics["train"]["maxk/k"].append(float(self.maxk_k))
+        if self.maxk_multi_objective:
+            return self._maxk_multi_objective_advantages(rewards_per_func)
         weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
         rewards = (rewards_per_func * weights).nansum(dim=1)
         unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        keep = ~unscorable
+        group_of = torch.arange(rewards.shape[0], device=rewards.device) // self.num_generations
+        advantages = torch.zeros_like(rewards)
+        kept, diag = maxk.advantages_with_diagnostics(
+            rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
+        )
+        advantages[keep] = kept
+        diag["unscorable"] = int(unscorable.sum())
+        return advantages, diag
+
+    # K schedule and multi-objective max@K (one axis per reward function).
+
+    def _maxk_init_options(self, maxk_k: int | None, k_schedule: Any, multi_objective: bool | None) -> None:
+        """Reads ``maxk_k_schedule`` and ``maxk_multi_objective`` (arguments, else ``args``)."""
+        if k_schedule is None:
+            k_schedule = getattr(self.args, "maxk_k_schedule", None)
+        self._maxk_schedule: ScheduledK | None = None
+        if k_schedule is not None:
+            if maxk_k is not None or getattr(self.args, "maxk_k", None) is not None:
+                raise ValueError("MaxKGRPOTrainer: give maxk_k or maxk_k_schedule, not both")
+            self._maxk_schedule = ScheduledK(k_schedule)
+        if multi_objective is None:
+            multi_objective = bool(getattr(self.args, "maxk_multi_objective", False))
+        self.maxk_multi_objective: bool = multi_objective
+
+    def _maxk_multi_objective_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Multi-objective maxk advantages ``[B]``: one axis per reward function, and the
+        diagnostics of those advantages over the weighted reward sum."""
+        advantages = self._maxk_multi_objective_values(rewards_per_func)
+        unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        keep = ~unscorable
+        weights = self.reward_weights.to(rewards_per_func.device).unsqueeze(0)
+        summed = (rewards_per_func * weights).nansum(dim=1)
+        group_of = torch.arange(summed.shape[0], device=summed.device) // self.num_generations
+        diag = maxk.diagnostics(
+            summed[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale,
+            self.maxk_small_groups, advantages=advantages[keep],
+        )
+        diag["unscorable"] = int(unscorable.sum())
+        return advantages, diag
+
+    def _maxk_multi_objective_values(self, rewards_per_func: torch.Tensor) -> torch.Tensor:
+        """The multi-objective advantages ``[B]`` (0 for unscorable completions)."""
+        unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        rows = torch.nan_to_num(rewards_per_func, nan=0.0)
+        weights = self.reward_weights.detach().cpu().tolist()
         g = self.num_generations
+        args = (self.maxk_k,)
+        kwargs = {"weights": weights, "estimator": self.maxk_estimator, "scale": self.maxk_scale}
         if not bool(unscorable.any()):
-            grouped = maxk.advantages(rewards.view(-1, g), self.maxk_k, self.maxk_estimator, self.maxk_scale)
+            grouped = maxk.multi_objective_advantages(rows.view(-1, g, rows.shape[1]), *args, **kwargs)
             return grouped.reshape(-1)
         keep = ~unscorable
-        group_of = torch.arange(rewards.shape[0], device=rewards.device) // g
-        advantages = torch.zeros_like(rewards)
-        advantages[keep] = maxk.advantages_by_index(
-            rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale
-        )
+        sizes = keep.view(-1, g).sum(dim=1)
+        sizes = sizes[sizes > 0]
+        offsets = [0, *torch.cumsum(sizes, dim=0).tolist()]
+        advantages = torch.zeros(rows.shape[0], dtype=rows.dtype, device=rows.device)
+        advantages[keep] = maxk.multi_objective_advantages(rows[keep], *args, offsets=offsets, **kwargs)
         return advantages

@@ -61,7 +61,8 @@ struct Common {
     /// A TOML config (as written next to every run) instead of a preset.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// cpu or cuda (the latter needs the `cuda` build feature).
+    /// cpu (the native engine), cpu-burn (burn NdArray, the reference) or cuda (burn; needs
+    /// the `cuda` build feature).
     #[arg(long, default_value = "cpu")]
     device: DeviceKind,
     /// Output directory [default: runs/lm-<command>-<UTC timestamp>].

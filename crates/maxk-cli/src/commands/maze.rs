@@ -15,9 +15,10 @@ pub struct Args {
     /// Trap depths (0-based, comma-separated) where the correct action is 0.
     #[arg(long, value_delimiter = ',')]
     traps: Vec<usize>,
-    /// Reward for the wrong action at a trap (ends the episode).
-    #[arg(long)]
-    bait: Option<f64>,
+    /// Maze variants by the reward for the wrong action at a trap (ends the episode),
+    /// comma-separated; 0 is no lure.
+    #[arg(long, value_delimiter = ',')]
+    baits: Vec<f64>,
     /// Initial P(action 1) at every depth.
     #[arg(long)]
     init_p1: Option<f64>,
@@ -30,9 +31,12 @@ pub struct Args {
     /// Number of updates.
     #[arg(long)]
     updates: Option<usize>,
-    /// Learning rate.
+    /// The learning-rate grid every estimator is trained with, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    lrs: Vec<f64>,
+    /// Seeds that select each estimator's lr (disjoint from the `--seeds` evaluation seeds).
     #[arg(long)]
-    lr: Option<f64>,
+    tune_seeds: Option<usize>,
     /// Moving-average window of the plotted return and success rate.
     #[arg(long)]
     window: Option<usize>,
@@ -48,8 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.traps.is_empty() {
         m.traps = args.traps;
     }
-    if let Some(x) = args.bait {
-        m.bait = x;
+    if !args.baits.is_empty() {
+        m.baits = args.baits;
     }
     if let Some(x) = args.init_p1 {
         m.init_p1 = x;
@@ -63,8 +67,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(x) = args.updates {
         m.updates = x;
     }
-    if let Some(x) = args.lr {
-        m.lr = x;
+    if !args.lrs.is_empty() {
+        m.lrs = args.lrs;
+    }
+    if let Some(x) = args.tune_seeds {
+        m.tune_seeds = x;
     }
     if let Some(x) = args.window {
         m.window = x;

@@ -8,4 +8,5 @@ pub mod estimators;
 mod jsonl;
 pub mod lm;
 pub mod maze;
+pub mod multi;
 pub mod reproduce;

@@ -40,7 +40,8 @@ pub struct CommonArgs {
 pub struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Run only this experiment (repeatable): bandit-error, bandit-actions, bandit-k, maze.
+    /// Run only this experiment (repeatable): bandit-error, bandit-actions, bandit-k,
+    /// variance-map, maze.
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
     /// Print the resolved config as TOML and exit without running.

@@ -1,0 +1,209 @@
+//! The verdict rules: pure functions from measured intervals (or test statistics) to a
+//! [`Verdict`]. Nothing here reads files, ids or configs; [`crate::claims`] gathers the typed
+//! results and calls these, and `report.md` prints each rule's `RULE_*` text next to the
+//! verdict it decided, so the rule a reader sees is the rule that ran.
+//!
+//! Conventions shared by every rule: an interval is a 95% interval ([`Ci`]); "above x" means
+//! `lo > x` and "below x" means `hi < x` (strict, so an interval touching x decides nothing);
+//! no comparison at all gives [`Verdict::NotRun`].
+
+use serde::Serialize;
+
+use crate::stats::Ci;
+
+/// A claim's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The data support the claim under its rule.
+    Confirmed,
+    /// The data significantly contradict it under its rule.
+    Refuted,
+    /// Neither: some comparisons hold, others are inconclusive or go the other way.
+    Mixed,
+    /// The experiment (or an estimator it needs) was not run.
+    NotRun,
+}
+
+impl Verdict {
+    /// The word used in the report.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "**confirmed**",
+            Verdict::Refuted => "**refuted**",
+            Verdict::Mixed => "**mixed**",
+            Verdict::NotRun => "not run",
+        }
+    }
+}
+
+/// z (|bias| in noise floors) above which a bias is declared. An unbiased estimator's z is
+/// about 1; with pooled Gaussian noise, z > 3 has probability below 0.3% in every dimension.
+pub const BIAS_Z: f64 = 3.0;
+/// z from which an estimator expected to be unbiased refutes the unbiasedness claim.
+pub const REFUTE_Z: f64 = 5.0;
+/// Largest `|sum_i A_i| / max_i |A_i|` accepted as "exactly zero" (rounding only).
+pub const CENTERED_TOL: f64 = 1e-9;
+
+/// [`all_above`] in words.
+pub const RULE_ALL_ABOVE: &str = "confirmed when every 95% interval lies strictly above the null value; refuted when \
+     at least one lies strictly below it; mixed otherwise (some interval contains the null); not run when there \
+     is no comparison";
+
+/// Every interval above `null` -> confirmed; one below -> refuted; else mixed; none -> not run.
+pub fn all_above(intervals: &[Ci], null: f64) -> Verdict {
+    if intervals.is_empty() {
+        Verdict::NotRun
+    } else if intervals.iter().all(|c| c.above(null)) {
+        Verdict::Confirmed
+    } else if intervals.iter().any(|c| c.below(null)) {
+        Verdict::Refuted
+    } else {
+        Verdict::Mixed
+    }
+}
+
+/// [`majority_above`] in words.
+pub const RULE_MAJORITY_ABOVE: &str = "confirmed when no 95% interval lies strictly below the null value and more than \
+     half lie strictly above it; refuted when more than half lie strictly below it; mixed otherwise; not run when \
+     there is no comparison";
+
+/// Counts of intervals above and below `null`, then [`RULE_MAJORITY_ABOVE`].
+pub fn majority_above(intervals: &[Ci], null: f64) -> Verdict {
+    let n = intervals.len();
+    let above = intervals.iter().filter(|c| c.above(null)).count();
+    let below = intervals.iter().filter(|c| c.below(null)).count();
+    if n == 0 {
+        Verdict::NotRun
+    } else if below == 0 && 2 * above > n {
+        Verdict::Confirmed
+    } else if 2 * below > n {
+        Verdict::Refuted
+    } else {
+        Verdict::Mixed
+    }
+}
+
+/// [`unbiased`] in words.
+pub const RULE_UNBIASED: &str = "confirmed when every estimator expected to be unbiased has bias z < 3 (noise floors) \
+     both for the full gradient and for its direction; refuted when one has z >= 5 in either; mixed otherwise; not \
+     run when there is none";
+
+/// `z` holds the bias statistics (full and direction) of the estimators expected to be
+/// unbiased: all below [`BIAS_Z`] -> confirmed, any at or above [`REFUTE_Z`] -> refuted.
+pub fn unbiased(z: &[f64]) -> Verdict {
+    if z.is_empty() {
+        Verdict::NotRun
+    } else if z.iter().any(|z| !z.is_finite() || *z >= REFUTE_Z) {
+        Verdict::Refuted
+    } else if z.iter().all(|z| *z < BIAS_Z) {
+        Verdict::Confirmed
+    } else {
+        Verdict::Mixed
+    }
+}
+
+/// [`detects`] in words.
+pub const RULE_DETECTS: &str = "confirmed when every biased control has a direction bias z > 3 (noise floors); refuted \
+     when none has; mixed otherwise; not run when there is no control";
+
+/// `z` holds the direction-bias statistics of the biased controls: all above [`BIAS_Z`] ->
+/// confirmed (the test has power against each), none -> refuted, some -> mixed.
+pub fn detects(z: &[f64]) -> Verdict {
+    let hits = z.iter().filter(|z| **z > BIAS_Z).count();
+    if z.is_empty() {
+        Verdict::NotRun
+    } else if hits == z.len() {
+        Verdict::Confirmed
+    } else if hits == 0 {
+        Verdict::Refuted
+    } else {
+        Verdict::Mixed
+    }
+}
+
+/// [`centered`] in words.
+pub const RULE_CENTERED: &str = "confirmed when every centered estimator has max |sum A_i| / max |A_i| <= 1e-9 over \
+     every batch and raw EI's mean sum is > 0; refuted otherwise; not run when no centered estimator was measured";
+
+/// `worst` holds the largest relative group sum of each estimator claimed to be centered;
+/// `ei_mean` the mean relative sum of raw EI when it was run.
+pub fn centered(worst: &[f64], ei_mean: Option<f64>) -> Verdict {
+    if worst.is_empty() {
+        Verdict::NotRun
+    } else if worst.iter().all(|w| *w <= CENTERED_TOL) && ei_mean.is_none_or(|m| m > 0.0) {
+        Verdict::Confirmed
+    } else {
+        Verdict::Refuted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ci(lo: f64, hi: f64) -> Ci {
+        Ci { mean: 0.5 * (lo + hi), lo, hi, n: 8 }
+    }
+
+    #[test]
+    fn all_above_edge_cases() {
+        assert_eq!(all_above(&[], 0.0), Verdict::NotRun);
+        assert_eq!(all_above(&[ci(0.1, 0.2), ci(0.01, 3.0)], 0.0), Verdict::Confirmed); // all better
+        assert_eq!(all_above(&[ci(-0.2, -0.1), ci(-3.0, -0.01)], 0.0), Verdict::Refuted); // all worse
+        assert_eq!(all_above(&[ci(0.1, 0.2), ci(-0.2, -0.1)], 0.0), Verdict::Refuted); // mixed signs
+        assert_eq!(all_above(&[ci(0.1, 0.2), ci(-0.1, 0.1)], 0.0), Verdict::Mixed); // one straddles
+        assert_eq!(all_above(&[ci(-0.1, 0.1)], 0.0), Verdict::Mixed); // tie
+        // An interval touching the null decides nothing; a zero-width exact value does.
+        assert_eq!(all_above(&[ci(0.0, 0.3)], 0.0), Verdict::Mixed);
+        assert_eq!(all_above(&[ci(-0.3, 0.0)], 0.0), Verdict::Mixed);
+        assert_eq!(all_above(&[ci(1.0, 1.0)], 1.0), Verdict::Mixed);
+        assert_eq!(all_above(&[ci(1.2, 1.2)], 1.0), Verdict::Confirmed);
+        assert_eq!(all_above(&[ci(0.9, 0.9)], 1.0), Verdict::Refuted);
+    }
+
+    #[test]
+    fn majority_above_edge_cases() {
+        assert_eq!(majority_above(&[], 1.0), Verdict::NotRun);
+        let up = ci(1.1, 1.2);
+        let down = ci(0.8, 0.9);
+        let tie = ci(0.9, 1.1);
+        assert_eq!(majority_above(&[up, up, up], 1.0), Verdict::Confirmed);
+        assert_eq!(majority_above(&[up, up, tie], 1.0), Verdict::Confirmed);
+        assert_eq!(majority_above(&[up, tie, tie], 1.0), Verdict::Mixed); // half or less above
+        assert_eq!(majority_above(&[up, up, down], 1.0), Verdict::Mixed); // one significantly worse
+        assert_eq!(majority_above(&[up, down, down], 1.0), Verdict::Refuted);
+        assert_eq!(majority_above(&[down, down], 1.0), Verdict::Refuted);
+        assert_eq!(majority_above(&[tie, tie], 1.0), Verdict::Mixed);
+        assert_eq!(majority_above(&[up, down], 1.0), Verdict::Mixed); // exactly half below
+    }
+
+    #[test]
+    fn unbiased_edge_cases() {
+        assert_eq!(unbiased(&[]), Verdict::NotRun);
+        assert_eq!(unbiased(&[0.5, 1.2, 2.99]), Verdict::Confirmed);
+        assert_eq!(unbiased(&[0.5, 3.0]), Verdict::Mixed); // at the threshold: declared biased
+        assert_eq!(unbiased(&[0.5, 4.9]), Verdict::Mixed);
+        assert_eq!(unbiased(&[0.5, 5.0]), Verdict::Refuted);
+        assert_eq!(unbiased(&[0.5, f64::NAN]), Verdict::Refuted); // never silently pass
+        assert_eq!(unbiased(&[9.0, 9.0]), Verdict::Refuted); // all worse
+    }
+
+    #[test]
+    fn detects_edge_cases() {
+        assert_eq!(detects(&[]), Verdict::NotRun);
+        assert_eq!(detects(&[3.5, 40.0]), Verdict::Confirmed);
+        assert_eq!(detects(&[3.5, 1.0]), Verdict::Mixed);
+        assert_eq!(detects(&[3.0, 1.0]), Verdict::Refuted); // z = 3 is not a detection
+        assert_eq!(detects(&[f64::NAN]), Verdict::Refuted);
+    }
+
+    #[test]
+    fn centered_edge_cases() {
+        assert_eq!(centered(&[], Some(1.0)), Verdict::NotRun);
+        assert_eq!(centered(&[1e-15, 1e-9], Some(2.0)), Verdict::Confirmed);
+        assert_eq!(centered(&[1e-15], None), Verdict::Confirmed);
+        assert_eq!(centered(&[1e-15, 2e-9], Some(2.0)), Verdict::Refuted);
+        assert_eq!(centered(&[1e-15], Some(0.0)), Verdict::Refuted);
+    }
+}

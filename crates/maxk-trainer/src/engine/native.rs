@@ -1,0 +1,738 @@
+//! The native CPU engine: a hand-written forward and backward pass of exactly the model of
+//! [`crate::model`] (same weight layout, pre-norm blocks, layer-norm eps 1e-5, tanh-GELU,
+//! causal attention with masked keys excluded, which equals burn's additive -1e9 bias after
+//! `exp` underflows to 0), in the style of llm.c: activation buffers reused across calls,
+//! fused per-row kernels, sgemm from the `gemm` crate ([`super::kernels`]), rayon over
+//! sequences and row blocks with shape-determined chunking (bitwise deterministic given the
+//! seed), a static KV cache for batched decoding, and Adam fused over the flat weights.
+//!
+//! Backward, per block (`g` denotes a gradient; LN' the layer-norm input gradient
+//! `rstd (gy - mean(gy) - xhat mean(gy xhat))` with `gy` scaled by the gain):
+//! `g_logits = g_logp (onehot - softmax)`; MLP `gW2 = act^T g`, `g_pre = (g W2^T) gelu'(pre)`,
+//! `gW1 = a2^T g_pre`, `g_x += LN2'(g_pre W1^T)`; attention `g_P = g_y V^T`,
+//! `g_S = P (g_P - rowsum(P g_P)) / sqrt(d_h)`, `g_Q = g_S K`, `g_K = g_S^T Q`, `g_V = P^T g_y`,
+//! `gWqkv = a1^T g_qkv`, `g_x += LN1'(g_qkv Wqkv^T)`; embeddings scatter-add `g_x`.
+
+use rayon::prelude::*;
+
+use super::kernels::{Mat, add_col_sums, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax};
+use super::{Engine, Policy, TokenBatch, check_dlogp, no_pending};
+use crate::error::Result;
+use crate::model::{HostWeights, ModelConfig};
+use crate::optim::{AdamConfig, AdamState, StepStats};
+use crate::vocab::VOCAB_SIZE;
+
+/// Layer-norm epsilon (as [`crate::model`]).
+const EPS: f32 = 1e-5;
+/// Weight tensors per block.
+const PER_LAYER: usize = 12;
+/// Sequences per chunk of a gradient-free forward pass (bounds its memory).
+const CHUNK: usize = 32;
+
+/// The native CPU engine (`--device cpu`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NativeEngine;
+
+impl Engine for NativeEngine {
+    type Policy = NativePolicy;
+
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn policy(&self, weights: &HostWeights, adam: &AdamState, cfg: AdamConfig) -> Result<NativePolicy> {
+        weights.config.validate()?;
+        let specs = weights.config.param_specs();
+        let sizes_ok = |ts: &[Vec<f32>]| {
+            ts.len() == specs.len() && ts.iter().zip(&specs).all(|(t, s)| t.len() == s.shape[0] * s.shape[1])
+        };
+        if !sizes_ok(&weights.tensors) || !sizes_ok(&adam.m) || !sizes_ok(&adam.v) {
+            return Err(crate::TrainerError::Config(format!(
+                "weights or Adam moments do not match the model {:?}",
+                weights.config
+            )));
+        }
+        Ok(NativePolicy {
+            cfg: weights.config.clone(),
+            adam_cfg: cfg,
+            w: weights.tensors.clone(),
+            adam: adam.clone(),
+            grads: HostWeights::zeros(&weights.config).tensors,
+            tape: Acts::default(),
+            scratch: Acts::default(),
+            pending: None,
+            kv: Vec::new(),
+            kv_rows: 0,
+            inf: Inference::default(),
+        })
+    }
+}
+
+/// Activations of one block, `[N, .]` with `N = rows * positions`.
+#[derive(Debug, Default)]
+struct LayerActs {
+    /// Residual stream entering the block.
+    x: Vec<f32>,
+    xhat1: Vec<f32>,
+    rstd1: Vec<f32>,
+    a1: Vec<f32>,
+    qkv: Vec<f32>,
+    /// Attention probabilities `[rows, H, S, S]` (zero above the diagonal).
+    att: Vec<f32>,
+    /// Attention output, heads merged, before `W_o`.
+    y: Vec<f32>,
+    /// Residual after attention.
+    xm: Vec<f32>,
+    xhat2: Vec<f32>,
+    rstd2: Vec<f32>,
+    a2: Vec<f32>,
+    pre: Vec<f32>,
+    act: Vec<f32>,
+}
+
+/// Everything a forward pass keeps for the backward pass.
+#[derive(Debug, Default)]
+struct Acts {
+    rows: usize,
+    cols: usize,
+    layers: Vec<LayerActs>,
+    /// Final residual, its layer norm and the softmax of the logits.
+    xf: Vec<f32>,
+    xhatf: Vec<f32>,
+    rstdf: Vec<f32>,
+    af: Vec<f32>,
+    probs: Vec<f32>,
+    /// Input and target tokens `[N]`.
+    inputs: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+/// Buffers of gradient-free prefill / decode passes.
+#[derive(Debug, Default)]
+struct Inference {
+    x: Vec<f32>,
+    xhat: Vec<f32>,
+    rstd: Vec<f32>,
+    a: Vec<f32>,
+    qkv: Vec<f32>,
+    y: Vec<f32>,
+    h: Vec<f32>,
+    last: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// A policy on the native engine.
+#[derive(Debug)]
+pub struct NativePolicy {
+    cfg: ModelConfig,
+    adam_cfg: AdamConfig,
+    w: Vec<Vec<f32>>,
+    adam: AdamState,
+    grads: Vec<Vec<f32>>,
+    tape: Acts,
+    scratch: Acts,
+    pending: Option<[usize; 2]>,
+    /// Per block: keys and values `[rows, H, max_seq_len, d_h]`.
+    kv: Vec<(Vec<f32>, Vec<f32>)>,
+    kv_rows: usize,
+    inf: Inference,
+}
+
+fn resize(v: &mut Vec<f32>, n: usize) {
+    v.clear();
+    v.resize(n, 0.0);
+}
+
+/// Layer norm of every `d`-wide row of `x` into `y`, keeping `xhat` and `rstd`.
+fn layer_norm(x: &[f32], g: &[f32], b: &[f32], xhat: &mut [f32], y: &mut [f32], rstd: &mut [f32]) {
+    const R: usize = 64;
+    let d = g.len();
+    x.par_chunks(R * d)
+        .zip(xhat.par_chunks_mut(R * d))
+        .zip(y.par_chunks_mut(R * d))
+        .zip(rstd.par_chunks_mut(R))
+        .for_each(|(((x, xh), y), rs)| {
+            for (i, r) in rs.iter_mut().enumerate() {
+                let s = i * d..(i + 1) * d;
+                *r = ln_row(&x[s.clone()], g, b, EPS, &mut xh[s.clone()], &mut y[s]);
+            }
+        });
+}
+
+/// `gx += LN'(gy)` for every row, and the gain / bias gradients (rows in order).
+fn layer_norm_backward(
+    gy: &[f32],
+    g: &[f32],
+    xhat: &[f32],
+    rstd: &[f32],
+    gx: &mut [f32],
+    gg: &mut [f32],
+    gb: &mut [f32],
+) {
+    const R: usize = 64;
+    let d = g.len();
+    gy.par_chunks(R * d)
+        .zip(xhat.par_chunks(R * d))
+        .zip(rstd.par_chunks(R))
+        .zip(gx.par_chunks_mut(R * d))
+        .for_each(|(((gy, xh), rs), gx)| {
+            for (i, &r) in rs.iter().enumerate() {
+                let s = i * d..(i + 1) * d;
+                ln_row_backward(&gy[s.clone()], g, &xh[s.clone()], r, &mut gx[s]);
+            }
+        });
+    for (gy, xh) in gy.chunks(d).zip(xhat.chunks(d)) {
+        for i in 0..d {
+            gg[i] += gy[i] * xh[i];
+            gb[i] += gy[i];
+        }
+    }
+}
+
+/// Fills every `width`-wide row of `out` with `bias`.
+fn fill_rows(out: &mut [f32], bias: &[f32]) {
+    out.par_chunks_mut(bias.len() * 64)
+        .for_each(|c| c.chunks_mut(bias.len()).for_each(|r| r.copy_from_slice(bias)));
+}
+
+impl NativePolicy {
+    fn layer(&self, l: usize, i: usize) -> &[f32] {
+        &self.w[2 + l * PER_LAYER + i]
+    }
+
+    fn tail(&self, i: usize) -> &[f32] {
+        &self.w[2 + self.cfg.n_layers * PER_LAYER + i]
+    }
+
+    /// Forward pass of right-padded `tokens` `[rows, cols]` into `acts`; returns the
+    /// log-probabilities `[rows, cols-1]` of each next token.
+    fn forward(&self, acts: &mut Acts, tokens: &[u32], rows: usize, cols: usize) -> Vec<f32> {
+        let c = &self.cfg;
+        let (d, h, f) = (c.d_model, c.n_heads, c.d_ff);
+        let dh = d / h;
+        let s = cols - 1;
+        let n = rows * s;
+        acts.rows = rows;
+        acts.cols = cols;
+        acts.inputs.clear();
+        acts.targets.clear();
+        for r in 0..rows {
+            acts.inputs.extend_from_slice(&tokens[r * cols..r * cols + s]);
+            acts.targets.extend_from_slice(&tokens[r * cols + 1..(r + 1) * cols]);
+        }
+        acts.layers.resize_with(c.n_layers, LayerActs::default);
+        // Embeddings.
+        let mut x = std::mem::take(&mut acts.xf);
+        resize(&mut x, n * d);
+        let (tok, pos) = (&self.w[0], &self.w[1]);
+        for (i, row) in x.chunks_mut(d).enumerate() {
+            let t = acts.inputs[i] as usize;
+            let p = i % s;
+            for j in 0..d {
+                row[j] = tok[t * d + j] + pos[p * d + j];
+            }
+        }
+        let scale = 1.0 / (dh as f32).sqrt();
+        for l in 0..c.n_layers {
+            let la = &mut acts.layers[l];
+            std::mem::swap(&mut la.x, &mut x);
+            for (v, len) in [
+                (&mut la.xhat1, n * d),
+                (&mut la.a1, n * d),
+                (&mut la.qkv, n * 3 * d),
+                (&mut la.att, rows * h * s * s),
+                (&mut la.y, n * d),
+                (&mut la.xm, n * d),
+                (&mut la.xhat2, n * d),
+                (&mut la.a2, n * d),
+                (&mut la.pre, n * f),
+                (&mut la.act, n * f),
+            ] {
+                resize(v, len);
+            }
+            resize(&mut la.rstd1, n);
+            resize(&mut la.rstd2, n);
+            layer_norm(&la.x, self.layer(l, 0), self.layer(l, 1), &mut la.xhat1, &mut la.a1, &mut la.rstd1);
+            fill_rows(&mut la.qkv, self.layer(l, 3));
+            matmul(&mut la.qkv, Mat::new(&la.a1, n, d), Mat::new(self.layer(l, 2), d, 3 * d), true);
+            // Causal attention per sequence.
+            let qkv = &la.qkv;
+            la.y.par_chunks_mut(s * d).zip(la.att.par_chunks_mut(h * s * s)).enumerate().for_each(
+                |(b, (y, att))| {
+                    let q = &qkv[b * s * 3 * d..(b + 1) * s * 3 * d];
+                    for hh in 0..h {
+                        for i in 0..s {
+                            let p = &mut att[(hh * s + i) * s..(hh * s + i + 1) * s];
+                            let qi = &q[i * 3 * d + hh * dh..i * 3 * d + (hh + 1) * dh];
+                            for (j, pj) in p.iter_mut().enumerate().take(i + 1) {
+                                let kj = &q[j * 3 * d + d + hh * dh..j * 3 * d + d + (hh + 1) * dh];
+                                *pj = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                            }
+                            softmax(&mut p[..=i]);
+                            let yi = &mut y[i * d + hh * dh..i * d + (hh + 1) * dh];
+                            for (j, &pj) in p.iter().enumerate().take(i + 1) {
+                                let vj = &q[j * 3 * d + 2 * d + hh * dh..j * 3 * d + 2 * d + (hh + 1) * dh];
+                                for (o, &v) in yi.iter_mut().zip(vj) {
+                                    *o += pj * v;
+                                }
+                            }
+                        }
+                    }
+                },
+            );
+            la.xm.copy_from_slice(&la.x);
+            let bo = self.layer(l, 5);
+            la.xm
+                .par_chunks_mut(d * 64)
+                .for_each(|c| c.chunks_mut(d).for_each(|r| r.iter_mut().zip(bo).for_each(|(a, b)| *a += b)));
+            matmul(&mut la.xm, Mat::new(&la.y, n, d), Mat::new(self.layer(l, 4), d, d), true);
+            layer_norm(&la.xm, self.layer(l, 6), self.layer(l, 7), &mut la.xhat2, &mut la.a2, &mut la.rstd2);
+            fill_rows(&mut la.pre, self.layer(l, 9));
+            matmul(&mut la.pre, Mat::new(&la.a2, n, d), Mat::new(self.layer(l, 8), d, f), true);
+            la.act.par_chunks_mut(f * 16).zip(la.pre.par_chunks(f * 16)).for_each(|(a, p)| {
+                a.iter_mut().zip(p).for_each(|(a, &p)| *a = gelu(p));
+            });
+            resize(&mut x, n * d);
+            x.copy_from_slice(&la.xm);
+            let b2 = self.layer(l, 11);
+            x.par_chunks_mut(d * 64)
+                .for_each(|c| c.chunks_mut(d).for_each(|r| r.iter_mut().zip(b2).for_each(|(a, b)| *a += b)));
+            matmul(&mut x, Mat::new(&la.act, n, f), Mat::new(self.layer(l, 10), f, d), true);
+        }
+        acts.xf = x;
+        resize(&mut acts.xhatf, n * d);
+        resize(&mut acts.af, n * d);
+        resize(&mut acts.rstdf, n);
+        layer_norm(&acts.xf, self.tail(0), self.tail(1), &mut acts.xhatf, &mut acts.af, &mut acts.rstdf);
+        resize(&mut acts.probs, n * VOCAB_SIZE);
+        matmul(&mut acts.probs, Mat::new(&acts.af, n, d), Mat::new(self.tail(2), d, VOCAB_SIZE), false);
+        let mut logp = vec![0.0f32; n];
+        let targets = &acts.targets;
+        acts.probs.par_chunks_mut(VOCAB_SIZE * 64).zip(logp.par_chunks_mut(64)).enumerate().for_each(
+            |(blk, (probs, lp))| {
+                for (i, (row, out)) in probs.chunks_mut(VOCAB_SIZE).zip(lp.iter_mut()).enumerate() {
+                    let t = targets[blk * 64 + i] as usize;
+                    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
+                    *out = row[t] - max - sum.ln();
+                    softmax(row);
+                }
+            },
+        );
+        logp
+    }
+
+    /// Gradients of `sum dlogp * logp` for the forward pass in `self.tape` into `self.grads`.
+    fn backward(&mut self, dlogp: &[f32]) {
+        let c = self.cfg.clone();
+        let (d, h, f) = (c.d_model, c.n_heads, c.d_ff);
+        let dh = d / h;
+        let acts = &self.tape;
+        let (rows, s) = (acts.rows, acts.cols - 1);
+        let n = rows * s;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let mut grads = std::mem::take(&mut self.grads);
+        for g in grads.iter_mut() {
+            g.fill(0.0);
+        }
+        let tail = 2 + c.n_layers * PER_LAYER;
+        // Head: g_logits = g (onehot - p).
+        let mut gl = acts.probs.clone();
+        gl.par_chunks_mut(VOCAB_SIZE * 64).enumerate().for_each(|(blk, chunk)| {
+            for (i, row) in chunk.chunks_mut(VOCAB_SIZE).enumerate() {
+                let e = blk * 64 + i;
+                let g = dlogp[e];
+                row.iter_mut().for_each(|p| *p *= -g);
+                row[acts.targets[e] as usize] += g;
+            }
+        });
+        matmul(&mut grads[tail + 2], Mat::new(&acts.af, n, d).t(), Mat::new(&gl, n, VOCAB_SIZE), false);
+        let mut gaf = vec![0.0f32; n * d];
+        matmul(&mut gaf, Mat::new(&gl, n, VOCAB_SIZE), Mat::new(self.tail(2), d, VOCAB_SIZE).t(), false);
+        let mut gx = vec![0.0f32; n * d];
+        {
+            let (head, rest) = grads.split_at_mut(tail + 1);
+            layer_norm_backward(
+                &gaf,
+                self.tail(0),
+                &acts.xhatf,
+                &acts.rstdf,
+                &mut gx,
+                &mut head[tail],
+                &mut rest[0],
+            );
+        }
+        let mut g_big = vec![0.0f32; n * f.max(3 * d)];
+        let mut g_d = vec![0.0f32; n * d];
+        for l in (0..c.n_layers).rev() {
+            let la = &acts.layers[l];
+            let base = 2 + l * PER_LAYER;
+            let gw = &mut grads[base..base + PER_LAYER];
+            // MLP.
+            matmul(&mut gw[10], Mat::new(&la.act, n, f).t(), Mat::new(&gx, n, d), false);
+            add_col_sums(&mut gw[11], &gx, d);
+            let gpre = &mut g_big[..n * f];
+            matmul(gpre, Mat::new(&gx, n, d), Mat::new(&self.w[base + 10], f, d).t(), false);
+            gpre.par_chunks_mut(f * 16).zip(la.pre.par_chunks(f * 16)).for_each(|(g, p)| {
+                g.iter_mut().zip(p).for_each(|(g, &p)| *g *= gelu_grad(p));
+            });
+            matmul(&mut gw[8], Mat::new(&la.a2, n, d).t(), Mat::new(gpre, n, f), false);
+            add_col_sums(&mut gw[9], gpre, f);
+            matmul(&mut g_d, Mat::new(gpre, n, f), Mat::new(&self.w[base + 8], d, f).t(), false);
+            {
+                let (lo, hi) = gw.split_at_mut(7);
+                layer_norm_backward(
+                    &g_d,
+                    &self.w[base + 6],
+                    &la.xhat2,
+                    &la.rstd2,
+                    &mut gx,
+                    &mut lo[6],
+                    &mut hi[0],
+                );
+            }
+            // Attention.
+            matmul(&mut gw[4], Mat::new(&la.y, n, d).t(), Mat::new(&gx, n, d), false);
+            add_col_sums(&mut gw[5], &gx, d);
+            matmul(&mut g_d, Mat::new(&gx, n, d), Mat::new(&self.w[base + 4], d, d).t(), false);
+            let gqkv = &mut g_big[..n * 3 * d];
+            let gy = &g_d;
+            gqkv.par_chunks_mut(s * 3 * d).enumerate().for_each(|(b, gq)| {
+                gq.fill(0.0);
+                let q = &la.qkv[b * s * 3 * d..(b + 1) * s * 3 * d];
+                let att = &la.att[b * h * s * s..(b + 1) * h * s * s];
+                let gyb = &gy[b * s * d..(b + 1) * s * d];
+                let mut gp = vec![0.0f32; s];
+                for hh in 0..h {
+                    let o = hh * dh;
+                    for i in 0..s {
+                        let p = &att[(hh * s + i) * s..(hh * s + i) * s + i + 1];
+                        let gyi = &gyb[i * d + o..i * d + o + dh];
+                        // g_P and g_V.
+                        let mut dot = 0.0f32;
+                        for (j, &pj) in p.iter().enumerate() {
+                            let vj = &q[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh];
+                            gp[j] = gyi.iter().zip(vj).map(|(a, b)| a * b).sum::<f32>();
+                            dot += pj * gp[j];
+                            let gvj = &mut gq[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh];
+                            gvj.iter_mut().zip(gyi).for_each(|(g, &y)| *g += pj * y);
+                        }
+                        // g_S, then g_Q and g_K.
+                        for (j, &pj) in p.iter().enumerate() {
+                            let gs = pj * (gp[j] - dot) * scale;
+                            for e in 0..dh {
+                                let kje = q[j * 3 * d + d + o + e];
+                                let qie = q[i * 3 * d + o + e];
+                                gq[i * 3 * d + o + e] += gs * kje;
+                                gq[j * 3 * d + d + o + e] += gs * qie;
+                            }
+                        }
+                    }
+                }
+            });
+            let gqkv = &g_big[..n * 3 * d];
+            matmul(&mut gw[2], Mat::new(&la.a1, n, d).t(), Mat::new(gqkv, n, 3 * d), false);
+            add_col_sums(&mut gw[3], gqkv, 3 * d);
+            matmul(&mut g_d, Mat::new(gqkv, n, 3 * d), Mat::new(&self.w[base + 2], d, 3 * d).t(), false);
+            let (lo, hi) = gw.split_at_mut(1);
+            layer_norm_backward(&g_d, &self.w[base], &la.xhat1, &la.rstd1, &mut gx, &mut lo[0], &mut hi[0]);
+        }
+        // Embeddings (rows in order).
+        let (gtok, rest) = grads.split_at_mut(1);
+        for (i, g) in gx.chunks(d).enumerate() {
+            let t = acts.inputs[i] as usize;
+            let p = i % s;
+            gtok[0][t * d..(t + 1) * d].iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            rest[0][p * d..(p + 1) * d].iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
+        self.grads = grads;
+    }
+
+    /// Runs every block on the `rows x q` new tokens in `self.inf.x` (row-major by sequence)
+    /// whose absolute columns start at `start`, attending to cached keys `pad[b]..=column`;
+    /// leaves the final layer-norm output of each sequence's last new token in `inf.last`.
+    fn cached_blocks(&mut self, rows: usize, q: usize, start: usize, pad: &[usize]) {
+        let c = self.cfg.clone();
+        let (d, h, f, tmax) = (c.d_model, c.n_heads, c.d_ff, c.max_seq_len);
+        let dh = d / h;
+        let n = rows * q;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let inf = &mut self.inf;
+        for v in [&mut inf.xhat, &mut inf.a, &mut inf.y] {
+            resize(v, n * d);
+        }
+        resize(&mut inf.rstd, n);
+        resize(&mut inf.qkv, n * 3 * d);
+        resize(&mut inf.h, n * f);
+        for l in 0..c.n_layers {
+            let base = 2 + l * PER_LAYER;
+            let w = &self.w;
+            layer_norm(&inf.x, &w[base], &w[base + 1], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
+            fill_rows(&mut inf.qkv, &w[base + 3]);
+            matmul(&mut inf.qkv, Mat::new(&inf.a, n, d), Mat::new(&w[base + 2], d, 3 * d), true);
+            let (kc, vc) = &mut self.kv[l];
+            let qkv = &inf.qkv;
+            inf.y
+                .par_chunks_mut(q * d)
+                .zip(kc.par_chunks_mut(h * tmax * dh))
+                .zip(vc.par_chunks_mut(h * tmax * dh))
+                .enumerate()
+                .for_each(|(b, ((y, kb), vb))| {
+                    let mut p = vec![0.0f32; tmax];
+                    for i in 0..q {
+                        let col = start + i;
+                        let row = &qkv[(b * q + i) * 3 * d..(b * q + i + 1) * 3 * d];
+                        for hh in 0..h {
+                            let at = (hh * tmax + col) * dh;
+                            kb[at..at + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
+                            vb[at..at + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
+                        }
+                        let yi = &mut y[i * d..(i + 1) * d];
+                        yi.fill(0.0);
+                        if col < pad[b] {
+                            continue; // a padding query: no valid key, never read
+                        }
+                        for hh in 0..h {
+                            let qi = &row[hh * dh..(hh + 1) * dh];
+                            let keys = pad[b]..=col;
+                            let ps = &mut p[..keys.clone().count()];
+                            for (pj, j) in ps.iter_mut().zip(keys.clone()) {
+                                let kj = &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh];
+                                *pj = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                            }
+                            softmax(ps);
+                            let yh = &mut yi[hh * dh..(hh + 1) * dh];
+                            for (&pj, j) in ps.iter().zip(keys) {
+                                let vj = &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh];
+                                yh.iter_mut().zip(vj).for_each(|(o, &v)| *o += pj * v);
+                            }
+                        }
+                    }
+                });
+            let bo = &w[base + 5];
+            inf.x
+                .par_chunks_mut(d * 64)
+                .for_each(|c| c.chunks_mut(d).for_each(|r| r.iter_mut().zip(bo).for_each(|(a, b)| *a += b)));
+            matmul(&mut inf.x, Mat::new(&inf.y, n, d), Mat::new(&w[base + 4], d, d), true);
+            layer_norm(&inf.x, &w[base + 6], &w[base + 7], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
+            fill_rows(&mut inf.h, &w[base + 9]);
+            matmul(&mut inf.h, Mat::new(&inf.a, n, d), Mat::new(&w[base + 8], d, f), true);
+            inf.h.par_chunks_mut(f * 16).for_each(|c| c.iter_mut().for_each(|v| *v = gelu(*v)));
+            let b2 = &w[base + 11];
+            inf.x
+                .par_chunks_mut(d * 64)
+                .for_each(|c| c.chunks_mut(d).for_each(|r| r.iter_mut().zip(b2).for_each(|(a, b)| *a += b)));
+            matmul(&mut inf.x, Mat::new(&inf.h, n, f), Mat::new(&w[base + 10], f, d), true);
+        }
+        resize(&mut inf.last, rows * d);
+        for b in 0..rows {
+            let src = &inf.x[(b * q + q - 1) * d..(b * q + q) * d];
+            inf.last[b * d..(b + 1) * d].copy_from_slice(src);
+        }
+        let tail = 2 + c.n_layers * PER_LAYER;
+        resize(&mut inf.xhat, rows * d);
+        resize(&mut inf.a, rows * d);
+        resize(&mut inf.rstd, rows);
+        layer_norm(&inf.last, &self.w[tail], &self.w[tail + 1], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
+        resize(&mut inf.logits, rows * VOCAB_SIZE);
+        matmul(&mut inf.logits, Mat::new(&inf.a, rows, d), Mat::new(&self.w[tail + 2], d, VOCAB_SIZE), false);
+    }
+
+    /// Token plus position embeddings of `tokens` at absolute columns `start..` of rows
+    /// left-padded by `pad` into `inf.x`.
+    fn embed_cached(&mut self, tokens: &[u32], rows: usize, q: usize, start: usize, pad: &[usize]) {
+        let d = self.cfg.d_model;
+        resize(&mut self.inf.x, rows * q * d);
+        let (tok, pos) = (&self.w[0], &self.w[1]);
+        for (e, row) in self.inf.x.chunks_mut(d).enumerate() {
+            let (b, i) = (e / q, e % q);
+            let t = tokens[e] as usize;
+            let p = (start + i).saturating_sub(pad[b]);
+            for j in 0..d {
+                row[j] = tok[t * d + j] + pos[p * d + j];
+            }
+        }
+    }
+}
+
+impl Policy for NativePolicy {
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
+        let c = &self.cfg;
+        let per_row = c.n_heads * c.max_seq_len * (c.d_model / c.n_heads);
+        self.kv.resize_with(c.n_layers, Default::default);
+        for (k, v) in self.kv.iter_mut() {
+            resize(k, rows * per_row);
+            resize(v, rows * per_row);
+        }
+        self.kv_rows = rows;
+        self.embed_cached(tokens, rows, cols, 0, pad);
+        self.cached_blocks(rows, cols, 0, pad);
+        &self.inf.logits
+    }
+
+    fn decode_step(&mut self, tokens: &[u32], col: usize, pad: &[usize]) -> &[f32] {
+        let rows = tokens.len();
+        assert_eq!(rows, self.kv_rows, "decode_step batch differs from the prefill batch");
+        self.embed_cached(tokens, rows, 1, col, pad);
+        self.cached_blocks(rows, 1, col, pad);
+        &self.inf.logits
+    }
+
+    fn logprobs(&mut self, batch: &TokenBatch) -> Vec<f32> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut out = Vec::with_capacity(batch.rows * (batch.cols - 1));
+        for chunk in batch.tokens.chunks(CHUNK * batch.cols) {
+            out.extend(self.forward(&mut scratch, chunk, chunk.len() / batch.cols, batch.cols));
+        }
+        self.scratch = scratch;
+        out
+    }
+
+    fn forward_train(&mut self, batch: &TokenBatch) -> Vec<f32> {
+        let mut tape = std::mem::take(&mut self.tape);
+        let logp = self.forward(&mut tape, &batch.tokens, batch.rows, batch.cols);
+        self.tape = tape;
+        self.pending = Some([batch.rows, batch.cols]);
+        logp
+    }
+
+    fn backward_step(&mut self, dlogp: &[f32], lr: f64) -> Result<StepStats> {
+        check_dlogp(dlogp, self.pending)?;
+        if self.pending.take().is_none() {
+            return Err(no_pending());
+        }
+        self.backward(dlogp);
+        Ok(self.adam.step(&self.adam_cfg, &mut self.w, &self.grads, lr))
+    }
+
+    fn gradients(&mut self, dlogp: &[f32]) -> Result<Vec<Vec<f32>>> {
+        check_dlogp(dlogp, self.pending)?;
+        if self.pending.take().is_none() {
+            return Err(no_pending());
+        }
+        self.backward(dlogp);
+        Ok(self.grads.clone())
+    }
+
+    fn variance_proxy(&self) -> f64 {
+        self.adam.variance_proxy(&self.adam_cfg)
+    }
+
+    fn weights(&self) -> HostWeights {
+        HostWeights { config: self.cfg.clone(), tensors: self.w.clone() }
+    }
+
+    fn adam_state(&self) -> AdamState {
+        self.adam.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{BOS, PAD};
+
+    fn tiny() -> ModelConfig {
+        ModelConfig { d_model: 8, n_layers: 2, n_heads: 2, d_ff: 12, max_seq_len: 16 }
+    }
+
+    /// Three right-padded sequences (the last with trailing padding).
+    fn batch() -> TokenBatch {
+        let mut tokens =
+            vec![BOS, 5, 9, 14, 22, 7, 3, BOS, 40, 41, 12, 6, 2, PAD, BOS, 8, 8, 2, PAD, PAD, PAD];
+        tokens.truncate(21);
+        TokenBatch { tokens, rows: 3, cols: 7 }
+    }
+
+    /// The backward pass agrees with central finite differences of
+    /// `L = sum_e c_e logp_e` (arbitrary coefficients `c`, as the surrogate produces) at three
+    /// coordinates of every tensor, with weights scaled x4 so that attention and GELU are far
+    /// from linear. f32 forward passes: rounding in L ~ 1e-6, divided by 2h = 6e-3, plus an
+    /// O(h^2) truncation term, stays well inside 2e-3 + 2% while a wrong gradient (a
+    /// transposition, a missing term) is off by O(|g|).
+    #[test]
+    fn native_gradient_matches_finite_differences() {
+        let cfg = tiny();
+        let mut w = cfg.init_host(1).unwrap();
+        w.tensors.iter_mut().flatten().for_each(|x| *x *= 4.0);
+        let b = batch();
+        let coef: Vec<f32> = (0..b.rows * (b.cols - 1)).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0).collect();
+        let loss = |w: &HostWeights| -> f64 {
+            let mut p = NativeEngine.frozen(w).unwrap();
+            p.logprobs(&b).iter().zip(&coef).map(|(&l, &c)| f64::from(l) * f64::from(c)).sum()
+        };
+        let mut p = NativeEngine.frozen(&w).unwrap();
+        p.forward_train(&b);
+        let grads = p.gradients(&coef).unwrap();
+        let h = 3e-3;
+        for (i, g) in grads.iter().enumerate() {
+            let cols = cfg.param_specs()[i].shape[1];
+            for j in [0, g.len() / 2, g.len() - 1] {
+                let j = if i == 0 { (BOS as usize) * cols + j % cols } else { j };
+                let bump = |delta: f32| {
+                    let mut v = w.clone();
+                    v.tensors[i][j] += delta;
+                    loss(&v)
+                };
+                let fd = (bump(h) - bump(-h)) / (2.0 * f64::from(h));
+                let name = &cfg.param_specs()[i].name;
+                let got = f64::from(g[j]);
+                assert!(
+                    (fd - got).abs() <= 2e-3 + 2e-2 * got.abs(),
+                    "{name}[{j}]: backward {got} vs fd {fd}"
+                );
+            }
+        }
+    }
+
+    /// KV-cache decoding of left-padded prompts gives the same next-token distribution as
+    /// the full forward pass of the unpadded sequences.
+    #[test]
+    fn kv_cache_matches_full_forward() {
+        let cfg = tiny();
+        let w = cfg.init_host(3).unwrap();
+        let mut p = NativeEngine.frozen(&w).unwrap();
+        let seqs: [Vec<u32>; 2] = [vec![1, 5, 6, 7, 8, 9], vec![1, 10, 11, 12, 13, 14]];
+        let pad = [1usize, 0];
+        let prompts = vec![PAD, 1, 5, 6, 1, 10, 11, 12];
+        let mut steps = vec![p.prefill(&prompts, 2, 4, &pad).to_vec()];
+        for s in 0..2 {
+            let next = [seqs[0][3 + s], seqs[1][4 + s]];
+            steps.push(p.decode_step(&next, 4 + s, &pad).to_vec());
+        }
+        for (row, seq) in seqs.iter().enumerate() {
+            // logp of every next token under the full forward pass, against log-softmax of
+            // the cached logits at the same position.
+            let full = p.logprobs(&TokenBatch { tokens: seq.clone(), rows: 1, cols: 6 });
+            let plen = 4 - pad[row];
+            for (s, step) in steps.iter().enumerate() {
+                let pos = plen - 1 + s;
+                if pos + 1 >= seq.len() {
+                    continue;
+                }
+                let logits = &step[row * VOCAB_SIZE..(row + 1) * VOCAB_SIZE];
+                let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let lse = max + logits.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+                let cached = logits[seq[pos + 1] as usize] - lse;
+                assert!((cached - full[pos]).abs() < 1e-5, "row {row} step {s}: {cached} vs {}", full[pos]);
+            }
+        }
+    }
+
+    #[test]
+    fn backward_without_forward_and_wrong_lengths_are_errors() {
+        let mut p = NativeEngine.frozen(&tiny().init_host(0).unwrap()).unwrap();
+        assert!(p.backward_step(&[0.0; 18], 1e-3).is_err());
+        p.forward_train(&batch());
+        let err = p.backward_step(&[0.0; 5], 1e-3).unwrap_err().to_string();
+        assert!(err.contains("5 values") && err.contains("3 x 6"), "{err}");
+        let before = p.weights();
+        p.backward_step(&[0.0; 18], 1e-3).unwrap();
+        // A zero gradient moves nothing (Adam's m stays 0).
+        assert_eq!(p.weights(), before);
+    }
+}
