@@ -1,7 +1,13 @@
-//! End to end: `maxk lm reproduce --preset tiny` (base training, RL with GRPO, PKPO s^(loo-1)
-//! and MaxPO, pass@k evaluation) writes report.md with every section, passk.csv with the exact
-//! header and one row per (run, benchmark, k), metrics.jsonl and the figures; `maxk lm ksweep`
-//! runs the K sweep; bad inputs are clear errors. About 15 s in a debug build.
+//! End to end: `maxk lm reproduce --preset tiny` (base training, RL with GRPO, PKPO s^(loo-1),
+//! EI and MaxPO, pass@k evaluation) writes report.md with every section, passk.csv with the
+//! exact header and one row per (run, benchmark, k), metrics.jsonl and the figures; `maxk lm
+//! ksweep` runs the K sweep; `maxk lm rl --config FILE` trains exactly what FILE says and
+//! flags override it only when given; `maxk lm gradvar` compares the estimators' gradients from
+//! the same rollouts; runs never append to an old run; bad inputs are clear errors. About 30 s
+//! in a debug build.
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 use common::{assert_files, maxk, ok};
 
@@ -18,15 +24,19 @@ fn lm_reproduce_tiny_writes_report_csv_metrics_and_figures() {
     for section in [
         "## Setup",
         "## pass@k, task average",
+        "## Did RL improve what each estimator optimises?",
+        "## MaxPO against each alternative",
         "## pass@k per benchmark",
-        "## Gradient-variance proxy",
+        "## Training curves",
         "## Support dynamics",
-        "## Verdicts on the paper's LLM claims",
+        "## Adam-moment variance proxy",
         "- command: `",
         "| base |",
         "| grpo |",
         "| pkpo-loo1 |",
+        "| ei |",
         "| maxpo |",
+        "solution SRR",
     ] {
         assert!(report.contains(section), "report.md lacks {section:?}:\n{report}");
     }
@@ -35,11 +45,11 @@ fn lm_reproduce_tiny_writes_report_csv_metrics_and_figures() {
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("estimator,seed,benchmark,k,pass_at_k"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    // tiny: n = 16 samples, so k in {1, 2, 4, 8, 16}; 5 benchmarks + the average; 4 models.
-    assert_eq!(rows.len(), 4 * 6 * 5, "{csv}");
+    // tiny: n = 16 samples, so k in {1, 2, 4, 8, 16}; 5 benchmarks + the average; 5 models.
+    assert_eq!(rows.len(), 5 * 6 * 5, "{csv}");
     for r in &rows {
         assert_eq!(r.len(), 5, "{r:?}");
-        assert!(["base", "grpo", "pkpo-loo1", "maxpo"].contains(&r[0]), "{r:?}");
+        assert!(["base", "grpo", "pkpo-loo1", "ei", "maxpo"].contains(&r[0]), "{r:?}");
         assert_eq!(r[1], "0");
         assert!(["add", "sort", "path", "countdown", "mod", "average"].contains(&r[2]), "{r:?}");
         assert!(["1", "2", "4", "8", "16"].contains(&r[3]), "{r:?}");
@@ -50,22 +60,29 @@ fn lm_reproduce_tiny_writes_report_csv_metrics_and_figures() {
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let stage = |s: &str| records.iter().filter(|r| r["stage"] == s).count();
-    assert!(stage("pretrain") > 0 && stage("eval") == 4, "{metrics}");
+    assert!(stage("pretrain") > 0 && stage("eval") == 5, "{metrics}");
     let rl: Vec<_> = records.iter().filter(|r| r["stage"] == "rl").collect();
-    assert_eq!(rl.len(), 3 * 3, "3 estimators x 3 RL steps");
+    assert_eq!(rl.len(), 4 * 3, "4 estimators x 3 RL steps");
     for r in rl {
-        for key in ["var_proxy", "adv_group_sum_abs", "adv_std", "reward_mean", "clip_frac"] {
+        for key in
+            ["var_proxy", "adv_group_sum_abs", "adv_std", "reward_mean", "clip_frac", "entropy", "pass_at_k"]
+        {
             assert!(r[key].is_number(), "rl record lacks {key}: {r}");
         }
     }
 
-    let figures: Vec<String> = ["passk_average", "passk_benchmarks", "variance", "support"]
+    let figures: Vec<String> = ["passk_average", "passk_benchmarks", "training", "variance", "support"]
         .iter()
         .flat_map(|fig| ["png", "svg"].map(|ext| format!("figures/{fig}.{ext}")))
         .collect();
     assert_files(&dir, &figures);
     assert_files(&dir, &["config.toml", "results.json"]);
 
+    // A fresh run never appends to an old run's metrics.
+    let again = maxk(&["lm", "reproduce", "--preset", "tiny", "--quiet", "--out", dir.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    assert_eq!(std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap(), metrics);
     // Resuming a finished reproduction retrains nothing and rewrites the same table.
     let before = csv.clone();
     ok(&maxk(&[
@@ -112,8 +129,122 @@ fn lm_errors_are_clear() {
     let out = maxk(&[&args[..], &["--out", eval_out.to_str().unwrap()]].concat());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.safetensors"));
+    // --config and --preset conflict; ids and devices are checked by their registries.
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "").unwrap();
+    let out = maxk(&["lm", "pretrain", "--preset", "tiny", "--config", cfg.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let args = ["lm", "rl", "--preset", "tiny", "--base", "b.safetensors", "--estimator", "nope"];
+    let out = maxk(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.contains("maxpo"), "{err}");
+    let out = maxk(&["lm", "pretrain", "--preset", "tiny", "--device", "tpu"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tpu"));
+    let out = maxk(&["lm", "pretrain", "--preset", "tiny", "--resume"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
     let out = maxk(&["lm", "bench", "--preset", "tiny", "--device", "cuda"]);
     if !out.status.success() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("CUDA"));
     }
+}
+
+/// Runs `maxk args...` in `dir`.
+fn maxk_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_maxk")).args(args).current_dir(dir).output().expect("maxk runs")
+}
+
+fn rl_records(dir: &Path) -> Vec<serde_json::Value> {
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["stage"] == "rl")
+        .collect()
+}
+
+#[test]
+fn lm_rl_trains_what_the_config_says_and_flags_override_only_when_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Without --out, every run gets its own timestamped directory under runs/.
+    ok(&maxk_in(tmp.path(), &["lm", "pretrain", "--preset", "tiny", "--quiet"]));
+    let runs: Vec<_> =
+        std::fs::read_dir(tmp.path().join("runs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].file_name().unwrap().to_str().unwrap().starts_with("lm-pretrain-"), "{runs:?}");
+    let base = runs[0].join("base.safetensors");
+    assert_files(&runs[0], &["base.safetensors", "config.toml", "metrics.jsonl"]);
+
+    // A config that differs from the tiny preset in estimator, K, seed, steps and scale.
+    let mut text = std::fs::read_to_string(runs[0].join("config.toml")).unwrap();
+    for (from, to) in [
+        ("\nestimator = \"maxpo\"\n", "\nestimator = \"ei\"\n"),
+        ("\nk = 4\n", "\nk = 2\n"),
+        ("\nseed = 0\n", "\nseed = 7\n"),
+        ("\nsteps = 3\n", "\nsteps = 2\n"),
+        ("\nscale = \"pg\"\n", "\nscale = \"none\"\n"),
+    ] {
+        assert!(text.contains(from), "config.toml lacks {from:?}:\n{text}");
+        text = text.replacen(from, to, 1);
+    }
+    let file = tmp.path().join("ei.toml");
+    std::fs::write(&file, &text).unwrap();
+    let out = tmp.path().join("rl-file");
+    let args = ["lm", "rl", "--quiet", "--config", file.to_str().unwrap(), "--base", base.to_str().unwrap()];
+    ok(&maxk(&[&args[..], &["--out", out.to_str().unwrap()]].concat()));
+    let written = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert_eq!(written, text, "the run's resolved config is the file, unchanged");
+    let rl = rl_records(&out);
+    assert_eq!(rl.len(), 2);
+    for r in &rl {
+        assert_eq!(
+            (r["estimator"].as_str(), r["k"].as_u64(), r["seed"].as_u64()),
+            (Some("ei"), Some(2), Some(7))
+        );
+    }
+    assert_files(&out, &["policy.safetensors", "policy-mid.safetensors"]);
+
+    // Flags that are given override the file; the others leave it alone.
+    let out2 = tmp.path().join("rl-flags");
+    let flags = ["--estimator", "grpo", "--seed", "3", "--out", out2.to_str().unwrap()];
+    ok(&maxk(&[&args[..], &flags[..]].concat()));
+    let rl = rl_records(&out2);
+    assert_eq!(rl.len(), 2);
+    assert_eq!(
+        (rl[0]["estimator"].as_str(), rl[0]["k"].as_u64(), rl[0]["seed"].as_u64()),
+        (Some("grpo"), Some(2), Some(3))
+    );
+
+    // Gradient variance from the same rollouts at the base checkpoint.
+    let gv = tmp.path().join("gv");
+    let weights = format!("base={}", base.display());
+    let gargs = [
+        "lm",
+        "gradvar",
+        "--preset",
+        "tiny",
+        "--quiet",
+        "--weights",
+        &weights,
+        "--batches",
+        "4",
+        "--prompts",
+        "2",
+    ];
+    ok(&maxk(&[&gargs[..], &["--out", gv.to_str().unwrap()]].concat()));
+    assert_files(&gv, &["gradvar.md", "gradvar.json", "config.toml", "figures/gradvar.png"]);
+    let csv = std::fs::read_to_string(gv.join("gradvar.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.iter().map(|r| r[1]).collect::<Vec<_>>(), ["maxpo", "pkpo-loo1", "ei", "grpo"], "{csv}");
+    for r in &rows {
+        let trace: f64 = r[2].parse().unwrap();
+        assert!(trace.is_finite() && trace >= 0.0, "{csv}");
+    }
+    let bad =
+        maxk(&["lm", "gradvar", "--preset", "tiny", "--weights", "nolabel", "--out", gv.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("LABEL=PATH"));
 }

@@ -1,4 +1,4 @@
-//! Run configuration: serde structs with defaults, three presets, TOML in and out.
+//! Run configuration: serde structs, one base config plus per-preset overrides, TOML in and out.
 //!
 //! Every stage writes its resolved config (`config.toml`) next to its results.
 
@@ -97,120 +97,99 @@ pub struct EvalConfig {
 }
 
 /// The preset names.
-pub const PRESETS: [&str; 3] = ["tiny", "small", "gpu"];
+pub const PRESETS: [&str; 4] = ["tiny", "cpu", "small", "gpu"];
 
 impl LmConfig {
-    /// A preset: `tiny` (CI: seconds), `small` (CPU default) or `gpu` (tens of M parameters).
+    /// The `small` preset, the base every other preset overrides: an 0.8M-parameter model on
+    /// all five tasks, the paper's evaluation protocol (n = 256 samples at temperature 0.6,
+    /// top-p 0.95) and rollouts at temperature 1.
+    pub fn base() -> Self {
+        LmConfig {
+            preset: "small".into(),
+            seed: 0,
+            tasks: Task::ALL.iter().map(|t| t.id().to_string()).collect(),
+            model: ModelConfig { d_model: 128, n_layers: 4, n_heads: 4, d_ff: 512, max_seq_len: 32 },
+            sft: SftConfig {
+                steps: 600,
+                batch_size: 64,
+                adam: AdamConfig { lr: 2e-3, ..AdamConfig::default() },
+                checkpoint_every: 200,
+            },
+            rl: RlConfig {
+                estimator: "maxpo".into(),
+                k: 8,
+                k_schedule: None,
+                scale: "pg".into(),
+                steps: 100,
+                prompts_per_step: 16,
+                group_size: 16,
+                minibatches: 2,
+                clip_eps: 0.2,
+                kl_coef: 0.0,
+                sampling: SampleConfig { temperature: 1.0, top_p: 1.0, max_new_tokens: 8 },
+                // No gradient clipping: Adam's normalisation bounds the step already, and the
+                // Adam-moment variance proxy then sees the estimators' own gradients.
+                adam: AdamConfig { lr: 1e-4, grad_clip: 0.0, ..AdamConfig::default() },
+                checkpoint_every: 20,
+            },
+            eval: EvalConfig {
+                problems_per_task: 20,
+                n_samples: 256,
+                test_seed: 1234,
+                sampling: SampleConfig { temperature: 0.6, top_p: 0.95, max_new_tokens: 8 },
+                batch_rows: 1024,
+            },
+        }
+    }
+
+    /// A preset: the [`LmConfig::base`] (`small`, CPU default) with the overrides of `name`:
+    /// `tiny` (CI: seconds), `cpu` (the committed multi-seed CPU study: a smaller model, so
+    /// that 4 estimators x 3 seeds fit in about an hour of 2-core time) or `gpu` (tens of M
+    /// parameters).
     pub fn preset(name: &str) -> Result<Self> {
-        let eval_sampling = SampleConfig { temperature: 0.6, top_p: 0.95, max_new_tokens: 8 };
-        let rl_sampling = SampleConfig { temperature: 1.0, top_p: 1.0, max_new_tokens: 8 };
-        let tasks = Task::ALL.iter().map(|t| t.id().to_string()).collect();
-        let cfg = match name {
-            "tiny" => LmConfig {
-                preset: name.into(),
-                seed: 0,
-                tasks,
-                model: ModelConfig { d_model: 32, n_layers: 1, n_heads: 2, d_ff: 64, max_seq_len: 32 },
-                sft: SftConfig {
-                    steps: 30,
-                    batch_size: 32,
-                    adam: AdamConfig { lr: 3e-3, ..AdamConfig::default() },
-                    checkpoint_every: 0,
-                },
-                rl: RlConfig {
-                    estimator: "maxpo".into(),
-                    k: 4,
-                    k_schedule: None,
-                    scale: "none".into(),
-                    steps: 3,
-                    prompts_per_step: 4,
-                    group_size: 8,
-                    minibatches: 2,
-                    clip_eps: 0.2,
-                    kl_coef: 0.0,
-                    sampling: rl_sampling,
-                    adam: AdamConfig { lr: 1e-3, ..AdamConfig::default() },
-                    checkpoint_every: 0,
-                },
-                eval: EvalConfig {
-                    problems_per_task: 3,
-                    n_samples: 16,
-                    test_seed: 1234,
-                    sampling: eval_sampling,
-                    batch_rows: 256,
-                },
-            },
-            "small" => LmConfig {
-                preset: name.into(),
-                seed: 0,
-                tasks,
-                model: ModelConfig { d_model: 128, n_layers: 4, n_heads: 4, d_ff: 512, max_seq_len: 32 },
-                sft: SftConfig {
-                    steps: 600,
-                    batch_size: 64,
-                    adam: AdamConfig { lr: 2e-3, ..AdamConfig::default() },
-                    checkpoint_every: 200,
-                },
-                rl: RlConfig {
-                    estimator: "maxpo".into(),
-                    k: 8,
-                    k_schedule: None,
-                    scale: "none".into(),
-                    steps: 100,
-                    prompts_per_step: 16,
-                    group_size: 16,
-                    minibatches: 2,
-                    clip_eps: 0.2,
-                    kl_coef: 0.0,
-                    sampling: rl_sampling,
-                    adam: AdamConfig { lr: 3e-4, ..AdamConfig::default() },
-                    checkpoint_every: 20,
-                },
-                eval: EvalConfig {
-                    problems_per_task: 20,
-                    n_samples: 256,
-                    test_seed: 1234,
-                    sampling: eval_sampling,
-                    batch_rows: 1024,
-                },
-            },
-            "gpu" => LmConfig {
-                preset: name.into(),
-                seed: 0,
-                tasks,
-                model: ModelConfig { d_model: 512, n_layers: 8, n_heads: 8, d_ff: 2048, max_seq_len: 32 },
-                sft: SftConfig {
-                    steps: 3000,
-                    batch_size: 256,
-                    adam: AdamConfig { lr: 5e-4, ..AdamConfig::default() },
-                    checkpoint_every: 500,
-                },
-                rl: RlConfig {
-                    estimator: "maxpo".into(),
-                    k: 8,
-                    k_schedule: None,
-                    scale: "none".into(),
-                    steps: 300,
-                    prompts_per_step: 64,
-                    group_size: 16,
-                    minibatches: 4,
-                    clip_eps: 0.2,
-                    kl_coef: 0.0,
-                    sampling: rl_sampling,
-                    adam: AdamConfig { lr: 1e-5, ..AdamConfig::default() },
-                    checkpoint_every: 50,
-                },
-                eval: EvalConfig {
-                    problems_per_task: 100,
-                    n_samples: 256,
-                    test_seed: 1234,
-                    sampling: eval_sampling,
-                    batch_rows: 4096,
-                },
-            },
+        let mut c = LmConfig::base();
+        c.preset = name.into();
+        match name {
+            "small" => {}
+            "tiny" => {
+                c.model = ModelConfig { d_model: 32, n_layers: 1, n_heads: 2, d_ff: 64, max_seq_len: 32 };
+                c.sft = SftConfig { steps: 30, batch_size: 32, checkpoint_every: 0, ..c.sft };
+                c.sft.adam.lr = 3e-3;
+                c.rl.k = 4;
+                c.rl.steps = 3;
+                c.rl.prompts_per_step = 4;
+                c.rl.group_size = 8;
+                c.rl.checkpoint_every = 0;
+                c.rl.adam.lr = 1e-3;
+                c.eval.problems_per_task = 3;
+                c.eval.n_samples = 16;
+                c.eval.batch_rows = 256;
+            }
+            "cpu" => {
+                c.model = ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_ff: 256, max_seq_len: 32 };
+                c.tasks = vec!["path".into(), "countdown".into(), "mod".into()];
+                c.sft.steps = 400;
+                c.rl.steps = 40;
+                c.rl.prompts_per_step = 8;
+                c.rl.checkpoint_every = 0;
+                c.eval.problems_per_task = 40;
+                c.eval.n_samples = 64;
+            }
+            "gpu" => {
+                c.model = ModelConfig { d_model: 512, n_layers: 8, n_heads: 8, d_ff: 2048, max_seq_len: 32 };
+                c.sft = SftConfig { steps: 3000, batch_size: 256, checkpoint_every: 500, ..c.sft };
+                c.sft.adam.lr = 5e-4;
+                c.rl.steps = 300;
+                c.rl.prompts_per_step = 64;
+                c.rl.minibatches = 4;
+                c.rl.checkpoint_every = 50;
+                c.rl.adam.lr = 1e-5;
+                c.eval.problems_per_task = 100;
+                c.eval.batch_rows = 4096;
+            }
             _ => return Err(TrainerError::UnknownPreset { name: name.into() }),
-        };
-        Ok(cfg)
+        }
+        Ok(c)
     }
 
     /// The parsed task list.
@@ -290,6 +269,21 @@ mod tests {
             assert_eq!(back, c);
         }
         assert!(LmConfig::preset("huge").is_err());
+    }
+
+    #[test]
+    fn presets_are_the_base_plus_their_overrides() {
+        let base = LmConfig::base();
+        assert_eq!(LmConfig::preset("small").unwrap(), base);
+        for name in PRESETS {
+            let c = LmConfig::preset(name).unwrap();
+            // What no preset overrides stays the base's: the evaluation protocol, the rollout
+            // sampling and the estimator settings.
+            assert_eq!(c.eval.sampling, base.eval.sampling, "{name}");
+            assert_eq!(c.rl.sampling, base.rl.sampling, "{name}");
+            assert_eq!((c.rl.estimator.as_str(), c.rl.scale.as_str()), ("maxpo", "pg"), "{name}");
+            assert_eq!(c.eval.test_seed, base.eval.test_seed, "{name}");
+        }
     }
 
     #[test]

@@ -9,10 +9,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::config::LmConfig;
+use crate::diagnostics::progress_bar;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::HostWeights;
-use crate::rl::progress_bar;
 use crate::sampling::sample;
 use crate::tasks::{Problem, Task, test_set};
 use crate::vocab::{decode, encode_prompt};
@@ -26,6 +26,10 @@ pub struct TaskEval {
     pub n: usize,
     /// Correct samples per test problem (in test-set order).
     pub correct: Vec<usize>,
+    /// The distinct correct completions of every test problem, sorted (solution-level
+    /// support: path and countdown have several correct answers).
+    #[serde(default)]
+    pub solutions: Vec<Vec<String>>,
     /// The k values: 1, 2, 4, ... <= n.
     pub ks: Vec<usize>,
     /// Mean over problems of the unbiased pass@k, one per `ks`.
@@ -44,13 +48,18 @@ pub fn per_problem(correct: &[usize], n: usize, k: usize) -> Result<Vec<f64>> {
 
 impl TaskEval {
     /// Builds the summary from per-problem counts.
-    pub fn from_counts(task: Task, n: usize, correct: Vec<usize>) -> Result<Self> {
+    pub fn from_counts(
+        task: Task,
+        n: usize,
+        correct: Vec<usize>,
+        solutions: Vec<Vec<String>>,
+    ) -> Result<Self> {
         let ks = k_grid(n);
         let pass_at_k = ks
             .iter()
             .map(|&k| Ok(per_problem(&correct, n, k)?.iter().sum::<f64>() / correct.len().max(1) as f64))
             .collect::<Result<Vec<_>>>()?;
-        Ok(TaskEval { task: task.id().into(), n, correct, ks, pass_at_k })
+        Ok(TaskEval { task: task.id().into(), n, correct, solutions, ks, pass_at_k })
     }
 }
 
@@ -85,18 +94,22 @@ pub fn evaluate<E: Engine>(
             rows.extend(std::iter::repeat_n((i, tokens), ev.n_samples));
         }
         let mut correct = vec![0usize; problems.len()];
+        let mut solutions = vec![std::collections::BTreeSet::new(); problems.len()];
         for chunk in rows.chunks(ev.batch_rows) {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|(_, t)| t.clone()).collect();
             let completions = sample(&mut policy, &prompts, &ev.sampling, &mut rng);
             for ((i, _), c) in chunk.iter().zip(&completions) {
                 let p = &problems[*i];
-                if task.verify(&p.prompt, &decode(c)) > 0.0 {
+                let text = decode(c);
+                if task.verify(&p.prompt, &text) > 0.0 {
                     correct[*i] += 1;
+                    solutions[*i].insert(text);
                 }
             }
             bar.inc(chunk.len() as u64);
         }
-        out.push(TaskEval::from_counts(task, ev.n_samples, correct)?);
+        let solutions = solutions.into_iter().map(|s| s.into_iter().collect()).collect();
+        out.push(TaskEval::from_counts(task, ev.n_samples, correct, solutions)?);
     }
     bar.finish_and_clear();
     Ok(out)
@@ -116,7 +129,7 @@ mod tests {
 
     #[test]
     fn pass_at_k_from_counts_uses_the_unbiased_estimator() {
-        let e = TaskEval::from_counts(Task::Add, 4, vec![0, 1, 4]).unwrap();
+        let e = TaskEval::from_counts(Task::Add, 4, vec![0, 1, 4], Vec::new()).unwrap();
         assert_eq!(e.ks, vec![1, 2, 4]);
         // Problem with c=1 of n=4: pass@1 = 1/4, pass@2 = 1 - C(3,2)/C(4,2) = 1/2, pass@4 = 1.
         let want = [(0.0 + 0.25 + 1.0) / 3.0, (0.0 + 0.5 + 1.0) / 3.0, (0.0 + 1.0 + 1.0) / 3.0];

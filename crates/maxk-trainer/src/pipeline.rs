@@ -2,10 +2,8 @@
 //! K, evaluation, report), single stages, and a throughput benchmark. Each is an
 //! [`OnBackend`] job so that the CLI picks CPU or CUDA at run time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-
-use serde::{Deserialize, Serialize};
 
 use crate::backend::OnBackend;
 use crate::checkpoint;
@@ -13,49 +11,10 @@ use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
 use crate::engine::Engine;
 use crate::error::{Result, TrainerError};
-use crate::eval::{TaskEval, evaluate};
+use crate::eval::evaluate;
 use crate::report;
+use crate::results::{EvalRecord, Results, RunResult};
 pub use crate::rl::BenchResult;
-
-/// One evaluated model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
-    /// Label in tables and `passk.csv` (`base`, the estimator id, or `maxpo-K4` in a K sweep).
-    pub label: String,
-    /// Estimator id (`base` for the base model).
-    pub estimator: String,
-    /// Training K (0 for the base model).
-    pub k: usize,
-    /// Seed.
-    pub seed: u64,
-    /// Per-benchmark evaluation.
-    pub evals: Vec<TaskEval>,
-    /// Variance proxy per RL step (empty for the base model).
-    pub var_proxy: Vec<f64>,
-    /// Wall time of training plus evaluation.
-    pub seconds: f64,
-}
-
-/// Everything `reproduce` measured; also written as `results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Results {
-    /// The resolved config (estimator/K fields of `rl` are overridden per run).
-    pub config: LmConfig,
-    /// The device name.
-    pub device: String,
-    /// The command line that produced these results.
-    #[serde(default)]
-    pub command: String,
-    /// Hardware threads available to the run (`std::thread::available_parallelism`).
-    #[serde(default)]
-    pub threads: usize,
-    /// Base models, one per seed.
-    pub base: Vec<RunResult>,
-    /// RL runs.
-    pub runs: Vec<RunResult>,
-    /// Wall time of the whole reproduction.
-    pub seconds: f64,
-}
 
 /// `maxk lm reproduce`: for every seed, train the base model, then RL with every estimator
 /// and training K, evaluate everything, and write the report into `out`.
@@ -106,7 +65,7 @@ impl OnBackend for Reproduce {
         let start = Instant::now();
         std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
         self.cfg.save(&self.out)?;
-        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"))?;
+        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"), self.resume)?;
         let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
         for &seed in &self.seeds {
             let mut cfg = self.cfg.clone();
@@ -129,6 +88,7 @@ impl OnBackend for Reproduce {
                 seed,
                 evals,
                 var_proxy: Vec::new(),
+                curves: Default::default(),
                 seconds: t0.elapsed().as_secs_f64(),
             };
             log.log(&EvalRecord::new(&base_run))?;
@@ -141,7 +101,7 @@ impl OnBackend for Reproduce {
                     c.rl.k = k;
                     let label = if self.ks.len() > 1 { format!("{est}-K{k}") } else { est.clone() };
                     let dir = seed_dir.join("rl").join(&label);
-                    let (policy, var_proxy) =
+                    let (policy, var_proxy, curves) =
                         crate::rl::train(&c, &base, &engine, &dir, self.resume, &mut log, self.progress)?;
                     let evals = evaluate(&policy, &c, &engine, self.progress)?;
                     let run = RunResult {
@@ -151,6 +111,7 @@ impl OnBackend for Reproduce {
                         seed,
                         evals,
                         var_proxy,
+                        curves,
                         seconds: t0.elapsed().as_secs_f64(),
                     };
                     log.log(&EvalRecord::new(&run))?;
@@ -169,29 +130,6 @@ impl OnBackend for Reproduce {
         };
         report::write(&results, &self.out)?;
         Ok(results)
-    }
-}
-
-/// The `metrics.jsonl` record of an evaluation: task-average pass@k.
-#[derive(Debug, Serialize)]
-struct EvalRecord<'a> {
-    stage: &'static str,
-    label: &'a str,
-    seed: u64,
-    ks: &'a [usize],
-    pass_at_k: Vec<f64>,
-}
-
-impl<'a> EvalRecord<'a> {
-    fn new(run: &'a RunResult) -> Self {
-        let ks = run.evals.first().map_or(&[][..], |e| &e.ks[..]);
-        EvalRecord {
-            stage: "eval",
-            label: &run.label,
-            seed: run.seed,
-            ks,
-            pass_at_k: crate::eval::average(&run.evals),
-        }
     }
 }
 
@@ -233,7 +171,7 @@ impl OnBackend for StageJob {
     fn run<E: Engine>(self, engine: E) -> Result<()> {
         self.cfg.validate()?;
         std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
-        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"))?;
+        let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"), self.resume)?;
         match &self.stage {
             Stage::Pretrain => {
                 crate::sft::train(&self.cfg, &engine, &self.out, self.resume, &mut log, self.progress)?;
@@ -252,6 +190,7 @@ impl OnBackend for StageJob {
                     seed: self.cfg.seed,
                     evals,
                     var_proxy: Vec::new(),
+                    curves: Default::default(),
                     seconds: 0.0,
                 };
                 log.log(&EvalRecord::new(&run))?;
@@ -284,11 +223,4 @@ impl OnBackend for Bench {
         let weights = self.cfg.model.init_host(self.cfg.seed)?;
         crate::rl::bench(&self.cfg, &weights, &engine, self.steps)
     }
-}
-
-/// Reads `results.json` written by [`Reproduce`] (to redraw a report).
-pub fn load_results(dir: &Path) -> Result<Results> {
-    let path = dir.join("results.json");
-    let text = std::fs::read_to_string(&path).map_err(TrainerError::io(&path))?;
-    serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
 }

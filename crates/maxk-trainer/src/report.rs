@@ -1,8 +1,10 @@
 //! `report.md`, `passk.csv`, `results.json` and the figures of a reproduction.
 //!
-//! Verdicts compare two models on the same held-out problems with a paired test: for each
-//! problem `j`, `d_j = pass@k_a(j) - pass@k_b(j)`; the claim holds when `mean d > 2 SE`, fails
-//! when `mean d < -2 SE`, and is inconclusive otherwise (`SE = sd(d)/sqrt(#problems)`).
+//! Verdicts compare two models on the same held-out problems, paired by seed and problem:
+//! `d[s][j] = pass@k_a(s, j) - pass@k_b(s, j)`, with an interval at the seed level and the
+//! problems clustered ([`clustered`]); a claim holds when the interval lies above 0, fails
+//! when it lies below, and is inconclusive otherwise. Also the gradient-variance study's
+//! report ([`write_gradvar`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +14,8 @@ use maxk_plot::{LineChart, Panels, Series, StackedBars};
 
 use crate::error::{Result, TrainerError};
 use crate::eval::{average, per_problem};
-use crate::pipeline::{Results, RunResult};
+use crate::gradvar::GradVarResults;
+use crate::results::{Results, RunResult};
 
 /// Writes `passk.csv` (columns `estimator,seed,benchmark,k,pass_at_k`; benchmark `average` is
 /// the task average).
@@ -81,27 +84,107 @@ pub fn support(base: &RunResult, run: &RunResult) -> [usize; 4] {
     c
 }
 
-/// Paired comparison of two runs at `k` over all test problems: (mean difference, SE).
-pub fn paired(a: &RunResult, b: &RunResult, k: usize) -> Result<(f64, f64)> {
-    let mut d = Vec::new();
-    for (ea, eb) in a.evals.iter().zip(&b.evals) {
-        let pa = per_problem(&ea.correct, ea.n, k.min(ea.n))?;
-        let pb = per_problem(&eb.correct, eb.n, k.min(eb.n))?;
-        d.extend(pa.iter().zip(&pb).map(|(x, y)| x - y));
+/// Solution-level support (Wu et al. 2025 count distinct correct solutions, not only
+/// problems): over all test problems, `[preserved, shrunk, expanded]` distinct correct
+/// completions, i.e. found by both models, by the base model only, by the RL model only.
+pub fn solution_support(base: &RunResult, run: &RunResult) -> [usize; 3] {
+    let mut c = [0usize; 3];
+    for (b, r) in base.evals.iter().zip(&run.evals) {
+        for (sb, sr) in b.solutions.iter().zip(&r.solutions) {
+            let both = sb.iter().filter(|x| sr.binary_search(x).is_ok()).count();
+            c[0] += both;
+            c[1] += sb.len() - both;
+            c[2] += sr.len() - both;
+        }
     }
-    let n = d.len().max(1) as f64;
-    let mean = d.iter().sum::<f64>() / n;
-    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    Ok((mean, (var / n).sqrt()))
+    c
 }
 
-fn verdict(mean: f64, se: f64) -> &'static str {
-    if mean > 2.0 * se && mean > 0.0 {
+/// Per-problem pass@k of `run` at `k` (clamped to n), all tasks concatenated.
+fn problem_curve(run: &RunResult, k: usize) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for e in &run.evals {
+        out.extend(per_problem(&e.correct, e.n, k.min(e.n))?);
+    }
+    Ok(out)
+}
+
+/// A difference with its interval at the seed level, problems clustered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// Mean over seeds and problems.
+    pub mean: f64,
+    /// Half-width of the 95% interval.
+    pub half: f64,
+    /// Seeds that entered.
+    pub seeds: usize,
+}
+
+/// Two-sided 97.5% quantile of Student's t with `df` degrees of freedom (1.96 beyond 30).
+fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042,
+    ];
+    if df == 0 { f64::INFINITY } else { T.get(df - 1).copied().unwrap_or(1.96) }
+}
+
+fn sample_var(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)
+}
+
+/// Interval of the mean of a `[seeds][problems]` matrix of differences with both the seeds
+/// (training randomness) and the problems (test-set sampling) treated as random: crossed
+/// random effects, `SE^2 = Var_seeds(row means)/S + Var_problems(column means)/J`, half-width
+/// `t_{S-1} SE` (Student's t at the seed level, the coarser of the two samples); with one
+/// seed only the problem term and 1.96 remain.
+pub fn clustered(d: &[Vec<f64>]) -> Interval {
+    let s = d.len();
+    let j = d.iter().map(Vec::len).min().unwrap_or(0);
+    if s == 0 || j == 0 {
+        return Interval { mean: f64::NAN, half: f64::NAN, seeds: s };
+    }
+    let rows: Vec<f64> = d.iter().map(|r| r[..j].iter().sum::<f64>() / j as f64).collect();
+    let cols: Vec<f64> = (0..j).map(|c| d.iter().map(|r| r[c]).sum::<f64>() / s as f64).collect();
+    let mean = rows.iter().sum::<f64>() / s as f64;
+    let prob = sample_var(&cols) / j as f64;
+    let half =
+        if s > 1 { t975(s - 1) * (sample_var(&rows) / s as f64 + prob).sqrt() } else { 1.96 * prob.sqrt() };
+    Interval { mean, half, seeds: s }
+}
+
+/// Differences `a - b` at `k`, per matched seed (rows) and problem (columns).
+fn diffs(a: &[&RunResult], b: &[&RunResult], k: usize) -> Result<Vec<Vec<f64>>> {
+    let mut d = Vec::new();
+    for x in a {
+        if let Some(y) = b.iter().find(|y| y.seed == x.seed) {
+            let (px, py) = (problem_curve(x, k)?, problem_curve(y, k)?);
+            d.push(px.iter().zip(&py).map(|(u, v)| u - v).collect());
+        }
+    }
+    Ok(d)
+}
+
+fn verdict(i: Interval) -> &'static str {
+    if !i.half.is_finite() {
+        "inconclusive"
+    } else if i.mean - i.half > 0.0 {
         "holds"
-    } else if mean < -2.0 * se && mean < 0.0 {
+    } else if i.mean + i.half < 0.0 {
         "does not hold"
     } else {
         "inconclusive"
+    }
+}
+
+/// The k an estimator optimises: pass@1 for the mean-reward estimators, pass@K otherwise.
+fn objective_k(run: &RunResult) -> usize {
+    match run.estimator.parse::<maxk_core::Estimator>() {
+        Ok(e) if e.uses_k() => run.k,
+        _ => 1,
     }
 }
 
@@ -157,8 +240,37 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
         .collect();
     Panels { title: "pass@k per benchmark".into(), columns: 3, charts }
         .save(&figs.join("passk_benchmarks"))?;
+    let rl_groups: Vec<_> = groups.iter().filter(|(l, _)| l != "base").collect();
+    let curve_chart = |title: &str, y: &str, pick: &dyn Fn(&RunResult) -> Vec<f64>| LineChart {
+        title: title.into(),
+        x_label: "RL step".into(),
+        y_label: y.into(),
+        log_x: false,
+        log_y: false,
+        series: rl_groups
+            .iter()
+            .filter(|(_, runs)| runs.iter().all(|r| !pick(r).is_empty()))
+            .map(|(l, runs)| {
+                let curves: Vec<Vec<f64>> = runs.iter().map(|r| pick(r)).collect();
+                let len = curves.iter().map(Vec::len).min().unwrap_or(0);
+                series(l, (1..=len).map(|s| s as f64).collect(), &curves)
+            })
+            .collect(),
+    };
+    if rl_groups.iter().any(|(_, runs)| runs.iter().any(|r| !r.curves.reward.is_empty())) {
+        Panels {
+            title: "training curves (train-set rollouts at the rollout temperature)".into(),
+            columns: 3,
+            charts: vec![
+                curve_chart("train reward (pass@1)", "mean reward", &|r| r.curves.reward.clone()),
+                curve_chart("train pass@K (training K)", "pass@K", &|r| r.curves.pass_at_k.clone()),
+                curve_chart("entropy per answer token", "nats", &|r| r.curves.entropy.clone()),
+            ],
+        }
+        .save(&figs.join("training"))?;
+    }
     let var_groups: Vec<_> =
-        groups.iter().filter(|(_, runs)| runs.iter().all(|r| !r.var_proxy.is_empty())).collect();
+        rl_groups.iter().filter(|(_, runs)| runs.iter().all(|r| !r.var_proxy.is_empty())).collect();
     if !var_groups.is_empty() {
         LineChart {
             title: "Var(g) proxy: Adam v_hat - m_hat^2 (parameter mean)".into(),
@@ -179,27 +291,33 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
         .save(&figs.join("variance"))?;
     }
     let mut support_rows = Vec::new();
-    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
-        let mut c = [0usize; 4];
+    for (label, runs) in &rl_groups {
+        let (mut c, mut sol) = ([0usize; 4], [0usize; 3]);
         for run in runs {
             if let Some(base) = results.base.iter().find(|b| b.seed == run.seed) {
                 let s = support(base, run);
+                let t = solution_support(base, run);
                 for i in 0..4 {
                     c[i] += s[i];
                 }
+                for i in 0..3 {
+                    sol[i] += t[i];
+                }
             }
         }
-        support_rows.push((label.clone(), c));
+        support_rows.push(SupportRow { label: label.clone(), problems: c, solutions: sol });
     }
     if !support_rows.is_empty() {
         let names = ["preserved", "shrunk", "expanded", "out of support"];
         StackedBars {
             title: format!("support dynamics vs the base model (solved within k = {n})"),
-            categories: support_rows.iter().map(|(l, _)| l.clone()).collect(),
+            categories: support_rows.iter().map(|r| r.label.clone()).collect(),
             stacks: names
                 .iter()
                 .enumerate()
-                .map(|(i, name)| (name.to_string(), support_rows.iter().map(|(_, c)| c[i] as f64).collect()))
+                .map(|(i, name)| {
+                    (name.to_string(), support_rows.iter().map(|r| r.problems[i] as f64).collect())
+                })
                 .collect(),
             y_label: "test problems".into(),
         }
@@ -210,12 +328,25 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
     std::fs::write(&path, md).map_err(TrainerError::io(path))
 }
 
+/// Support counts of one RL label, summed over seeds.
+struct SupportRow {
+    label: String,
+    /// preserved, shrunk, expanded, out of support (problems).
+    problems: [usize; 4],
+    /// preserved, shrunk, expanded (distinct correct completions).
+    solutions: [usize; 3],
+}
+
+fn cell(i: Interval) -> String {
+    format!("{:+.3} ± {:.3}", i.mean, i.half)
+}
+
 fn markdown(
     results: &Results,
     groups: &[(String, Vec<&RunResult>)],
     ks: &[usize],
     tasks: &[String],
-    support_rows: &[(String, [usize; 4])],
+    support_rows: &[SupportRow],
 ) -> Result<String> {
     let c = &results.config;
     let n = ks.last().copied().unwrap_or(1);
@@ -234,7 +365,7 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "- tasks: {} (character-level, exact verifiers, held-out sets by seed {})",
+        "- tasks: {} (character-level, exact verifiers, held-out sets by seed {}, never trained on)",
         c.tasks.join(", "),
         c.eval.test_seed
     );
@@ -245,7 +376,7 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "- RL: {} steps x {} prompts x N = {} samples (T = {}), {} minibatches, clip {}, KL {}, Adam lr {}, advantage scale `{}`",
+        "- RL: {} steps x {} prompts x N = {} samples (T = {}), {} minibatches, clip {}, KL {}, Adam lr {} (grad clip {}), advantage scale `{}`",
         c.rl.steps,
         c.rl.prompts_per_step,
         c.rl.group_size,
@@ -254,19 +385,26 @@ fn markdown(
         c.rl.clip_eps,
         c.rl.kl_coef,
         c.rl.adam.lr,
+        c.rl.adam.grad_clip,
         c.rl.scale
     );
     let est: Vec<String> =
         groups.iter().filter(|(l, _)| l != "base").map(|(l, _)| format!("`{l}`")).collect();
     let seeds: Vec<String> = results.base.iter().map(|b| b.seed.to_string()).collect();
-    let _ = writeln!(s, "- runs: {}; seeds {}; training K = {}", est.join(", "), seeds.join(", "), {
-        let mut k: Vec<usize> = results.runs.iter().map(|r| r.k).collect();
-        k.dedup();
-        k.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
-    });
+    let mut train_ks: Vec<usize> = results.runs.iter().map(|r| r.k).collect();
+    train_ks.sort_unstable();
+    train_ks.dedup();
     let _ = writeln!(
         s,
-        "- evaluation: {} problems per task, n = {} samples each at temperature {} top-p {}, unbiased pass@k (maxk_core::pass_at_k)",
+        "- runs: {}; seeds {}; training K = {}",
+        est.join(", "),
+        seeds.join(", "),
+        train_ks.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+    );
+    let problems: usize = results.base.first().map_or(0, |b| b.evals.iter().map(|e| e.correct.len()).sum());
+    let _ = writeln!(
+        s,
+        "- evaluation: {} problems per task ({problems} in all), n = {} samples each at temperature {} top-p {}, unbiased pass@k (maxk_core::pass_at_k)",
         c.eval.problems_per_task, c.eval.n_samples, c.eval.sampling.temperature, c.eval.sampling.top_p
     );
     let threads = if results.threads > 0 {
@@ -278,27 +416,109 @@ fn markdown(
     if !results.command.is_empty() {
         let _ = writeln!(s, "- command: `{}`", results.command);
     }
-    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "\nIntervals: 95%, at the seed level with problems clustered: for per-seed, per-problem \
+         differences `d[s][j]`, `SE^2 = Var_s(mean_j d)/S + Var_j(mean_s d)/J` and half-width \
+         `t_(S-1) SE` (one seed: `1.96 SE` of the problem term only). A claim holds when the \
+         interval lies above 0, does not hold when it lies below, and is inconclusive otherwise.\n"
+    );
 
-    // k = 1, 16, 256 where evaluated, and always the largest k (n).
-    let mut table_ks: Vec<usize> = [1, 16, 256].into_iter().filter(|k| ks.contains(k) && *k < n).collect();
+    // k = 1, the training K, 16, 256 where evaluated, and always the largest k (n).
+    let mut table_ks: Vec<usize> = [1, 16, 256]
+        .into_iter()
+        .chain(train_ks.iter().copied())
+        .filter(|k| ks.contains(k) && *k < n)
+        .collect();
     table_ks.push(n);
-    let _ = writeln!(s, "## pass@k, task average (mean over seeds)\n");
+    table_ks.sort_unstable();
+    table_ks.dedup();
+    let col = |k: usize| ks.iter().position(|x| *x == k).unwrap_or(0);
+    let _ = writeln!(s, "## pass@k, task average (mean over seeds, min–max over seeds)\n");
     let _ = write!(s, "| model |");
     for k in &table_ks {
         let _ = write!(s, " k={k} |");
     }
     let _ = writeln!(s, "\n|---|{}", "---|".repeat(table_ks.len()));
     for (label, runs) in groups {
-        let (mean, _, _) = spread(&runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>());
+        let (mean, lo, hi) = spread(&runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>());
         let _ = write!(s, "| {label} |");
-        for k in &table_ks {
-            let j = ks.iter().position(|x| x == k).unwrap_or(0);
-            let _ = write!(s, " {:.3} |", mean.get(j).copied().unwrap_or(f64::NAN));
+        for &k in &table_ks {
+            let j = col(k);
+            if runs.len() > 1 {
+                let _ = write!(s, " {:.3} ({:.3}–{:.3}) |", mean[j], lo[j], hi[j]);
+            } else {
+                let _ = write!(s, " {:.3} |", mean[j]);
+            }
         }
         let _ = writeln!(s);
     }
     let _ = writeln!(s, "\n![pass@k, task average](figures/passk_average.png)\n");
+
+    let _ = writeln!(s, "## Did RL improve what each estimator optimises? (held-out problems)\n");
+    let _ = writeln!(
+        s,
+        "Objective: pass@1 for the mean-reward estimators (grpo), pass@K at the training K for the \
+         max@K estimators. Difference RL − base on the same problems, per seed (problem-level \
+         interval) and over seeds.\n"
+    );
+    let _ = writeln!(s, "| run | objective | per seed | all seeds | verdict |\n|---|---|---|---|---|");
+    let mut improved_all = true;
+    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
+        let base: Vec<&RunResult> = results.base.iter().collect();
+        let k = runs.first().map_or(1, |r| objective_k(r)).min(n);
+        let d = diffs(runs, &base, k)?;
+        let per_seed: Vec<String> = d
+            .iter()
+            .zip(runs.iter())
+            .map(|(row, r)| format!("s{}: {}", r.seed, cell(clustered(std::slice::from_ref(row)))))
+            .collect();
+        let i = clustered(&d);
+        let v = verdict(i);
+        improved_all &= v == "holds";
+        let _ = writeln!(
+            s,
+            "| {label} | pass@{k} | {} | {} | {} |",
+            per_seed.join("; "),
+            cell(i),
+            match v {
+                "holds" => "improved",
+                "does not hold" => "worse",
+                _ => "no significant change",
+            }
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nEvery RL run improved its own objective: **{}**.\n",
+        if improved_all { "yes" } else { "no (see the rows above)" }
+    );
+
+    let _ = writeln!(s, "## MaxPO against each alternative\n");
+    let peers: Vec<&str> =
+        groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "maxpo" && *l != "base").collect();
+    if let Some((_, maxpo)) = groups.iter().find(|(l, _)| l == "maxpo") {
+        let _ = write!(s, "| MaxPO − peer |");
+        for k in &table_ks {
+            let _ = write!(s, " pass@{k} |");
+        }
+        let _ = writeln!(s, " verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
+        for peer in &peers {
+            let Some((_, other)) = groups.iter().find(|(l, _)| l == peer) else { continue };
+            let _ = write!(s, "| {peer} |");
+            let mut last = None;
+            for &k in &table_ks {
+                let i = clustered(&diffs(maxpo, other, k)?);
+                let _ = write!(s, " {} |", cell(i));
+                last = Some(i);
+            }
+            let _ = writeln!(s, " {} |", last.map_or("inconclusive", verdict));
+        }
+    } else {
+        let _ = writeln!(s, "(no `maxpo` run)");
+    }
+    let _ = writeln!(s);
+
     let k_names: Vec<String> = table_ks.iter().map(|k| format!("k={k}")).collect();
     let _ = writeln!(s, "## pass@k per benchmark ({}; mean over seeds)\n", k_names.join(" / "));
     let _ = writeln!(s, "| model | {} |", tasks.join(" | "));
@@ -307,27 +527,92 @@ fn markdown(
         let _ = write!(s, "| {label} |");
         for t in 0..tasks.len() {
             let (m, _, _) = spread(&runs.iter().map(|r| r.evals[t].pass_at_k.clone()).collect::<Vec<_>>());
-            let cells: Vec<String> = table_ks
-                .iter()
-                .map(|k| {
-                    let j = ks.iter().position(|x| x == k).unwrap_or(0);
-                    format!("{:.3}", m.get(j).copied().unwrap_or(f64::NAN))
-                })
-                .collect();
+            let cells: Vec<String> = table_ks.iter().map(|&k| format!("{:.3}", m[col(k)])).collect();
             let _ = write!(s, " {} |", cells.join(" / "));
         }
         let _ = writeln!(s);
     }
     let _ = writeln!(s, "\n![pass@k per benchmark](figures/passk_benchmarks.png)\n");
 
-    let _ = writeln!(s, "## Gradient-variance proxy\n");
+    let _ = writeln!(s, "## Training curves\n");
     let _ = writeln!(
         s,
-        "Adam-moment proxy `Var(g) ~ mean_params(v_hat - m_hat^2)` after every RL update (the \
-         paper's Fig. 3 diagnostic). Table: mean over RL steps, then over seeds; figure: mean over \
-         seeds with a min-max band when there are several. Advantage scale `{}`: the proxy is \
-         quadratic in it, so estimators are comparable only at a common scale (`pg`).\n",
-        c.rl.scale
+        "Train-set reward (pass@1 of the rollouts), train-set pass@K at the training K and the policy \
+         entropy per answer token (mean surprisal of the sampled tokens), every RL step, mean over \
+         seeds with a min–max band. Rollouts are drawn at temperature {}; evaluation at {}.\n",
+        c.rl.sampling.temperature, c.eval.sampling.temperature
+    );
+    let _ = writeln!(s, "| run | reward first → last 5 steps | pass@K first → last | entropy first → last |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
+        let ends = |pick: &dyn Fn(&RunResult) -> &Vec<f64>| {
+            let head = |v: &Vec<f64>| v.iter().take(5).sum::<f64>() / v.len().clamp(1, 5) as f64;
+            let tail = |v: &Vec<f64>| v.iter().rev().take(5).sum::<f64>() / v.len().clamp(1, 5) as f64;
+            let r = runs.len().max(1) as f64;
+            let a = runs.iter().map(|x| head(pick(x))).sum::<f64>() / r;
+            let b = runs.iter().map(|x| tail(pick(x))).sum::<f64>() / r;
+            format!("{a:.3} → {b:.3}")
+        };
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} |",
+            ends(&|r| &r.curves.reward),
+            ends(&|r| &r.curves.pass_at_k),
+            ends(&|r| &r.curves.entropy)
+        );
+    }
+    let _ = writeln!(s, "\n![training curves](figures/training.png)\n");
+
+    let _ = writeln!(s, "## Support dynamics (relative to the base model, k = {n})\n");
+    let _ = writeln!(
+        s,
+        "Wu et al. 2025 (\"The Invisible Leash\"). Problem level: a test problem is in a model's \
+         support when at least one of its n = {n} samples is correct. Solution level: the support is \
+         the set of distinct correct completions found in the n samples (path and countdown have \
+         several). Preserved: found by the base model and after RL; shrunk: before only; \
+         expanded: after only. SRR (support retention rate) = preserved / (preserved + shrunk); \
+         NDR (net discovery rate) = expanded / (preserved + expanded), the share of the RL \
+         model's support that is new. Counts over all tasks and seeds.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| run | problems: preserved / shrunk / expanded / out | problem SRR | problem NDR | solutions: preserved / shrunk / expanded | solution SRR | solution NDR |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let rate = |a: usize, b: usize| if a + b == 0 { f64::NAN } else { a as f64 / (a + b) as f64 };
+    for r in support_rows {
+        let (p, q) = (r.problems, r.solutions);
+        let _ = writeln!(
+            s,
+            "| {} | {} / {} / {} / {} | {:.3} | {:.3} | {} / {} / {} | {:.3} | {:.3} |",
+            r.label,
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            rate(p[0], p[1]),
+            rate(p[2], p[0]),
+            q[0],
+            q[1],
+            q[2],
+            rate(q[0], q[1]),
+            rate(q[2], q[0])
+        );
+    }
+    let _ = writeln!(s, "\n![support dynamics](figures/support.png)\n");
+
+    let _ = writeln!(s, "## Adam-moment variance proxy (secondary)\n");
+    let _ = writeln!(
+        s,
+        "`Var(g) ~ mean_params(v_hat - m_hat^2)` after every RL update, from the gradients Adam saw \
+         (gradient clipping {}). It compares different training trajectories, so it is \
+         confounded by where each run is; `maxk lm gradvar` measures every estimator from the same \
+         rollouts instead. Table: mean over RL steps, then over seeds.\n",
+        if c.rl.adam.grad_clip > 0.0 {
+            format!("at norm {}: clipped steps are in it", c.rl.adam.grad_clip)
+        } else {
+            "off: unclipped".into()
+        }
     );
     let _ = writeln!(s, "| run | mean Var(g) proxy |\n|---|---|");
     let mut var_means = BTreeMap::new();
@@ -341,91 +626,136 @@ fn markdown(
         let _ = writeln!(s, "| {label} | {m:.3e} |");
     }
     let _ = writeln!(s, "\n![variance proxy](figures/variance.png)\n");
-
-    let _ = writeln!(s, "## Support dynamics (solved within k = {n}, relative to the base model)\n");
     let _ = writeln!(
         s,
-        "Wu et al. 2025 (\"The Invisible Leash\"): a test problem is in a model's support when at least \
-         one of its n = {n} samples is correct. Preserved: solved by the base model and after RL; \
-         shrunk: solved before only; expanded: after only; out of support: neither. Counts over all \
-         tasks and seeds.\n"
-    );
-    let _ = writeln!(s, "| run | preserved | shrunk | expanded | out of support |\n|---|---|---|---|---|");
-    for (label, c) in support_rows {
-        let _ = writeln!(s, "| {label} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3]);
-    }
-    let _ = writeln!(s, "\n![support dynamics](figures/support.png)\n");
-
-    let _ = writeln!(s, "## Verdicts on the paper's LLM claims (computed from this run)\n");
-    let _ = writeln!(
-        s,
-        "Paired over test problems and seeds: holds if the mean difference exceeds 2 standard errors.\n"
-    );
-    let first_of =
-        |label: &str| -> Vec<&RunResult> { results.runs.iter().filter(|r| r.label == label).collect() };
-    let mut claims: Vec<(String, &str, &str, usize)> = Vec::new();
-    for peer in ["grpo", "pkpo-loo1", "rloo"] {
-        claims.push((format!("MaxPO beats {peer} at pass@{n}"), "maxpo", peer, n));
-    }
-    claims.push(("MaxPO raises pass@1 over the base model".into(), "maxpo", "base", 1));
-    claims.push((format!("MaxPO keeps or raises pass@{n} over the base model"), "maxpo", "base", n));
-    claims.push(("GRPO raises pass@1 over the base model".into(), "grpo", "base", 1));
-    let _ = writeln!(s, "| claim | difference | 2 SE | verdict |\n|---|---|---|---|");
-    for (claim, a, b, k) in claims {
-        let (ra, rb) = (first_of(a), if b == "base" { results.base.iter().collect() } else { first_of(b) });
-        if ra.is_empty() || rb.is_empty() {
-            continue;
-        }
-        let mut diffs = Vec::new();
-        for x in &ra {
-            if let Some(y) = rb.iter().find(|y| y.seed == x.seed) {
-                diffs.push(paired(x, y, k)?);
-            }
-        }
-        let m = diffs.iter().map(|d| d.0).sum::<f64>() / diffs.len().max(1) as f64;
-        let se = (diffs.iter().map(|d| d.1 * d.1).sum::<f64>()).sqrt() / diffs.len().max(1) as f64;
-        let v = verdict(m, se);
-        // "keeps or raises": only a significant drop refutes it.
-        let v =
-            if claim.contains("keeps") && v == "inconclusive" { "holds (no significant drop)" } else { v };
-        let _ = writeln!(s, "| {claim} | {m:+.4} | {:.4} | {v} |", 2.0 * se);
-    }
-    let shrunk = |label: &str| support_rows.iter().find(|(l, _)| l == label).map(|(_, c)| (c[1], c[2]));
-    if let (Some((ms, me)), Some((gs, ge))) = (shrunk("maxpo"), shrunk("grpo")) {
-        let v = match (ms + ge).cmp(&(gs + me)) {
-            std::cmp::Ordering::Less => "holds",
-            std::cmp::Ordering::Equal => "inconclusive (tie)",
-            std::cmp::Ordering::Greater => "does not hold",
-        };
-        let _ = writeln!(
-            s,
-            "| MaxPO keeps more of the base model's support than GRPO (shrunk - expanded) | {} vs {} | - | {v} |",
-            ms as i64 - me as i64,
-            gs as i64 - ge as i64
-        );
-    }
-    if let (Some(mp), Some(pk)) = (var_means.get("maxpo"), var_means.get("pkpo-loo1")) {
-        // The proxy is quadratic in the advantage scale, and with `scale = none` MaxPO
-        // (u - v = (N/K) x canonical) and pkpo-loo1 ((K/N)(u - w)) differ by (N/K)^2 in it;
-        // `scale = pg` puts both at the scale of an unbiased max@K gradient.
-        let v = if c.rl.scale != "pg" {
-            "not comparable: the estimators differ in scale; rerun with `rl.scale = \"pg\"`"
-        } else if mp < pk {
-            "holds"
-        } else if mp == pk {
-            "inconclusive (no signal)"
-        } else {
-            "does not hold"
-        };
-        let _ = writeln!(
-            s,
-            "| MaxPO's variance proxy is below pkpo-loo1's (centering) | {:.3e} vs {:.3e} | - | {v} |",
-            mp, pk
-        );
-    }
-    let _ = writeln!(
-        s,
-        "\nFiles: `passk.csv`, `metrics.jsonl`, `results.json`, `config.toml`, `figures/*.png|svg`."
+        "Files: `passk.csv`, `metrics.jsonl` (every step: reward, pass@K, entropy, grad norm, clip \
+         fraction), `results.json`, `config.toml`, `figures/*.png|svg`."
     );
     Ok(s)
+}
+
+/// Writes `gradvar.md`, `gradvar.csv`, `gradvar.json` and `figures/gradvar.{png,svg}` into
+/// `out` (the command line is recorded in the markdown).
+pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
+    r.config.save(out)?;
+    let json = serde_json::to_string_pretty(r).map_err(|e| TrainerError::Config(e.to_string()))?;
+    let path = out.join("gradvar.json");
+    std::fs::write(&path, json).map_err(TrainerError::io(&path))?;
+    let mut csv =
+        String::from("checkpoint,estimator,trace,trace_ci95,mean_grad_sq,zero_batches,reward_mean\n");
+    for row in &r.rows {
+        let _ = writeln!(
+            csv,
+            "{},{},{:e},{:e},{:e},{},{}",
+            row.checkpoint,
+            row.estimator,
+            row.trace,
+            row.trace_ci,
+            row.mean_grad_sq,
+            row.zero_batches,
+            row.reward_mean
+        );
+    }
+    let path = out.join("gradvar.csv");
+    std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
+    let mut checkpoints: Vec<&str> = Vec::new();
+    for row in &r.rows {
+        if !checkpoints.contains(&row.checkpoint.as_str()) {
+            checkpoints.push(&row.checkpoint);
+        }
+    }
+    let mut estimators: Vec<&str> = Vec::new();
+    for row in &r.rows {
+        if !estimators.contains(&row.estimator.as_str()) {
+            estimators.push(&row.estimator);
+        }
+    }
+    let chart_series = estimators
+        .iter()
+        .map(|e| {
+            let rows: Vec<&crate::gradvar::GradVarRow> =
+                r.rows.iter().filter(|x| x.estimator == *e).collect();
+            let x = (0..rows.len()).map(|i| i as f64).collect();
+            let y = rows.iter().map(|x| x.trace.max(1e-30)).collect();
+            let lo = rows.iter().map(|x| (x.trace - x.trace_ci).max(1e-30)).collect();
+            let hi = rows.iter().map(|x| (x.trace + x.trace_ci).max(1e-30)).collect();
+            Series::new(*e, x, y).with_band(lo, hi)
+        })
+        .collect();
+    LineChart {
+        title: format!("tr Cov(g) from the same rollouts (x: {})", checkpoints.join(", ")),
+        x_label: "checkpoint".into(),
+        y_label: "trace of the gradient covariance".into(),
+        log_x: false,
+        log_y: true,
+        series: chart_series,
+    }
+    .save(&out.join("figures").join("gradvar"))?;
+    let c = &r.config;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Gradient variance from the same rollouts (`{}` preset)\n", c.preset);
+    let _ = writeln!(
+        s,
+        "At each checkpoint, M = {} independent rollout batches of the same P = {} training prompts \
+         x N = {} samples (temperature {}); every estimator's policy gradient \
+         `g = (1/P) sum_i A_i grad log pi(y_i)` at the PG scale (`Scale::Pg`: each estimates the \
+         gradient of its own objective, K = {}), unclipped, from the same rewards. \
+         `tr Cov(g)` from the M/2 disjoint pairs, `||g_a - g_b||^2 / 2`, with a 95% interval; \
+         ratios are paired (delta method). Wall time {:.1} min.\n",
+        r.batches,
+        r.prompts,
+        c.rl.group_size,
+        c.rl.sampling.temperature,
+        c.rl.k,
+        r.seconds / 60.0
+    );
+    if !command.is_empty() {
+        let _ = writeln!(s, "Command: `{command}`\n");
+    }
+    let _ = writeln!(
+        s,
+        "| checkpoint | estimator | tr Cov(g) ± 95% | ratio to {} ± 95% | ‖mean g‖² | zero-gradient batches | rollout reward |",
+        r.ratios.first().map_or("-", |x| x.reference.as_str())
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for (row, ratio) in r.rows.iter().zip(&r.ratios) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3e} ± {:.1e} | {:.3} ± {:.3} | {:.3e} | {:.2} | {:.3} |",
+            row.checkpoint,
+            row.estimator,
+            row.trace,
+            row.trace_ci,
+            ratio.ratio,
+            ratio.ci,
+            row.mean_grad_sq,
+            row.zero_batches,
+            row.reward_mean
+        );
+    }
+    let _ = writeln!(s, "\n![gradient variance](figures/gradvar.png)");
+    let path = out.join("gradvar.md");
+    std::fs::write(&path, s).map_err(TrainerError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clustered_interval_matches_a_hand_computation() {
+        // Two seeds x three problems.
+        let d = vec![vec![0.1, 0.2, 0.3], vec![0.3, 0.4, 0.5]];
+        let i = clustered(&d);
+        assert!((i.mean - 0.3).abs() < 1e-12);
+        // Row means 0.2, 0.4: Var = 0.02, /2 = 0.01. Column means 0.2, 0.3, 0.4: Var = 0.01, /3.
+        let want = 12.706 * (0.01f64 + 0.01 / 3.0).sqrt();
+        assert!((i.half - want).abs() < 1e-9, "{} vs {want}", i.half);
+        assert_eq!(verdict(i), "inconclusive");
+        let one = clustered(&d[..1]);
+        assert!((one.half - 1.96 * (0.01f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(verdict(one), "holds");
+        assert!(clustered(&[]).mean.is_nan());
+    }
 }

@@ -14,7 +14,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,7 +21,7 @@ use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
 use crate::config::{LmConfig, RlConfig};
-use crate::diagnostics::{GroupStats, MetricsLog, group_stats};
+use crate::diagnostics::{GroupStats, MetricsLog, TrainCurves, group_stats, progress_bar};
 use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::Result;
 use crate::eval::held_out;
@@ -55,6 +54,10 @@ pub struct RlRecord {
     pub clip_frac: f64,
     /// Mean k3 KL to the base model (0 when disabled).
     pub kl: f64,
+    /// Policy entropy per answer token, estimated by the mean surprisal `-log pi(y_t)` of the
+    /// sampled answer tokens under the sampling policy (unbiased at the rollout temperature 1
+    /// without nucleus truncation).
+    pub entropy: f64,
     /// Group statistics of rewards and advantages.
     #[serde(flatten)]
     pub groups: GroupStats,
@@ -62,20 +65,6 @@ pub struct RlRecord {
     pub sample_tokens_per_s: f64,
     /// Wall time of the step.
     pub seconds: f64,
-}
-
-/// A progress bar, hidden when `show` is false.
-pub(crate) fn progress_bar(show: bool, len: usize, label: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    let style =
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style.progress_chars("=> "));
-    bar.set_prefix(label.to_string());
-    bar
 }
 
 /// A rollout batch ready for the loss: right-padded sequences `[B, T]`, the answer-token
@@ -118,9 +107,10 @@ impl Rollouts {
 }
 
 /// RL from `base` with the estimator of `cfg.rl` on `engine`; checkpoints to `dir/ckpt`,
-/// resumes from it when `resume` is set, and saves the final weights to
-/// `dir/policy.safetensors`. Returns the weights and the variance proxy of every step
-/// (restored from the checkpoint on resume).
+/// resumes from it when `resume` is set, and saves the final weights to `dir/policy.safetensors`. Returns the
+/// weights, the variance proxy of every step (restored from the checkpoint on resume) and the
+/// training curves of the steps this call ran. The weights after half the steps are saved as
+/// `dir/policy-mid.safetensors` (the mid-RL checkpoint of `maxk lm gradvar`).
 pub fn train<E: Engine>(
     cfg: &LmConfig,
     base: &HostWeights,
@@ -129,9 +119,10 @@ pub fn train<E: Engine>(
     resume: bool,
     log: &mut MetricsLog,
     progress: bool,
-) -> Result<(HostWeights, Vec<f64>)> {
+) -> Result<(HostWeights, Vec<f64>, TrainCurves)> {
     cfg.validate()?;
     let rl = &cfg.rl;
+    let mut curves = TrainCurves::default();
     let estimator: Estimator = rl.estimator.parse()?;
     let scale = rl.scale.parse::<Scale>()?;
     let ckpt = dir.join("ckpt");
@@ -163,11 +154,16 @@ pub fn train<E: Engine>(
             })
             .collect();
         let advantages = batch_advantages(&rewards, n, spec)?;
-        let groups = group_stats(&rewards, &advantages, n);
+        let groups = group_stats(&rewards, &advantages, n, k);
         let roll = Rollouts::build(&prompts, &completions, advantages);
+        let entropy = surprisal(&mut policy, &roll);
         let last = optimise(cfg, &mut policy, reference.as_mut(), &roll)?;
         state.step += 1;
         state.var_proxy.push(last.var_proxy);
+        curves.reward.push(groups.reward_mean);
+        curves.pass_at_k.push(groups.pass_at_k);
+        curves.entropy.push(entropy);
+        curves.grad_norm.push(last.grad_norm);
         log.log(&RlRecord {
             stage: "rl",
             estimator: rl.estimator.clone(),
@@ -179,12 +175,18 @@ pub fn train<E: Engine>(
             var_proxy: last.var_proxy,
             clip_frac: last.clip_frac,
             kl: last.kl,
+            entropy,
             groups,
             sample_tokens_per_s: sampled as f64 / sample_secs.max(1e-9),
             seconds: start.elapsed().as_secs_f64(),
         })?;
         bar.set_message(format!("reward {:.3}", groups.reward_mean));
         bar.inc(1);
+        if state.step == rl.steps.div_ceil(2) {
+            // The mid-RL checkpoint of the gradient-variance study (`maxk lm gradvar`).
+            std::fs::create_dir_all(dir).map_err(crate::error::TrainerError::io(dir))?;
+            checkpoint::save_weights(&dir.join("policy-mid.safetensors"), &policy.weights())?;
+        }
         let every = rl.checkpoint_every;
         if (every > 0 && state.step % every == 0) || state.step == rl.steps {
             state.capture(&policy);
@@ -195,7 +197,17 @@ pub fn train<E: Engine>(
     state.capture(&policy);
     checkpoint::save_weights(&dir.join("policy.safetensors"), &state.weights)?;
     cfg.save(dir)?;
-    Ok((state.weights, state.var_proxy))
+    Ok((state.weights, state.var_proxy, curves))
+}
+
+/// Mean of `-log pi(y_t)` over the answer tokens of `roll` under `policy`.
+fn surprisal<P: Policy>(policy: &mut P, roll: &Rollouts) -> f64 {
+    let rows: Vec<usize> = (0..roll.advantages.len()).collect();
+    let logp = policy.logprobs(&roll.batch(&rows));
+    let mask = roll.mask.as_slice();
+    let count: f64 = mask.iter().map(|&m| f64::from(m)).sum();
+    let total: f64 = logp.iter().zip(mask).map(|(&l, &m)| -f64::from(l) * f64::from(m)).sum();
+    if count > 0.0 { total / count } else { 0.0 }
 }
 
 /// Draws `P` training prompts and `N` completions of each from the current policy (rows are

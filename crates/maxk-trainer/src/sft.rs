@@ -15,12 +15,12 @@ use serde::Serialize;
 use crate::checkpoint::{self, TrainState};
 use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
+use crate::diagnostics::progress_bar;
 use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::Result;
 use crate::eval::held_out;
 use crate::model::{HostWeights, Weights, int_tensor, tensor_2d};
 use crate::optim::StepStats;
-use crate::rl::progress_bar;
 use crate::tasks::{Problem, TrainSampler};
 use crate::vocab::{PAD, encode_answer, encode_prompt};
 

@@ -61,10 +61,10 @@ fn interrupted_and_resumed_equals_uninterrupted() {
     same_files(&a.join("base"), &b.join("base"), "base.safetensors");
 
     // RL with MaxPO: rollouts, verifier rewards, maxk-core advantages, clipped surrogate.
-    let (_, vp_a) =
+    let (_, vp_a, _) =
         maxk_trainer::rl::train(&full, &base_a, &NativeEngine, &a.join("rl"), false, log, false).unwrap();
     maxk_trainer::rl::train(&half, &base_b, &NativeEngine, &b.join("rl"), false, log, false).unwrap();
-    let (_, vp_b) =
+    let (_, vp_b, _) =
         maxk_trainer::rl::train(&full, &base_b, &NativeEngine, &b.join("rl"), true, log, false).unwrap();
     same_files(&a.join("rl"), &b.join("rl"), "policy.safetensors");
     assert_eq!(vp_a.len(), 4);

@@ -1,12 +1,21 @@
 //! `maxk lm`: the tiny-transformer RLVR trainer (maxk-trainer): base training, group RL with
-//! any estimator, pass@k evaluation and the end-to-end reproduction with its report.
+//! any estimator, pass@k evaluation, the gradient-variance study and the end-to-end
+//! reproduction with its report.
+//!
+//! The config is a preset (`--preset`, default `small`) or a TOML file (`--config`, as written
+//! next to every run); the two conflict. A flag changes the config only when it is given, so
+//! `maxk lm rl --config FILE` trains exactly what FILE says. Every run writes into its own
+//! directory, `runs/lm-<command>-<UTC timestamp>` unless `--out` names one, and a fresh run
+//! refuses a directory that holds an earlier run's `metrics.jsonl` (`--resume` continues it).
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use maxk_core::{Estimator, Scale};
 use maxk_trainer::backend::{DeviceKind, dispatch};
 use maxk_trainer::config::LmConfig;
+use maxk_trainer::gradvar::GradVar;
 use maxk_trainer::pipeline::{Bench, Reproduce, Stage, StageJob};
 
 /// Train and evaluate a small language model with max@K policy gradients.
@@ -28,6 +37,8 @@ enum LmCommand {
     Rl(RlArgs),
     /// pass@k evaluation of saved weights.
     Eval(EvalArgs),
+    /// Gradient variance of every estimator from the same rollouts at fixed checkpoints.
+    Gradvar(GradVarArgs),
     /// Rollout tokens/s and updates/s of the RL step.
     Bench(BenchArgs),
     /// Redraw report.md, passk.csv and the figures of a reproduction from its results.json.
@@ -41,19 +52,23 @@ struct ReportArgs {
     dir: PathBuf,
 }
 
+/// Where the config comes from, and how the run is executed.
 #[derive(Debug, Parser)]
 struct Common {
-    /// Preset: tiny (CI), small (CPU default), gpu.
-    #[arg(long, default_value = "small")]
-    preset: String,
-    /// A TOML config replacing the preset (as written next to every run).
-    #[arg(long)]
+    /// Preset: tiny (CI), cpu (the committed CPU study), small (the base), gpu [default: small].
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// A TOML config (as written next to every run) instead of a preset.
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// cpu (the native engine), cpu-burn (burn NdArray, the reference) or cuda (burn; needs
     /// the `cuda` build feature).
     #[arg(long, default_value = "cpu")]
-    device: String,
-    /// Continue from the checkpoints in the output directory.
+    device: DeviceKind,
+    /// Output directory [default: runs/lm-<command>-<UTC timestamp>].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue from the checkpoints in --out (which must be given).
     #[arg(long)]
     resume: bool,
     /// No progress bars.
@@ -61,47 +76,97 @@ struct Common {
     quiet: bool,
 }
 
+/// Config fields a flag may override; each applies only when given.
+#[derive(Debug, Parser)]
+struct Overrides {
+    /// Master seed (config `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training K of max@K (config `rl.k`).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Advantage scale after the estimator: none, std or pg (config `rl.scale`).
+    #[arg(long)]
+    scale: Option<Scale>,
+    /// RL Adam learning rate (config `rl.adam.lr`).
+    #[arg(long)]
+    rl_lr: Option<f64>,
+    /// RL updates (config `rl.steps`).
+    #[arg(long)]
+    rl_steps: Option<usize>,
+}
+
+impl Overrides {
+    fn apply(&self, cfg: &mut LmConfig) {
+        if let Some(seed) = self.seed {
+            cfg.seed = seed;
+        }
+        if let Some(k) = self.k {
+            cfg.rl.k = k;
+        }
+        if let Some(scale) = self.scale {
+            cfg.rl.scale = scale.id().into();
+        }
+        if let Some(lr) = self.rl_lr {
+            cfg.rl.adam.lr = lr;
+        }
+        if let Some(steps) = self.rl_steps {
+            cfg.rl.steps = steps;
+        }
+    }
+}
+
 impl Common {
+    /// The preset or file, unchanged.
     fn config(&self) -> Result<LmConfig> {
         Ok(match &self.config {
             Some(path) => LmConfig::load(path)?,
-            None => LmConfig::preset(&self.preset)?,
+            None => LmConfig::preset(self.preset.as_deref().unwrap_or("small"))?,
         })
     }
 
-    fn device(&self) -> Result<DeviceKind> {
-        Ok(self.device.parse()?)
+    /// `--out`, or a fresh `runs/lm-<command>-<timestamp>`.
+    fn out(&self, command: &str) -> Result<PathBuf> {
+        match &self.out {
+            Some(dir) => Ok(dir.clone()),
+            None if self.resume => bail!("--resume needs --out: the directory of the run to continue"),
+            None => Ok(PathBuf::from("runs")
+                .join(format!("lm-{command}-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S")))),
+        }
     }
+}
+
+/// The command line as typed, recorded next to the results.
+fn command_line() -> String {
+    std::iter::once("maxk".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Debug, Parser)]
 struct ReproduceArgs {
     #[command(flatten)]
     common: Common,
-    /// Comma-separated estimator ids (`maxk estimators`).
-    #[arg(long, default_value = "grpo,pkpo-loo1,maxpo")]
-    estimators: String,
-    /// Training K, or a comma-separated list (one run per K).
+    /// Comma-separated estimator ids (`maxk estimators`) [default: grpo,pkpo-loo1,ei,maxpo; the
+    /// K sweep: maxpo].
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    estimators: Vec<Estimator>,
+    /// Training K, or a comma-separated list (one run per K) [default: the config's rl.k; the K
+    /// sweep: 1,2,4,8,16].
+    #[arg(long, value_delimiter = ',')]
+    k: Vec<usize>,
+    /// Comma-separated seeds, or a count S meaning seeds 0..S [default: the config's seed].
     #[arg(long)]
-    k: Option<String>,
-    /// Comma-separated seeds, or a count S meaning seeds 0..S.
-    #[arg(long, default_value = "1")]
-    seeds: String,
-    /// Output directory.
-    #[arg(long, default_value = "lm-out")]
-    out: PathBuf,
+    seeds: Option<String>,
+    /// RL Adam learning rate (config `rl.adam.lr`).
+    #[arg(long)]
+    rl_lr: Option<f64>,
 }
 
 #[derive(Debug, Parser)]
 struct StageArgs {
     #[command(flatten)]
     common: Common,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Output directory.
-    #[arg(long, default_value = "lm-out/base")]
-    out: PathBuf,
+    #[command(flatten)]
+    overrides: Overrides,
 }
 
 #[derive(Debug, Parser)]
@@ -111,12 +176,9 @@ struct RlArgs {
     /// Base weights (`base.safetensors` from `maxk lm pretrain`).
     #[arg(long)]
     base: PathBuf,
-    /// Estimator id.
-    #[arg(long, default_value = "maxpo")]
-    estimator: String,
-    /// Training K (preset default when absent).
+    /// Estimator id (config `rl.estimator`).
     #[arg(long)]
-    k: Option<usize>,
+    estimator: Option<Estimator>,
 }
 
 #[derive(Debug, Parser)]
@@ -129,72 +191,131 @@ struct EvalArgs {
 }
 
 #[derive(Debug, Parser)]
+struct GradVarArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// A checkpoint as LABEL=PATH (repeatable), e.g. base=.../base.safetensors.
+    #[arg(long = "weights", value_name = "LABEL=PATH", required = true)]
+    weights: Vec<String>,
+    /// Comma-separated estimator ids; ratios are taken against the first.
+    #[arg(long, value_delimiter = ',', value_name = "IDS", default_value = "maxpo,pkpo-loo1,ei,grpo")]
+    estimators: Vec<Estimator>,
+    /// Independent rollout batches M per checkpoint (even).
+    #[arg(long, default_value_t = 64)]
+    batches: usize,
+    /// Fixed prompts per batch.
+    #[arg(long, default_value_t = 8)]
+    prompts: usize,
+}
+
+#[derive(Debug, Parser)]
 struct BenchArgs {
     #[command(flatten)]
     common: Common,
     /// Timed RL steps.
     #[arg(long, default_value_t = 3)]
     steps: usize,
-    /// Write the resolved config (`config.toml`, read by benches/torch/lm_rl_step.py) and
-    /// `bench.json` here.
-    #[arg(long)]
-    out: Option<PathBuf>,
 }
 
-fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    s.split(',').map(|x| x.trim().parse::<T>().with_context(|| format!("bad {what} {x:?}"))).collect()
+/// `--seeds`: `0,3,7` or a count `3` meaning `0,1,2`.
+fn parse_seeds(s: &str) -> Result<Vec<u64>> {
+    if s.contains(',') {
+        s.split(',').map(|x| x.trim().parse::<u64>().with_context(|| format!("bad seed {x:?}"))).collect()
+    } else {
+        let count: u64 = s.trim().parse().with_context(|| format!("--seeds {s:?}: a count or a list"))?;
+        if count == 0 {
+            bail!("--seeds 0: at least one seed is needed");
+        }
+        Ok((0..count).collect())
+    }
 }
 
 fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
-    let cfg = a.common.config()?;
-    let ks = match (&a.k, sweep) {
-        (Some(k), _) => list(k, "k")?,
-        (None, true) => vec![1, 2, 4, 8, 16],
-        (None, false) => vec![cfg.rl.k],
+    let mut cfg = a.common.config()?;
+    if let Some(lr) = a.rl_lr {
+        cfg.rl.adam.lr = lr;
+    }
+    let ks = match (a.k.is_empty(), sweep) {
+        (false, _) => a.k.clone(),
+        (true, true) => vec![1, 2, 4, 8, 16],
+        (true, false) => vec![cfg.rl.k],
     };
-    let estimators = if sweep { vec!["maxpo".to_string()] } else { list(&a.estimators, "estimator")? };
-    let mut cfg = cfg;
+    let estimators: Vec<String> = match (a.estimators.is_empty(), sweep) {
+        (false, _) => a.estimators.iter().map(|e| e.id().to_string()).collect(),
+        (true, true) => vec!["maxpo".into()],
+        (true, false) => ["grpo", "pkpo-loo1", "ei", "maxpo"].map(String::from).to_vec(),
+    };
     let max_k = ks.iter().copied().max().unwrap_or(1);
     if sweep && cfg.rl.group_size <= max_k {
         // MaxPO needs N >= K + 1; the sweep keeps one N for every K (paper Fig. 10).
         cfg.rl.group_size = 2 * max_k;
         eprintln!("ksweep: group size N = {} for every K (MaxPO needs N > K = {max_k})", cfg.rl.group_size);
     }
-    let seeds: Vec<u64> = if a.seeds.contains(',') {
-        list(&a.seeds, "seed")?
-    } else {
-        (0..a.seeds.parse::<u64>().context("--seeds")?).collect()
+    let seeds = match &a.seeds {
+        Some(s) => parse_seeds(s)?,
+        None => vec![cfg.seed],
     };
-    let device = a.common.device()?;
+    let out = a.common.out(if sweep { "ksweep" } else { "reproduce" })?;
     let job = Reproduce {
         cfg,
         estimators,
         ks,
         seeds,
-        out: a.out.clone(),
+        out: out.clone(),
         resume: a.common.resume,
         progress: !a.common.quiet,
-        device: device.to_string(),
-        command: std::iter::once("maxk".to_string())
-            .chain(std::env::args().skip(1))
-            .collect::<Vec<_>>()
-            .join(" "),
+        device: a.common.device.to_string(),
+        command: command_line(),
     };
-    let results = dispatch(device, job)?;
-    println!("wrote {} ({:.1} min)", a.out.join("report.md").display(), results.seconds / 60.0);
+    let results = dispatch(a.common.device, job)?;
+    println!("wrote {} ({:.1} min)", out.join("report.md").display(), results.seconds / 60.0);
     Ok(())
 }
 
-fn stage(s: StageArgs, stage: Stage, f: impl FnOnce(&mut LmConfig)) -> Result<()> {
+fn stage(s: StageArgs, name: &str, stage: Stage, f: impl FnOnce(&mut LmConfig)) -> Result<()> {
     let mut cfg = s.common.config()?;
-    cfg.seed = s.seed;
+    s.overrides.apply(&mut cfg);
     f(&mut cfg);
-    let job = StageJob { stage, cfg, out: s.out.clone(), resume: s.common.resume, progress: !s.common.quiet };
-    dispatch(s.common.device()?, job)?;
-    println!("wrote {}", s.out.display());
+    let out = s.common.out(name)?;
+    let job = StageJob { stage, cfg, out: out.clone(), resume: s.common.resume, progress: !s.common.quiet };
+    dispatch(s.common.device, job)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn gradvar(a: GradVarArgs) -> Result<()> {
+    let mut cfg = a.common.config()?;
+    a.overrides.apply(&mut cfg);
+    let checkpoints = a
+        .weights
+        .iter()
+        .map(|w| match w.split_once('=') {
+            Some((label, path)) if !label.is_empty() && !path.is_empty() => {
+                Ok((label.to_string(), PathBuf::from(path)))
+            }
+            _ => bail!("--weights {w:?}: expected LABEL=PATH"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let out = a.common.out("gradvar")?;
+    let job = GradVar {
+        cfg,
+        checkpoints,
+        estimators: a.estimators,
+        batches: a.batches,
+        prompts: a.prompts,
+        progress: !a.common.quiet,
+    };
+    let results = dispatch(a.common.device, job)?;
+    maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+    for r in &results.ratios {
+        println!(
+            "{}: tr Cov(g) {} / {} = {:.3} +- {:.3}",
+            r.checkpoint, r.estimator, r.reference, r.ratio, r.ci
+        );
+    }
+    println!("wrote {}", out.join("gradvar.md").display());
     Ok(())
 }
 
@@ -203,31 +324,35 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         LmCommand::Reproduce(a) => reproduce(a, false),
         LmCommand::Ksweep(a) => reproduce(a, true),
-        LmCommand::Pretrain(s) => stage(s, Stage::Pretrain, |_| {}),
-        LmCommand::Rl(a) => stage(a.stage, Stage::Rl { base: a.base }, |c| {
-            c.rl.estimator = a.estimator;
-            if let Some(k) = a.k {
-                c.rl.k = k;
-            }
-        }),
-        LmCommand::Eval(a) => stage(a.stage, Stage::Eval { weights: a.weights }, |_| {}),
+        LmCommand::Pretrain(s) => stage(s, "pretrain", Stage::Pretrain, |_| {}),
+        LmCommand::Rl(a) => {
+            let estimator = a.estimator;
+            stage(a.stage, "rl", Stage::Rl { base: a.base }, |c| {
+                if let Some(e) = estimator {
+                    c.rl.estimator = e.id().into();
+                }
+            })
+        }
+        LmCommand::Eval(a) => stage(a.stage, "eval", Stage::Eval { weights: a.weights }, |_| {}),
+        LmCommand::Gradvar(a) => gradvar(a),
         LmCommand::Report(a) => {
-            let results = maxk_trainer::pipeline::load_results(&a.dir)?;
+            let results = maxk_trainer::results::load_results(&a.dir)?;
             maxk_trainer::report::write(&results, &a.dir)?;
             println!("wrote {}", a.dir.join("report.md").display());
             Ok(())
         }
         LmCommand::Bench(a) => {
             let cfg = a.common.config()?;
-            if let Some(out) = &a.out {
+            let out = a.common.out.clone();
+            if let Some(out) = &out {
                 cfg.save(out)?;
             }
-            let r = dispatch(a.common.device()?, Bench { cfg, steps: a.steps })?;
+            let r = dispatch(a.common.device, Bench { cfg, steps: a.steps })?;
             println!(
                 "maxk lm bench ({}, {} params): sampled {:.0} tokens/s, {:.3} updates/s, {:.3} RL steps/s",
                 a.common.device, r.params, r.sampled_tokens_per_s, r.updates_per_s, r.steps_per_s
             );
-            if let Some(out) = &a.out {
+            if let Some(out) = &out {
                 let path = out.join("bench.json");
                 std::fs::write(&path, serde_json::to_string_pretty(&r)?)
                     .with_context(|| format!("writing {}", path.display()))?;

@@ -1,0 +1,86 @@
+//! What a reproduction measured: one [`RunResult`] per evaluated model, gathered in
+//! [`Results`] (`results.json`), which [`crate::report`] turns into tables and figures.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LmConfig;
+use crate::diagnostics::TrainCurves;
+use crate::error::{Result, TrainerError};
+use crate::eval::TaskEval;
+
+/// One evaluated model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Label in tables and `passk.csv` (`base`, the estimator id, or `maxpo-K4` in a K sweep).
+    pub label: String,
+    /// Estimator id (`base` for the base model).
+    pub estimator: String,
+    /// Training K (0 for the base model).
+    pub k: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Per-benchmark evaluation.
+    pub evals: Vec<TaskEval>,
+    /// Variance proxy per RL step (empty for the base model).
+    pub var_proxy: Vec<f64>,
+    /// Training curves (empty for the base model).
+    #[serde(default)]
+    pub curves: TrainCurves,
+    /// Wall time of training plus evaluation.
+    pub seconds: f64,
+}
+
+/// Everything `reproduce` measured; also written as `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// The resolved config (estimator/K fields of `rl` are overridden per run).
+    pub config: LmConfig,
+    /// The device name.
+    pub device: String,
+    /// The command line that produced these results.
+    #[serde(default)]
+    pub command: String,
+    /// Hardware threads available to the run (`std::thread::available_parallelism`).
+    #[serde(default)]
+    pub threads: usize,
+    /// Base models, one per seed.
+    pub base: Vec<RunResult>,
+    /// RL runs.
+    pub runs: Vec<RunResult>,
+    /// Wall time of the whole reproduction.
+    pub seconds: f64,
+}
+
+/// The `metrics.jsonl` record of an evaluation: task-average pass@k.
+#[derive(Debug, Serialize)]
+#[allow(missing_docs)]
+pub struct EvalRecord<'a> {
+    stage: &'static str,
+    label: &'a str,
+    seed: u64,
+    ks: &'a [usize],
+    pass_at_k: Vec<f64>,
+}
+
+impl<'a> EvalRecord<'a> {
+    /// The record of `run`.
+    pub fn new(run: &'a RunResult) -> Self {
+        let ks = run.evals.first().map_or(&[][..], |e| &e.ks[..]);
+        EvalRecord {
+            stage: "eval",
+            label: &run.label,
+            seed: run.seed,
+            ks,
+            pass_at_k: crate::eval::average(&run.evals),
+        }
+    }
+}
+
+/// Reads `results.json` written by [`Reproduce`] (to redraw a report).
+pub fn load_results(dir: &Path) -> Result<Results> {
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(TrainerError::io(&path))?;
+    serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+}
