@@ -39,7 +39,7 @@ def skyrl_ppo_utils():
     if spec is None:
         if os.environ.get("MAXK_REQUIRE_SKYRL") == "1":
             raise ImportError("skyrl is not installed (MAXK_REQUIRE_SKYRL=1)")
-        pytest.skip("skyrl is not installed (scripts/test-frameworks.sh installs it)")
+        pytest.skip("skyrl is not installed (scripts/test-frameworks.sh installs it)", allow_module_level=True)
     if sys.version_info < (3, 12) and "skyrl.backends" not in sys.modules:
         package = types.ModuleType("skyrl.backends")
         package.__path__ = [str(Path(spec.submodule_search_locations[0]) / "backends")]
