@@ -116,7 +116,7 @@ def test_estimators_registry():
     grpo = maxk.estimator_info("grpo")
     assert (grpo.centered, grpo.pg_unbiased, grpo.uses_k, grpo.objective) == (True, False, False, "J_1")
     assert grpo.valid_k == "k >= 1, unused"
-    assert [e for e, i in table.items() if not i.uses_k] == ["rloo", "dr-grpo", "grpo", "best-minus-second"]
+    assert [e for e, i in table.items() if not i.uses_k] == ["rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl"]
     assert table["ei"].valid_k == "1 <= k <= N" and not table["ei"].centered
     with pytest.raises(ValueError, match="unknown estimator 'nope'|unknown estimator \"nope\""):
         maxk.estimator_info("nope")
@@ -129,7 +129,8 @@ def test_estimator_metadata_matches_behaviour(estimator):
     info = maxk.estimator_info(estimator)
     rng = np.random.default_rng(11)
     n = 6
-    r = rng.integers(0, 2, size=n).astype(np.float64) if estimator == "passk-analytic" else rng.normal(size=n)
+    binary = estimator in ("passk-analytic", "maxrl")  # the estimators that need 0/1 rewards
+    r = rng.integers(0, 2, size=n).astype(np.float64) if binary else rng.normal(size=n)
     r[:2] = [0.0, 1.0]  # never a constant group
     k_max = {"1 <= k <= N": n, "1 <= k <= N - 1": n - 1, "k >= 1, unused": n + 5}[info.valid_k]
     a = maxk.advantages(r, k_max, estimator)
