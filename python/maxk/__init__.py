@@ -515,8 +515,8 @@ def max_at_k(rewards: Any, k: int) -> Any:
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """The unbiased pass@k estimate ``1 - C(n-c, k)/C(n, k)`` (Chen et al. 2021) from ``n``
-    samples of which ``c`` are correct, without forming binomials. Needs ``0 <= c <= n`` and
-    ``1 <= k <= n``."""
+    samples of which ``c`` are correct, without forming binomials. Needs ``0 <= c <= n``,
+    ``1 <= k <= n`` and ``n <= 2**30`` (the exact product has up to ``min(k, c)`` factors)."""
     return _maxk.pass_at_k(_count("n", n), _count("c", c), _count("k", k))
 
 

@@ -177,9 +177,19 @@ pub fn ragged_max_at_k<T: Reward>(rewards: &[T], offsets: &[usize], k: usize) ->
         .collect())
 }
 
+/// The largest number of samples [`pass_at_k`] accepts (2^30): the exact ratio
+/// `C(n-c, k)/C(n, k)` is a product of up to `min(k, c)` factors, so this bounds one call to
+/// about a second; real evaluations use far fewer samples.
+pub const MAX_PASS_AT_K_N: usize = 1 << 30;
+
 /// The unbiased pass@k estimate from `n` samples of which `c` are correct:
 /// `1 - C(n-c, k)/C(n, k)` (Chen et al. 2021), computed without forming binomials.
+/// Errors: [`Error::PassAtKTooLarge`] for `n` above [`MAX_PASS_AT_K_N`],
+/// [`Error::InvalidPassAtK`] unless `0 <= c <= n` and `1 <= k <= n`.
 pub fn pass_at_k(n: usize, c: usize, k: usize) -> Result<f64> {
+    if n > MAX_PASS_AT_K_N {
+        return Err(Error::PassAtKTooLarge { n, max: MAX_PASS_AT_K_N });
+    }
     if c > n || k == 0 || k > n {
         return Err(Error::InvalidPassAtK { n, c, k });
     }

@@ -143,6 +143,15 @@ pub enum Error {
         /// The value found there.
         value: f64,
     },
+    /// pass@k from more samples than [`crate::MAX_PASS_AT_K_N`] (the exact ratio costs
+    /// `min(k, c)` multiplications).
+    #[error("pass@k from n = {n} samples: n must be at most {max}")]
+    PassAtKTooLarge {
+        /// Number of samples.
+        n: usize,
+        /// The largest accepted n.
+        max: usize,
+    },
     /// pass@k arguments out of range.
     #[error("invalid pass@k arguments n = {n}, c = {c}, k = {k} (needs 0 <= c <= n and 1 <= k <= n)")]
     InvalidPassAtK {

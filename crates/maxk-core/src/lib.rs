@@ -94,8 +94,9 @@ pub mod sum;
 mod validate;
 
 pub use batch::{
-    advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k, grouped_advantages,
-    grouped_advantages_into, max_at_k, pass_at_k, ragged_advantages, ragged_advantages_into, ragged_max_at_k,
+    MAX_PASS_AT_K_N, advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k,
+    grouped_advantages, grouped_advantages_into, max_at_k, pass_at_k, ragged_advantages,
+    ragged_advantages_into, ragged_max_at_k,
 };
 pub use diagnostics::{Diagnostics, GroupedMaxAtK, grouped_diagnostics, grouped_max_at_k, grouped_step};
 pub use error::{Error, Result};

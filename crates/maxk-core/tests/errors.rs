@@ -99,3 +99,11 @@ fn batch_forms_agree_with_single_groups() {
         }
     }
 }
+
+#[test]
+fn pass_at_k_refuses_more_samples_than_its_bound() {
+    let n = maxk_core::MAX_PASS_AT_K_N;
+    assert!(maxk_core::pass_at_k(n, n / 2, n / 4).is_ok_and(|p| p == 1.0));
+    let err = maxk_core::pass_at_k(n + 1, 3, 2).unwrap_err();
+    assert_eq!(err.to_string(), format!("pass@k from n = {} samples: n must be at most {n}", n + 1));
+}
