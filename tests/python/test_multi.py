@@ -21,14 +21,14 @@ def multi_reference(rows, ks, estimators, scales, weights) -> np.ndarray:
 
 
 def random_case(rng: np.random.Generator, n: int):
-    """Per-axis estimator, K and scale drawn at random, binary columns for passk-analytic."""
+    """Per-axis estimator, K and scale drawn at random, binary columns for the binary estimators (passk-analytic, maxrl)."""
     d = int(rng.integers(1, 4))
     estimators = [str(e) for e in rng.choice(ESTIMATORS, d)]
     ks = [int(rng.choice(list(reference.valid_ks(e, n)))) for e in estimators]
     scales = [str(s) for s in rng.choice(["none", "std", "pg"], d)]
     weights = rng.normal(size=d).tolist()
     cols = [
-        rng.integers(0, 2, n).astype(float) if e == "passk-analytic" else rng.integers(0, 5, n) / 4.0
+        rng.integers(0, 2, n).astype(float) if e in ("passk-analytic", "maxrl") else rng.integers(0, 5, n) / 4.0
         for e in estimators
     ]
     return np.stack(cols, axis=1), ks, estimators, scales, weights
