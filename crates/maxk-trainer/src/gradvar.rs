@@ -36,7 +36,7 @@ use crate::error::{Result, TrainerError};
 use crate::eval::held_out;
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler};
-use crate::vocab::{PAD, decode, encode_prompt};
+use crate::vocab::{decode, encode_prompt};
 
 /// `maxk lm gradvar`: the study over checkpoints and estimators.
 #[derive(Debug, Clone)]
@@ -193,7 +193,7 @@ impl OnBackend for GradVar {
                     })
                     .collect();
                 reward_total += rewards.iter().sum::<f64>() / rewards.len() as f64;
-                let (batch, mask) = pad_rows(&prompts, &completions);
+                let (batch, mask) = TokenBatch::padded(&prompts, &completions);
                 for (e, spec) in specs.iter().enumerate() {
                     let adv = batch_advantages(&rewards, n, *spec)?;
                     let g = if adv.iter().all(|&a| a == 0.0) {
@@ -248,24 +248,6 @@ impl OnBackend for GradVar {
     }
 }
 
-/// Right-padded `[B, T]` token ids and the answer-token mask `[B, T-1]` (position `j` of the
-/// mask scores token `j + 1`, as [`Policy::logprobs`] does).
-fn pad_rows(prompts: &[Vec<u32>], completions: &[Vec<u32>]) -> (TokenBatch, Vec<f32>) {
-    let t = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(2).max(2);
-    let b = prompts.len();
-    let mut tokens = vec![PAD; b * t];
-    let mut mask = vec![0.0f32; b * (t - 1)];
-    for (i, (p, c)) in prompts.iter().zip(completions).enumerate() {
-        for (j, &tok) in p.iter().chain(c).enumerate() {
-            tokens[i * t + j] = tok;
-        }
-        for j in p.len() - 1..p.len() + c.len() - 1 {
-            mask[i * (t - 1) + j] = 1.0;
-        }
-    }
-    (TokenBatch { tokens, rows: b, cols: t }, mask)
-}
-
 /// `(1/P) sum_i A_i grad log pi(y_i)` as one flat vector (parameter order of
 /// [`crate::model::ModelConfig::param_specs`]): the engine's gradient of
 /// `sum_{b,t} w[b,t] logp[b,t]` with `w[b,t] = mask[b,t] A_b / P`.
@@ -287,6 +269,7 @@ fn policy_gradient<P: Policy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::PAD;
 
     #[test]
     fn ratio_and_mean_intervals_match_hand_computations() {
@@ -336,7 +319,7 @@ mod tests {
         let prompts = [vec![1, 5, 6], vec![1, 7, 9], vec![1, 4, 8], vec![1, 3, 3]];
         let completions = [vec![8, 2], vec![11, 12, 2], vec![2], vec![10, 2]];
         let adv = [0.75, -0.25, 0.5, -1.0];
-        let (batch, mask) = pad_rows(&prompts, &completions);
+        let (batch, mask) = TokenBatch::padded(&prompts, &completions);
         let mut policy = NativeEngine.frozen(&weights).unwrap();
         let g = policy_gradient(&mut policy, &batch, &mask, &adv, 2).unwrap();
         // The objective (1/P) sum_b A_b sum_t mask[b,t] logp[b,t], in f64 from the engine's logp.
@@ -372,7 +355,7 @@ mod tests {
 
     #[test]
     fn mask_scores_only_answer_tokens() {
-        let (batch, mask) = pad_rows(&[vec![1, 5, 6], vec![1, 7]], &[vec![8, 2], vec![2]]);
+        let (batch, mask) = TokenBatch::padded(&[vec![1, 5, 6], vec![1, 7]], &[vec![8, 2], vec![2]]);
         assert_eq!((batch.rows, batch.cols), (2, 5));
         assert_eq!(batch.tokens[5..10], [1, 7, 2, PAD, PAD]);
         // Row 0: logits at positions 2, 3 predict tokens 3, 4 (the answer 8, 2).

@@ -29,7 +29,7 @@ use crate::model::HostWeights;
 use crate::optim::AdamState;
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler};
-use crate::vocab::{PAD, decode, encode_prompt};
+use crate::vocab::{decode, encode_prompt};
 
 /// One `metrics.jsonl` record of an RL step.
 #[derive(Debug, Serialize)]
@@ -78,19 +78,8 @@ struct Rollouts {
 
 impl Rollouts {
     fn build(prompts: &[Vec<u32>], completions: &[Vec<u32>], advantages: Vec<f64>) -> Self {
-        let t = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(2).max(2);
-        let b = prompts.len();
-        let mut tokens = vec![PAD; b * t];
-        let mut mask = vec![0.0f32; b * (t - 1)];
-        for (i, (p, c)) in prompts.iter().zip(completions).enumerate() {
-            for (j, &tok) in p.iter().chain(c).enumerate() {
-                tokens[i * t + j] = tok;
-            }
-            for j in p.len() - 1..p.len() + c.len() - 1 {
-                mask[i * (t - 1) + j] = 1.0;
-            }
-        }
-        Rollouts { tokens, mask, t, advantages }
+        let (batch, mask) = TokenBatch::padded(prompts, completions);
+        Rollouts { tokens: batch.tokens, mask, t: batch.cols, advantages }
     }
 
     /// The token rows `rows` as one batch.

@@ -27,6 +27,7 @@ pub mod native;
 use crate::error::{Result, TrainerError};
 use crate::model::{HostWeights, ModelConfig};
 use crate::optim::{AdamConfig, AdamState, StepStats};
+use crate::vocab::PAD;
 
 /// Right-padded token sequences `[rows, cols]`, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,26 @@ pub struct TokenBatch {
     pub rows: usize,
     /// Tokens per sequence (>= 2 for log-probabilities).
     pub cols: usize,
+}
+
+impl TokenBatch {
+    /// Right-padded `[B, T]` token ids and the answer-token mask `[B, T-1]` (position `j` of the
+    /// mask scores token `j + 1`, as [`Policy::logprobs`] does).
+    pub fn padded(prompts: &[Vec<u32>], completions: &[Vec<u32>]) -> (TokenBatch, Vec<f32>) {
+        let t = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(2).max(2);
+        let b = prompts.len();
+        let mut tokens = vec![PAD; b * t];
+        let mut mask = vec![0.0f32; b * (t - 1)];
+        for (i, (p, c)) in prompts.iter().zip(completions).enumerate() {
+            for (j, &tok) in p.iter().chain(c).enumerate() {
+                tokens[i * t + j] = tok;
+            }
+            for j in p.len() - 1..p.len() + c.len() - 1 {
+                mask[i * (t - 1) + j] = 1.0;
+            }
+        }
+        (TokenBatch { tokens, rows: b, cols: t }, mask)
+    }
 }
 
 /// A model plus its Adam state on one engine.
