@@ -421,15 +421,17 @@ class _named_groups:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, typ: Any, e: Any, tb: Any) -> bool:
+    def __exit__(self, typ: Any, e: Any, tb: Any) -> None:
+        # Never suppresses: returns None (let the exception through) or raises the renamed one.
         if not isinstance(e, ValueError) or self.labels is None:
-            return False
+            return None
         group_id = getattr(e, "group_id", None)
         if group_id is None or group_id >= len(self.labels):
-            return False
-        err = ValueError(f"group id {self.labels[group_id]!r}: {e.reason}")
+            return None
+        reason = getattr(e, "reason", str(e))
+        err = ValueError(f"group id {self.labels[group_id]!r}: {reason}")
         err.group_id = self.labels[group_id]  # type: ignore[attr-defined]
-        err.reason = e.reason  # type: ignore[attr-defined]
+        err.reason = reason  # type: ignore[attr-defined]
         raise err from None
 
 
@@ -462,18 +464,22 @@ def _dense_ids(index: Any) -> tuple[np.ndarray, list[Any] | None]:
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(index, tensor):
         index = index.detach().cpu().numpy()
+    idx: np.ndarray
     if isinstance(index, np.ndarray):
         idx = index
     else:
         items = list(index)
         kinds = {_id_kind(x) for x in items}
-        try:
-            idx = np.asarray(items) if len(kinds) == 1 and kinds != {"other"} else None
-        except (OverflowError, ValueError):  # integers beyond 64 bits
-            idx = None
-        if idx is None or idx.ndim != 1:
-            idx = np.empty(len(items), dtype=object)
-            idx[:] = items
+        typed: np.ndarray | None = None
+        if len(kinds) == 1 and kinds != {"other"}:
+            try:
+                typed = np.asarray(items)
+            except (OverflowError, ValueError):  # integers beyond 64 bits
+                typed = None
+        if typed is None or typed.ndim != 1:
+            typed = np.empty(len(items), dtype=object)
+            typed[:] = items
+        idx = typed
     if idx.ndim != 1:
         raise ValueError(f"index must have shape [B], got an array with {idx.ndim} dimensions")
     if idx.dtype.kind in "bu" or (idx.dtype.kind == "i" and (idx.size == 0 or idx.min() >= 0)):
