@@ -16,9 +16,7 @@ use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
 use crate::group::Workspace;
-use crate::small_groups::{
-    Grouping, SmallGroupCounts, SmallGroups, check_ids, plan_ragged, ragged_advantages_with,
-};
+use crate::small_groups::{Grouping, SmallGroupCounts, SmallGroups, check_ids, grouped_with, plan_ragged};
 use crate::sum::Neumaier;
 use crate::validate::{check_finite, check_offsets, check_output};
 
@@ -159,18 +157,9 @@ pub fn grouped_step<T: Reward>(
     rule: SmallGroups,
     out: &mut [T],
 ) -> Result<Diagnostics> {
-    check_ids(group_ids, rewards.len())?;
-    check_output(out.len(), rewards.len())?;
-    let grouping = Grouping::by_id(group_ids);
-    let gathered = grouping.gather(rewards);
-    let mut tmp = vec![T::from_f64(0.0); rewards.len()];
-    let counts = ragged_advantages_with(&gathered, &grouping.offsets, spec, rule, &mut tmp)
-        .map_err(|e| grouping.name_group(e, group_ids))?;
-    let d = ragged_diagnostics(&gathered, &grouping.offsets, &tmp, spec.k.max(1), counts)?;
-    for (pos, &i) in grouping.order.iter().enumerate() {
-        out[i] = tmp[pos];
-    }
-    Ok(d)
+    grouped_with(rewards, group_ids, spec, rule, out, |gathered, offsets, advantages, counts| {
+        ragged_diagnostics(gathered, offsets, advantages, spec.k.max(1), counts)
+    })
 }
 
 /// The unbiased max@K (pass@K for 0/1 rewards) of a validation set given as (group id,

@@ -408,6 +408,21 @@ pub fn grouped_advantages_with<T: Reward>(
     rule: SmallGroups,
     out: &mut [T],
 ) -> Result<SmallGroupCounts> {
+    grouped_with(rewards, group_ids, spec, rule, out, |_, _, _, counts| Ok(counts))
+}
+
+/// The grouped path shared by [`grouped_advantages_with`] and [`crate::grouped_step`]: groups
+/// the samples by id (contiguous, CSR `offsets`), computes the advantages under `rule`, calls
+/// `then(gathered rewards, offsets, gathered advantages, counts)` and only if that succeeds
+/// writes the advantages back in the original order. On error nothing is written.
+pub(crate) fn grouped_with<T: Reward, R>(
+    rewards: &[T],
+    group_ids: &[u64],
+    spec: Spec,
+    rule: SmallGroups,
+    out: &mut [T],
+    then: impl FnOnce(&[T], &[usize], &[T], SmallGroupCounts) -> Result<R>,
+) -> Result<R> {
     check_ids(group_ids, rewards.len())?;
     check_output(out.len(), rewards.len())?;
     let grouping = Grouping::by_id(group_ids);
@@ -415,10 +430,11 @@ pub fn grouped_advantages_with<T: Reward>(
     let mut tmp = vec![T::from_f64(0.0); rewards.len()];
     let counts = ragged_advantages_with(&gathered, &grouping.offsets, spec, rule, &mut tmp)
         .map_err(|e| grouping.name_group(e, group_ids))?;
+    let result = then(&gathered, &grouping.offsets, &tmp, counts)?;
     for (pos, &i) in grouping.order.iter().enumerate() {
         out[i] = tmp[pos];
     }
-    Ok(counts)
+    Ok(result)
 }
 
 #[cfg(test)]
