@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
 use crate::group::{Unit, Workspace, max_abs, near_max, std_in};
-use crate::validate::{check_finite, check_offsets, check_output};
+use crate::validate::{check_binary, check_finite, check_offsets, check_output};
 
 /// Groups per rayon task (as in `batch`).
 const MIN_GROUPS_PER_TASK: usize = 16;
@@ -262,19 +262,7 @@ fn centered_ei<T: Reward>(
 /// Value checks that hold under every rule: finite rewards, binary ones for binary estimators.
 fn check_values<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
     check_finite(rewards)?;
-    if spec.estimator.needs_binary() {
-        if let Some(index) = rewards.iter().position(|r| {
-            let r = r.to_f64();
-            r != 0.0 && r != 1.0
-        }) {
-            return Err(Error::NotBinary {
-                estimator: spec.estimator.id(),
-                index,
-                value: rewards[index].to_f64(),
-            });
-        }
-    }
-    Ok(())
+    check_binary(rewards, spec)
 }
 
 /// Plans of every group of a ragged batch, and what the rule did (no writes).

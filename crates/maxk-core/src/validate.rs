@@ -26,6 +26,12 @@ pub(crate) fn check_finite<T: Reward>(rewards: &[T]) -> Result<f64> {
 /// Everything the kernel needs of one group except finiteness: size, K range, binary rewards.
 pub(crate) fn check_shape<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
     spec.estimator.validate(rewards.len(), spec.k)?;
+    check_binary(rewards, spec)
+}
+
+/// [`Error::NotBinary`] for the first reward other than 0 or 1, when the estimator needs
+/// binary rewards (`passk-analytic`, `maxrl`).
+pub(crate) fn check_binary<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
     if spec.estimator.needs_binary() {
         if let Some(index) = rewards.iter().position(|r| {
             let r = r.to_f64();
