@@ -35,8 +35,8 @@ use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::{Result, TrainerError};
 use crate::eval::held_out;
 use crate::sampling::sample;
-use crate::tasks::{Problem, TrainSampler};
-use crate::vocab::{decode, encode_prompt};
+use crate::tasks::{Problem, TrainSampler, score};
+use crate::vocab::encode_prompt;
 
 /// `maxk lm gradvar`: the study over checkpoints and estimators.
 #[derive(Debug, Clone)]
@@ -184,14 +184,7 @@ impl OnBackend for GradVar {
             let mut reward_total = 0.0;
             for m in 0..self.batches {
                 let completions = sample(&mut policy, &prompts, &cfg.rl.sampling, &mut rng);
-                let rewards: Vec<f64> = completions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let p = &problems[i / n];
-                        p.task.verify(&p.prompt, &decode(c))
-                    })
-                    .collect();
+                let rewards = score(&problems, &completions, n);
                 reward_total += rewards.iter().sum::<f64>() / rewards.len() as f64;
                 let (batch, mask) = TokenBatch::padded(&prompts, &completions);
                 for (e, spec) in specs.iter().enumerate() {

@@ -28,8 +28,8 @@ use crate::eval::held_out;
 use crate::model::HostWeights;
 use crate::optim::AdamState;
 use crate::sampling::sample;
-use crate::tasks::{Problem, TrainSampler};
-use crate::vocab::{decode, encode_prompt};
+use crate::tasks::{Problem, TrainSampler, score};
+use crate::vocab::encode_prompt;
 
 /// One `metrics.jsonl` record of an RL step.
 #[derive(Debug, Serialize)]
@@ -134,14 +134,7 @@ pub fn train<E: Engine>(
         let (problems, prompts, completions) = rollout(cfg, &sampler, &mut policy, &mut state.rng)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
-        let rewards: Vec<f64> = completions
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let p = &problems[i / n];
-                p.task.verify(&p.prompt, &decode(c))
-            })
-            .collect();
+        let rewards = score(&problems, &completions, n);
         let advantages = batch_advantages(&rewards, n, spec)?;
         let groups = group_stats(&rewards, &advantages, n, k);
         let roll = Rollouts::build(&prompts, &completions, advantages);

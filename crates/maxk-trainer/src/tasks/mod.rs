@@ -111,6 +111,19 @@ impl FromStr for Task {
     }
 }
 
+/// The verifier's reward of every completion of a grouped rollout: row `i` answers
+/// `problems[i / group_size]`.
+pub fn score(problems: &[Problem], completions: &[Vec<u32>], group_size: usize) -> Vec<f64> {
+    completions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = &problems[i / group_size];
+            p.task.verify(&p.prompt, &crate::vocab::decode(c))
+        })
+        .collect()
+}
+
 /// The fixed held-out test set of `task`: `n` distinct problems drawn from a stream that depends
 /// only on `seed` and the task, so every run with the same seed evaluates the same problems.
 pub fn test_set(task: Task, n: usize, seed: u64) -> Vec<Problem> {
