@@ -163,14 +163,46 @@ pub(crate) fn ln_row_backward(dy: &[f32], g: &[f32], xhat: &[f32], rstd: f32, dx
 /// `sqrt(2/pi)`.
 const GELU_C: f32 = 0.797_884_6;
 
+/// `tanh(x)` in f32 as a branch-free rational function, so that loops over it vectorise (the
+/// libm `tanhf` call was a third of the trainer's CPU time). The [13/6] minimax approximation
+/// of Eigen's `generic_fast_tanh_float` (Eigen 3.4, `MathFunctionsImpl.h`): inputs clamped to
+/// `|x| <= 7.90531` (beyond it `tanh` rounds to ±1 in f32), `tanh(x) ~ x P(x^2) / Q(x^2)`.
+/// Absolute error below 5e-7 (4 f32 ulps of 1) on the whole line (tested against f64 `tanh`).
+#[inline(always)]
+pub(crate) fn tanh(x: f32) -> f32 {
+    const A: [f32; 7] = [
+        4.893_524_6e-3,
+        6.372_619_3e-4,
+        1.485_722_4e-5,
+        5.122_297e-8,
+        -8.604_671_5e-11,
+        2.000_187_9e-13,
+        -2.760_768_5e-16,
+    ];
+    const B: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = A[6];
+    for &a in A[..6].iter().rev() {
+        p = p * x2 + a;
+    }
+    let mut q = B[3];
+    for &b in B[..3].iter().rev() {
+        q = q * x2 + b;
+    }
+    x * p / q
+}
+
 /// GPT-2's tanh GELU `0.5 x (1 + tanh(c (x + 0.044715 x^3)))`.
+#[inline(always)]
 pub(crate) fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + (GELU_C * (x + 0.044715 * x * x * x)).tanh())
+    0.5 * x * (1.0 + tanh(GELU_C * (x + 0.044715 * x * x * x)))
 }
 
 /// The derivative of [`gelu`]: `0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 0.044715 x^2)`.
+#[inline(always)]
 pub(crate) fn gelu_grad(x: f32) -> f32 {
-    let t = (GELU_C * (x + 0.044715 * x * x * x)).tanh();
+    let t = tanh(GELU_C * (x + 0.044715 * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
 }
 
@@ -232,6 +264,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The rational `tanh` is within 5e-7 of f64 `tanh` on a dense grid over [-12, 12] (both
+    /// saturated tails included), odd, and exactly ±1 far out.
+    #[test]
+    fn fast_tanh_matches_f64_tanh() {
+        let mut worst = 0.0f64;
+        for i in -240_000..=240_000 {
+            let x = i as f32 * 5e-5;
+            let err = (tanh(x) as f64 - (x as f64).tanh()).abs();
+            worst = worst.max(err);
+            assert_eq!(tanh(-x), -tanh(x));
+        }
+        assert!(worst < 5e-7, "worst |tanh error| = {worst}");
+        assert_eq!(tanh(1e4), 1.0);
+        assert_eq!(tanh(-f32::MAX), -1.0);
+        assert_eq!(tanh(0.0), 0.0);
     }
 
     /// The analytic GELU derivative matches central differences in f64-accurate spots.
