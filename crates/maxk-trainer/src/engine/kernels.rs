@@ -206,6 +206,27 @@ pub(crate) fn gelu_grad(x: f32) -> f32 {
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
 }
 
+/// `sum_i a_i b_i` with eight independent partial sums (so that it vectorises; the
+/// association is fixed by the length, so results are deterministic).
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    tail + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+}
+
+/// `y += alpha x`.
+#[inline(always)]
+pub(crate) fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y += alpha * x);
+}
+
 /// In-place softmax of `row`.
 pub(crate) fn softmax(row: &mut [f32]) {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
@@ -281,6 +302,17 @@ mod tests {
         assert_eq!(tanh(1e4), 1.0);
         assert_eq!(tanh(-f32::MAX), -1.0);
         assert_eq!(tanh(0.0), 0.0);
+    }
+
+    /// `dot` equals the f64 dot product for every length around the 8-lane blocking.
+    #[test]
+    fn dot_matches_f64_for_all_tails() {
+        for n in 0..40 {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() - 0.3).collect();
+            let want: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-5, "n = {n}: {} vs {want}", dot(&a, &b));
+        }
     }
 
     /// The analytic GELU derivative matches central differences in f64-accurate spots.

@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use super::kernels::{Mat, add_col_sums, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax};
+use super::kernels::{Mat, add_col_sums, axpy, dot, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax};
 use super::{Engine, Policy, TokenBatch, check_dlogp, no_pending};
 use crate::error::Result;
 use crate::model::{HostWeights, ModelConfig};
@@ -266,15 +266,12 @@ impl NativePolicy {
                             let qi = &q[i * 3 * d + hh * dh..i * 3 * d + (hh + 1) * dh];
                             for (j, pj) in p.iter_mut().enumerate().take(i + 1) {
                                 let kj = &q[j * 3 * d + d + hh * dh..j * 3 * d + d + (hh + 1) * dh];
-                                *pj = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                                *pj = dot(qi, kj) * scale;
                             }
                             softmax(&mut p[..=i]);
                             let yi = &mut y[i * d + hh * dh..i * d + (hh + 1) * dh];
                             for (j, &pj) in p.iter().enumerate().take(i + 1) {
-                                let vj = &q[j * 3 * d + 2 * d + hh * dh..j * 3 * d + 2 * d + (hh + 1) * dh];
-                                for (o, &v) in yi.iter_mut().zip(vj) {
-                                    *o += pj * v;
-                                }
+                                axpy(yi, pj, &q[j * 3 * d + 2 * d + hh * dh..j * 3 * d + 2 * d + (hh + 1) * dh]);
                             }
                         }
                     }
@@ -403,30 +400,28 @@ impl NativePolicy {
                 let att = &la.att[b * h * s * s..(b + 1) * h * s * s];
                 let gyb = &gy[b * s * d..(b + 1) * s * d];
                 let mut gp = vec![0.0f32; s];
+                let mut gqi = vec![0.0f32; dh];
                 for hh in 0..h {
                     let o = hh * dh;
                     for i in 0..s {
                         let p = &att[(hh * s + i) * s..(hh * s + i) * s + i + 1];
                         let gyi = &gyb[i * d + o..i * d + o + dh];
                         // g_P and g_V.
-                        let mut dot = 0.0f32;
+                        let mut pg = 0.0f32;
                         for (j, &pj) in p.iter().enumerate() {
-                            let vj = &q[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh];
-                            gp[j] = gyi.iter().zip(vj).map(|(a, b)| a * b).sum::<f32>();
-                            dot += pj * gp[j];
-                            let gvj = &mut gq[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh];
-                            gvj.iter_mut().zip(gyi).for_each(|(g, &y)| *g += pj * y);
+                            gp[j] = dot(gyi, &q[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh]);
+                            pg += pj * gp[j];
+                            axpy(&mut gq[j * 3 * d + 2 * d + o..j * 3 * d + 2 * d + o + dh], pj, gyi);
                         }
-                        // g_S, then g_Q and g_K.
+                        // g_S, then g_Q (summed over j in order, then stored) and g_K.
+                        let qi = &q[i * 3 * d + o..i * 3 * d + o + dh];
+                        gqi.fill(0.0);
                         for (j, &pj) in p.iter().enumerate() {
-                            let gs = pj * (gp[j] - dot) * scale;
-                            for e in 0..dh {
-                                let kje = q[j * 3 * d + d + o + e];
-                                let qie = q[i * 3 * d + o + e];
-                                gq[i * 3 * d + o + e] += gs * kje;
-                                gq[j * 3 * d + d + o + e] += gs * qie;
-                            }
+                            let gs = pj * (gp[j] - pg) * scale;
+                            axpy(&mut gqi, gs, &q[j * 3 * d + d + o..j * 3 * d + d + o + dh]);
+                            axpy(&mut gq[j * 3 * d + d + o..j * 3 * d + d + o + dh], gs, qi);
                         }
+                        axpy(&mut gq[i * 3 * d + o..i * 3 * d + o + dh], 1.0, &gqi);
                     }
                 }
             });
@@ -497,14 +492,12 @@ impl NativePolicy {
                             let keys = pad[b]..=col;
                             let ps = &mut p[..keys.clone().count()];
                             for (pj, j) in ps.iter_mut().zip(keys.clone()) {
-                                let kj = &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh];
-                                *pj = qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                                *pj = dot(qi, &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]) * scale;
                             }
                             softmax(ps);
                             let yh = &mut yi[hh * dh..(hh + 1) * dh];
                             for (&pj, j) in ps.iter().zip(keys) {
-                                let vj = &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh];
-                                yh.iter_mut().zip(vj).for_each(|(o, &v)| *o += pj * v);
+                                axpy(yh, pj, &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]);
                             }
                         }
                     }
