@@ -8,8 +8,16 @@
 
 use rayon::prelude::*;
 
-/// Rows (or columns) per parallel matmul block.
+/// Most rows (or columns) per parallel matmul block.
 const BLOCK: usize = 128;
+
+/// Rows (or columns) per parallel sgemm task for an output dimension of `len`: at least 8
+/// tasks where the dimension allows (so that a 128-wide weight gradient with a long inner
+/// dimension keeps every core busy instead of one block per core count remainder), a multiple
+/// of 16, at most [`BLOCK`]. A function of the shape only, never of the thread count.
+fn block_len(len: usize) -> usize {
+    len.div_ceil(8).next_multiple_of(16).clamp(16, BLOCK)
+}
 
 /// A row-major matrix operand: `data` holds `rows x cols` values, read transposed when `t`.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +69,8 @@ unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 /// `c = a b + (c if accumulate)`, with `c` row-major `[m, n]`, `a` logical `[m, k]`, `b`
-/// logical `[k, n]`. The output is split into blocks of [`BLOCK`] rows (or columns when
-/// `n > m`) computed in parallel, each by one single-threaded sgemm of the `gemm` crate.
+/// logical `[k, n]`. The output is split into blocks of at most [`BLOCK`] rows (or columns when
+/// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the `gemm` crate.
 pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
@@ -84,10 +92,11 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let out = OutPtr(c.as_mut_ptr());
     let by_rows = m >= n;
     let len = if by_rows { m } else { n };
-    let blocks = len.div_ceil(BLOCK);
+    let block = block_len(len);
+    let blocks = len.div_ceil(block);
     let run = |blk: usize| {
-        let lo = blk * BLOCK;
-        let hi = (lo + BLOCK).min(len);
+        let lo = blk * block;
+        let hi = (lo + block).min(len);
         let (rows, cols, a_off, b_off, c_off) = if by_rows {
             (hi - lo, n, lo as isize * ars, 0, lo * n)
         } else {

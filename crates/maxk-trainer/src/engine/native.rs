@@ -15,7 +15,9 @@
 
 use rayon::prelude::*;
 
-use super::kernels::{Mat, add_col_sums, axpy, dot, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax};
+use super::kernels::{
+    Mat, add_col_sums, axpy, dot, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax,
+};
 use super::{Engine, Policy, TokenBatch, check_dlogp, no_pending};
 use crate::error::Result;
 use crate::model::{HostWeights, ModelConfig};
@@ -271,7 +273,11 @@ impl NativePolicy {
                             softmax(&mut p[..=i]);
                             let yi = &mut y[i * d + hh * dh..i * d + (hh + 1) * dh];
                             for (j, &pj) in p.iter().enumerate().take(i + 1) {
-                                axpy(yi, pj, &q[j * 3 * d + 2 * d + hh * dh..j * 3 * d + 2 * d + (hh + 1) * dh]);
+                                axpy(
+                                    yi,
+                                    pj,
+                                    &q[j * 3 * d + 2 * d + hh * dh..j * 3 * d + 2 * d + (hh + 1) * dh],
+                                );
                             }
                         }
                     }
