@@ -40,6 +40,7 @@ pub mod sampling;
 pub mod schedule;
 pub mod sft;
 pub mod tasks;
+pub mod tune;
 pub mod vocab;
 
 pub use error::{Result, TrainerError};

@@ -159,6 +159,10 @@ struct ReproduceArgs {
     /// RL Adam learning rate (config `rl.adam.lr`).
     #[arg(long)]
     rl_lr: Option<f64>,
+    /// Comma-separated training K of extra MaxPO runs (labels maxpo-K<k>, at MaxPO's lr): the
+    /// K sweep beside the estimator comparison, from the same base models.
+    #[arg(long, value_delimiter = ',', value_name = "KS")]
+    ksweep: Vec<usize>,
 }
 
 #[derive(Debug, Parser)]
@@ -247,7 +251,7 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
         (true, true) => vec!["maxpo".into()],
         (true, false) => ["grpo", "pkpo-loo1", "ei", "maxpo"].map(String::from).to_vec(),
     };
-    let max_k = ks.iter().copied().max().unwrap_or(1);
+    let max_k = ks.iter().chain(&a.ksweep).copied().max().unwrap_or(1);
     if sweep && cfg.rl.group_size <= max_k {
         // MaxPO needs N >= K + 1; the sweep keeps one N for every K (paper Fig. 10).
         cfg.rl.group_size = 2 * max_k;
@@ -262,6 +266,7 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
         cfg,
         estimators,
         ks,
+        ksweep: a.ksweep.clone(),
         seeds,
         out: out.clone(),
         resume: a.common.resume,
