@@ -7,6 +7,8 @@
 //! `maxk lm rl --config FILE` trains exactly what FILE says. Every run writes into its own
 //! directory, `runs/lm-<command>-<UTC timestamp>` unless `--out` names one, and a fresh run
 //! refuses a directory that holds an earlier run's `metrics.jsonl` (`--resume` continues it).
+//! A config with a `[tune]` lr grid makes `reproduce` select each estimator's lr on validation
+//! problems first and record it in the resolved config (`rl.lr_by_estimator`).
 
 use std::path::PathBuf;
 
