@@ -112,6 +112,84 @@ fn lm_ksweep_tiny_runs_maxpo_for_each_k() {
 }
 
 #[test]
+fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The tiny preset with an lr grid, a separate tuning seed and the rollout-temperature
+    // evaluation, as a config file.
+    let base = tmp.path().join("base");
+    ok(&maxk(&["lm", "pretrain", "--preset", "tiny", "--quiet", "--out", base.to_str().unwrap()]));
+    let mut text = std::fs::read_to_string(base.join("config.toml")).unwrap();
+    text = text.replace("[tune]\nlrs = []\nseeds = [0]", "[tune]\nlrs = [0.001, 0.003]\nseeds = [9]");
+    text = text.replace("at_rollout_temperature = false", "at_rollout_temperature = true");
+    assert!(
+        text.contains("lrs = [0.001, 0.003]") && text.contains("at_rollout_temperature = true"),
+        "{text}"
+    );
+    let file = tmp.path().join("tuned.toml");
+    std::fs::write(&file, &text).unwrap();
+    let dir = tmp.path().join("study");
+    let args = [
+        "lm",
+        "reproduce",
+        "--config",
+        file.to_str().unwrap(),
+        "--estimators",
+        "grpo,maxpo",
+        "--ksweep",
+        "2",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    ok(&maxk(&args));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for section in
+        ["## Learning-rate selection (validation split)", "## K sweep", "all seeds at T = 1", "| maxpo-K2 |"]
+    {
+        assert!(report.contains(section), "report.md lacks {section:?}:\n{report}");
+    }
+    // The resolved config names the selected lr of each estimator, one of the grid.
+    let resolved = maxk_trainer::config::LmConfig::load(&dir.join("config.toml")).unwrap();
+    let lrs = &resolved.rl.lr_by_estimator;
+    assert_eq!(lrs.keys().map(String::as_str).collect::<Vec<_>>(), ["grpo", "maxpo"], "{resolved:?}");
+    for lr in lrs.values() {
+        assert!([0.001, 0.003].contains(lr), "{resolved:?}");
+    }
+    // One validation record for the tuning seed's base model and one per estimator and lr; the
+    // final runs used the selected lrs.
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let tune: Vec<_> = records.iter().filter(|r| r["stage"] == "tune").collect();
+    assert_eq!(tune.len(), 1 + 2 * 2, "{metrics}");
+    assert!(tune.iter().all(|r| r["seed"] == 9));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let runs = results["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3, "grpo, maxpo, maxpo-K2");
+    for run in runs {
+        let est = run["estimator"].as_str().unwrap();
+        assert_eq!(run["lr"].as_f64(), Some(lrs[est]), "{run}");
+        assert!(!run["evals_rollout"].as_array().unwrap().is_empty());
+    }
+    assert_files(&dir, &["figures/ksweep.png"]);
+    // Tuning at several K at once is refused.
+    let two = tmp.path().join("two");
+    let out = maxk(&[
+        "lm",
+        "reproduce",
+        "--config",
+        file.to_str().unwrap(),
+        "--k",
+        "2,4",
+        "--quiet",
+        "--out",
+        two.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one training K"));
+}
+
+#[test]
 fn lm_errors_are_clear() {
     let tmp = tempfile::tempdir().unwrap();
     let out = maxk(&["lm", "reproduce", "--preset", "huge", "--out", tmp.path().to_str().unwrap()]);

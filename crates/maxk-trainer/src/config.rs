@@ -2,6 +2,7 @@
 //!
 //! Every stage writes its resolved config (`config.toml`) next to its results.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,35 @@ pub struct LmConfig {
     pub rl: RlConfig,
     /// pass@k evaluation.
     pub eval: EvalConfig,
+    /// Learning-rate selection on a validation split (`[tune]`; off when `lrs` is empty).
+    #[serde(default)]
+    pub tune: TuneConfig,
+}
+
+/// Learning-rate selection (`maxk lm reproduce` with a non-empty `lrs`): every estimator is
+/// trained with every lr of the grid from the same base model(s) and scored on validation
+/// problems disjoint from the test set ([`crate::tune`]); the final runs use each estimator's
+/// best lr, recorded in `rl.lr_by_estimator`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TuneConfig {
+    /// RL Adam learning rates tried for every estimator (empty: no tuning).
+    pub lrs: Vec<f64>,
+    /// Seeds of the tuning runs; a seed that is also a final seed shares its base model.
+    pub seeds: Vec<u64>,
+    /// Validation problems per task.
+    pub problems_per_task: usize,
+    /// Samples per validation problem (scored with the evaluation sampling, `eval.sampling`).
+    pub n_samples: usize,
+    /// Seed of the validation problem stream (must differ from `eval.test_seed`; validation
+    /// problems that are test problems are skipped, so the two sets are disjoint).
+    pub val_seed: u64,
+}
+
+impl Default for TuneConfig {
+    fn default() -> Self {
+        TuneConfig { lrs: Vec::new(), seeds: vec![0], problems_per_task: 30, n_samples: 32, val_seed: 4321 }
+    }
 }
 
 /// Supervised training of the base model on reference answers.
@@ -78,6 +108,17 @@ pub struct RlConfig {
     pub adam: AdamConfig,
     /// Checkpoint every this many steps (0: only at the end).
     pub checkpoint_every: usize,
+    /// Per-estimator Adam lr (estimator id -> lr) that replaces `adam.lr` for that estimator;
+    /// filled in by the lr selection of `[tune]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lr_by_estimator: BTreeMap<String, f64>,
+}
+
+impl RlConfig {
+    /// The Adam lr of `estimator`: its `lr_by_estimator` entry, else `adam.lr`.
+    pub fn lr_for(&self, estimator: &str) -> f64 {
+        self.lr_by_estimator.get(estimator).copied().unwrap_or(self.adam.lr)
+    }
 }
 
 /// pass@k evaluation protocol.
@@ -94,6 +135,10 @@ pub struct EvalConfig {
     pub sampling: SampleConfig,
     /// Sequences per sampling batch.
     pub batch_rows: usize,
+    /// Also evaluate at the rollout sampling (`rl.sampling`, temperature 1 by default), to
+    /// separate the effect of RL from the temperature mismatch between training and evaluation.
+    #[serde(default)]
+    pub at_rollout_temperature: bool,
 }
 
 /// The preset names.
@@ -131,6 +176,7 @@ impl LmConfig {
                 // Adam-moment variance proxy then sees the estimators' own gradients.
                 adam: AdamConfig { lr: 1e-4, grad_clip: 0.0, ..AdamConfig::default() },
                 checkpoint_every: 20,
+                lr_by_estimator: BTreeMap::new(),
             },
             eval: EvalConfig {
                 problems_per_task: 20,
@@ -138,7 +184,9 @@ impl LmConfig {
                 test_seed: 1234,
                 sampling: SampleConfig { temperature: 0.6, top_p: 0.95, max_new_tokens: 8 },
                 batch_rows: 1024,
+                at_rollout_temperature: false,
             },
+            tune: TuneConfig::default(),
         }
     }
 
@@ -231,6 +279,15 @@ impl LmConfig {
             }
         }
         // Longest prompt (path: 2 + 6*3 - 1 + 4 = 23 chars) + BOS + answer + EOS.
+        for (id, &lr) in &self.rl.lr_by_estimator {
+            id.parse::<maxk_core::Estimator>()?;
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad(format!(
+                    "rl.lr_by_estimator.{id} = {lr}: a learning rate must be finite and > 0"
+                ));
+            }
+        }
+        self.tune.validate(self.eval.test_seed)?;
         let need = 24 + self.rl.sampling.max_new_tokens.max(self.eval.sampling.max_new_tokens);
         if self.model.max_seq_len < need {
             return bad(format!(
@@ -239,6 +296,13 @@ impl LmConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The config with `rl.adam.lr` set to the lr of `rl.estimator` (`rl.lr_by_estimator`).
+    pub fn with_estimator_lr(&self) -> Self {
+        let mut c = self.clone();
+        c.rl.adam.lr = self.rl.lr_for(&self.rl.estimator);
+        c
     }
 
     /// Reads a TOML config.
@@ -253,6 +317,35 @@ impl LmConfig {
         let text = toml::to_string_pretty(self).map_err(|e| TrainerError::Config(e.to_string()))?;
         let path = dir.join("config.toml");
         std::fs::write(&path, text).map_err(TrainerError::io(path))
+    }
+}
+
+impl TuneConfig {
+    /// Whether lr selection runs.
+    pub fn enabled(&self) -> bool {
+        !self.lrs.is_empty()
+    }
+
+    fn validate(&self, test_seed: u64) -> Result<()> {
+        let bad = |m: String| Err(TrainerError::Config(m));
+        if let Some(lr) = self.lrs.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
+            return bad(format!("tune.lrs holds {lr}: every learning rate must be finite and > 0"));
+        }
+        if !self.enabled() {
+            return Ok(());
+        }
+        if self.seeds.is_empty() || self.problems_per_task == 0 || self.n_samples == 0 {
+            return bad(
+                "tune.seeds, tune.problems_per_task and tune.n_samples must be non-empty / positive".into()
+            );
+        }
+        if self.val_seed == test_seed {
+            return bad(format!(
+                "tune.val_seed {} equals eval.test_seed: the validation problems must come from another stream",
+                self.val_seed
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -297,5 +390,53 @@ mod tests {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.rl.estimator = "nope".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tuning_and_per_estimator_lrs_round_trip_and_apply() {
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.tune.lrs = vec![1e-4, 3e-4, 1e-3];
+        c.tune.seeds = vec![5, 6];
+        c.eval.at_rollout_temperature = true;
+        c.rl.lr_by_estimator.insert("grpo".into(), 1e-3);
+        c.validate().unwrap();
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert!(text.contains("[tune]") && text.contains("[rl.lr_by_estimator]"), "{text}");
+        let back: LmConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, c);
+        // The estimator's own lr replaces adam.lr; the others keep adam.lr.
+        c.rl.estimator = "grpo".into();
+        assert_eq!(c.with_estimator_lr().rl.adam.lr, 1e-3);
+        c.rl.estimator = "maxpo".into();
+        assert_eq!(c.with_estimator_lr().rl.adam.lr, c.rl.adam.lr);
+        // A file written before [tune] existed still loads, with tuning off.
+        let mut old = toml::Value::try_from(LmConfig::preset("tiny").unwrap()).unwrap();
+        let table = old.as_table_mut().unwrap();
+        table.remove("tune");
+        table["eval"].as_table_mut().unwrap().remove("at_rollout_temperature");
+        let old: LmConfig = toml::from_str(&toml::to_string(&old).unwrap()).unwrap();
+        assert_eq!(old.tune, TuneConfig::default());
+        assert!(!old.tune.enabled() && !old.eval.at_rollout_temperature);
+    }
+
+    #[test]
+    fn bad_tuning_configs_are_errors_naming_the_value() {
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.tune.lrs = vec![1e-3];
+        c.tune.val_seed = c.eval.test_seed;
+        assert!(c.validate().unwrap_err().to_string().contains("val_seed"));
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.tune.lrs = vec![1e-3, -1.0];
+        assert!(c.validate().unwrap_err().to_string().contains("-1"));
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.lr_by_estimator.insert("maxpo".into(), f64::NAN);
+        assert!(c.validate().unwrap_err().to_string().contains("maxpo"));
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.lr_by_estimator.insert("nope".into(), 1e-3);
+        assert!(c.validate().is_err());
+        // Tuning off: val_seed is not checked.
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.tune.val_seed = c.eval.test_seed;
+        c.validate().unwrap();
     }
 }

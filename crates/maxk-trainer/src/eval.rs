@@ -3,6 +3,8 @@
 //! ([`maxk_core::pass_at_k`]), for k = 1, 2, 4, ... <= n. The paper's protocol: n = 256 samples
 //! per test problem at temperature 0.6, top-p 0.95.
 
+use std::collections::HashSet;
+
 use maxk_core::pass_at_k;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::LmConfig;
 use crate::diagnostics::progress_bar;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Result, TrainerError};
 use crate::model::HostWeights;
-use crate::sampling::sample;
-use crate::tasks::{Problem, Task, test_set};
+use crate::sampling::{SampleConfig, sample};
+use crate::tasks::{Problem, Task, disjoint_set, test_set};
 use crate::vocab::{decode, encode_prompt};
 
 /// Evaluation of one benchmark.
@@ -63,17 +65,55 @@ impl TaskEval {
     }
 }
 
-/// The held-out problems of every task of `cfg` (excluded from training).
-pub fn held_out(cfg: &LmConfig) -> Result<Vec<Problem>> {
+/// Problems per task, in task order.
+pub type ProblemSets = Vec<(Task, Vec<Problem>)>;
+
+/// The test problems of every task of `cfg` (`eval.problems_per_task` by `eval.test_seed`).
+pub fn test_problems(cfg: &LmConfig) -> Result<ProblemSets> {
     Ok(cfg
         .task_list()?
         .into_iter()
-        .flat_map(|t| test_set(t, cfg.eval.problems_per_task, cfg.eval.test_seed))
+        .map(|t| (t, test_set(t, cfg.eval.problems_per_task, cfg.eval.test_seed)))
         .collect())
 }
 
-/// Samples `n` completions per held-out problem and scores them. The sampling stream depends
-/// only on `cfg.eval.test_seed`, so every model is evaluated with the same random numbers.
+/// The validation problems of every task of `cfg` (`tune.problems_per_task` by
+/// `tune.val_seed`), drawn so that none is a test problem, and checked to be disjoint from them.
+pub fn validation_problems(cfg: &LmConfig) -> Result<ProblemSets> {
+    let test = test_problems(cfg)?;
+    let sets: ProblemSets = test
+        .iter()
+        .map(|(t, problems)| {
+            let exclude: HashSet<String> = problems.iter().map(|p| p.prompt.clone()).collect();
+            (*t, disjoint_set(*t, cfg.tune.problems_per_task, cfg.tune.val_seed, &exclude))
+        })
+        .collect();
+    check_disjoint(&test, &sets)?;
+    Ok(sets)
+}
+
+/// An error naming the first prompt that `a` and `b` share.
+pub fn check_disjoint(a: &ProblemSets, b: &ProblemSets) -> Result<()> {
+    let prompts: HashSet<&str> = a.iter().flat_map(|(_, ps)| ps.iter().map(|p| p.prompt.as_str())).collect();
+    match b.iter().flat_map(|(_, ps)| ps).find(|p| prompts.contains(p.prompt.as_str())) {
+        Some(p) => Err(TrainerError::Config(format!(
+            "problem {:?} is in both the test and the validation set",
+            p.prompt
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The problems no training step may draw: the test and the validation problems of `cfg`.
+pub fn held_out(cfg: &LmConfig) -> Result<Vec<Problem>> {
+    let test = test_problems(cfg)?;
+    let val = validation_problems(cfg)?;
+    Ok(test.into_iter().chain(val).flat_map(|(_, ps)| ps).collect())
+}
+
+/// The test-set evaluation of the paper's protocol (`eval.sampling`, `eval.n_samples`). The
+/// sampling stream depends only on `cfg.eval.test_seed`, so every model is evaluated with the
+/// same random numbers.
 pub fn evaluate<E: Engine>(
     weights: &HostWeights,
     cfg: &LmConfig,
@@ -81,23 +121,92 @@ pub fn evaluate<E: Engine>(
     progress: bool,
 ) -> Result<Vec<TaskEval>> {
     let ev = &cfg.eval;
+    let sets = test_problems(cfg)?;
+    evaluate_on(
+        weights,
+        engine,
+        &sets,
+        &ev.sampling,
+        ev.n_samples,
+        ev.batch_rows,
+        ev.test_seed ^ 0xe7a1,
+        progress,
+    )
+}
+
+/// The test-set evaluation at the rollout sampling (`rl.sampling`) instead of `eval.sampling`.
+pub fn evaluate_at_rollout_temperature<E: Engine>(
+    weights: &HostWeights,
+    cfg: &LmConfig,
+    engine: &E,
+    progress: bool,
+) -> Result<Vec<TaskEval>> {
+    let ev = &cfg.eval;
+    let sets = test_problems(cfg)?;
+    evaluate_on(
+        weights,
+        engine,
+        &sets,
+        &cfg.rl.sampling,
+        ev.n_samples,
+        ev.batch_rows,
+        ev.test_seed ^ 0x7e11,
+        progress,
+    )
+}
+
+/// The validation-set evaluation of the lr selection: `tune.n_samples` samples per validation
+/// problem at the evaluation sampling (`eval.sampling`).
+pub fn evaluate_validation<E: Engine>(
+    weights: &HostWeights,
+    cfg: &LmConfig,
+    engine: &E,
+    progress: bool,
+) -> Result<Vec<TaskEval>> {
+    let sets = validation_problems(cfg)?;
+    let seed = cfg.tune.val_seed ^ 0xe7a1;
+    evaluate_on(
+        weights,
+        engine,
+        &sets,
+        &cfg.eval.sampling,
+        cfg.tune.n_samples,
+        cfg.eval.batch_rows,
+        seed,
+        progress,
+    )
+}
+
+/// Samples `n` completions per problem of `sets` with `sampling` (in batches of `batch_rows`
+/// sequences, random numbers from `seed`) and scores them.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_on<E: Engine>(
+    weights: &HostWeights,
+    engine: &E,
+    sets: &ProblemSets,
+    sampling: &SampleConfig,
+    n: usize,
+    batch_rows: usize,
+    seed: u64,
+    progress: bool,
+) -> Result<Vec<TaskEval>> {
     let mut policy = engine.frozen(weights)?;
-    let tasks = cfg.task_list()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(ev.test_seed ^ 0xe7a1);
-    let bar = progress_bar(progress, tasks.len() * ev.problems_per_task * ev.n_samples, "eval");
-    let mut out = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let problems = test_set(task, ev.problems_per_task, ev.test_seed);
-        let mut rows: Vec<(usize, Vec<u32>)> = Vec::with_capacity(problems.len() * ev.n_samples);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let total: usize = sets.iter().map(|(_, ps)| ps.len() * n).sum();
+    let bar = progress_bar(progress, total, "eval");
+    let mut out = Vec::with_capacity(sets.len());
+    for (task, problems) in sets {
+        let task = *task;
+        let mut rows: Vec<(usize, Vec<u32>)> = Vec::with_capacity(problems.len() * n);
         for (i, p) in problems.iter().enumerate() {
             let tokens = encode_prompt(&p.prompt)?;
-            rows.extend(std::iter::repeat_n((i, tokens), ev.n_samples));
+            rows.extend(std::iter::repeat_n((i, tokens), n));
         }
         let mut correct = vec![0usize; problems.len()];
         let mut solutions = vec![std::collections::BTreeSet::new(); problems.len()];
-        for chunk in rows.chunks(ev.batch_rows) {
+        for chunk in rows.chunks(batch_rows.max(1)) {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|(_, t)| t.clone()).collect();
-            let completions = sample(&mut policy, &prompts, &ev.sampling, &mut rng);
+            let completions = sample(&mut policy, &prompts, sampling, &mut rng);
             for ((i, _), c) in chunk.iter().zip(&completions) {
                 let p = &problems[*i];
                 let text = decode(c);
@@ -109,7 +218,7 @@ pub fn evaluate<E: Engine>(
             bar.inc(chunk.len() as u64);
         }
         let solutions = solutions.into_iter().map(|s| s.into_iter().collect()).collect();
-        out.push(TaskEval::from_counts(task, ev.n_samples, correct, solutions)?);
+        out.push(TaskEval::from_counts(task, n, correct, solutions)?);
     }
     bar.finish_and_clear();
     Ok(out)
@@ -139,5 +248,35 @@ mod tests {
         assert_eq!(k_grid(256).len(), 9);
         assert_eq!(k_grid(12), vec![1, 2, 4, 8]);
         assert_eq!(average(&[e.clone(), e.clone()]), e.pass_at_k);
+    }
+
+    #[test]
+    fn validation_problems_are_disjoint_from_test_problems_and_never_trained_on() {
+        let mut cfg = LmConfig::preset("tiny").unwrap();
+        // Small test and validation sets from streams that overlap a lot without the exclusion:
+        // `mod` has only 4704 prompts, so 2000 draws from two streams share many of them.
+        cfg.tasks = vec!["mod".into()];
+        cfg.eval.problems_per_task = 2000;
+        cfg.tune.problems_per_task = 500;
+        let test = test_problems(&cfg).unwrap();
+        let val = validation_problems(&cfg).unwrap();
+        assert_eq!(val[0].1.len(), 500);
+        let raw = test_set(Task::Mod, 500, cfg.tune.val_seed);
+        let test_prompts: HashSet<&str> = test[0].1.iter().map(|p| p.prompt.as_str()).collect();
+        assert!(raw.iter().any(|p| test_prompts.contains(p.prompt.as_str())), "the exclusion is exercised");
+        assert!(val[0].1.iter().all(|p| !test_prompts.contains(p.prompt.as_str())));
+        assert!(check_disjoint(&test, &val).is_ok());
+        // The check itself catches a shared problem.
+        let shared = vec![(Task::Mod, vec![test[0].1[7].clone()])];
+        let err = check_disjoint(&test, &shared).unwrap_err().to_string();
+        assert!(err.contains(&test[0].1[7].prompt), "{err}");
+        // Training draws neither set.
+        let held: HashSet<String> = held_out(&cfg).unwrap().into_iter().map(|p| p.prompt).collect();
+        assert_eq!(held.len(), 2500);
+        assert!(val[0].1.iter().all(|p| held.contains(&p.prompt)));
+        // Same seeds: the validation set of another val_seed differs.
+        let mut other = cfg.clone();
+        other.tune.val_seed += 1;
+        assert_ne!(validation_problems(&other).unwrap(), val);
     }
 }

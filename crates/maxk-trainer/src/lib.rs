@@ -8,7 +8,8 @@
 //! pass@k at large k more than mean-reward training.
 //!
 //! Pipeline: [`sft`] (supervised base model) -> [`rl`] (group RL) -> [`eval`] (pass@k) ->
-//! [`report`]. [`pipeline`] chains them for `maxk lm reproduce`.
+//! [`report`]. [`pipeline`] chains them for `maxk lm reproduce`, after an optional per-estimator
+//! lr selection on a validation split disjoint from the test problems ([`tune`]).
 //!
 //! Backends ([`backend`]): NdArray on the CPU (bitwise deterministic given the seed, so
 //! `--resume` reproduces an uninterrupted run exactly), CUDA behind the `cuda` cargo feature.
@@ -40,6 +41,7 @@ pub mod sampling;
 pub mod schedule;
 pub mod sft;
 pub mod tasks;
+pub mod tune;
 pub mod vocab;
 
 pub use error::{Result, TrainerError};

@@ -2,8 +2,11 @@
 //! K, evaluation, report), single stages, and a throughput benchmark. Each is an
 //! [`OnBackend`] job so that the CLI picks CPU or CUDA at run time.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use serde::Serialize;
 
 use crate::backend::OnBackend;
 use crate::checkpoint;
@@ -11,13 +14,17 @@ use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
 use crate::engine::Engine;
 use crate::error::{Result, TrainerError};
-use crate::eval::evaluate;
+use crate::eval::{TaskEval, average, evaluate, evaluate_at_rollout_temperature, evaluate_validation};
+use crate::model::HostWeights;
 use crate::report;
 use crate::results::{EvalRecord, Results, RunResult};
 pub use crate::rl::BenchResult;
+use crate::tune::TuneRun;
 
-/// `maxk lm reproduce`: for every seed, train the base model, then RL with every estimator
-/// and training K, evaluate everything, and write the report into `out`.
+/// `maxk lm reproduce`: when `[tune]` has an lr grid, select every estimator's lr on the
+/// validation problems first ([`crate::tune`]); then, for every seed, train the base model, RL
+/// with every estimator and training K (and the K sweep of MaxPO), evaluate everything on the
+/// test problems, and write the report into `out`.
 #[derive(Debug, Clone)]
 pub struct Reproduce {
     /// Base config (preset plus overrides).
@@ -26,6 +33,9 @@ pub struct Reproduce {
     pub estimators: Vec<String>,
     /// Training K values (one: labels are the estimator ids; several: `id-K<k>`).
     pub ks: Vec<usize>,
+    /// Extra MaxPO runs at these training K (labels `maxpo-K<k>`, MaxPO's lr), the K sweep of
+    /// the paper's Fig. 10; a K already run as `maxpo` is not repeated.
+    pub ksweep: Vec<usize>,
     /// Seeds.
     pub seeds: Vec<u64>,
     /// Output directory.
@@ -40,20 +50,78 @@ pub struct Reproduce {
     pub command: String,
 }
 
+/// One RL run of a reproduction: estimator, training K and label.
+#[derive(Debug, Clone, PartialEq)]
+struct RunSpec {
+    estimator: String,
+    k: usize,
+    label: String,
+}
+
 impl Reproduce {
+    /// The final RL runs of one seed: estimators x K, then the K sweep.
+    fn runs(&self) -> Vec<RunSpec> {
+        let mut out = Vec::new();
+        for e in &self.estimators {
+            for &k in &self.ks {
+                let label = if self.ks.len() > 1 { format!("{e}-K{k}") } else { e.clone() };
+                out.push(RunSpec { estimator: e.clone(), k, label });
+            }
+        }
+        for &k in &self.ksweep {
+            if !out.iter().any(|r| r.estimator == "maxpo" && r.k == k) {
+                out.push(RunSpec { estimator: "maxpo".into(), k, label: format!("maxpo-K{k}") });
+            }
+        }
+        out
+    }
+
     fn check(&self) -> Result<()> {
         if self.estimators.is_empty() || self.ks.is_empty() || self.seeds.is_empty() {
             return Err(TrainerError::Config("estimators, k and seeds must be non-empty".into()));
         }
-        for e in &self.estimators {
-            for &k in &self.ks {
-                let mut c = self.cfg.clone();
-                c.rl.estimator = e.clone();
-                c.rl.k = k;
-                c.validate()?;
+        for r in self.runs() {
+            let mut c = self.cfg.clone();
+            c.rl.estimator = r.estimator.clone();
+            c.rl.k = r.k;
+            c.validate()?;
+        }
+        if self.cfg.tune.enabled() {
+            if self.ks.len() != 1 {
+                return Err(TrainerError::Config(format!(
+                    "lr tuning selects one lr per estimator at one training K; got k = {:?}",
+                    self.ks
+                )));
             }
+            crate::eval::validation_problems(&self.cfg)?;
         }
         Ok(())
+    }
+}
+
+/// Base models by seed, trained on first use into `out/seed<s>/base`.
+struct Bases<'a, E: Engine> {
+    engine: &'a E,
+    out: &'a Path,
+    resume: bool,
+    progress: bool,
+    trained: BTreeMap<u64, (HostWeights, f64)>,
+}
+
+impl<E: Engine> Bases<'_, E> {
+    /// The base model of `seed` and the seconds its training took.
+    fn get(&mut self, cfg: &LmConfig, seed: u64, log: &mut MetricsLog) -> Result<(HostWeights, f64)> {
+        if let Some(b) = self.trained.get(&seed) {
+            return Ok(b.clone());
+        }
+        let mut c = cfg.clone();
+        c.seed = seed;
+        let t0 = Instant::now();
+        let dir = self.out.join(format!("seed{seed}")).join("base");
+        let w = crate::sft::train(&c, self.engine, &dir, self.resume, log, self.progress)?;
+        let b = (w, t0.elapsed().as_secs_f64());
+        self.trained.insert(seed, b.clone());
+        Ok(b)
     }
 }
 
@@ -66,70 +134,158 @@ impl OnBackend for Reproduce {
         std::fs::create_dir_all(&self.out).map_err(TrainerError::io(&self.out))?;
         self.cfg.save(&self.out)?;
         let mut log = MetricsLog::open(&self.out.join("metrics.jsonl"), self.resume)?;
+        let mut bases = Bases {
+            engine: &engine,
+            out: &self.out,
+            resume: self.resume,
+            progress: self.progress,
+            trained: BTreeMap::new(),
+        };
+        let mut cfg = self.cfg.clone();
+        let mut tuning = Vec::new();
+        if cfg.tune.enabled() {
+            tuning = self.tune(&cfg, &engine, &mut bases, &mut log)?;
+            let selected = crate::tune::select(&tuning)?;
+            cfg.rl.lr_by_estimator.extend(selected);
+            // The resolved config now names every estimator's lr.
+            cfg.save(&self.out)?;
+        }
         let (mut base_runs, mut runs) = (Vec::new(), Vec::new());
         for &seed in &self.seeds {
-            let mut cfg = self.cfg.clone();
+            let mut cfg = cfg.clone();
             cfg.seed = seed;
             let seed_dir = self.out.join(format!("seed{seed}"));
             let t0 = Instant::now();
-            let base = crate::sft::train(
-                &cfg,
-                &engine,
-                &seed_dir.join("base"),
-                self.resume,
-                &mut log,
-                self.progress,
-            )?;
-            let evals = evaluate(&base, &cfg, &engine, self.progress)?;
+            let (base, sft_secs) = bases.get(&cfg, seed, &mut log)?;
+            let (evals, evals_rollout) = self.evaluate(&base, &cfg, &engine)?;
             let base_run = RunResult {
                 label: "base".into(),
                 estimator: "base".into(),
                 k: 0,
                 seed,
+                lr: 0.0,
                 evals,
+                evals_rollout,
                 var_proxy: Vec::new(),
                 curves: Default::default(),
-                seconds: t0.elapsed().as_secs_f64(),
+                seconds: sft_secs + t0.elapsed().as_secs_f64(),
             };
             log.log(&EvalRecord::new(&base_run))?;
             base_runs.push(base_run);
-            for est in &self.estimators {
-                for &k in &self.ks {
-                    let t0 = Instant::now();
-                    let mut c = cfg.clone();
-                    c.rl.estimator = est.clone();
-                    c.rl.k = k;
-                    let label = if self.ks.len() > 1 { format!("{est}-K{k}") } else { est.clone() };
-                    let dir = seed_dir.join("rl").join(&label);
-                    let (policy, var_proxy, curves) =
-                        crate::rl::train(&c, &base, &engine, &dir, self.resume, &mut log, self.progress)?;
-                    let evals = evaluate(&policy, &c, &engine, self.progress)?;
-                    let run = RunResult {
-                        label,
-                        estimator: est.clone(),
-                        k,
-                        seed,
-                        evals,
-                        var_proxy,
-                        curves,
-                        seconds: t0.elapsed().as_secs_f64(),
-                    };
-                    log.log(&EvalRecord::new(&run))?;
-                    runs.push(run);
-                }
+            for spec in self.runs() {
+                let t0 = Instant::now();
+                let mut c = cfg.clone();
+                c.rl.estimator = spec.estimator.clone();
+                c.rl.k = spec.k;
+                let dir = seed_dir.join("rl").join(&spec.label);
+                let (policy, var_proxy, curves) =
+                    crate::rl::train(&c, &base, &engine, &dir, self.resume, &mut log, self.progress)?;
+                let (evals, evals_rollout) = self.evaluate(&policy, &c, &engine)?;
+                let run = RunResult {
+                    label: spec.label,
+                    estimator: spec.estimator.clone(),
+                    k: spec.k,
+                    seed,
+                    lr: c.rl.lr_for(&spec.estimator),
+                    evals,
+                    evals_rollout,
+                    var_proxy,
+                    curves,
+                    seconds: t0.elapsed().as_secs_f64(),
+                };
+                log.log(&EvalRecord::new(&run))?;
+                runs.push(run);
             }
         }
         let results = Results {
-            config: self.cfg,
+            config: cfg,
             device: self.device,
             command: self.command,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             base: base_runs,
             runs,
+            tuning,
             seconds: start.elapsed().as_secs_f64(),
         };
         report::write(&results, &self.out)?;
         Ok(results)
+    }
+}
+
+/// The `metrics.jsonl` record of a tuning run's validation score.
+#[derive(Debug, Serialize)]
+struct TuneRecord<'a> {
+    stage: &'static str,
+    #[serde(flatten)]
+    run: &'a TuneRun,
+    score: f64,
+}
+
+impl Reproduce {
+    /// The test-set evaluation, and the one at the rollout temperature when the config asks.
+    fn evaluate<E: Engine>(
+        &self,
+        w: &HostWeights,
+        cfg: &LmConfig,
+        engine: &E,
+    ) -> Result<(Vec<TaskEval>, Vec<TaskEval>)> {
+        let evals = evaluate(w, cfg, engine, self.progress)?;
+        let rollout = if cfg.eval.at_rollout_temperature {
+            evaluate_at_rollout_temperature(w, cfg, engine, self.progress)?
+        } else {
+            Vec::new()
+        };
+        Ok((evals, rollout))
+    }
+
+    /// Every estimator at every lr of the grid and every tuning seed (training K `ks[0]`),
+    /// scored on the validation problems; the base models too, for reference.
+    fn tune<E: Engine>(
+        &self,
+        cfg: &LmConfig,
+        engine: &E,
+        bases: &mut Bases<'_, E>,
+        log: &mut MetricsLog,
+    ) -> Result<Vec<TuneRun>> {
+        let k = self.ks[0];
+        let mut out = Vec::new();
+        let score = |est: &str, lr: Option<f64>, seed: u64, evals: &[TaskEval], reward: f64| TuneRun {
+            estimator: est.into(),
+            k,
+            lr,
+            seed,
+            ks: evals.first().map(|e| e.ks.clone()).unwrap_or_default(),
+            pass_at_k: average(evals),
+            train_reward: reward,
+        };
+        for &seed in &cfg.tune.seeds {
+            let mut c = cfg.clone();
+            c.seed = seed;
+            let (base, _) = bases.get(&c, seed, log)?;
+            let run = score("base", None, seed, &evaluate_validation(&base, &c, engine, self.progress)?, 0.0);
+            log.log(&TuneRecord { stage: "tune", score: run.score(), run: &run })?;
+            out.push(run);
+            for est in &self.estimators {
+                for &lr in &cfg.tune.lrs {
+                    let mut c = c.clone();
+                    c.rl.estimator = est.clone();
+                    c.rl.k = k;
+                    c.rl.lr_by_estimator.clear();
+                    c.rl.adam.lr = lr;
+                    let dir =
+                        self.out.join("tune").join(format!("seed{seed}")).join(format!("{est}-lr{lr:e}"));
+                    let (policy, _, curves) =
+                        crate::rl::train(&c, &base, engine, &dir, self.resume, log, self.progress)?;
+                    let tail = curves.reward.iter().rev().take(5);
+                    let reward = tail.clone().sum::<f64>() / tail.count().max(1) as f64;
+                    let evals = evaluate_validation(&policy, &c, engine, self.progress)?;
+                    let run = score(est, Some(lr), seed, &evals, reward);
+                    log.log(&TuneRecord { stage: "tune", score: run.score(), run: &run })?;
+                    out.push(run);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -188,7 +344,9 @@ impl OnBackend for StageJob {
                     estimator: self.cfg.rl.estimator.clone(),
                     k: self.cfg.rl.k,
                     seed: self.cfg.seed,
+                    lr: 0.0,
                     evals,
+                    evals_rollout: Vec::new(),
                     var_proxy: Vec::new(),
                     curves: Default::default(),
                     seconds: 0.0,

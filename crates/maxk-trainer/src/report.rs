@@ -100,10 +100,26 @@ pub fn solution_support(base: &RunResult, run: &RunResult) -> [usize; 3] {
     c
 }
 
-/// Per-problem pass@k of `run` at `k` (clamped to n), all tasks concatenated.
-fn problem_curve(run: &RunResult, k: usize) -> Result<Vec<f64>> {
+/// Which evaluation of a run: the evaluation protocol or the rollout sampling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Eval,
+    Rollout,
+}
+
+impl Protocol {
+    fn of(self, run: &RunResult) -> &[crate::eval::TaskEval] {
+        match self {
+            Protocol::Eval => &run.evals,
+            Protocol::Rollout => &run.evals_rollout,
+        }
+    }
+}
+
+/// Per-problem pass@k of `run` at `k` (clamped to n) under `protocol`, all tasks concatenated.
+fn problem_curve(run: &RunResult, k: usize, protocol: Protocol) -> Result<Vec<f64>> {
     let mut out = Vec::new();
-    for e in &run.evals {
+    for e in protocol.of(run) {
         out.extend(per_problem(&e.correct, e.n, k.min(e.n))?);
     }
     Ok(out)
@@ -158,10 +174,15 @@ pub fn clustered(d: &[Vec<f64>]) -> Interval {
 
 /// Differences `a - b` at `k`, per matched seed (rows) and problem (columns).
 fn diffs(a: &[&RunResult], b: &[&RunResult], k: usize) -> Result<Vec<Vec<f64>>> {
+    diffs_at(a, b, k, Protocol::Eval)
+}
+
+/// [`diffs`] under `protocol`.
+fn diffs_at(a: &[&RunResult], b: &[&RunResult], k: usize, protocol: Protocol) -> Result<Vec<Vec<f64>>> {
     let mut d = Vec::new();
     for x in a {
         if let Some(y) = b.iter().find(|y| y.seed == x.seed) {
-            let (px, py) = (problem_curve(x, k)?, problem_curve(y, k)?);
+            let (px, py) = (problem_curve(x, k, protocol)?, problem_curve(y, k, protocol)?);
             d.push(px.iter().zip(&py).map(|(u, v)| u - v).collect());
         }
     }
@@ -182,10 +203,7 @@ fn verdict(i: Interval) -> &'static str {
 
 /// The k an estimator optimises: pass@1 for the mean-reward estimators, pass@K otherwise.
 fn objective_k(run: &RunResult) -> usize {
-    match run.estimator.parse::<maxk_core::Estimator>() {
-        Ok(e) if e.uses_k() => run.k,
-        _ => 1,
-    }
+    crate::tune::objective_k(&run.estimator, run.k)
 }
 
 /// Writes everything into `out`.
@@ -323,7 +341,7 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
         }
         .save(&figs.join("support"))?;
     }
-    let md = markdown(results, &groups, &ks, &tasks, &support_rows)?;
+    let md = markdown(results, &groups, &ks, &tasks, &support_rows, &figs)?;
     let path = out.join("report.md");
     std::fs::write(&path, md).map_err(TrainerError::io(path))
 }
@@ -347,6 +365,7 @@ fn markdown(
     ks: &[usize],
     tasks: &[String],
     support_rows: &[SupportRow],
+    figs: &Path,
 ) -> Result<String> {
     let c = &results.config;
     let n = ks.last().copied().unwrap_or(1);
@@ -376,7 +395,7 @@ fn markdown(
     );
     let _ = writeln!(
         s,
-        "- RL: {} steps x {} prompts x N = {} samples (T = {}), {} minibatches, clip {}, KL {}, Adam lr {} (grad clip {}), advantage scale `{}`",
+        "- RL: {} steps x {} prompts x N = {} samples (T = {}), {} minibatches, clip {}, KL {}, Adam (grad clip {}), advantage scale `{}`",
         c.rl.steps,
         c.rl.prompts_per_step,
         c.rl.group_size,
@@ -384,9 +403,23 @@ fn markdown(
         c.rl.minibatches,
         c.rl.clip_eps,
         c.rl.kl_coef,
-        c.rl.adam.lr,
         c.rl.adam.grad_clip,
         c.rl.scale
+    );
+    let lrs: Vec<String> = groups
+        .iter()
+        .filter(|(l, _)| l != "base")
+        .filter_map(|(l, runs)| runs.first().map(|r| format!("{l} {}", r.lr)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "- RL Adam lr per run: {}{}",
+        lrs.join(", "),
+        if results.tuning.is_empty() {
+            " (not tuned)".to_string()
+        } else {
+            " (selected on the validation split, below)".to_string()
+        }
     );
     let est: Vec<String> =
         groups.iter().filter(|(l, _)| l != "base").map(|(l, _)| format!("`{l}`")).collect();
@@ -423,6 +456,10 @@ fn markdown(
          `t_(S-1) SE` (one seed: `1.96 SE` of the problem term only). A claim holds when the \
          interval lies above 0, does not hold when it lies below, and is inconclusive otherwise.\n"
     );
+
+    if !results.tuning.is_empty() {
+        tuning_section(&mut s, results);
+    }
 
     // k = 1, the training K, 16, 256 where evaluated, and always the largest k (n).
     let mut table_ks: Vec<usize> = [1, 16, 256]
@@ -462,7 +499,22 @@ fn markdown(
          max@K estimators. Difference RL − base on the same problems, per seed (problem-level \
          interval) and over seeds.\n"
     );
-    let _ = writeln!(s, "| run | objective | per seed | all seeds | verdict |\n|---|---|---|---|---|");
+    let rollout = results.base.iter().chain(&results.runs).all(|r| !r.evals_rollout.is_empty());
+    if rollout {
+        let _ = writeln!(
+            s,
+            "The last column repeats the comparison at the rollout sampling (temperature {}, top-p {}), \
+             the distribution RL trained, to separate the temperature mismatch from the effect of RL.\n",
+            c.rl.sampling.temperature, c.rl.sampling.top_p
+        );
+        let _ = writeln!(
+            s,
+            "| run | objective | per seed | all seeds | verdict | all seeds at T = {} |\n|---|---|---|---|---|---|",
+            c.rl.sampling.temperature
+        );
+    } else {
+        let _ = writeln!(s, "| run | objective | per seed | all seeds | verdict |\n|---|---|---|---|---|");
+    }
     let mut improved_all = true;
     for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
         let base: Vec<&RunResult> = results.base.iter().collect();
@@ -476,9 +528,15 @@ fn markdown(
         let i = clustered(&d);
         let v = verdict(i);
         improved_all &= v == "holds";
+        let at_rollout = if rollout {
+            let j = clustered(&diffs_at(runs, &base, k, Protocol::Rollout)?);
+            format!(" {} ({}) |", cell(j), verdict(j))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "| {label} | pass@{k} | {} | {} | {} |",
+            "| {label} | pass@{k} | {} | {} | {} |{at_rollout}",
             per_seed.join("; "),
             cell(i),
             match v {
@@ -495,8 +553,12 @@ fn markdown(
     );
 
     let _ = writeln!(s, "## MaxPO against each alternative\n");
-    let peers: Vec<&str> =
-        groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "maxpo" && *l != "base").collect();
+    // Other estimators only: the K sweep's MaxPO runs have their own section.
+    let peers: Vec<&str> = groups
+        .iter()
+        .filter(|(l, runs)| l != "base" && runs.iter().all(|r| r.estimator != "maxpo"))
+        .map(|(l, _)| l.as_str())
+        .collect();
     if let Some((_, maxpo)) = groups.iter().find(|(l, _)| l == "maxpo") {
         let _ = write!(s, "| MaxPO − peer |");
         for k in &table_ks {
@@ -518,6 +580,63 @@ fn markdown(
         let _ = writeln!(s, "(no `maxpo` run)");
     }
     let _ = writeln!(s);
+
+    let mut sweep: Vec<(&String, &Vec<&RunResult>)> = groups
+        .iter()
+        .filter(|(_, runs)| runs.iter().all(|r| r.estimator == "maxpo"))
+        .map(|(l, runs)| (l, runs))
+        .collect();
+    if sweep.len() > 1 {
+        sweep.sort_by_key(|(_, runs)| runs.first().map_or(0, |r| r.k));
+        let _ = writeln!(s, "## K sweep: MaxPO trained at different K (paper Fig. 10)\n");
+        let _ = writeln!(
+            s,
+            "Same base models, seeds, N = {} and lr ({}); task-average pass@k, mean over seeds, and \
+             each run minus the base model with its interval.\n",
+            c.rl.group_size,
+            c.rl.lr_for("maxpo")
+        );
+        let _ = write!(s, "| training K |");
+        for k in &table_ks {
+            let _ = write!(s, " pass@{k} |");
+        }
+        let _ =
+            writeln!(s, " pass@1 − base | pass@{n} − base |\n|---|{}---|---|", "---|".repeat(table_ks.len()));
+        let base: Vec<&RunResult> = results.base.iter().collect();
+        let mut sweep_series = Vec::new();
+        for (label, runs) in &sweep {
+            let (mean, _, _) = spread(&runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>());
+            let k_train = runs.first().map_or(0, |r| r.k);
+            let _ = write!(s, "| K = {k_train} (`{label}`) |");
+            for &k in &table_ks {
+                let _ = write!(s, " {:.3} |", mean[col(k)]);
+            }
+            let lo = clustered(&diffs(runs, &base, 1)?);
+            let hi = clustered(&diffs(runs, &base, n)?);
+            let _ = writeln!(s, " {} | {} |", cell(lo), cell(hi));
+            sweep_series.push(series(
+                &format!("K = {k_train}"),
+                ks.iter().map(|&k| k as f64).collect(),
+                &runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>(),
+            ));
+        }
+        let (_, base_runs) = &groups[0];
+        sweep_series.push(series(
+            "base",
+            ks.iter().map(|&k| k as f64).collect(),
+            &base_runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>(),
+        ));
+        LineChart {
+            title: "MaxPO K sweep: pass@k, task average".into(),
+            x_label: "k".into(),
+            y_label: "pass@k".into(),
+            log_x: true,
+            log_y: false,
+            series: sweep_series,
+        }
+        .save(&figs.join("ksweep"))?;
+        let _ = writeln!(s, "\n![K sweep](figures/ksweep.png)\n");
+    }
 
     let k_names: Vec<String> = table_ks.iter().map(|k| format!("k={k}")).collect();
     let _ = writeln!(s, "## pass@k per benchmark ({}; mean over seeds)\n", k_names.join(" / "));
@@ -632,6 +751,66 @@ fn markdown(
          fraction), `results.json`, `config.toml`, `figures/*.png|svg`."
     );
     Ok(s)
+}
+
+/// The lr-selection table: validation objective of every estimator at every lr.
+fn tuning_section(s: &mut String, results: &Results) {
+    let c = &results.config;
+    let t = &c.tune;
+    let runs = &results.tuning;
+    let table = crate::tune::table(runs);
+    let seeds: Vec<String> = t.seeds.iter().map(u64::to_string).collect();
+    let _ = writeln!(s, "## Learning-rate selection (validation split)\n");
+    let _ = writeln!(
+        s,
+        "Every estimator was trained with every lr of the grid ({} RL steps, tuning seed(s) {}, from \
+         the same base model), then scored on {} validation problems per task (problem stream \
+         seed {}, disjoint from the test problems by construction and checked, never trained on), \
+         n = {} samples each at the evaluation sampling, by its own objective at the training K \
+         (pass@1 for grpo, pass@K for the max@K estimators), averaged over tasks and tuning seeds. \
+         The selected lr (bold) is the best; the smaller one on a tie. Cell: validation objective \
+         (mean train reward of the last 5 RL steps).\n",
+        c.rl.steps,
+        seeds.join(", "),
+        t.problems_per_task,
+        t.val_seed,
+        t.n_samples
+    );
+    let lrs = &t.lrs;
+    let _ = write!(s, "| estimator | objective | base |");
+    for lr in lrs {
+        let _ = write!(s, " lr {lr} |");
+    }
+    let _ = writeln!(s, " selected |\n|---|---|---|{}---|", "---|".repeat(lrs.len()));
+    let selected = crate::tune::select(runs).unwrap_or_default();
+    for (est, row) in &table {
+        let Some(first) = runs.iter().find(|r| &r.estimator == est) else { continue };
+        let k = crate::tune::objective_k(est, first.k);
+        let bases: Vec<f64> = runs.iter().filter(|r| r.lr.is_none()).map(|r| r.pass_at(k)).collect();
+        let base = bases.iter().sum::<f64>() / bases.len().max(1) as f64;
+        let _ = write!(s, "| {est} | pass@{k} | {base:.3} |");
+        for lr in lrs {
+            let reward: Vec<f64> = runs
+                .iter()
+                .filter(|r| &r.estimator == est && r.lr == Some(*lr))
+                .map(|r| r.train_reward)
+                .collect();
+            let reward = reward.iter().sum::<f64>() / reward.len().max(1) as f64;
+            match row.iter().find(|(l, _)| l == lr) {
+                Some((_, v)) if selected.get(est) == Some(lr) => {
+                    let _ = write!(s, " **{v:.3}** ({reward:.3}) |");
+                }
+                Some((_, v)) => {
+                    let _ = write!(s, " {v:.3} ({reward:.3}) |");
+                }
+                None => {
+                    let _ = write!(s, " – |");
+                }
+            }
+        }
+        let _ = writeln!(s, " {} |", selected.get(est).map_or("–".to_string(), |lr| lr.to_string()));
+    }
+    let _ = writeln!(s);
 }
 
 /// Writes `gradvar.md`, `gradvar.csv`, `gradvar.json` and `figures/gradvar.{png,svg}` into

@@ -9,6 +9,7 @@ use crate::config::LmConfig;
 use crate::diagnostics::TrainCurves;
 use crate::error::{Result, TrainerError};
 use crate::eval::TaskEval;
+use crate::tune::TuneRun;
 
 /// One evaluated model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,8 +22,15 @@ pub struct RunResult {
     pub k: usize,
     /// Seed.
     pub seed: u64,
-    /// Per-benchmark evaluation.
+    /// RL Adam lr (0 for the base model).
+    #[serde(default)]
+    pub lr: f64,
+    /// Per-benchmark evaluation (the evaluation protocol, `eval.sampling`).
     pub evals: Vec<TaskEval>,
+    /// Per-benchmark evaluation at the rollout sampling (`rl.sampling`), when
+    /// `eval.at_rollout_temperature` is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evals_rollout: Vec<TaskEval>,
     /// Variance proxy per RL step (empty for the base model).
     pub var_proxy: Vec<f64>,
     /// Training curves (empty for the base model).
@@ -49,6 +57,9 @@ pub struct Results {
     pub base: Vec<RunResult>,
     /// RL runs.
     pub runs: Vec<RunResult>,
+    /// The lr-selection runs scored on the validation problems (empty without `[tune]`).
+    #[serde(default)]
+    pub tuning: Vec<TuneRun>,
     /// Wall time of the whole reproduction.
     pub seconds: f64,
 }

@@ -110,6 +110,8 @@ pub fn train<E: Engine>(
     progress: bool,
 ) -> Result<(HostWeights, Vec<f64>, TrainCurves)> {
     cfg.validate()?;
+    // The estimator's own lr (`rl.lr_by_estimator`) replaces `rl.adam.lr`.
+    let cfg = &cfg.with_estimator_lr();
     let rl = &cfg.rl;
     let mut curves = TrainCurves::default();
     let estimator: Estimator = rl.estimator.parse()?;

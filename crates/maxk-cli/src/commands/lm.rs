@@ -7,6 +7,8 @@
 //! `maxk lm rl --config FILE` trains exactly what FILE says. Every run writes into its own
 //! directory, `runs/lm-<command>-<UTC timestamp>` unless `--out` names one, and a fresh run
 //! refuses a directory that holds an earlier run's `metrics.jsonl` (`--resume` continues it).
+//! A config with a `[tune]` lr grid makes `reproduce` select each estimator's lr on validation
+//! problems first and record it in the resolved config (`rl.lr_by_estimator`).
 
 use std::path::PathBuf;
 
@@ -159,6 +161,10 @@ struct ReproduceArgs {
     /// RL Adam learning rate (config `rl.adam.lr`).
     #[arg(long)]
     rl_lr: Option<f64>,
+    /// Comma-separated training K of extra MaxPO runs (labels maxpo-K<k>, at MaxPO's lr): the
+    /// K sweep beside the estimator comparison, from the same base models.
+    #[arg(long, value_delimiter = ',', value_name = "KS")]
+    ksweep: Vec<usize>,
 }
 
 #[derive(Debug, Parser)]
@@ -247,7 +253,7 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
         (true, true) => vec!["maxpo".into()],
         (true, false) => ["grpo", "pkpo-loo1", "ei", "maxpo"].map(String::from).to_vec(),
     };
-    let max_k = ks.iter().copied().max().unwrap_or(1);
+    let max_k = ks.iter().chain(&a.ksweep).copied().max().unwrap_or(1);
     if sweep && cfg.rl.group_size <= max_k {
         // MaxPO needs N >= K + 1; the sweep keeps one N for every K (paper Fig. 10).
         cfg.rl.group_size = 2 * max_k;
@@ -262,6 +268,7 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
         cfg,
         estimators,
         ks,
+        ksweep: a.ksweep.clone(),
         seeds,
         out: out.clone(),
         resume: a.common.resume,

@@ -127,6 +127,13 @@ pub fn score(problems: &[Problem], completions: &[Vec<u32>], group_size: usize) 
 /// The fixed held-out test set of `task`: `n` distinct problems drawn from a stream that depends
 /// only on `seed` and the task, so every run with the same seed evaluates the same problems.
 pub fn test_set(task: Task, n: usize, seed: u64) -> Vec<Problem> {
+    disjoint_set(task, n, seed, &HashSet::new())
+}
+
+/// Like [`test_set`], but skipping every prompt of `exclude`: the validation set is the
+/// `disjoint_set` of the validation seed that excludes the test prompts, so the two sets never
+/// share a problem.
+pub fn disjoint_set(task: Task, n: usize, seed: u64, exclude: &HashSet<String>) -> Vec<Problem> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x07e5_75e7 ^ ((task as u64 + 1) << 40));
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(n);
@@ -136,7 +143,7 @@ pub fn test_set(task: Task, n: usize, seed: u64) -> Vec<Problem> {
             break;
         }
         let p = task.generate(&mut rng);
-        if seen.insert(p.prompt.clone()) {
+        if !exclude.contains(&p.prompt) && seen.insert(p.prompt.clone()) {
             out.push(p);
         }
     }
