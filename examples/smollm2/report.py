@@ -159,7 +159,8 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for est, s in summary.items():
         m, h = np.array(s["mean"]), np.nan_to_num(np.array(s["half"]))
-        label = f"{est} ({len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''})" if est != "base" else "base model"
+        label = (f"{est} ({len(s['seeds'])} seed{'s' if len(s['seeds']) > 1 else ''})" if est != "base"
+                 else "base model (band: +-2 s.e. over prompts)")
         ax.plot(ks, m, marker="o", label=label)
         ax.fill_between(ks, np.clip(m - h, 0, 1), np.clip(m + h, 0, 1), alpha=0.15)
     ax.set_xscale("log", base=2)
@@ -167,7 +168,7 @@ def main() -> None:
     ax.set_ylabel("pass@k on held-out test prompts")
     trained = [e for e in summary if e != "base"]
     ax.set_title("SmolLM2-135M-Instruct + TRL + maxk, add21 (CPU scale)\n"
-                 f"bands: {summary[trained[-1]]['interval'] if trained else ''}", fontsize=9)
+                 f"trained: {summary[trained[-1]]['interval'] if trained else ''}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -268,7 +268,7 @@ class MaxKGRPOTrainer(GRPOTrainer):
         unscorable = torch.isnan(rewards_per_func).all(dim=1)
         rows = torch.nan_to_num(rewards_per_func, nan=0.0)
         weights = self.reward_weights.detach().cpu().tolist()
-        g = self.num_generations
+        g = int(self.num_generations or 0)
         kwargs = {"weights": weights, "estimator": self.maxk_estimator, "scale": self.maxk_scale}
         if not bool(unscorable.any()):
             grouped = maxk.multi_objective_advantages(rows.view(-1, g, rows.shape[1]), self.maxk_k, **kwargs)
