@@ -6,9 +6,14 @@
 #
 # - SkyRL: skyrl 0.4.0 and skyrl-gym 0.4.0 from PyPI in their own venv ($MAXK_SKYRL_VENV,
 #   default .venv-skyrl), since SkyRL pins ray 2.57 and transformers 5.6+ against verl's. SkyRL
-#   declares Python >= 3.12; on an older interpreter its wheels are installed with
-#   --ignore-requires-python and without their CUDA/GPU extras (flash-attn, vLLM), and only the
-#   modules of the advantage step are imported (tests/python/conftest.py, skyrl_ppo_utils).
+#   declares Python >= 3.12: the venv is made with the first Python >= 3.12 found
+#   ($MAXK_SKYRL_PYTHON, python3.12-3.14 on PATH, pyenv's installed versions) and SkyRL is
+#   installed normally (`pip install skyrl==0.4.0` plus its `skyrl-train` extra less the CUDA
+#   build flash-attn). uv cannot download a CPython here (only package registries are reachable)
+#   and Debian 12 has no python3.12 package; with no Python >= 3.12 on the machine the script
+#   falls back to the wheels installed with --ignore-requires-python on the older interpreter,
+#   importing only the modules of the advantage step (tests/python/conftest.py, skyrl_ppo_utils),
+#   and says so.
 # - slime and rLLM are not on PyPI (their own install is `pip install -e .` of a checkout): give
 #   their source trees as SLIME_SRC and RLLM_SRC; they run in the main test venv
 #   ($MAXK_VENV, made by scripts/test-python.sh). Without them their tests skip.
@@ -26,19 +31,44 @@ fi
 
 status=0
 
-echo "== SkyRL $SKYRL_VERSION ($SKYRL_VENV)"
+# A Python >= 3.12 for SkyRL, or none.
+find_python312() {
+    local c v
+    for c in "${MAXK_SKYRL_PYTHON:-}" python3.14 python3.13 python3.12 \
+        "$(command -v pyenv >/dev/null && pyenv root)"/versions/3.1[234]*/bin/python3; do
+        [[ -n "$c" ]] || continue
+        v="$("$c" -c 'import sys; print(int(sys.version_info >= (3, 12)))' 2>/dev/null)" || continue
+        if [[ "$v" == 1 ]]; then command -v "$c"; return 0; fi
+    done
+    return 1
+}
+
+PY312="$(find_python312 || true)"
+echo "== SkyRL $SKYRL_VERSION ($SKYRL_VENV) with ${PY312:-no Python >= 3.12 found: python3 and --ignore-requires-python}"
 PY="$SKYRL_VENV/bin/python"
-[[ -x "$PY" ]] || python3 -m venv "$SKYRL_VENV"
+if [[ -x "$PY" && -n "$PY312" ]] && ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+    echo "   $SKYRL_VENV has Python < 3.12 and $PY312 is available: recreating it"
+    rm -rf "$SKYRL_VENV"
+fi
+[[ -x "$PY" ]] || "${PY312:-python3}" -m venv "$SKYRL_VENV"
 "$SKYRL_VENV/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION" || "$PY" -m pip install --quiet "uv==$UV_VERSION"
-# The imports of SkyRL's advantage step and config (its wheel's core requirements, less the GPU ones).
-UV_PYTHON="$PY" "$SKYRL_VENV/bin/uv" pip install --quiet "torch==2.15.0" numpy "pytest==9.2.0" "maturin==1.16.0" \
-    "ray[default]==2.57.0" jaxtyping loguru omegaconf "hydra-core==1.3.4" cloudpathlib pyyaml \
-    "transformers>=5.6.1,<=5.16.1" "datasets>=4.0.0" tensordict polars orjson aiohttp httpx pybase64
-WHEELS="$(mktemp -d)"
-trap 'rm -rf "$WHEELS"' EXIT
-"$PY" -m pip download --quiet --no-deps --python-version 3.12 --only-binary=:all: -d "$WHEELS" \
-    "skyrl==$SKYRL_VERSION" "skyrl-gym==$SKYRL_VERSION"
-"$PY" -m pip install --quiet --no-deps --ignore-requires-python "$WHEELS"/*.whl
+# SkyRL's skyrl-train extra (its training stack: ray, hydra, tensordict, ...) less flash-attn,
+# which compiles against CUDA; torch and transformers pinned to the main test venv's versions.
+TRAIN_EXTRA=("torch==2.15.0" numpy "pytest==9.2.0" "maturin==1.16.0" "ray[default]==2.57.0" jaxtyping loguru
+    omegaconf "hydra-core==1.3.4" cloudpathlib pyyaml "transformers>=5.6.1,<=5.16.1" "datasets>=4.0.0" tensordict
+    polars orjson aiohttp httpx pybase64 tqdm accelerate torchdata "peft==0.18.1" func_timeout)
+if [[ -n "$PY312" ]]; then
+    UV_PYTHON="$PY" "$SKYRL_VENV/bin/uv" pip install --quiet "${TRAIN_EXTRA[@]}" \
+        "skyrl==$SKYRL_VERSION" "skyrl-gym==$SKYRL_VERSION"
+else
+    UV_PYTHON="$PY" "$SKYRL_VENV/bin/uv" pip install --quiet "${TRAIN_EXTRA[@]}"
+    WHEELS="$(mktemp -d)"
+    trap 'rm -rf "$WHEELS"' EXIT
+    "$PY" -m pip download --quiet --no-deps --python-version 3.12 --only-binary=:all: -d "$WHEELS" \
+        "skyrl==$SKYRL_VERSION" "skyrl-gym==$SKYRL_VERSION"
+    "$PY" -m pip install --quiet --no-deps --ignore-requires-python "$WHEELS"/*.whl
+fi
+"$PY" -c 'import sys, skyrl; print("   Python", sys.version.split()[0], "skyrl from", skyrl.__path__[0])'
 (export PATH="$SKYRL_VENV/bin:$PATH"; "$PY" -m pip install --quiet --no-build-isolation --force-reinstall --no-deps .)
 (cd tests/python && MAXK_REQUIRE_SKYRL=1 "$PY" -m pytest -p no:cacheprovider test_skyrl.py test_docs.py -k "skyrl" "$@") || status=$?
 

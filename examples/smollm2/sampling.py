@@ -17,12 +17,13 @@ def count_correct(model, tokenizer, problems: list[Problem], n: int, max_new_tok
     prompt is run through the model once and its KV cache repeated for the n samples, which makes
     evaluation several times cheaper than ``generate(num_return_sequences=n)`` for short answers.
     """
-    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
     model.eval()
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     counts = np.zeros(len(problems), dtype=np.int64)
     for i, p in enumerate(problems):
-        ids = tokenizer(p.prompt(), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        ids = tokenizer(p.prompt(), return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
         out = model(ids, use_cache=True)
         cache = out.past_key_values
         cache.batch_repeat_interleave(n)

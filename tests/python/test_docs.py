@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -229,6 +230,56 @@ def test_skyrl_block():
     fn = ppo_utils.AdvantageEstimatorRegistry.get(name)
     assert fn.keywords["estimator"] == "maxpo" and fn.keywords["k_schedule"] == {"kind": "constant", "k": 4}
     assert cfg.generator.n_samples_per_prompt == 8
+
+
+# Runs `python -m maxk.integrations.skyrl ...` as the page writes it, through SkyRL's own
+# main_base.main (override peek, strict config parse, validate_cfg), and stops where SkyRL would
+# start Ray and the GPU trainer: initialize_ray is recorded instead (a Ray cluster start timed out
+# on the loaded 2-core test machine; test_skyrl.py checks that the registered functions pickle
+# by reference, which is what Ray's registry sync needs), and the trainer's entry point computes
+# one advantage step with the estimator the parsed config names, from SkyRL's registry.
+SKYRL_RUN = """
+import json, runpy, sys
+import numpy as np, torch
+from skyrl.train.entrypoints import main_base
+from skyrl.backends.skyrl_train.utils import ppo_utils
+
+def entry(cfg):
+    fn = ppo_utils.AdvantageEstimatorRegistry.get(cfg.trainer.algorithm.advantage_estimator)
+    r = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 1.0, 1.0])
+    rewards = torch.zeros(10, 3)
+    rewards[:, -1] = r
+    adv, _ = fn(token_level_rewards=rewards, response_mask=torch.ones(10, 3),
+                index=np.array(["a"] * 5 + ["b"] * 5), config=cfg.trainer.algorithm)
+    print("MAXK " + json.dumps({"n": cfg.generator.n_samples_per_prompt, "adv": adv[:, 0].tolist()}), flush=True)
+    return "done"
+
+main_base.initialize_ray = lambda cfg: print("MAXK initialize_ray", flush=True)
+main_base.skyrl_entrypoint = type("Entry", (), {"remote": staticmethod(entry)})
+main_base.ray.get = lambda ref: ref
+sys.argv = ["maxk.integrations.skyrl", *sys.argv[1:]]
+runpy.run_module("maxk.integrations.skyrl", run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_skyrl_block_runs_the_launcher_to_the_trainer():
+    from conftest import skyrl_ppo_utils
+
+    skyrl_ppo_utils()
+    if sys.version_info < (3, 12):
+        pytest.skip("SkyRL's main_base imports its Tinker backend, which needs Python >= 3.12")
+    (launch,) = [c for c in commands(blocks()["skyrl"]) if c[0] == "python"]
+    proc = subprocess.run([sys.executable, "-c", SKYRL_RUN, *launch[3:]], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line[5:] for line in proc.stdout.splitlines() if line.startswith("MAXK ")]
+    assert lines[0] == "initialize_ray", proc.stdout[-2000:]
+    out = json.loads(lines[1])
+    assert out["n"] == 8
+    r = np.array([1.0, 0.0, 0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 1.0, 1.0])
+    want = np.concatenate([maxk.advantages(r[:5], 4), maxk.advantages(r[5:], 4)])
+    np.testing.assert_allclose(out["adv"], want, rtol=1e-6, atol=1e-6)
 
 
 def test_slime_block(tmp_path):

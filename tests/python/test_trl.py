@@ -106,6 +106,8 @@ def make_trainer(tmp_path, **maxk_kwargs):
         seed=0,
         reward_weights=[1.0, 0.5],
         maxk_k=maxk_kwargs.pop("config_k", None),
+        maxk_k_schedule=maxk_kwargs.pop("config_schedule", None),
+        maxk_multi_objective=maxk_kwargs.pop("config_multi", False),
     )
     return Recording(
         model=tiny_model(tokenizer),
@@ -231,3 +233,116 @@ def test_missing_calculate_rewards_call_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(MaxKGRPOTrainer, "_calculate_rewards", lambda self, *a: GRPOTrainer._calculate_rewards(self, *a))
     with pytest.raises(RuntimeError, match="did not call GRPOTrainer._calculate_rewards"):
         trainer.train()
+
+
+# ---- issue 16: multi-objective max@K (one axis per reward function) and K schedules ----------
+
+
+def multi_objective_want(rewards_per_func, k, estimator="maxpo", scale="none", weights=(1.0, 0.5)):
+    """``maxk.multi_objective_advantages`` on the per-function rewards of the batch, grouped by
+    prompt (a function's None counts 0 on its axis, as TRL's nansum)."""
+    rows = torch.nan_to_num(rewards_per_func, nan=0.0).view(-1, G, rewards_per_func.shape[1])
+    return maxk.multi_objective_advantages(rows, k, weights=list(weights), estimator=estimator, scale=scale).reshape(-1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("estimator", "k", "scale_rewards"), [("maxpo", 2, "none"), ("pkpo", 3, "group")])
+def test_multi_objective_run_equals_multi_objective_advantages(tmp_path, estimator, k, scale_rewards):
+    trainer = make_trainer(tmp_path, maxk_estimator=estimator, maxk_k=k, maxk_multi_objective=True)
+    if scale_rewards == "group":  # per-axis normalisation, TRL's scale_rewards="group"
+        trainer.scale_rewards = "group"
+        trainer.maxk_scale = trainer._resolve_scale(None)
+    assert trainer.maxk_multi_objective
+    trainer.train()
+    assert len(trainer.seen_rewards) == 3
+    scale = "std" if scale_rewards == "group" else "none"
+    differs = False
+    for rewards_per_func, used in zip(trainer.seen_rewards, trainer.batch_advantages):
+        want = multi_objective_want(rewards_per_func, k, estimator, scale)
+        torch.testing.assert_close(used, want, rtol=0, atol=0)
+        summed = (rewards_per_func * torch.tensor([1.0, 0.5])).nansum(dim=1)
+        single = maxk.advantages(summed.view(-1, G), k, estimator, scale).reshape(-1)
+        differs |= not torch.allclose(used, single)
+    # one axis per function is not one estimator on the weighted sum (max@K is not linear)
+    assert differs, "no batch told the multi-objective advantages from the summed-reward ones"
+    loss_side = torch.cat(trainer.loss_advantages)
+    torch.testing.assert_close(loss_side.sort().values, torch.cat(trainer.batch_advantages).sort().values)
+    assert any(f"maxk/max@{k}" in h for h in trainer.state.log_history)
+
+
+@pytest.mark.slow
+def test_multi_objective_config_flag_and_unscorable(tmp_path):
+    """``MaxKGRPOConfig(maxk_multi_objective=True)``; unscorable completions get 0 and leave their
+    group, a function's None counts 0 on its axis, and a group left too small for K follows the
+    small-group rule, as in the single-reward path."""
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k=1, config_multi=True)
+    assert trainer.maxk_multi_objective
+    nan = float("nan")
+    rpf = torch.tensor(
+        [[1.0, 0.0], [nan, nan], [0.0, 1.0], [2.0, nan]] + [[0.5, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 0.0]]
+    )
+    adv, diag = trainer._maxk_advantages(rpf)
+    assert adv[1] == 0 and diag["unscorable"] == 1
+    rows = torch.nan_to_num(rpf, nan=0.0)
+    kw = {"weights": [1.0, 0.5], "estimator": "maxpo"}
+    torch.testing.assert_close(adv[[0, 2, 3]], maxk.multi_objective_advantages(rows[[0, 2, 3]], 1, **kw), rtol=0, atol=0)
+    torch.testing.assert_close(adv[4:], maxk.multi_objective_advantages(rows[4:], 1, **kw), rtol=0, atol=0)
+    # K = 2 leaves the first group with N = K = 2 scorable completions: too small for maxpo
+    trainer.maxk_k = 2
+    small = torch.tensor([[1.0, 0.0], [nan, nan], [nan, nan], [0.0, 1.0]] + rpf[4:].tolist())
+    adv, diag = trainer._maxk_advantages(small)
+    assert torch.all(adv[:4] == 0) and (diag["small_groups"], diag["unscorable"]) == (1, 2)
+    torch.testing.assert_close(adv[4:], maxk.multi_objective_advantages(rows[4:], 2, **kw), rtol=0, atol=0)
+    trainer.maxk_small_groups = "shrink-k"  # K -> N on that group, per axis
+    adv, _ = trainer._maxk_advantages(small)
+    want = sum(
+        w * maxk.advantages(torch.tensor([[1.0, 0.0], [0.0, 1.0]])[:, d], 2, "maxpo", "none", "shrink-k")
+        for d, w in enumerate([1.0, 0.5])
+    )
+    torch.testing.assert_close(adv[[0, 3]], want)
+    trainer.maxk_small_groups = "error"
+    with pytest.raises(ValueError, match="k = 2 is out of range for maxpo with group size 2"):
+        trainer._maxk_advantages(small)
+
+
+@pytest.mark.slow
+def test_k_schedule_sets_k_per_step_and_logs_it(tmp_path, caplog):
+    """A step-list schedule (K = 1 at step 0, 2 from step 1, 3 from step 2) and a linear one:
+    each generation batch uses K of TRL's global step, and K is logged (``maxk/k`` in TRL's logs,
+    ``maxk K=.. at step ..`` on the maxk.schedule logger)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="maxk.schedule")
+    trainer = make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k_schedule="steps:0=1,1=2,2=3")
+    assert trainer.maxk_k == 1  # K of step 0, validated against num_generations at construction
+    trainer.train()
+    assert len(trainer.seen_rewards) == 3
+    for step, (rewards_per_func, used) in enumerate(zip(trainer.seen_rewards, trainer.batch_advantages)):
+        rewards = (rewards_per_func * torch.tensor([1.0, 0.5])).nansum(dim=1)
+        want = maxk.advantages(rewards.view(-1, G), step + 1, "maxpo").reshape(-1)
+        torch.testing.assert_close(used, want, rtol=0, atol=0)
+    logged_k = [h["maxk/k"] for h in trainer.state.log_history if "maxk/k" in h]
+    assert logged_k == [1.0, 2.0, 3.0]
+    for step in range(3):
+        assert f"maxk K={step + 1} at step {step}" in caplog.text
+    assert [h["step"] for h in trainer.state.log_history if "maxk/k" in h] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_k_schedule_from_config_and_errors(tmp_path):
+    trainer = make_trainer(tmp_path, maxk_estimator="pkpo", config_schedule="linear:1:4:3")
+    assert [trainer._maxk_schedule.schedule.k_at(s) for s in range(5)] == [1, 2, 3, 4, 4]
+    rpf = torch.rand(8, 2)
+    for step, k in enumerate([1, 2, 3, 4]):
+        trainer.state.global_step = step
+        adv, diag = trainer._maxk_advantages(rpf)
+        assert trainer.maxk_k == k and diag["k"] == k
+        rewards = (rpf * torch.tensor([1.0, 0.5])).sum(dim=1)
+        torch.testing.assert_close(adv, maxk.advantages(rewards.view(-1, G), k, "pkpo").reshape(-1), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="give maxk_k or maxk_k_schedule, not both"):
+        make_trainer(tmp_path, maxk_k=2, maxk_k_schedule="linear:1:3:3")
+    # every K the schedule reaches is checked against num_generations = 4 up front (maxpo: K < 4)
+    with pytest.raises(ValueError, match=r"maxk_k=4\) with num_generations=4"):
+        make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k_schedule="steps:0=2,5=4")
+    with pytest.raises(ValueError, match="expected linear:START:END:STEPS"):
+        make_trainer(tmp_path, maxk_k_schedule="linear:1:4")

@@ -259,20 +259,58 @@ class MaxKGRPOTrainer(GRPOTrainer):
         return advantages, diag
 
     def _maxk_multi_objective_values(self, rewards_per_func: torch.Tensor) -> torch.Tensor:
-        """The multi-objective advantages ``[B]`` (0 for unscorable completions)."""
+        """The multi-objective advantages ``[B]`` (0 for unscorable completions).
+
+        A group left by unscorable completions with too few samples for K follows
+        ``maxk_small_groups`` as in the single-reward path: ``zero`` gives it 0, ``error`` raises
+        the core's message, ``shrink-k`` / ``centered-ei`` apply the rule on each axis before the
+        weighted sum."""
         unscorable = torch.isnan(rewards_per_func).all(dim=1)
         rows = torch.nan_to_num(rewards_per_func, nan=0.0)
         weights = self.reward_weights.detach().cpu().tolist()
-        g = self.num_generations
-        args = (self.maxk_k,)
+        g = int(self.num_generations or 0)
         kwargs = {"weights": weights, "estimator": self.maxk_estimator, "scale": self.maxk_scale}
         if not bool(unscorable.any()):
-            grouped = maxk.multi_objective_advantages(rows.view(-1, g, rows.shape[1]), *args, **kwargs)
+            grouped = maxk.multi_objective_advantages(rows.view(-1, g, rows.shape[1]), self.maxk_k, **kwargs)
             return grouped.reshape(-1)
-        keep = ~unscorable
-        sizes = keep.view(-1, g).sum(dim=1)
-        sizes = sizes[sizes > 0]
-        offsets = [0, *torch.cumsum(sizes, dim=0).tolist()]
         advantages = torch.zeros(rows.shape[0], dtype=rows.dtype, device=rows.device)
-        advantages[keep] = maxk.multi_objective_advantages(rows[keep], *args, offsets=offsets, **kwargs)
+        keep = ~unscorable
+        fitting: list[list[int]] = []  # the scorable completions of each group that carries K
+        for group in range(rows.shape[0] // g):
+            members = [i for i in range(group * g, (group + 1) * g) if bool(keep[i])]
+            if not members:
+                continue
+            if self._maxk_group_fits(len(members)):
+                fitting.append(members)
+            else:
+                advantages[members] = self._maxk_small_group_values(rows[members], group)
+        if fitting:
+            index = [i for members in fitting for i in members]
+            offsets = [0]
+            for members in fitting:
+                offsets.append(offsets[-1] + len(members))
+            advantages[index] = maxk.multi_objective_advantages(rows[index], self.maxk_k, offsets=offsets, **kwargs)
         return advantages
+
+    def _maxk_group_fits(self, n: int) -> bool:
+        """Whether a group of ``n`` samples carries the estimator at the current K."""
+        try:
+            maxk.advantages([0.0] * n, self.maxk_k, self.maxk_estimator, self.maxk_scale)
+        except ValueError:
+            return False
+        return True
+
+    def _maxk_small_group_values(self, rows: torch.Tensor, group: int) -> torch.Tensor:
+        """Advantages of a group too small for K, under ``maxk_small_groups``."""
+        if self.maxk_small_groups == "zero":
+            return torch.zeros(rows.shape[0], dtype=rows.dtype, device=rows.device)
+        out = torch.zeros(rows.shape[0], dtype=torch.float64, device=rows.device)
+        for d, w in enumerate(self.reward_weights.detach().cpu().tolist()):
+            try:
+                axis = maxk.advantages(
+                    rows[:, d].double(), self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
+                )
+            except ValueError as e:
+                raise ValueError(f"MaxKGRPOTrainer (multi-objective): group id {group}: axis {d}: {e}") from None
+            out += w * axis
+        return out.to(rows.dtype)
