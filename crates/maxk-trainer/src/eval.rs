@@ -120,18 +120,7 @@ pub fn evaluate<E: Engine>(
     engine: &E,
     progress: bool,
 ) -> Result<Vec<TaskEval>> {
-    let ev = &cfg.eval;
-    let sets = test_problems(cfg)?;
-    evaluate_on(
-        weights,
-        engine,
-        &sets,
-        &ev.sampling,
-        ev.n_samples,
-        ev.batch_rows,
-        ev.test_seed ^ 0xe7a1,
-        progress,
-    )
+    evaluate_test(weights, cfg, engine, &cfg.eval.sampling, 0xe7a1, progress)
 }
 
 /// The test-set evaluation at the rollout sampling (`rl.sampling`) instead of `eval.sampling`.
@@ -141,16 +130,29 @@ pub fn evaluate_at_rollout_temperature<E: Engine>(
     engine: &E,
     progress: bool,
 ) -> Result<Vec<TaskEval>> {
+    evaluate_test(weights, cfg, engine, &cfg.rl.sampling, 0x7e11, progress)
+}
+
+/// The test set, `eval.n_samples` samples per problem at `sampling`, from the sampling stream
+/// `eval.test_seed ^ stream`.
+fn evaluate_test<E: Engine>(
+    weights: &HostWeights,
+    cfg: &LmConfig,
+    engine: &E,
+    sampling: &SampleConfig,
+    stream: u64,
+    progress: bool,
+) -> Result<Vec<TaskEval>> {
     let ev = &cfg.eval;
     let sets = test_problems(cfg)?;
     evaluate_on(
         weights,
         engine,
         &sets,
-        &cfg.rl.sampling,
+        sampling,
         ev.n_samples,
         ev.batch_rows,
-        ev.test_seed ^ 0x7e11,
+        ev.test_seed ^ stream,
         progress,
     )
 }
