@@ -12,8 +12,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::{advantages, jsonl};
-
 /// Arguments of `maxk bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,7 +21,7 @@ pub struct Args {
     /// K used throughout (the huge group uses K = 64).
     #[arg(short = 'k', long, default_value_t = 8)]
     pub k: usize,
-    /// Size of the one huge group sent through the JSON Lines path of `maxk advantages`.
+    /// Size of the one huge group run through `maxk advantages` (a process per run).
     #[arg(long, default_value_t = 1_000_000)]
     pub huge_n: usize,
 }
@@ -112,29 +110,45 @@ pub fn run(args: Args) -> Result<()> {
     huge_group(&mut out, &mut rng, &args)
 }
 
-/// One huge group through the JSON Lines path of `maxk advantages` (parse, estimator,
-/// serialise; in memory, so the pipe and process start, equal for both, are left out):
-/// maxpo against the trivial dr-grpo on the same line, alternating, `repeats` times.
+/// One huge group through `maxk advantages` end to end, as a user runs it: this binary is
+/// started on a file holding one line of `--huge-n` rewards (output discarded), maxpo
+/// against the trivial dr-grpo on the same file, alternating, `repeats` times. Process start,
+/// reading, JSON parsing and printing are the same for both; the ratio is what the sort and
+/// the kernel of maxpo add.
 fn huge_group(out: &mut dyn Write, rng: &mut ChaCha8Rng, args: &Args) -> Result<()> {
     let n = args.huge_n;
     let k = 64.min(n.saturating_sub(1)).max(1);
     Estimator::Maxpo.validate(n, k).context("--huge-n must be at least 2")?;
-    let line = format!("{}\n", serde_json::to_string(&rewards(rng, n))?);
-    let repeats = if args.quick { 3 } else { 9 };
+    let mut file = tempfile::Builder::new()
+        .prefix("maxk-bench-")
+        .suffix(".jsonl")
+        .tempfile()
+        .context("cannot create the huge group's input file")?;
+    writeln!(file, "{}", serde_json::to_string(&rewards(rng, n))?).context("cannot write the huge group")?;
+    let exe = std::env::current_exe().context("cannot find the maxk binary to run")?;
+    let repeats = if args.quick { 5 } else { 9 };
     writeln!(
         out,
-        "One group of N = {n} through `maxk advantages` (JSON Lines in memory), K = {k}: \
-         maxpo vs dr-grpo, {repeats} alternating repeats"
+        "One group of N = {n} through `maxk advantages -k {k}` (a process per run, one line \
+         from a file, output discarded): maxpo vs dr-grpo, {repeats} alternating repeats"
     )?;
     let time = |estimator: Estimator| -> Result<f64> {
-        let mut sink = Vec::with_capacity(2 * line.len());
         let start = Instant::now();
-        jsonl::process(&mut line.as_bytes(), &mut sink, advantages::per_line(Spec::new(estimator, k)))?;
+        let status = std::process::Command::new(&exe)
+            .args(["advantages", "--estimator", estimator.id(), "-k", &k.to_string(), "--input"])
+            .arg(file.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("cannot run {}", exe.display()))?;
         let t = start.elapsed().as_secs_f64();
-        black_box(&sink);
+        anyhow::ensure!(
+            status.success(),
+            "`maxk advantages --estimator {}` failed: {status}",
+            estimator.id()
+        );
         Ok(t)
     };
-    time(Estimator::Maxpo)?; // warm-up: page faults, the rayon pool
+    time(Estimator::Maxpo)?; // warm-up: the file and the binary in the page cache
     let (mut maxpo, mut dr, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
         let (a, b) = (time(Estimator::Maxpo)?, time(Estimator::DrGrpo)?);

@@ -101,8 +101,8 @@ pub fn map_lines(
     sink.finish()
 }
 
-/// The loop of [`map_lines`] on any reader and writer (the benchmark runs it in memory).
-pub fn process(
+/// The loop of [`map_lines`] on any reader and writer.
+fn process(
     rd: &mut dyn BufRead,
     out: &mut dyn Write,
     mut each: impl FnMut(&[f64]) -> Result<String>,
