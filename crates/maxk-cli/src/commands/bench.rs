@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use maxk_core::{Estimator, Spec};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+
+use crate::staged::Staged;
 use rayon::prelude::*;
 
 /// Arguments of `maxk bench`.
@@ -46,8 +46,22 @@ fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
     samples[2]
 }
 
-fn rewards(rng: &mut ChaCha8Rng, len: usize) -> Vec<f64> {
-    (0..len).map(|_| rng.r#gen::<f64>()).collect()
+/// SplitMix64 (Steele, Lea and Flood 2014): uniform rewards in [0, 1) for timing, with no
+/// random-number crate in the light build.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as f64 / 2f64.powi(64)
+    }
+}
+
+fn rewards(rng: &mut SplitMix, len: usize) -> Vec<f64> {
+    (0..len).map(|_| rng.next_f64()).collect()
 }
 
 fn human(seconds: f64) -> String {
@@ -62,7 +76,7 @@ fn human(seconds: f64) -> String {
 pub fn run(args: Args) -> Result<()> {
     let mut out = io::stdout().lock();
     let budget = Duration::from_millis(if args.quick { 100 } else { 1000 });
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = SplitMix(0);
     let spec = Spec::new(Estimator::Maxpo, args.k);
     // Every group below has at least 64 rewards: a K that fits them all is checked once here,
     // so the timed calls cannot fail.
@@ -115,16 +129,17 @@ pub fn run(args: Args) -> Result<()> {
 /// against the trivial dr-grpo on the same file, alternating, `repeats` times. Process start,
 /// reading, JSON parsing and printing are the same for both; the ratio is what the sort and
 /// the kernel of maxpo add.
-fn huge_group(out: &mut dyn Write, rng: &mut ChaCha8Rng, args: &Args) -> Result<()> {
+fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
     let n = args.huge_n;
     let k = 64.min(n.saturating_sub(1)).max(1);
     Estimator::Maxpo.validate(n, k).context("--huge-n must be at least 2")?;
-    let mut file = tempfile::Builder::new()
-        .prefix("maxk-bench-")
-        .suffix(".jsonl")
-        .tempfile()
+    let (input, file) = Staged::create_in(&std::env::temp_dir(), "maxk-bench", ".jsonl")
         .context("cannot create the huge group's input file")?;
-    writeln!(file, "{}", serde_json::to_string(&rewards(rng, n))?).context("cannot write the huge group")?;
+    let mut file = io::BufWriter::new(file);
+    writeln!(file, "{}", serde_json::to_string(&rewards(rng, n))?)
+        .and_then(|()| file.flush())
+        .context("cannot write the huge group's input file")?;
+    drop(file);
     let exe = std::env::current_exe().context("cannot find the maxk binary to run")?;
     let repeats = if args.quick { 5 } else { 9 };
     writeln!(
@@ -136,7 +151,7 @@ fn huge_group(out: &mut dyn Write, rng: &mut ChaCha8Rng, args: &Args) -> Result<
         let start = Instant::now();
         let status = std::process::Command::new(&exe)
             .args(["advantages", "--estimator", estimator.id(), "-k", &k.to_string(), "--input"])
-            .arg(file.path())
+            .arg(input.path())
             .stdout(std::process::Stdio::null())
             .status()
             .with_context(|| format!("cannot run {}", exe.display()))?;
