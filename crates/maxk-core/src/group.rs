@@ -65,10 +65,12 @@ struct Tables {
 }
 
 /// Groups from this size sort their packed keys by an LSD radix sort ([`radix_sort_from`])
-/// instead of a comparison sort: at N = 10^6 it takes about half the time of a serial
-/// `sort_unstable` of the same keys, and less CPU than rayon's parallel sort, with no
-/// thread to wake (what a single huge group through the CLI waits for). Smaller groups keep
-/// `sort_unstable`, faster while the keys fit in cache.
+/// instead of a comparison sort: at N = 10^6 it needs about half the CPU time of a serial
+/// `sort_unstable` of the same keys and less than rayon's parallel sort of exact keys did
+/// (what a single huge group through the CLI waits for). These groups also touch less
+/// memory in the kernel (see [`Tables::fwd`]) and fill its tables on a second thread
+/// ([`Workspace::sort_and_prepare`]). Smaller groups keep `sort_unstable`, faster while the
+/// keys fit in cache.
 const RADIX_FROM: usize = 1 << 15;
 
 /// Groups from this size that need the exact fallback sort it in parallel
@@ -231,8 +233,8 @@ impl Sorter {
 }
 
 impl Tables {
-    /// Fills, ahead of the kernel, the tables that `est` at `(n, k)` reads, and sizes the
-    /// prefix sums (for large groups this runs beside the sort, see [`Workspace::sort`]).
+    /// Fills, ahead of the kernel, the tables that `est` at `(n, k)` reads (for large groups
+    /// this runs beside the sort, see [`Workspace::sort_and_prepare`]).
     fn prepare(&mut self, est: Estimator, n: usize, k: usize) {
         match est {
             Estimator::Ei | Estimator::PkpoLoo1 if k >= 2 => {
