@@ -5,6 +5,7 @@
 //! advantages ... | head`) ends the run quietly with status 0, as ripgrep does.
 
 mod commands;
+mod staged;
 
 use clap::{Parser, Subcommand};
 

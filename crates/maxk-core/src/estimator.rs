@@ -157,8 +157,8 @@ impl Estimator {
         }
     }
 
-    /// Whether the estimator reads `k` (the peers `rloo`, `dr-grpo`, `grpo`,
-    /// `best-minus-second` ignore it).
+    /// Whether the estimator reads `k` (`rloo`, `dr-grpo`, `grpo`, `best-minus-second` and
+    /// `maxrl` ignore it).
     pub const fn uses_k(self) -> bool {
         !matches!(self.k_range(), KRange::Unused)
     }

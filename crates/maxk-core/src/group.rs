@@ -28,25 +28,97 @@ const COMPENSATE_FROM: usize = 1024;
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
 #[derive(Debug, Default, Clone)]
 pub struct Workspace {
-    /// Packed sort keys of groups below [`PAR_SORT_FROM`] (see [`Workspace::sort`]).
-    packed: Vec<u64>,
-    /// Exact sort keys (see [`sort_key`]).
-    exact: Vec<u128>,
-    sorted: Vec<(f64, usize)>,
-    w_table: Table,
-    z_table: Table,
-    /// `z_b (N - b) / b`, the backward weights of maxpo, cached with `z_table`.
-    zq: Vec<f64>,
-    fwd: Vec<f64>,
+    sorter: Sorter,
+    tables: Tables,
 }
 
-/// Groups from this size sort exact `u128` keys in parallel (rayon's `par_sort_unstable`): one
-/// huge group would otherwise leave every core but one idle, and the exact keys hold the
-/// reward itself, which saves the random-access gather of the rewards that the packed keys
-/// need (as costly as the sort itself at N = 10^6). Smaller groups keep the serial sort of
-/// packed keys, since batches already run one group per core and waking the pool costs more
-/// than sorting a few thousand keys.
+/// The sorted group and the buffers of the sort (see [`Sorter::sort`]).
+#[derive(Debug, Default, Clone)]
+struct Sorter {
+    /// `vals[b]` is the reward of rank `b`, and `packed[b] & index_mask` its index in the
+    /// group.
+    vals: Vec<f64>,
+    /// Packed sort keys, sorted along with `vals`.
+    packed: Vec<u64>,
+    /// The bits of `packed` that hold the index.
+    index_mask: u64,
+    /// Scratch of the radix sort of large groups.
+    spare: Vec<u64>,
+    /// Exact sort keys (see [`sort_key`]).
+    exact: Vec<u128>,
+}
+
+/// The weight tables of the u/v/w kernel and its prefix sums, by rank.
+#[derive(Debug, Default, Clone)]
+struct Tables {
+    w_table: Table,
+    z_table: Table,
+    /// `z_b (N - b) / b`, the backward weights of maxpo, for groups below [`RADIX_FROM`]
+    /// (larger ones compute them as they go, which saves a pass and a table as large as the
+    /// group), cached by `(N, K)` as the tables are.
+    zq: Table,
+    /// The forward prefix sums of maxpo, as `f64::to_bits`: stored as `u64` so that a large
+    /// group can take over the sort's scratch, already as long as the group and dead after
+    /// the sort, instead of touching a fresh buffer of that size (see
+    /// [`Workspace::ranked_sorted`]).
+    fwd: Vec<u64>,
+}
+
+/// Groups from this size sort their packed keys by an LSD radix sort ([`radix_sort_from`])
+/// instead of a comparison sort: at N = 10^6 it needs about half the CPU time of a serial
+/// `sort_unstable` of the same keys and less than rayon's parallel sort of exact keys did
+/// (what a single huge group through the CLI waits for). These groups also touch less
+/// memory in the kernel (see [`Tables::fwd`]) and fill its tables on a second thread
+/// ([`Workspace::sort_and_prepare`]). Smaller groups keep `sort_unstable`, faster while the
+/// keys fit in cache.
+const RADIX_FROM: usize = 1 << 15;
+
+/// Groups from this size that need the exact fallback sort it in parallel
+/// (`par_sort_unstable`); smaller ones sort it serially, since batches already run one group
+/// per core and waking the pool costs more than sorting a few thousand keys.
 const PAR_SORT_FROM: usize = 1 << 15;
+
+/// Bits per digit of [`radix_sort_from`]: 256 counters per pass stay in L1 and the scatter
+/// writes to 256 streams, few enough for the write-combining of the cache.
+const RADIX_BITS: u32 = 8;
+
+/// Fills `keys` with `input` sorted ascending by bits `low..64`, stably (keys equal in
+/// those bits keep their input order), by an LSD radix sort over 8-bit digits; `spare` is
+/// scratch. Filling `keys` counts every digit at once; then each digit that does not put
+/// all keys in one bucket scatters them once (rewards in a narrow range share their top
+/// digits, which are skipped).
+fn radix_sort_from(input: impl Iterator<Item = u64>, keys: &mut Vec<u64>, spare: &mut Vec<u64>, low: u32) {
+    let digits = (64 - low).div_ceil(RADIX_BITS);
+    let digit = |key: u64, d: u32| ((key >> (low + d * RADIX_BITS)) & 0xff) as usize;
+    let mut counts = vec![[0usize; 1 << RADIX_BITS]; digits as usize];
+    keys.clear();
+    for key in input {
+        for (d, c) in (0..digits).zip(counts.iter_mut()) {
+            c[digit(key, d)] += 1;
+        }
+        keys.push(key);
+    }
+    let n = keys.len();
+    spare.clear();
+    spare.resize(n, 0);
+    for (d, c) in (0..digits).zip(counts.iter_mut()) {
+        if c.contains(&n) {
+            continue;
+        }
+        let mut start = 0;
+        for slot in c.iter_mut() {
+            let count = *slot;
+            *slot = start;
+            start += count;
+        }
+        for &key in keys.iter() {
+            let slot = &mut c[digit(key, d)];
+            spare[*slot] = key;
+            *slot += 1;
+        }
+        std::mem::swap(keys, spare);
+    }
+}
 
 /// Bits of `x` that order like `f64::total_cmp`: flipping every bit of a negative float and
 /// only the sign bit of a positive one makes the IEEE-754 bit patterns ascend with the values.
@@ -65,14 +137,16 @@ fn sort_key(x: f64, index: usize) -> u128 {
     (u128::from(ordered_bits(x)) << 64) | index as u128
 }
 
-/// Insertion sort by `total_cmp` of an almost sorted slice; gives up (returning false, the
-/// slice then a permutation of the input) once it has made more than `budget` moves.
-fn insertion_pass(s: &mut [(f64, usize)], budget: usize) -> bool {
+/// Stable insertion sort by `total_cmp` of an almost sorted `vals`, moving `keys` along;
+/// gives up (returning false, both then a permutation of the input) once it has made more
+/// than `budget` moves.
+fn insertion_pass(vals: &mut [f64], keys: &mut [u64], budget: usize) -> bool {
     let mut moves = 0;
-    for j in 1..s.len() {
+    for j in 1..vals.len() {
         let mut i = j;
-        while i > 0 && s[i - 1].0.total_cmp(&s[i].0).is_gt() {
-            s.swap(i - 1, i);
+        while i > 0 && vals[i - 1].total_cmp(&vals[i]).is_gt() {
+            vals.swap(i - 1, i);
+            keys.swap(i - 1, i);
             i -= 1;
             moves += 1;
             if moves > budget {
@@ -81,6 +155,103 @@ fn insertion_pass(s: &mut [(f64, usize)], budget: usize) -> bool {
         }
     }
     true
+}
+
+impl Sorter {
+    /// Fills `vals` with the rewards in ascending `f64::total_cmp` order, equal rewards
+    /// by ascending index (every kernel gives identical results for any order of equal
+    /// rewards, but one order keeps every sort path bit for bit the same).
+    ///
+    /// Sorting integer keys is about twice as fast as sorting pairs with a float comparator,
+    /// and the sort is the hot spot of a batch of small groups. [`Sorter::sort_packed`]
+    /// sorts one `u64` per reward: its order-preserving bits with the lowest `b` replaced by
+    /// the index (`2^b >= N`). That order is exact except between rewards that differ only in
+    /// those `b` low bits (within `2^b` ulps of each other), which one insertion pass puts
+    /// right. Should that pass need more than `4N` moves (a pathological group of nearly
+    /// equal rewards), the group is re-sorted on exact `u128` keys ([`Sorter::sort_exact`]).
+    fn sort<T: Reward>(&mut self, rewards: &[T]) {
+        let n = rewards.len();
+        if !self.sort_packed(rewards, n >= RADIX_FROM) {
+            self.sort_exact(rewards, n >= PAR_SORT_FROM);
+        }
+    }
+
+    /// The packed-key sort of [`Sorter::sort`] (by radix sort or `sort_unstable`); false,
+    /// with `vals` unfinished, when the insertion pass gives up.
+    fn sort_packed<T: Reward>(&mut self, rewards: &[T], radix: bool) -> bool {
+        let n = rewards.len();
+        let mask = n.next_power_of_two() as u64 - 1;
+        let key = |(i, r): (usize, &T)| (ordered_bits(r.to_f64()) & !mask) | i as u64;
+        let value = |&key: &u64| rewards[(key & mask) as usize].to_f64();
+        if radix {
+            // The index bits are in input order already: a stable sort of the rest suffices.
+            let input = rewards.iter().enumerate().map(key);
+            radix_sort_from(input, &mut self.packed, &mut self.spare, mask.count_ones());
+        } else {
+            self.packed.clear();
+            self.packed.extend(rewards.iter().enumerate().map(key));
+            self.packed.sort_unstable();
+        }
+        self.vals.clear();
+        self.vals.extend(self.packed.iter().map(value));
+        self.index_mask = mask;
+        insertion_pass(&mut self.vals, &mut self.packed, 4 * n)
+    }
+
+    /// The exact sort of [`Sorter::sort`]: one `u128` key per reward (its order-preserving
+    /// bits, then its index), sorted serially or in parallel.
+    fn sort_exact<T: Reward>(&mut self, rewards: &[T], parallel: bool) {
+        self.exact.clear();
+        self.exact.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
+        if parallel {
+            self.exact.par_sort_unstable();
+        } else {
+            self.exact.sort_unstable();
+        }
+        self.vals.clear();
+        self.vals.extend(self.exact.iter().map(|&key| from_ordered_bits((key >> 64) as u64)));
+        self.packed.clear();
+        self.packed.extend(self.exact.iter().map(|&key| key as u64));
+        self.index_mask = u64::MAX;
+    }
+
+    /// The unit of the u/v/w kernel for the sorted group: rewards near the top of f64's range
+    /// are rescaled (in place) so that gaps and prefix sums cannot overflow; everything else
+    /// runs unscaled, bit for bit as before.
+    fn unit(&mut self) -> Unit {
+        let n = self.vals.len();
+        let max_abs = self.vals[0].abs().max(self.vals[n - 1].abs());
+        if max_abs <= KERNEL_UNSCALED_UP_TO {
+            return Unit::ONE;
+        }
+        let unit = Unit::of(max_abs);
+        for v in &mut self.vals {
+            *v *= unit.to;
+        }
+        unit
+    }
+}
+
+impl Tables {
+    /// Fills, ahead of the kernel, the tables that `est` at `(n, k)` reads (for large groups
+    /// this runs beside the sort, see [`Workspace::sort_and_prepare`]).
+    fn prepare(&mut self, est: Estimator, n: usize, k: usize) {
+        match est {
+            Estimator::Ei | Estimator::PkpoLoo1 if k >= 2 => {
+                self.w_table.get(n - 1, k - 1);
+            }
+            Estimator::Pkpo => {
+                self.w_table.get(n - 1, k - 1);
+            }
+            Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
+                if est == Estimator::PkpoLoo {
+                    self.w_table.get(n - 1, k - 1);
+                }
+                self.z_table.get(n, k);
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -121,46 +292,18 @@ impl Workspace {
         self.compute(rewards, spec, out)
     }
 
-    /// Fills `sorted` with (reward, index) in ascending `f64::total_cmp` order (ties in any
-    /// order: every kernel gives identical results for any order of equal rewards).
-    ///
-    /// Sorting integer keys is about twice as fast as sorting pairs with a float comparator,
-    /// and the sort is the hot spot of a batch of small groups. Groups below [`PAR_SORT_FROM`]
-    /// sort one `u64` per reward: its order-preserving bits with the lowest `b` replaced by
-    /// the index (`2^b >= N`). That order is exact except between rewards that differ only in
-    /// those `b` low bits (within `2^b` ulps of each other), which one insertion pass puts
-    /// right. Should that pass need more than `4N` moves (a pathological group of nearly
-    /// equal rewards), the group is re-sorted on exact `u128` keys. Larger groups sort exact
-    /// keys in parallel from the start.
-    fn sort<T: Reward>(&mut self, rewards: &[T]) {
-        let n = rewards.len();
-        if n < PAR_SORT_FROM {
-            let mask = n.next_power_of_two() as u64 - 1;
-            self.packed.clear();
-            self.packed.extend(
-                rewards.iter().enumerate().map(|(i, r)| (ordered_bits(r.to_f64()) & !mask) | i as u64),
-            );
-            self.packed.sort_unstable();
-            self.sorted.clear();
-            self.sorted.extend(self.packed.iter().map(|&key| {
-                let i = (key & mask) as usize;
-                (rewards[i].to_f64(), i)
-            }));
-            if insertion_pass(&mut self.sorted, 4 * n) {
-                return;
-            }
-        }
-        self.exact.clear();
-        self.exact.extend(rewards.iter().enumerate().map(|(i, r)| sort_key(r.to_f64(), i)));
-        if n >= PAR_SORT_FROM {
-            self.exact.par_sort_unstable();
+    /// Sorts the group into `self.sorter`. For a large group, `prepare` fills the tables the
+    /// kernel will read at the same time, on the rayon pool: their recurrences are serial
+    /// chains as long as the group (about a third of the sort's time at N = 10^6), and
+    /// independent of the order. Small groups leave the tables to the kernel, which fills
+    /// them on first use (batches already keep every core busy).
+    fn sort_and_prepare<T: Reward>(&mut self, rewards: &[T], prepare: impl FnOnce(&mut Tables) + Send) {
+        let (sorter, tables) = (&mut self.sorter, &mut self.tables);
+        if rewards.len() >= RADIX_FROM {
+            rayon::join(|| sorter.sort(rewards), || prepare(tables));
         } else {
-            self.exact.sort_unstable();
+            sorter.sort(rewards);
         }
-        self.sorted.clear();
-        self.sorted.extend(
-            self.exact.iter().map(|&key| (from_ordered_bits((key >> 64) as u64), key as u64 as usize)),
-        );
     }
 
     /// rho_K of a validated, non-empty group (`1 <= k <= N`). rho is a weighted mean of the
@@ -168,18 +311,20 @@ impl Workspace {
     /// the rescaling by [`Unit`] first.
     pub(crate) fn rho<T: Reward>(&mut self, rewards: &[T], k: usize) -> f64 {
         let n = rewards.len();
-        self.sort(rewards);
-        let unit = self.kernel_unit();
-        let z = self.z_table.get(n, k);
-        let s = &self.sorted;
+        self.sort_and_prepare(rewards, |t| {
+            t.z_table.get(n, k);
+        });
+        let unit = self.sorter.unit();
+        let z = self.tables.z_table.get(n, k);
+        let s = &self.sorter.vals;
         let mut acc = Neumaier::default();
-        acc.add(s[0].0);
+        acc.add(s[0]);
         for b in 1..n {
-            acc.add((s[b].0 - s[b - 1].0) * (1.0 - z[b]));
+            acc.add((s[b] - s[b - 1]) * (1.0 - z[b]));
         }
         // A weighted mean lies within [min, max]; clamping keeps a last-ulp rounding of a
         // group at +-f64::MAX from overflowing on the way back.
-        acc.value().clamp(s[0].0, s[n - 1].0) * unit.back
+        acc.value().clamp(s[0], s[n - 1]) * unit.back
     }
 
     /// Writes the advantages of a validated group into `out`.
@@ -203,8 +348,9 @@ impl Workspace {
                 maxrl(rewards, mult * back, out)
             }
             _ => {
-                self.sort(rewards);
-                let unit = self.kernel_unit();
+                let (n, k) = (rewards.len(), spec.k);
+                self.sort_and_prepare(rewards, |t| t.prepare(spec.estimator, n, k));
+                let unit = self.sorter.unit();
                 let (mult, back) = scale_stage(rewards, spec, unit);
                 self.ranked(rewards.len(), spec.estimator, spec.k, mult, back, out)
             }
@@ -229,24 +375,8 @@ impl Workspace {
         self.compute(rewards, spec, &mut trial)
     }
 
-    /// The unit of the u/v/w kernel for the sorted group: rewards near the top of f64's range
-    /// are rescaled (in place) so that gaps and prefix sums cannot overflow; everything else
-    /// runs unscaled, bit for bit as before.
-    fn kernel_unit(&mut self) -> Unit {
-        let n = self.sorted.len();
-        let max_abs = self.sorted[0].0.abs().max(self.sorted[n - 1].0.abs());
-        if max_abs <= KERNEL_UNSCALED_UP_TO {
-            return Unit::ONE;
-        }
-        let unit = Unit::of(max_abs);
-        for p in &mut self.sorted {
-            p.0 *= unit.to;
-        }
-        unit
-    }
-
     /// The u/v/w family (pkpo, pkpo-loo, pkpo-loo1, ei, maxpo, canonical).
-    /// `self.sorted` holds the group (in the kernel's unit); every output is the kernel's value
+    /// `self.sorter.vals` holds the group (in the kernel's unit); every output is the kernel's value
     /// times `factor`, then times `back` (the unit's way back, 1 when `factor` already has it).
     fn ranked<T: Reward>(
         &mut self,
@@ -272,80 +402,89 @@ impl Workspace {
         back: f64,
         out: &mut [T],
     ) {
-        let n = self.sorted.len();
+        let n = self.sorter.vals.len();
         let emit = |x: f64| T::from_f64(x * back);
         let (nf, kf) = (n as f64, k as f64);
-        let s = &self.sorted;
-        let gap = |b: usize| s[b].0 - s[b - 1].0;
+        let s = &self.sorter.vals;
+        let (keys, mask) = (&self.sorter.packed, self.sorter.index_mask);
+        // The group index of rank b.
+        let at = |b: usize| (keys[b] & mask) as usize;
+        let gap = |b: usize| s[b] - s[b - 1];
         match est {
             Estimator::Ei | Estimator::PkpoLoo1 => {
                 let scale = if est == Estimator::Ei { factor } else { factor * kf / nf };
                 if k == 1 {
                     // No comparators: the max over the empty set counts as 0, EI_i = r_i.
-                    for &(r, i) in s {
-                        out[i] = emit(scale * r);
+                    for (b, &r) in s.iter().enumerate() {
+                        out[at(b)] = emit(scale * r);
                     }
                     return;
                 }
-                let w = self.w_table.get(n - 1, k - 1);
+                let w = self.tables.w_table.get(n - 1, k - 1);
                 let mut acc = A::default();
-                out[s[0].1] = T::from_f64(0.0);
+                out[at(0)] = T::from_f64(0.0);
                 for a in 1..n {
                     acc.add(gap(a) * w[a]);
-                    out[s[a].1] = emit(scale * acc.value());
+                    out[at(a)] = emit(scale * acc.value());
                 }
             }
             Estimator::Pkpo => {
-                let w = self.w_table.get(n - 1, k - 1);
+                let w = self.tables.w_table.get(n - 1, k - 1);
                 let scale = factor * kf / nf;
                 let mut acc = A::default();
-                out[s[n - 1].1] = emit(scale * s[n - 1].0);
+                out[at(n - 1)] = emit(scale * s[n - 1]);
                 for a in (0..n - 1).rev() {
                     acc.add(gap(a + 1) * (1.0 - w[a]));
-                    out[s[a].1] = emit(scale * (s[a].0 + acc.value()));
+                    out[at(a)] = emit(scale * (s[a] + acc.value()));
                 }
             }
             Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
-                if self.z_table.key != Some((n, k)) {
-                    let z = self.z_table.get(n, k);
-                    self.zq.clear();
-                    self.zq
-                        .extend((0..n).map(|b| if b == 0 { 0.0 } else { z[b] * (n - b) as f64 / b as f64 }));
+                let z = self.tables.z_table.get(n, k);
+                let q = |b: usize| z[b] * (n - b) as f64 / b as f64;
+                let cached = n < RADIX_FROM;
+                if cached && self.tables.zq.key != Some((n, k)) {
+                    self.tables.zq.values.clear();
+                    self.tables.zq.values.extend((0..n).map(|b| if b == 0 { 0.0 } else { q(b) }));
+                    self.tables.zq.key = Some((n, k));
                 }
-                let z = self.z_table.get(n, k);
-                let zq = &self.zq;
+                let zq_table = &self.tables.zq.values;
+                // Bit for bit the same value either way.
+                let zq = |b: usize| if cached { zq_table[b] } else { q(b) };
                 // fwd[r] = sum_{b<=r} g_b z_b; the backward sum runs in the output pass.
-                self.fwd.resize(n, 0.0);
-                let fwd = &mut self.fwd;
+                if n >= RADIX_FROM {
+                    std::mem::swap(&mut self.tables.fwd, &mut self.sorter.spare);
+                }
+                self.tables.fwd.resize(n, 0);
+                let fwd = &mut self.tables.fwd;
                 let mut acc = A::default();
-                fwd[0] = 0.0;
+                fwd[0] = 0f64.to_bits();
                 for r in 1..n {
                     acc.add(gap(r) * z[r]);
-                    fwd[r] = acc.value();
+                    fwd[r] = acc.value().to_bits();
                 }
                 let norm = nf / (nf - kf);
                 let mut bwd = A::default();
                 if est == Estimator::PkpoLoo {
                     // pkpo-loo = (K/N) u - (K/(N-1)) v with v = u - maxpo:
                     //          = -K u / (N (N-1)) + K maxpo / (N-1).
-                    let w = self.w_table.get(n - 1, k - 1);
+                    let w = self.tables.w_table.get(n - 1, k - 1);
                     let mut up = A::default();
                     for r in (0..n).rev() {
                         if r + 1 < n {
-                            bwd.add(gap(r + 1) * zq[r + 1]);
+                            bwd.add(gap(r + 1) * zq(r + 1));
                             up.add(gap(r + 1) * (1.0 - w[r]));
                         }
-                        let u = s[r].0 + up.value();
-                        let maxpo = norm * (fwd[r] - bwd.value());
+                        let u = s[r] + up.value();
+                        let maxpo = norm * (f64::from_bits(fwd[r]) - bwd.value());
                         let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
-                        out[s[r].1] = emit(factor * v);
+                        out[at(r)] = emit(factor * v);
                     }
                 } else {
                     let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
-                    out[s[n - 1].1] = emit(scale * fwd[n - 1]);
+                    out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
                     for r in (0..n - 1).rev() {
-                        bwd.add(gap(r + 1) * zq[r + 1]);
-                        out[s[r].1] = emit(scale * (fwd[r] - bwd.value()));
+                        bwd.add(gap(r + 1) * zq(r + 1));
+                        out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
                     }
                 }
             }
@@ -558,24 +697,35 @@ fn maxrl<T: Reward>(rewards: &[T], factor: f64, out: &mut [T]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{PAR_SORT_FROM, Workspace, from_ordered_bits, ordered_bits, sort_key};
+    use super::{PAR_SORT_FROM, RADIX_FROM, Workspace, from_ordered_bits, ordered_bits, sort_key};
+    use crate::estimator::Estimator;
     use proptest::prelude::*;
+
+    /// The sorted group as (reward, index) pairs.
+    fn sorted_pairs(ws: &Workspace) -> Vec<(u64, usize)> {
+        ws.sorter
+            .vals
+            .iter()
+            .enumerate()
+            .map(|(b, v)| (v.to_bits(), (ws.sorter.packed[b] & ws.sorter.index_mask) as usize))
+            .collect()
+    }
 
     /// `Workspace::sort` against a comparator sort of the same rewards: the values must come
     /// out in `total_cmp` order and the indices must point at them.
     fn check_sorted(rewards: &[f64]) {
         let mut ws = Workspace::new();
-        ws.sort(rewards);
+        ws.sorter.sort(rewards);
         let mut expected = rewards.to_vec();
         expected.sort_by(f64::total_cmp);
-        let got: Vec<f64> = ws.sorted.iter().map(|p| p.0).collect();
+        let got = sorted_pairs(&ws);
         assert_eq!(
-            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            got.iter().map(|p| p.0).collect::<Vec<_>>(),
             expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
         let mut seen = vec![false; rewards.len()];
-        for &(v, i) in &ws.sorted {
-            assert_eq!(v.to_bits(), rewards[i].to_bits(), "index {i} does not hold {v}");
+        for &(v, i) in &got {
+            assert_eq!(v, rewards[i].to_bits(), "index {i} does not hold {}", f64::from_bits(v));
             assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
         }
     }
@@ -610,6 +760,95 @@ mod tests {
         fn workspace_sort_matches_a_comparator_sort(v in prop::collection::vec(prop_oneof![-4i8..4i8, any::<i8>()].prop_map(|x| f64::from(x) / 4.0), 0..300)) {
             check_sorted(&v);
         }
+    }
+
+    /// The group sorted by one path: 0 and 1 the packed keys by comparison and by radix sort
+    /// (`None` when the insertion pass gives up), 2 and 3 the exact keys serially and in
+    /// parallel.
+    fn sorted_by(rewards: &[f64], path: usize) -> Option<Workspace> {
+        let mut ws = Workspace::new();
+        match path {
+            0 | 1 => ws.sorter.sort_packed(rewards, path == 1).then_some(ws),
+            _ => {
+                ws.sorter.sort_exact(rewards, path == 3);
+                Some(ws)
+            }
+        }
+    }
+
+    /// Every sort path gives the same sorted group (equal rewards by index) and, through the
+    /// u/v/w kernel, bit for bit the same advantages, at every valid K up to `max_k`.
+    fn check_paths_agree(rewards: &[f64], max_k: usize) {
+        let n = rewards.len();
+        let reference = sorted_by(rewards, 2).expect("the exact sort always finishes");
+        let family = [
+            Estimator::Ei,
+            Estimator::Pkpo,
+            Estimator::PkpoLoo,
+            Estimator::PkpoLoo1,
+            Estimator::Maxpo,
+            Estimator::Canonical,
+        ];
+        let advantages = |mut ws: Workspace, est: Estimator, k: usize| -> Vec<u64> {
+            let unit = ws.sorter.unit();
+            let mut out = vec![0.0f64; n];
+            ws.ranked(n, est, k, 1.0, unit.back, &mut out);
+            out.iter().map(|a| a.to_bits()).collect()
+        };
+        for path in [0, 1, 3] {
+            let Some(ws) = sorted_by(rewards, path) else { continue };
+            assert_eq!(sorted_pairs(&ws), sorted_pairs(&reference), "path {path}");
+            for est in family {
+                for k in (1..=max_k.min(n)).filter(|&k| est.validate(n, k).is_ok()) {
+                    assert_eq!(
+                        advantages(ws.clone(), est, k),
+                        advantages(reference.clone(), est, k),
+                        "path {path}, {est:?}, K = {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rewards with many ties, both zeros, and clusters a few ulps apart (which the packed
+    /// keys cannot tell apart, so the insertion pass has work to do).
+    fn tied_rewards() -> impl Strategy<Value = Vec<f64>> {
+        let value = prop_oneof![
+            (-3i8..3).prop_map(|x| f64::from(x) / 2.0),
+            Just(-0.0),
+            (0u64..8).prop_map(|u| f64::from_bits(0.75f64.to_bits() + u)),
+            (-1e6f64..1e6),
+        ];
+        prop::collection::vec(value, 1..400)
+    }
+
+    proptest! {
+        /// The radix path of large groups and the comparison path of small ones agree.
+        #[test]
+        fn sort_paths_agree_on_random_groups(rewards in tied_rewards(), k in 1usize..6) {
+            check_paths_agree(&rewards, k);
+        }
+    }
+
+    /// The same at a size where [`Workspace::sort`] picks the radix sort, with ties.
+    #[test]
+    fn sort_paths_agree_on_a_large_group() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        let n = RADIX_FROM + 123;
+        let rewards: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.gen_bool(0.3) {
+                    f64::from(rng.gen_range(0..4u8))
+                } else {
+                    rng.r#gen::<f64>() * 8.0 - 4.0
+                }
+            })
+            .collect();
+        check_paths_agree(&rewards, 3);
+        let mut ws = Workspace::new();
+        ws.sorter.sort(&rewards);
+        assert_eq!(sorted_pairs(&ws), sorted_pairs(&sorted_by(&rewards, 2).unwrap()));
     }
 
     fn edge_values() -> impl Strategy<Value = f64> {

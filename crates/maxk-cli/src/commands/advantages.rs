@@ -13,7 +13,8 @@ pub struct Args {
     /// Estimator id (see `maxk estimators`).
     #[arg(long, short = 'e', value_parser = parse_estimator)]
     pub estimator: Estimator,
-    /// K of max@K (ignored by rloo, dr-grpo, grpo, best-minus-second, but must be >= 1).
+    /// K of max@K; the valid range per estimator is in `maxk estimators` (rloo, dr-grpo, grpo,
+    /// best-minus-second and maxrl ignore it, but it must be >= 1).
     #[arg(short = 'k', long)]
     pub k: usize,
     /// Post-estimator scaling: none, std (divide by the group's reward std + 1e-6) or pg
@@ -46,7 +47,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The work on one line: the advantages of its group as a JSON array.
-pub fn per_line(spec: Spec) -> impl FnMut(&[f64]) -> Result<String> {
+fn per_line(spec: Spec) -> impl FnMut(&[f64]) -> Result<String> {
     let mut ws = Workspace::new();
     let mut out = Vec::new();
     move |rewards| {

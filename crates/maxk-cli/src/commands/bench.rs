@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use maxk_core::{Estimator, Spec};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
-use super::{advantages, jsonl};
+use crate::staged::Staged;
+use rayon::prelude::*;
 
 /// Arguments of `maxk bench`.
 #[derive(Debug, clap::Args)]
@@ -23,7 +21,7 @@ pub struct Args {
     /// K used throughout (the huge group uses K = 64).
     #[arg(short = 'k', long, default_value_t = 8)]
     pub k: usize,
-    /// Size of the one huge group sent through the JSON Lines path of `maxk advantages`.
+    /// Size of the one huge group run through `maxk advantages` (a process per run).
     #[arg(long, default_value_t = 1_000_000)]
     pub huge_n: usize,
 }
@@ -48,8 +46,22 @@ fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
     samples[2]
 }
 
-fn rewards(rng: &mut ChaCha8Rng, len: usize) -> Vec<f64> {
-    (0..len).map(|_| rng.r#gen::<f64>()).collect()
+/// SplitMix64 (Steele, Lea and Flood 2014): uniform rewards in [0, 1) for timing, with no
+/// random-number crate in the light build.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as f64 / 2f64.powi(64)
+    }
+}
+
+fn rewards(rng: &mut SplitMix, len: usize) -> Vec<f64> {
+    (0..len).map(|_| rng.next_f64()).collect()
 }
 
 fn human(seconds: f64) -> String {
@@ -64,7 +76,7 @@ fn human(seconds: f64) -> String {
 pub fn run(args: Args) -> Result<()> {
     let mut out = io::stdout().lock();
     let budget = Duration::from_millis(if args.quick { 100 } else { 1000 });
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut rng = SplitMix(0);
     let spec = Spec::new(Estimator::Maxpo, args.k);
     // Every group below has at least 64 rewards: a K that fits them all is checked once here,
     // so the timed calls cannot fail.
@@ -112,29 +124,46 @@ pub fn run(args: Args) -> Result<()> {
     huge_group(&mut out, &mut rng, &args)
 }
 
-/// One huge group through the JSON Lines path of `maxk advantages` (parse, estimator,
-/// serialise; in memory, so the pipe and process start, equal for both, are left out):
-/// maxpo against the trivial dr-grpo on the same line, alternating, `repeats` times.
-fn huge_group(out: &mut dyn Write, rng: &mut ChaCha8Rng, args: &Args) -> Result<()> {
+/// One huge group through `maxk advantages` end to end, as a user runs it: this binary is
+/// started on a file holding one line of `--huge-n` rewards (output discarded), maxpo
+/// against the trivial dr-grpo on the same file, alternating, `repeats` times. Process start,
+/// reading, JSON parsing and printing are the same for both; the ratio is what the sort and
+/// the kernel of maxpo add.
+fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
     let n = args.huge_n;
     let k = 64.min(n.saturating_sub(1)).max(1);
     Estimator::Maxpo.validate(n, k).context("--huge-n must be at least 2")?;
-    let line = format!("{}\n", serde_json::to_string(&rewards(rng, n))?);
-    let repeats = if args.quick { 3 } else { 9 };
+    let (input, file) = Staged::create_in(&std::env::temp_dir(), "maxk-bench", ".jsonl")
+        .context("cannot create the huge group's input file")?;
+    let mut file = io::BufWriter::new(file);
+    writeln!(file, "{}", serde_json::to_string(&rewards(rng, n))?)
+        .and_then(|()| file.flush())
+        .context("cannot write the huge group's input file")?;
+    drop(file);
+    let exe = std::env::current_exe().context("cannot find the maxk binary to run")?;
+    let repeats = if args.quick { 5 } else { 9 };
     writeln!(
         out,
-        "One group of N = {n} through `maxk advantages` (JSON Lines in memory), K = {k}: \
-         maxpo vs dr-grpo, {repeats} alternating repeats"
+        "One group of N = {n} through `maxk advantages -k {k}` (a process per run, one line \
+         from a file, output discarded): maxpo vs dr-grpo, {repeats} alternating repeats"
     )?;
     let time = |estimator: Estimator| -> Result<f64> {
-        let mut sink = Vec::with_capacity(2 * line.len());
         let start = Instant::now();
-        jsonl::process(&mut line.as_bytes(), &mut sink, advantages::per_line(Spec::new(estimator, k)))?;
+        let status = std::process::Command::new(&exe)
+            .args(["advantages", "--estimator", estimator.id(), "-k", &k.to_string(), "--input"])
+            .arg(input.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("cannot run {}", exe.display()))?;
         let t = start.elapsed().as_secs_f64();
-        black_box(&sink);
+        anyhow::ensure!(
+            status.success(),
+            "`maxk advantages --estimator {}` failed: {status}",
+            estimator.id()
+        );
         Ok(t)
     };
-    time(Estimator::Maxpo)?; // warm-up: page faults, the rayon pool
+    time(Estimator::Maxpo)?; // warm-up: the file and the binary in the page cache
     let (mut maxpo, mut dr, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeats {
         let (a, b) = (time(Estimator::Maxpo)?, time(Estimator::DrGrpo)?);

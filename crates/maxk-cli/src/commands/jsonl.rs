@@ -6,12 +6,13 @@
 //! as they are computed (a pipeline sees them at once) and a closed pipe ends the run quietly
 //! (see `main`).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, StdoutLock, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use tempfile::NamedTempFile;
+
+use crate::staged::Staged;
 
 /// Opens `--input` (stdin when absent or `-`).
 pub fn reader(path: Option<&PathBuf>) -> Result<Box<dyn BufRead>> {
@@ -30,7 +31,9 @@ pub enum Sink {
     /// A temporary file in the directory of `path`.
     File {
         /// The temporary file.
-        tmp: BufWriter<NamedTempFile>,
+        tmp: BufWriter<File>,
+        /// Removes it unless it is renamed to `path`.
+        staged: Staged,
         /// The requested output file.
         path: PathBuf,
     },
@@ -48,19 +51,11 @@ impl Sink {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".maxk-").suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // 0o666 minus the umask, as File::create; a replaced file keeps its own mode.
-            let mode = fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0o666);
-            builder.permissions(fs::Permissions::from_mode(mode));
-        }
-        let tmp = builder.tempfile_in(dir).with_context(|| {
+        let stem = path.file_name().map_or("maxk-output".into(), |n| n.to_string_lossy());
+        let (staged, file) = Staged::create_in(dir, &stem, ".tmp").with_context(|| {
             format!("cannot create output file {} (temporary file in {})", path.display(), dir.display())
         })?;
-        Ok(Sink::File { tmp: BufWriter::new(tmp), path: path.clone() })
+        Ok(Sink::File { tmp: BufWriter::new(file), staged, path: path.clone() })
     }
 
     /// The writer for the lines.
@@ -75,13 +70,11 @@ impl Sink {
     pub fn finish(self) -> Result<()> {
         match self {
             Sink::Stdout(mut w) => w.flush().context("cannot write output"),
-            Sink::File { tmp, path } => {
-                let tmp = tmp.into_inner().map_err(|e| e.into_error()).context("cannot write output")?;
-                tmp.as_file()
-                    .sync_all()
-                    .with_context(|| format!("cannot write output file {}", path.display()))?;
-                tmp.persist(&path).with_context(|| format!("cannot write output file {}", path.display()))?;
-                Ok(())
+            Sink::File { tmp, staged, path } => {
+                let file = tmp.into_inner().map_err(|e| e.into_error()).context("cannot write output")?;
+                staged
+                    .persist(file, &path)
+                    .with_context(|| format!("cannot write output file {}", path.display()))
             }
         }
     }
@@ -101,8 +94,8 @@ pub fn map_lines(
     sink.finish()
 }
 
-/// The loop of [`map_lines`] on any reader and writer (the benchmark runs it in memory).
-pub fn process(
+/// The loop of [`map_lines`] on any reader and writer.
+fn process(
     rd: &mut dyn BufRead,
     out: &mut dyn Write,
     mut each: impl FnMut(&[f64]) -> Result<String>,
