@@ -11,6 +11,8 @@ use maxk_core::{
 };
 use proptest::prelude::*;
 
+use super::unbiasedness::{exact_gradient, expected_over_batches, softmax};
+
 fn flat(rows: &[Vec<f64>]) -> Vec<f64> {
     rows.iter().flatten().copied().collect()
 }
@@ -124,73 +126,14 @@ proptest! {
     }
 }
 
-// ---- exact enumeration over a softmax policy (as tests/unbiasedness.rs, with D rewards) ----
-
-fn softmax(theta: &[f64]) -> Vec<f64> {
-    let m = theta.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = theta.iter().map(|t| (t - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.iter().map(|x| x / s).collect()
-}
-
-/// Exact gradient wrt the logits of J_K = E[max of K draws] for rewards `r` per action:
-/// J_K = sum_j r_(j) (F_j^K - F_{j-1}^K) over actions in ascending reward order, the power rule,
-/// then the softmax Jacobian diag(p) - p p^T.
-fn exact_gradient(theta: &[f64], r: &[f64], k: usize) -> Vec<f64> {
-    let p = softmax(theta);
-    let a = p.len();
-    let mut order: Vec<usize> = (0..a).collect();
-    order.sort_by(|&x, &y| r[x].total_cmp(&r[y]));
-    let mut cdf = vec![0.0; a + 1];
-    for j in 0..a {
-        cdf[j + 1] = cdf[j] + p[order[j]];
-    }
-    let mut dj_dp = vec![0.0; a];
-    for j in 0..a {
-        let hi = k as f64 * cdf[j + 1].powi(k as i32 - 1);
-        let lo = if j > 0 { k as f64 * cdf[j].powi(k as i32 - 1) } else { 0.0 };
-        for (rank, &m) in order.iter().enumerate() {
-            if rank <= j {
-                dj_dp[m] += r[order[j]] * hi;
-            }
-            if j > 0 && rank < j {
-                dj_dp[m] -= r[order[j]] * lo;
-            }
-        }
-    }
-    let pg: f64 = (0..a).map(|m| p[m] * dj_dp[m]).sum();
-    (0..a).map(|b| p[b] * (dj_dp[b] - pg)).collect()
-}
+// ---- exact enumeration over a softmax policy (tests/unbiasedness.rs, with D rewards) ----
 
 /// E[sum_i A_i (e_{a_i} - p)] over all A^N batches, `table[action]` the action's D rewards.
 fn expected_estimate(theta: &[f64], table: &[Vec<f64>], n: usize, spec: &MultiSpec) -> Vec<f64> {
-    let p = softmax(theta);
-    let a = p.len();
-    let mut grad = vec![0.0; a];
-    let mut batch = vec![0usize; n];
-    loop {
-        let prob: f64 = batch.iter().map(|&x| p[x]).product();
+    expected_over_batches(&softmax(theta), n, |batch| {
         let rows: Vec<Vec<f64>> = batch.iter().map(|&x| table[x].clone()).collect();
-        let adv = multi_advantages(&flat(&rows), spec).unwrap();
-        for (i, &act) in batch.iter().enumerate() {
-            for b in 0..a {
-                let score = if b == act { 1.0 - p[b] } else { -p[b] };
-                grad[b] += prob * adv[i] * score;
-            }
-        }
-        let mut pos = 0;
-        loop {
-            if pos == n {
-                return grad;
-            }
-            batch[pos] += 1;
-            if batch[pos] < a {
-                break;
-            }
-            batch[pos] = 0;
-            pos += 1;
-        }
-    }
+        multi_advantages(&flat(&rows), spec).unwrap()
+    })
 }
 
 const THETA: [f64; 4] = [0.3, -0.5, 1.1, 0.0];

@@ -10,7 +10,7 @@
 use maxk_core::{Estimator, Scale, Spec, advantages};
 
 /// Softmax of logits.
-fn softmax(theta: &[f64]) -> Vec<f64> {
+pub(crate) fn softmax(theta: &[f64]) -> Vec<f64> {
     let m = theta.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = theta.iter().map(|t| (t - m).exp()).collect();
     let s: f64 = e.iter().sum();
@@ -20,7 +20,7 @@ fn softmax(theta: &[f64]) -> Vec<f64> {
 /// Exact gradient of J_K = E[max of K draws] wrt the logits. With actions in ascending reward
 /// order and F_j the CDF, J_K = sum_j r_(j) (F_j^K - F_{j-1}^K); dJ/dp_m follows by the power
 /// rule, and the softmax Jacobian diag(p) - p p^T maps it to the logits.
-fn exact_gradient(theta: &[f64], r: &[f64], k: usize) -> Vec<f64> {
+pub(crate) fn exact_gradient(theta: &[f64], r: &[f64], k: usize) -> Vec<f64> {
     let p = softmax(theta);
     let a = p.len();
     let mut order: Vec<usize> = (0..a).collect();
@@ -55,14 +55,20 @@ fn expected_estimate(theta: &[f64], r: &[f64], n: usize, spec: Spec) -> Vec<f64>
 
 /// E[sum_i A_i (e_{a_i} - p)] over all A^N batches, for any advantage function of a group.
 fn expected_of(theta: &[f64], r: &[f64], n: usize, adv_of: impl Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
-    let p = softmax(theta);
+    expected_over_batches(&softmax(theta), n, |batch| {
+        adv_of(&batch.iter().map(|&x| r[x]).collect::<Vec<f64>>())
+    })
+}
+
+/// E[sum_i A_i (e_{a_i} - p)] over all A^N batches of actions drawn from `p`, `adv_of` giving
+/// the advantages of a batch of actions (the score of a softmax policy is `e_{a_i} - p`).
+pub(crate) fn expected_over_batches(p: &[f64], n: usize, adv_of: impl Fn(&[usize]) -> Vec<f64>) -> Vec<f64> {
     let a = p.len();
     let mut grad = vec![0.0; a];
     let mut batch = vec![0usize; n];
     loop {
         let prob: f64 = batch.iter().map(|&x| p[x]).product();
-        let rewards: Vec<f64> = batch.iter().map(|&x| r[x]).collect();
-        let adv = adv_of(&rewards);
+        let adv = adv_of(&batch);
         for (i, &act) in batch.iter().enumerate() {
             for b in 0..a {
                 let score = if b == act { 1.0 - p[b] } else { -p[b] };
