@@ -137,8 +137,11 @@ def compute_maxk_outcome_advantage(
         kwargs: the other arguments verl may pass (``reward_baselines``, ...), ignored.
 
     Returns:
-        ``(advantages, returns)``, both ``(bs, response_length)``, equal, in the rewards' dtype
-        and on their device. The step's diagnostics wait in :func:`drain_metrics`.
+        ``(advantages, returns)``, both ``(bs, response_length)``, equal, in the dtype of
+        ``token_level_rewards * response_mask`` and on the rewards' device. Half-precision
+        rewards are summed and their advantages computed in float32; an advantage that does not
+        fit a half-precision result raises ValueError. The step's diagnostics wait in
+        :func:`drain_metrics`.
     """
     del kwargs
     if index is None:
@@ -158,9 +161,15 @@ def compute_maxk_outcome_advantage(
     scale = maxk_scale if maxk_scale is not None else _config_get(config, "maxk_scale", "none")
     rule = maxk_small_groups or _config_get(config, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
     with torch.no_grad():
-        scores = token_level_rewards.sum(dim=-1)
+        out_dtype = torch.result_type(token_level_rewards, response_mask)
+        rewards = token_level_rewards
+        if rewards.is_floating_point() and rewards.dtype.itemsize < 4:
+            # A float16/bfloat16 row sum overflows (65504) where its float32 sum does not; the
+            # advantages then come back in float32 and are checked on the way to out_dtype.
+            rewards = rewards.float()
+        scores = rewards.sum(dim=-1)
         adv, diag = maxk.advantages_with_diagnostics(scores, index, k, estimator, str(scale), str(rule))
-        adv = adv.unsqueeze(-1) * response_mask
+        adv = maxk._torch_result(adv.unsqueeze(-1) * response_mask, out_dtype, adv.device)
     _PENDING.append(metrics(diag))
     if diag["small_groups"]:
         logger.info("maxk: %d groups (%d responses) handled by small_groups=%s", diag["small_groups"],
