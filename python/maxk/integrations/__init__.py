@@ -7,6 +7,8 @@
   ``GRPOTrainer`` whose advantages come from maxk (also under Unsloth, imported first).
 - :mod:`maxk.integrations.openrlhf`: a launcher (``python -m maxk.integrations.openrlhf``) and
   patch that adds the estimators to OpenRLHF's ``--algo.advantage.estimator``.
+- :mod:`maxk.integrations.swift`: an ms-swift plugin (``--external_plugins``) whose GRPO
+  advantages come from maxk, in its HF, Megatron and Ray trainers.
 - :mod:`maxk.integrations.skyrl`: a launcher (``python -m maxk.integrations.skyrl``) that
   registers the estimators in SkyRL's registry.
 - :mod:`maxk.integrations.slime`: slime's ``--custom-reward-post-process-path`` hook.
@@ -18,4 +20,4 @@ Every adapter reads the same settings through :class:`maxk.integrations._common.
 """
 
 #: The adapter modules, ``maxk.integrations.<name>``.
-ADAPTERS = ("verl", "trl", "openrlhf", "skyrl", "slime", "rllm")
+ADAPTERS = ("verl", "trl", "openrlhf", "swift", "skyrl", "slime", "rllm")
