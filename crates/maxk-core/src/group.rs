@@ -22,7 +22,7 @@ use crate::sum::{Accumulator, Neumaier, Plain};
 
 /// Groups at least this large use compensated sums; below it plain sums of the non-negative
 /// gap terms are already accurate to N ulps (< 1e-13 relative).
-const COMPENSATE_FROM: usize = 1024;
+pub(crate) const COMPENSATE_FROM: usize = 1024;
 
 /// Reusable buffers for one thread. Holding one across groups makes the hot loop allocation
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
@@ -306,6 +306,27 @@ impl Workspace {
         }
     }
 
+    /// Sorts a group for a kernel outside this module (mixtures of K): the ascending rewards in
+    /// the kernel's [`Unit`] (rescaled only near f64's range), the group index of each rank,
+    /// and the unit. `side` runs beside the sort for a large group, as the tables of
+    /// [`Workspace::sort_and_prepare`] do.
+    pub(crate) fn sorted<T: Reward, R: Send>(
+        &mut self,
+        rewards: &[T],
+        side: impl FnOnce() -> R + Send,
+    ) -> (Sorted<'_>, R) {
+        let sorter = &mut self.sorter;
+        let r = if rewards.len() >= RADIX_FROM {
+            rayon::join(|| sorter.sort(rewards), side).1
+        } else {
+            sorter.sort(rewards);
+            side()
+        };
+        let unit = self.sorter.unit();
+        let s = &self.sorter;
+        (Sorted { vals: &s.vals, keys: &s.packed, mask: s.index_mask, unit }, r)
+    }
+
     /// rho_K of a validated, non-empty group (`1 <= k <= N`). rho is a weighted mean of the
     /// rewards, so it is always representable; gaps of rewards near +-f64::MAX are not, hence
     /// the rescaling by [`Unit`] first.
@@ -490,6 +511,24 @@ impl Workspace {
             }
             _ => unreachable!("ranked() is only called for the u/v/w family"),
         }
+    }
+}
+
+/// A sorted group (see [`Workspace::sorted`]).
+pub(crate) struct Sorted<'a> {
+    /// The rewards in ascending order, times `unit.to`.
+    pub(crate) vals: &'a [f64],
+    keys: &'a [u64],
+    mask: u64,
+    /// The rescaling of `vals`.
+    pub(crate) unit: Unit,
+}
+
+impl Sorted<'_> {
+    /// The group index of rank `b`.
+    #[inline(always)]
+    pub(crate) fn index(&self, b: usize) -> usize {
+        (self.keys[b] & self.mask) as usize
     }
 }
 

@@ -84,9 +84,13 @@ pub mod binom;
 pub mod diagnostics;
 mod error;
 mod estimator;
+pub mod exact_variance;
 mod float;
 mod group;
+mod majority;
+mod mixture;
 mod multi;
+pub mod plan;
 pub mod quadratic;
 pub mod reference;
 pub mod small_groups;
@@ -103,6 +107,13 @@ pub use error::{Error, Result};
 pub use estimator::{Estimator, KRange, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
+pub use majority::{
+    MAX_MAJ_K, MajSpec, Ties, grouped_maj_advantages, maj_advantages, maj_at_k, ragged_maj_advantages,
+};
+pub use mixture::{
+    Mixture, Term, batch_mixture_advantages, grouped_mixture_advantages, mixture_advantages,
+    mixture_advantages_into, ragged_mixture_advantages, ragged_mixture_advantages_into,
+};
 pub use multi::{
     Axis, MultiSpec, batch_multi_advantages, batch_multi_advantages_into, multi_advantages,
     multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
