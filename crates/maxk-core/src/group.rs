@@ -363,6 +363,8 @@ impl Workspace {
                 let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
                 passk_analytic(rewards, spec.k, mult * back, out)
             }
+            Estimator::BonMean => crate::peers::bon_mean(self, rewards, spec, out),
+            Estimator::RsGrpo => crate::peers::rs_grpo(rewards, spec, out),
             Estimator::Maxrl => {
                 // Binary rewards: |A| <= N times the scale factor, always finite.
                 let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
@@ -618,7 +620,7 @@ pub(crate) fn std_in<T: Reward>(rewards: &[T], unit: Unit) -> f64 {
 /// The `--scale` stage for an estimator whose raw values are in `unit`: the multiplier and
 /// the way back to the rewards' unit. `std` divides by `std r + 1e-6`, which in `unit` is
 /// `std_in + 1e-6 to`: the result is then unit-free and needs no way back.
-fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (f64, f64) {
+pub(crate) fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (f64, f64) {
     match spec.scale {
         Scale::None => (1.0, unit.back),
         Scale::Pg => (spec.estimator.pg_factor(rewards.len(), spec.k), unit.back),

@@ -127,6 +127,28 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
                     (1.0 - big_r - binom(n - c - 1, k - 1) / binom(n - 1, k - 1)) / sigma
                 }
             }
+            Estimator::BonMean => {
+                let s: Vec<f64> = (0..n).map(|j| kf / nf * u(r, k, j)).collect();
+                // the mean as s_0 plus the mean of the differences, exact when all s are equal
+                let ms = s[0] + mean(s.iter().map(|x| x - s[0]));
+                let sds = if n > 1 {
+                    (s.iter().map(|x| (x - ms).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt()
+                } else {
+                    0.0
+                };
+                // equal s (up to rounding) carry no signal, as in the fast path
+                if sds <= crate::peers::SAME_S * s.iter().fold(0.0f64, |m, x| m.max(x.abs())) {
+                    0.0
+                } else {
+                    (s[i] - ms) / (sds + 1e-6)
+                }
+            }
+            Estimator::RsGrpo => {
+                let beta = crate::RS_GRPO_BETA;
+                let top = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e = |x: f64| (beta * (x - top)).exp();
+                (e(r[i]) / mean(r.iter().map(|&x| e(x))) - 1.0) / beta
+            }
             Estimator::Maxrl => {
                 if m == 0.0 {
                     0.0

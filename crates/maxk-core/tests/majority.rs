@@ -53,7 +53,7 @@ fn larger_groups_equal_reference() {
     let groups: [(Vec<u64>, u64); 4] = [
         ((0..14).map(|i| (i * 7 % 5) as u64).collect(), 0b00101),
         ((0..14).map(|i| if i % 3 == 0 { 1 } else { 0 }).collect(), 0b10),
-        ((0..14).collect(), 0b1010_1010_1010_10),
+        ((0..14).collect(), 0b10_1010_1010_1010),
         (vec![3; 14], 0b1000),
     ];
     for (answers, correct_keys) in groups {

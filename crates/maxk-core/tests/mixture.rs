@@ -184,3 +184,42 @@ fn errors_name_the_values() {
     let err = mixture_advantages(&[-1e308f64, 1e308, 0.0], &"1:1e10".parse().unwrap()).unwrap_err();
     assert!(err.to_string().starts_with("the mixture advantage at index"), "{err}");
 }
+
+/// Proportional to MaxRL on every binary group means: a wrong sample gets the same advantage
+/// for every c = 1..N-1 (centering then fixes the correct ones). Over k = 1..N-1 these are
+/// N - 1 linear equations in the weights; their unique solution is w_k = 1/k (times a constant).
+#[test]
+fn only_the_harmonic_weights_are_proportional_to_maxrl() {
+    for n in 3..=10usize {
+        // m[c-1][k-1]: the wrong sample's canonical pass@k advantage in a group with c correct.
+        let m: Vec<Vec<f64>> = (1..n)
+            .map(|c| {
+                let rewards: Vec<f64> = (0..n).map(|i| if i < c { 1.0 } else { 0.0 }).collect();
+                (1..n)
+                    .map(|k| advantages(&rewards, Spec::new(Estimator::Canonical, k)).unwrap()[n - 1])
+                    .collect()
+            })
+            .collect();
+        // Solve m w = -1/N (the harmonic mixture's wrong-sample advantage) by Gaussian
+        // elimination with partial pivoting; a tiny pivot would mean the solution is not unique.
+        let d = n - 1;
+        let mut a: Vec<Vec<f64>> =
+            m.iter().map(|row| [row.clone(), vec![-1.0 / n as f64]].concat()).collect();
+        for col in 0..d {
+            let piv = (col..d).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs())).unwrap();
+            a.swap(col, piv);
+            assert!(a[col][col].abs() > 1e-9, "n={n}: singular system");
+            let pivot = a[col].clone();
+            for (_, line) in a.iter_mut().enumerate().filter(|(row, _)| *row != col) {
+                let f = line[col] / pivot[col];
+                for (x, p) in line[col..].iter_mut().zip(&pivot[col..]) {
+                    *x -= f * p;
+                }
+            }
+        }
+        for k in 1..n {
+            let w = a[k - 1][d] / a[k - 1][k - 1];
+            assert!((w - 1.0 / k as f64).abs() < 1e-8, "n={n} k={k}: w = {w}");
+        }
+    }
+}
