@@ -66,6 +66,7 @@ __all__ = [
     "maj_advantages",
     "maj_at_k",
     "mixture_advantages",
+    "mixture_diagnostics",
     "mixture_value",
     "plan",
 ]
@@ -615,6 +616,7 @@ from .objectives import (  # noqa: E402  (the objectives module uses the helpers
     maj_advantages,
     maj_at_k,
     mixture_advantages,
+    mixture_diagnostics,
     mixture_value,
     plan,
 )

@@ -20,6 +20,7 @@ __all__ = [
     "scales",
     "mixture_advantages",
     "mixture_value",
+    "mixture_terms",
     "maj_advantages",
     "maj_at_k",
     "plan",
@@ -83,6 +84,7 @@ def mixture_advantages(
     group_ids: npt.NDArray[np.uint64] | None = None,
 ) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
 def mixture_value(rewards: list[float], mixture: str) -> float: ...
+def mixture_terms(mixture: str) -> list[tuple[int, float]] | None: ...
 def maj_advantages(
     answers: npt.NDArray[np.uint64],
     correct: npt.NDArray[np.bool_],

@@ -38,6 +38,7 @@ __all__ = [
     "maj_advantages",
     "maj_at_k",
     "mixture_advantages",
+    "mixture_diagnostics",
     "mixture_text",
     "mixture_value",
     "plan",
@@ -96,6 +97,38 @@ def mixture_value(rewards: Any, mixture: Mixture) -> float:
     if array.ndim != 1:
         raise ValueError(f"rewards must have shape [N], got an array with {array.ndim} dimensions")
     return _maxk.mixture_value([float(x) for x in array], mixture_text(mixture))
+
+
+def mixture_diagnostics(
+    rewards: Any, index: Iterable[Hashable] | np.ndarray | torch.Tensor | None, mixture: Mixture
+) -> dict[str, Any]:
+    """rho per K of a mixture's terms, for logging: ``{"rho@k": mean over the groups with at
+    least k samples of rho_k (None if none), ..., "objective": sum_k w_k rho@k}`` (None when a
+    term has no group). ``rewards`` is ``[B]`` with ``index``, or ``[G, N]`` with ``index=None``.
+    The harmonic mixture's K list depends on N: it reports ``rho@1`` only and no objective.
+    """
+    from . import _as_array, max_at_k_by_index
+
+    array, _ = _as_array(rewards, "rewards")
+    if index is None:
+        if array.ndim != 2:
+            raise ValueError("mixture_diagnostics needs index for rewards of shape [B]; or give rewards of shape [G, N]")
+        index = np.repeat(np.arange(array.shape[0], dtype=np.uint64), array.shape[1])
+        array = array.reshape(-1)
+    parsed = _maxk.mixture_terms(mixture_text(mixture))
+    if parsed is None:
+        return {"rho@1": max_at_k_by_index(array, index, 1)["value"], "objective": None}
+    terms: dict[int, float] = {}
+    for k, w in parsed:
+        terms[k] = terms.get(k, 0.0) + w
+    out: dict[str, Any] = {}
+    total: float | None = 0.0
+    for k, w in terms.items():
+        rho = max_at_k_by_index(array, index, k)["value"]
+        out[f"rho@{k}"] = rho
+        total = None if rho is None or total is None else total + w * rho
+    out["objective"] = total
+    return out
 
 
 def _answers_and_verdicts(

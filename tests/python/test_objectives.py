@@ -144,3 +144,13 @@ def test_plan():
     assert rates["informative_limit"] == pytest.approx(1 / 3) and rates["smallest_n"] is None
     with pytest.raises(ValueError, match=r"success rate 0 is 1.5, rates must lie in \[0, 1\]"):
         maxk.plan(1.5, n=8, k=2)
+
+
+def test_mixture_diagnostics_report_rho_per_k():
+    r = np.array([[0.0, 1.0, 0.5, 0.25], [1.0, 1.0, 0.0, 0.0]])
+    d = maxk.mixture_diagnostics(r, None, {1: 1.0, 3: 0.5})
+    want1 = np.mean([maxk.max_at_k(row, 1) for row in r])
+    want3 = np.mean([maxk.max_at_k(row, 3) for row in r])
+    assert math.isclose(d["rho@1"], want1) and math.isclose(d["rho@3"], want3)
+    assert math.isclose(d["objective"], want1 + 0.5 * want3)
+    assert maxk.mixture_diagnostics(r.reshape(-1), ["a"] * 4 + ["b"] * 4, "harmonic")["objective"] is None

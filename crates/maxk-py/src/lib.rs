@@ -515,6 +515,17 @@ fn mixture_advantages<'py>(
     }
 }
 
+/// mixture_terms(mixture) -> list[tuple[int, float]] | None
+///
+/// The parsed terms `(k, w)` of a mixture's text form; None for `harmonic` (its K list depends on N).
+#[pyfunction]
+fn mixture_terms(py: Python<'_>, mixture: &str) -> PyResult<Option<Vec<(usize, f64)>>> {
+    Ok(match self::mixture(py, mixture)? {
+        maxk_core::Mixture::Terms(t) => Some(t.iter().map(|t| (t.k, t.weight)).collect()),
+        _ => None,
+    })
+}
+
 /// mixture_value(rewards, mixture) -> float
 ///
 /// The unbiased estimate `sum_k w_k rho_k` of the mixture objective for one float64 group [N].
@@ -619,6 +630,7 @@ fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scales, m)?)?;
     m.add_function(wrap_pyfunction!(mixture_advantages, m)?)?;
     m.add_function(wrap_pyfunction!(mixture_value, m)?)?;
+    m.add_function(wrap_pyfunction!(mixture_terms, m)?)?;
     m.add_function(wrap_pyfunction!(maj_advantages, m)?)?;
     m.add_function(wrap_pyfunction!(maj_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
