@@ -104,6 +104,12 @@ pub mod small_groups;
 pub mod sum;
 mod validate;
 
+// The crate README (shown on crates.io) is compiled and run as a doctest, so its example works
+// when pasted.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
+
 pub use batch::{
     MAX_PASS_AT_K_N, advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k,
     grouped_advantages, grouped_advantages_into, max_at_k, pass_at_k, ragged_advantages,
