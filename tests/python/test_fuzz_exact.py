@@ -64,7 +64,8 @@ def exact_sd(s: list[Fraction]) -> Fraction:
     n = len(s)
     mean = sum(s) / n
     var = sum((x - mean) ** 2 for x in s) / (n - 1)
-    e = math.frexp(float(max(abs(x) for x in s)))[1]
+    top = max(abs(x) for x in s)
+    e = max(-1070, min(1070, top.numerator.bit_length() - top.denominator.bit_length()))
     return Fraction(math.sqrt(float(var / Fraction(2) ** (2 * e)))) * Fraction(2) ** e
 
 
@@ -93,6 +94,34 @@ def reference(values: list[float], estimator: str, k: int) -> tuple[list[tuple[F
     rho_k, rho_k1 = rho_weights(n - 1, k), rho_weights(n - 1, k - 1)
     c = sum(1 for v in values if v == 1.0)
     grpo = sd_factor if estimator == "grpo" else Fraction(1)
+    if estimator == "rs-grpo":
+        # (1/beta)(x_i / mean x - 1), x = e^{beta (r - max r)} in floats, the rest exact; the
+        # error is relative to the two terms, x_i/(beta mean x) + 1/beta.
+        beta = Fraction(2)
+        x = [Fraction(math.exp(2.0 * (v - max(values)))) for v in values]
+        mean_x = sum(x) / n
+        return [((xi / mean_x - 1) / beta, xi / (beta * mean_x) + 1 / beta) for xi in x], sd_factor
+    if estimator == "bon-mean":
+        # (s_i - mean s)/(std s + 1e-6), s = (K/N) u; 0 when every s is equal.
+        u_all = []
+        for a in range(n):
+            v = without(rho_k, a, n)
+            u_all.append([(nf * r - (nf - kf) * y) / kf for r, y in zip(rho, v)])
+        mean_w = [sum(u[l] for u in u_all) / n for l in range(n)]
+        d_w = [[kf / nf * (u[l] - mean_w[l]) for l in range(n)] for u in u_all]
+        d = [sum(w * y for w, y in zip(ws, s)) for ws in d_w]
+        if n < 2 or all(x == 0 for x in d):
+            return [(Fraction(0), Fraction(0))] * n, sd_factor
+        bon = 1 / (exact_sd(d) + Fraction(1e-6))
+        by_rank = []
+        for ws, di in zip(d_w, d):
+            above, scale_i = Fraction(0), Fraction(0)
+            for b in range(n - 1, 0, -1):
+                above += ws[b]
+                scale_i += abs(above) * (s[b] - s[b - 1])
+            by_rank.append((di * bon, scale_i * bon))
+        rank_of = {i: a for a, i in enumerate(order)}
+        return [by_rank[rank_of[i]] for i in range(n)], sd_factor
     out = []
     for a, i in enumerate(order):
         unit = [Fraction(int(l == a)) for l in range(n)]

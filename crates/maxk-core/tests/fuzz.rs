@@ -184,6 +184,8 @@ struct Uvw {
     u: Vec<Vec<Q>>,
     v: Vec<Vec<Q>>,
     w: Vec<Vec<Q>>,
+    /// bon-mean's divisor `1 / (std s + 1e-6)` of PKPO's `s` (None: every s equal), once.
+    bon: Option<Option<Q>>,
 }
 
 impl Uvw {
@@ -214,14 +216,16 @@ impl Uvw {
             w.push(without(&rho_k1, a));
             v.push(va);
         }
-        Uvw { u, v, w }
+        Uvw { u, v, w, bon: None }
     }
 }
 
-/// The exact advantage of one sample: weights over the ranks, or (binary estimators) a value.
+/// The exact advantage of one sample: weights over the ranks, or (binary estimators) a value,
+/// or (rs-grpo) a value and the ratio its error is relative to.
 enum Exact {
     Weights(Vec<Q>),
     Value(Q),
+    Ratio(Q, Q),
 }
 
 fn comb(a: &Q, x: &[Q], b: &Q, y: &[Q]) -> Vec<Q> {
@@ -272,6 +276,29 @@ fn reference(g: &Group, b: &Binom, uvw: &Uvw, est: Estimator, k: usize, a: usize
             };
             return (Exact::Value(value), one);
         }
+        Estimator::BonMean => {
+            // (s_a - mean s) / (std s + 1e-6) with s = (K/N) u; 0 when every s is equal (always
+            // at K = N). The divisor is computed once per K ([`bon_divisor`]).
+            return match uvw.bon.clone().expect("bon_divisor ran") {
+                Some(f) => (Exact::Weights(bon_centered(uvw, n, k, a)), f),
+                None => (Exact::Value(zero), one),
+            };
+        }
+        Estimator::RsGrpo => {
+            // (1/beta)(x_i / mean x - 1), x = e^{beta (r - max r)}: the exponentials in f64
+            // (one rounding each), the rest exact. The error is relative to the magnitude of
+            // the two terms, x_i / (beta mean x) + 1/beta, which the scale returned here carries.
+            let beta = maxk_core::RS_GRPO_BETA;
+            let top = g.values.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+            let x: Vec<Q> = g.values.iter().map(|&r| q((beta * (r - top)).exp())).collect();
+            let mean = x.iter().fold(Q::zero(), |s, v| s + v) / &nq;
+            let i = (0..n).find(|&i| g.rank[i] == a).expect("a rank of the group");
+            let ratio = &x[i] / (&mean * q(beta));
+            let value = &ratio - q(beta).recip();
+            // The terms' magnitudes: the ratio and 1/beta.
+            let terms = &ratio + q(beta).recip();
+            return (Exact::Ratio(value, terms), one);
+        }
         Estimator::Maxrl => {
             let c = g.values.iter().filter(|&&x| x == 1.0).count();
             let value = if c == 0 {
@@ -286,6 +313,36 @@ fn reference(g: &Group, b: &Binom, uvw: &Uvw, est: Estimator, k: usize, a: usize
     };
     let divisor = if est == Estimator::Grpo { g.std_factor() } else { one };
     (Exact::Weights(weights), divisor)
+}
+
+/// bon-mean's weights of `s_a - mean s`, `s = (K/N) u`.
+fn bon_centered(uvw: &Uvw, n: usize, k: usize, a: usize) -> Vec<Q> {
+    let k_n = Q::new(k.into(), n.into());
+    (0..n)
+        .map(|l| {
+            let mean = uvw.u.iter().fold(Q::zero(), |m, u| m + &u[l]) / Q::from_integer(n.into());
+            &k_n * (&uvw.u[a][l] - mean)
+        })
+        .collect()
+}
+
+/// Fills `uvw.bon`: `1 / (std s + 1e-6)` of bon-mean's `s`, None when every s is equal.
+fn bon_divisor(g: &Group, uvw: &mut Uvw, k: usize) {
+    if uvw.bon.is_some() {
+        return;
+    }
+    let n = g.n();
+    let d: Vec<Q> = (0..n).map(|a| g.value(&bon_centered(uvw, n, k, a))).collect();
+    let ss = d.iter().fold(Q::zero(), |s, x| s + x * x);
+    uvw.bon = Some(if ss.is_zero() || n < 2 {
+        None
+    } else {
+        let var = ss / Q::from_integer((n - 1).into());
+        let e = var.to_f64().map_or(1000, |v| (v.log2() / 2.0).floor() as i32).clamp(-1000, 1000);
+        let p = pow2(e);
+        let sd = q((var / (&p * &p)).to_f64().expect("a finite variance").sqrt()) * p;
+        Some((sd + q(1e-6)).recip())
+    });
 }
 
 /// The `--scale` factor, exact (`pg` from the registry's formula).
@@ -406,6 +463,9 @@ fn check<T: Reward>(g: &Group, b: &Binom, uvws: &mut [Option<Uvw>], rewards: &[T
                 }
                 let raw = raw.get_or_insert_with(|| {
                     let uvw = slot.get_or_insert_with(|| Uvw::new(b, n, k));
+                    if est == Estimator::BonMean {
+                        bon_divisor(g, uvw, k);
+                    }
                     (0..n)
                         .map(|i| match reference(g, b, uvw, est, k, g.rank[i]) {
                             (Exact::Weights(w), divisor) => (g.value(&w), g.scale_of(&w), divisor),
@@ -413,6 +473,7 @@ fn check<T: Reward>(g: &Group, b: &Binom, uvws: &mut [Option<Uvw>], rewards: &[T
                                 let s = v.abs();
                                 (v, s, divisor)
                             }
+                            (Exact::Ratio(v, ratio), divisor) => (v, ratio.abs(), divisor),
                         })
                         .collect()
                 });

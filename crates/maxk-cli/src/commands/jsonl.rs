@@ -156,6 +156,17 @@ pub fn for_each_line(
     sink.finish()
 }
 
+/// [`map_lines`] for lines of any JSON shape: `parse` reads a line's text, `each` turns the
+/// value into the JSON text to write.
+pub fn map_parsed_lines<V>(
+    input: Option<&PathBuf>,
+    output: Option<&PathBuf>,
+    parse: impl Fn(&str) -> Result<V>,
+    mut each: impl FnMut(V) -> Result<String>,
+) -> Result<()> {
+    for_each_line(input, output, |text| each(parse(text)?))
+}
+
 /// The loop of [`for_each_line`] on any reader and writer.
 fn process(
     rd: &mut dyn BufRead,
