@@ -179,6 +179,22 @@ pub fn evaluate_validation<E: Engine>(
     )
 }
 
+/// The success rate of the rollouts on the validation problems: task-average pass@1 of
+/// `tune.n_samples` samples per validation problem at the rollout sampling (`rl.sampling`).
+/// Measured on the base model before RL, it says which success-rate regime a study is in.
+pub fn validation_rollout_success<E: Engine>(
+    weights: &HostWeights,
+    cfg: &LmConfig,
+    engine: &E,
+    progress: bool,
+) -> Result<f64> {
+    let sets = validation_problems(cfg)?;
+    let seed = cfg.tune.val_seed ^ 0x7e11;
+    let evals =
+        evaluate_on(weights, engine, &sets, &cfg.rl.sampling, cfg.tune.n_samples, cfg.eval.batch_rows, seed, progress)?;
+    average(&evals).first().copied().ok_or_else(|| TrainerError::Config("no validation problems".into()))
+}
+
 /// Samples `n` completions per problem of `sets` with `sampling` (in batches of `batch_rows`
 /// sequences, random numbers from `seed`) and scores them.
 #[allow(clippy::too_many_arguments)]
