@@ -168,7 +168,7 @@ pub struct EvalConfig {
     pub n_samples: usize,
     /// Seed of the held-out sets (fixed across runs so every estimator sees the same problems).
     pub test_seed: u64,
-    /// Sampling (the paper: temperature 0.6, top-p 0.95).
+    /// Sampling (default temperature 0.6, top-p 0.95: maxk's choice).
     pub sampling: SampleConfig,
     /// Sequences per sampling batch.
     pub batch_rows: usize,
@@ -183,8 +183,8 @@ pub const PRESETS: [&str; 4] = ["tiny", "cpu", "small", "gpu"];
 
 impl LmConfig {
     /// The `small` preset, the base every other preset overrides: an 0.8M-parameter model on
-    /// all five tasks, the paper's evaluation protocol (n = 256 samples at temperature 0.6,
-    /// top-p 0.95) and rollouts at temperature 1.
+    /// all five tasks, evaluation with n = 256 samples (pass@k to k = 256, as far as the paper's
+    /// curves reach) at temperature 0.6, top-p 0.95, and rollouts at temperature 1.
     pub fn base() -> Self {
         LmConfig {
             preset: "small".into(),
@@ -371,7 +371,8 @@ impl StudyConfig {
         if p.estimator == p.reference {
             return bad(format!("study.primary compares {} with itself", p.estimator));
         }
-        if let Some(k) = std::iter::once(p.k).chain(self.secondary_ks.iter().copied()).find(|&k| k == 0 || k > n_samples)
+        if let Some(k) =
+            std::iter::once(p.k).chain(self.secondary_ks.iter().copied()).find(|&k| k == 0 || k > n_samples)
         {
             return bad(format!("study: pass@{k} needs 1 <= k <= eval.n_samples = {n_samples}"));
         }

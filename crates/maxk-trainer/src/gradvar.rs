@@ -84,7 +84,9 @@ impl Unit {
                     .map(|label| {
                         let path = match label.split_once('-') {
                             _ if label == "base" => seed_dir.join("base").join("base.safetensors"),
-                            Some(("mid", run)) => seed_dir.join("rl").join(run).join("policy-mid.safetensors"),
+                            Some(("mid", run)) => {
+                                seed_dir.join("rl").join(run).join("policy-mid.safetensors")
+                            }
                             Some(("final", run)) => seed_dir.join("rl").join(run).join("policy.safetensors"),
                             _ => {
                                 return Err(TrainerError::Config(format!(
@@ -212,6 +214,37 @@ pub struct GradVarResults {
     pub seconds: f64,
 }
 
+impl GradVarResults {
+    /// Reads a `gradvar.json` written by [`crate::report::write_gradvar`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
+        serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The results of several runs as one (their units side by side; the first one's config,
+    /// M and P, which must agree, and the summed wall time). An error when none is given or
+    /// the runs differ in estimators, M or P.
+    pub fn merge(parts: Vec<GradVarResults>) -> Result<Self> {
+        let mut it = parts.into_iter();
+        let mut out = it.next().ok_or_else(|| TrainerError::Config("nothing to merge".into()))?;
+        for r in it {
+            if (r.estimators.as_slice(), r.batches, r.prompts)
+                != (out.estimators.as_slice(), out.batches, out.prompts)
+            {
+                return Err(TrainerError::Config(format!(
+                    "cannot merge gradvar runs with estimators {:?}, M = {}, P = {} and {:?}, M = {}, P = {}",
+                    out.estimators, out.batches, out.prompts, r.estimators, r.batches, r.prompts
+                )));
+            }
+            out.rows.extend(r.rows);
+            out.ratios.extend(r.ratios);
+            out.prompt_rows.extend(r.prompt_rows);
+            out.seconds += r.seconds;
+        }
+        Ok(out)
+    }
+}
+
 /// Mean and 95% half-width of `d` (Student's t with `len - 1` degrees of freedom).
 pub fn mean_ci(d: &[f64]) -> (f64, f64) {
     let n = d.len() as f64;
@@ -294,7 +327,8 @@ impl OnBackend for GradVar {
         let (mut rows, mut ratios, mut prompt_rows) = (Vec::new(), Vec::new(), Vec::new());
         for unit in &self.units {
             let cfg = &unit.cfg;
-            let specs: Vec<Spec> = specs.iter().map(|s| Spec::new(s.estimator, cfg.rl.k).with_scale(Scale::Pg)).collect();
+            let specs: Vec<Spec> =
+                specs.iter().map(|s| Spec::new(s.estimator, cfg.rl.k).with_scale(Scale::Pg)).collect();
             let n = cfg.rl.group_size;
             let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
             let mut prompt_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0001);
@@ -308,7 +342,8 @@ impl OnBackend for GradVar {
                 let weights = checkpoint::load_weights(path, &cfg.model)?;
                 let mut policy = engine.frozen(&weights)?;
                 let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0002);
-                let bar = progress_bar(self.progress, self.batches, &format!("gradvar seed {} {label}", cfg.seed));
+                let bar =
+                    progress_bar(self.progress, self.batches, &format!("gradvar seed {} {label}", cfg.seed));
                 let e_count = specs.len();
                 let mut acc = Accumulator {
                     batch_pairs: vec![Vec::new(); e_count],
@@ -337,8 +372,10 @@ impl OnBackend for GradVar {
                             for (h, (completions, rewards)) in pair.iter().enumerate() {
                                 let adv = batch_advantages(&rewards[rows_p.clone()], n, *spec)?;
                                 if adv.iter().any(|&a| a != 0.0) {
-                                    let (batch, mask) =
-                                        TokenBatch::padded(&prompts[rows_p.clone()], &completions[rows_p.clone()]);
+                                    let (batch, mask) = TokenBatch::padded(
+                                        &prompts[rows_p.clone()],
+                                        &completions[rows_p.clone()],
+                                    );
                                     let gp = group_gradient(&mut policy, &batch, &mask, &adv)?;
                                     let scale = 1.0 / self.prompts as f64;
                                     acc.grad_sums[e].iter_mut().zip(&gp).for_each(|(s, x)| *s += scale * x);
@@ -348,8 +385,12 @@ impl OnBackend for GradVar {
                             }
                             let d = match &g {
                                 [None, None] => 0.0,
-                                [Some(a), None] | [None, Some(a)] => a.iter().map(|x| x * x).sum::<f64>() / 2.0,
-                                [Some(a), Some(b)] => a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / 2.0,
+                                [Some(a), None] | [None, Some(a)] => {
+                                    a.iter().map(|x| x * x).sum::<f64>() / 2.0
+                                }
+                                [Some(a), Some(b)] => {
+                                    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / 2.0
+                                }
                             };
                             acc.prompt_sums[e][p] += d;
                             batch_d[e] += d;
@@ -418,7 +459,12 @@ impl OnBackend for GradVar {
 /// `sum_i A_i grad log pi(y_i)` over the rows of `batch` as one flat vector (parameter order
 /// of [`crate::model::ModelConfig::param_specs`]): the engine's gradient of
 /// `sum_{b,t} w[b,t] logp[b,t]` with `w[b,t] = mask[b,t] A_b`.
-fn group_gradient<P: Policy>(policy: &mut P, batch: &TokenBatch, mask: &[f32], adv: &[f64]) -> Result<Vec<f64>> {
+fn group_gradient<P: Policy>(
+    policy: &mut P,
+    batch: &TokenBatch,
+    mask: &[f32],
+    adv: &[f64],
+) -> Result<Vec<f64>> {
     let width = batch.cols - 1;
     policy.forward_train(batch);
     let weight: Vec<f32> = (0..batch.rows * width).map(|j| mask[j] * adv[j / width] as f32).collect();
@@ -447,6 +493,36 @@ mod tests {
         // (The delta-method variance cancels to rounding error, ~1e-17.)
         assert!((r - 0.5).abs() < 1e-12 && ci.abs() < 1e-6, "{r} {ci}");
         assert!(ratio_ci(&[1.0], &[1.0]).0.is_nan());
+    }
+
+    #[test]
+    fn merge_concatenates_units_and_refuses_different_protocols() {
+        let row = |seed: u64| PromptRow {
+            study: "s".into(),
+            seed,
+            checkpoint: "base".into(),
+            task: "mod".into(),
+            prompt: "m:1*2%3=".into(),
+            success: 0.5,
+            traces: vec![1.0, 2.0],
+        };
+        let part = |seed: u64, seconds: f64| GradVarResults {
+            config: LmConfig::preset("tiny").unwrap(),
+            estimators: vec!["maxpo".into(), "pkpo-loo1".into()],
+            batches: 4,
+            prompts: 1,
+            rows: Vec::new(),
+            ratios: Vec::new(),
+            prompt_rows: vec![row(seed)],
+            seconds,
+        };
+        let m = GradVarResults::merge(vec![part(0, 1.0), part(1, 2.0)]).unwrap();
+        assert_eq!(m.prompt_rows.iter().map(|r| r.seed).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(m.seconds, 3.0);
+        let mut other = part(2, 1.0);
+        other.batches = 8;
+        assert!(GradVarResults::merge(vec![part(0, 1.0), other]).unwrap_err().to_string().contains("M = 8"));
+        assert!(GradVarResults::merge(Vec::new()).is_err());
     }
 
     #[test]

@@ -14,9 +14,10 @@
 //!   training seed, not only the rollout noise.
 //! - **Regression.** `ln(T_p(EI) / T_p(MaxPO))` on the success rate, fitted by least squares
 //!   within each unit and summarised over units ([`ClusteredFit`]).
-//! - **Bandit.** The exact `tr Cov` ratio of the same two estimators for binary rewards on
-//!   the uniform two-class policy over A actions ([`TwoClass::uniform`], [`moments`]) at the
-//!   bin's mean success rate.
+//! - **Bandit.** The exact `tr Cov` ratio of the same two estimators for binary rewards
+//!   ([`moments`]) at the bin's mean success rate, for two policy shapes over A actions
+//!   ([`Shape`]): the success mass spread over `round(p A)` correct actions, or one correct
+//!   action (a unique answer, as in `mod`).
 
 use maxk_core::{Estimator, Scale, Spec};
 use maxk_experiments::exact::{TwoClass, moments};
@@ -42,7 +43,7 @@ pub struct Bin {
     pub success: f64,
     /// Ratio of summed traces per unit: geometric mean and t interval over units.
     pub ratio: Ci,
-    /// The exact bandit ratio at `success`, one per [`Mechanism::bandit_actions`].
+    /// The exact bandit ratio at `success`, one per [`Mechanism::bandit_shapes`].
     pub bandit: Vec<f64>,
 }
 
@@ -74,18 +75,54 @@ pub struct Mechanism {
     pub crossing: Option<f64>,
     /// Per study and checkpoint.
     pub checkpoints: Vec<CheckpointRatio>,
-    /// A of the bandit predictions.
-    pub bandit_actions: Vec<usize>,
+    /// The policy shapes of the bandit predictions.
+    pub bandit_shapes: Vec<Shape>,
     /// Group size N and K of the predictions.
     pub n: usize,
     /// K.
     pub k: usize,
 }
 
-/// `tr Cov` ratio `numerator / denominator` of the exact binary bandit (uniform two-class
-/// policy over `actions`, success fraction `p` in (0, 1)) at group size `n` and `k`.
-pub fn bandit_ratio(numerator: Estimator, denominator: Estimator, p: f64, actions: usize, n: usize, k: usize) -> Result<f64> {
-    let policy = TwoClass::uniform(actions, p);
+/// The shape of the binary bandit's policy at success fraction p.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Shape {
+    /// A actions, the success mass p spread evenly over `round(p A)` correct ones
+    /// ([`TwoClass::uniform`]).
+    Spread(usize),
+    /// A actions, one of them correct (probability p), the rest equally likely:
+    /// `||pi+||^2 = 1`, `||pi-||^2 = 1/(A-1)`.
+    OneCorrect(usize),
+}
+
+impl Shape {
+    /// The two-class policy at success fraction `p`.
+    pub fn policy(self, p: f64) -> TwoClass {
+        match self {
+            Shape::Spread(a) => TwoClass::uniform(a, p),
+            Shape::OneCorrect(a) => TwoClass { p, s_pos: 1.0, s_neg: 1.0 / (a.max(2) - 1) as f64 },
+        }
+    }
+
+    /// Legend label.
+    pub fn label(self) -> String {
+        match self {
+            Shape::Spread(a) => format!("A = {a}, pA correct actions"),
+            Shape::OneCorrect(a) => format!("A = {a}, one correct action"),
+        }
+    }
+}
+
+/// `tr Cov` ratio `numerator / denominator` of the exact binary bandit of `shape` at success
+/// fraction `p` in (0, 1), group size `n` and `k`.
+pub fn bandit_ratio(
+    numerator: Estimator,
+    denominator: Estimator,
+    p: f64,
+    shape: Shape,
+    n: usize,
+    k: usize,
+) -> Result<f64> {
+    let policy = shape.policy(p);
     let trace = |e: Estimator| -> Result<f64> {
         let m = moments(&policy, Spec::new(e, k).with_scale(Scale::Pg), n)
             .map_err(|err| TrainerError::Config(err.to_string()))?;
@@ -113,8 +150,13 @@ fn units(rows: &[PromptRow]) -> Vec<(String, u64)> {
     out
 }
 
-/// Analyses `r` for `numerator / denominator` with bandit predictions at each of `actions`.
-pub fn analyse(r: &GradVarResults, numerator: &str, denominator: &str, actions: &[usize]) -> Result<Mechanism> {
+/// Analyses `r` for `numerator / denominator` with bandit predictions for each of `shapes`.
+pub fn analyse(
+    r: &GradVarResults,
+    numerator: &str,
+    denominator: &str,
+    shapes: &[Shape],
+) -> Result<Mechanism> {
     let (i, j) = (index(r, numerator)?, index(r, denominator)?);
     let (num_e, den_e): (Estimator, Estimator) = (numerator.parse()?, denominator.parse()?);
     let (n, k) = (r.config.rl.group_size, r.config.rl.k);
@@ -127,20 +169,23 @@ pub fn analyse(r: &GradVarResults, numerator: &str, denominator: &str, actions: 
     let mut bins = Vec::new();
     for w in BIN_EDGES.windows(2) {
         let (lo, hi) = (w[0], w[1]);
-        let in_bin: Vec<&&PromptRow> = with_signal.iter().filter(|p| p.success > lo && p.success <= hi).collect();
+        let in_bin: Vec<&&PromptRow> =
+            with_signal.iter().filter(|p| p.success > lo && p.success <= hi).collect();
         if in_bin.is_empty() {
             continue;
         }
         let per_unit: Vec<f64> = unit_ids
             .iter()
             .filter_map(|(study, seed)| {
-                let rows: Vec<&&&PromptRow> = in_bin.iter().filter(|p| p.study == *study && p.seed == *seed).collect();
+                let rows: Vec<&&&PromptRow> =
+                    in_bin.iter().filter(|p| p.study == *study && p.seed == *seed).collect();
                 let (a, b) = rows.iter().fold((0.0, 0.0), |(a, b), p| (a + p.traces[i], b + p.traces[j]));
                 (!rows.is_empty()).then(|| a / b)
             })
             .collect();
         let success = in_bin.iter().map(|p| p.success).sum::<f64>() / in_bin.len() as f64;
-        let bandit = actions.iter().map(|&a| bandit_ratio(num_e, den_e, success, a, n, k)).collect::<Result<_>>()?;
+        let bandit =
+            shapes.iter().map(|&a| bandit_ratio(num_e, den_e, success, a, n, k)).collect::<Result<_>>()?;
         bins.push(Bin { lo, hi, prompts: in_bin.len(), success, ratio: Ci::geometric(&per_unit), bandit });
     }
     let clusters: Vec<(Vec<f64>, Vec<f64>)> = unit_ids
@@ -168,10 +213,8 @@ pub fn analyse(r: &GradVarResults, numerator: &str, denominator: &str, actions: 
         let mut seeds: Vec<u64> = rows.iter().map(|x| x.seed).collect();
         seeds.dedup();
         let ratios: Vec<f64> = seeds.iter().map(|&s| trace(numerator, s) / trace(denominator, s)).collect();
-        let success: Vec<f64> = seeds
-            .iter()
-            .filter_map(|&s| rows.iter().find(|x| x.seed == s).map(|x| x.reward_mean))
-            .collect();
+        let success: Vec<f64> =
+            seeds.iter().filter_map(|&s| rows.iter().find(|x| x.seed == s).map(|x| x.reward_mean)).collect();
         checkpoints.push(CheckpointRatio {
             study,
             checkpoint,
@@ -186,7 +229,7 @@ pub fn analyse(r: &GradVarResults, numerator: &str, denominator: &str, actions: 
         fit,
         crossing,
         checkpoints,
-        bandit_actions: actions.to_vec(),
+        bandit_shapes: shapes.to_vec(),
         n,
         k,
     })
@@ -234,7 +277,12 @@ mod tests {
             estimators: vec!["maxpo".into(), "pkpo-loo1".into()],
             batches: 4,
             prompts: 3,
-            rows: vec![row(0, "maxpo", 2.0), row(0, "pkpo-loo1", 1.0), row(1, "maxpo", 2.0), row(1, "pkpo-loo1", 4.0)],
+            rows: vec![
+                row(0, "maxpo", 2.0),
+                row(0, "pkpo-loo1", 1.0),
+                row(1, "maxpo", 2.0),
+                row(1, "pkpo-loo1", 4.0),
+            ],
             ratios: Vec::new(),
             prompt_rows: vec![
                 // Seed 0, bin (0, 0.05]: (1 + 3) / (2 + 2) = 1; bin (0.3, 0.4]: 4 / 1 = 4.
@@ -250,7 +298,7 @@ mod tests {
             ],
             seconds: 0.0,
         };
-        let m = analyse(&r, "pkpo-loo1", "maxpo", &[8]).unwrap();
+        let m = analyse(&r, "pkpo-loo1", "maxpo", &[Shape::Spread(8)]).unwrap();
         assert_eq!(m.bins.len(), 2);
         let (low, high) = (&m.bins[0], &m.bins[1]);
         assert_eq!((low.prompts, high.prompts), (3, 2));
@@ -259,30 +307,37 @@ mod tests {
         assert!((low.ratio.mean - 0.5).abs() < 1e-12 && low.ratio.n == 2);
         assert!((high.ratio.mean - 8.0).abs() < 1e-12);
         // The bandit column is the exact ratio at the bin's mean success.
-        let want = bandit_ratio(Estimator::PkpoLoo1, Estimator::Maxpo, 0.375, 8, 8, 4).unwrap();
+        let want =
+            bandit_ratio(Estimator::PkpoLoo1, Estimator::Maxpo, 0.375, Shape::Spread(8), 8, 4).unwrap();
         assert_eq!(high.bandit, vec![want]);
         // Seed 1: points (0.02, ln 1/4), (0.4, ln 16): slope ln 64 / 0.38.
         let slope1 = (64f64).ln() / 0.38;
         assert_eq!(m.fit.slope.n, 2);
         // Seed 0: x = 0.03, 0.04, 0.35; y = ln 1/2, ln 3/2, ln 4.
         let (_, slope0) =
-            maxk_experiments::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()]).unwrap();
+            maxk_experiments::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()])
+                .unwrap();
         assert!((m.fit.slope.mean - (slope0 + slope1) / 2.0).abs() < 1e-9);
         // Batch-gradient ratios: seed 0 1/2, seed 1 2: geometric mean 1; success 0.1, 0.2.
         assert_eq!(m.checkpoints.len(), 1);
         assert!((m.checkpoints[0].ratio.mean - 1.0).abs() < 1e-12);
         assert!((m.checkpoints[0].success.mean - 0.15).abs() < 1e-12);
-        assert!(analyse(&r, "grpo", "maxpo", &[8]).is_err());
+        assert!(analyse(&r, "grpo", "maxpo", &[Shape::Spread(8)]).is_err());
     }
 
     #[test]
     fn bandit_prediction_crosses_one_between_sparse_and_moderate_success() {
         // The variance map's finding at N = 16, K = 8 and many actions: the L2O baseline
         // raises the variance at p = 0.04 (ratio < 1) and lowers it at p = 0.3 (ratio > 1).
-        let r = |p| bandit_ratio(Estimator::PkpoLoo1, Estimator::Maxpo, p, 1024, 16, 8).unwrap();
+        let r =
+            |p| bandit_ratio(Estimator::PkpoLoo1, Estimator::Maxpo, p, Shape::Spread(1024), 16, 8).unwrap();
         assert!(r(0.04) < 1.0 && r(0.3) > 1.0, "{} {}", r(0.04), r(0.3));
         // EI and PKPO s^(loo-1) coincide at the PG scale.
-        let ei = bandit_ratio(Estimator::Ei, Estimator::Maxpo, 0.3, 1024, 16, 8).unwrap();
+        let ei = bandit_ratio(Estimator::Ei, Estimator::Maxpo, 0.3, Shape::Spread(1024), 16, 8).unwrap();
         assert!((ei - r(0.3)).abs() < 1e-9 * ei);
+        // One correct action: the same policy as the spread shape when p A rounds to 1.
+        let one = Shape::OneCorrect(1024).policy(0.001);
+        assert_eq!(one, TwoClass { p: 0.001, ..TwoClass::uniform(1024, 0.001) });
+        assert!((Shape::OneCorrect(1024).policy(0.3).s_neg - 1.0 / 1023.0).abs() < 1e-15);
     }
 }

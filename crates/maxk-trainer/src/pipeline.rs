@@ -15,7 +15,8 @@ use crate::diagnostics::MetricsLog;
 use crate::engine::Engine;
 use crate::error::{Result, TrainerError};
 use crate::eval::{
-    TaskEval, average, evaluate, evaluate_at_rollout_temperature, evaluate_validation, validation_rollout_success,
+    TaskEval, average, evaluate, evaluate_at_rollout_temperature, evaluate_validation,
+    validation_rollout_success,
 };
 use crate::model::HostWeights;
 use crate::report;

@@ -563,6 +563,13 @@ fn markdown(
     );
 
     let _ = writeln!(s, "## MaxPO against each alternative\n");
+    if c.study.is_some() {
+        let _ = writeln!(
+            s,
+            "Unadjusted 95% intervals, one per cell: the verdicts that correct for the number of comparisons \
+             are those of the pre-declared endpoints above.\n"
+        );
+    }
     // Other estimators only: the K sweep's MaxPO runs have their own section.
     let peers: Vec<&str> = groups
         .iter()
@@ -574,7 +581,7 @@ fn markdown(
         for k in &table_ks {
             let _ = write!(s, " pass@{k} |");
         }
-        let _ = writeln!(s, " verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
+        let _ = writeln!(s, " unadjusted verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
         for peer in &peers {
             let Some((_, other)) = groups.iter().find(|(l, _)| l == peer) else { continue };
             let _ = write!(s, "| {peer} |");
@@ -598,7 +605,7 @@ fn markdown(
         .collect();
     if sweep.len() > 1 {
         sweep.sort_by_key(|(_, runs)| runs.first().map_or(0, |r| r.k));
-        let _ = writeln!(s, "## K sweep: MaxPO trained at different K (paper Fig. 10)\n");
+        let _ = writeln!(s, "## K sweep: MaxPO trained at different K\n");
         let _ = writeln!(
             s,
             "Same base models, seeds, N = {} and lr ({}); task-average pass@k, mean over seeds, and \
@@ -843,16 +850,13 @@ fn endpoints_section(
     let success: Vec<f64> = results.base.iter().filter_map(|b| b.validation_rollout_success).collect();
     if !success.is_empty() {
         let ci = maxk_experiments::stats::Ci::of(&success);
-        let (lo, hi) = success.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+        let (lo, hi) =
+            success.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
         let _ = writeln!(
             s,
             "Measured before RL: the base models' rollout success rate (validation pass@1 at the \
              rollout sampling, T = {}) is {:.3} (seeds {lo:.3}–{hi:.3}; 95% t interval {:.3}–{:.3}, {} seeds).\n",
-            results.config.rl.sampling.temperature,
-            ci.mean,
-            ci.lo,
-            ci.hi,
-            ci.n
+            results.config.rl.sampling.temperature, ci.mean, ci.lo, ci.hi, ci.n
         );
     }
     let p = &study.primary;
@@ -877,7 +881,11 @@ fn endpoints_section(
             _ => "no significant difference".to_string(),
         }
     );
-    let labels: Vec<&str> = groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "base").collect();
+    // The primary's estimator first, then its reference, then the rest: MaxPO is the minuend.
+    let mut labels: Vec<&str> = groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "base").collect();
+    labels.sort_by_key(|l| {
+        [p.estimator.as_str(), p.reference.as_str()].iter().position(|x| x == l).unwrap_or(2)
+    });
     let mut family: Vec<(String, String, usize, Interval)> = Vec::new();
     for (x, ea) in labels.iter().enumerate() {
         for eb in &labels[x + 1..] {
@@ -905,7 +913,8 @@ fn endpoints_section(
         study.secondary_ks,
         family.len()
     );
-    let _ = writeln!(s, "| comparison | k | difference ± 95% (unadjusted) | p | {name}-adjusted p | verdict |");
+    let _ =
+        writeln!(s, "| comparison | k | difference ± 95% (unadjusted) | p | {name}-adjusted p | verdict |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for ((ea, eb, k, i), adj) in family.iter().zip(&adjusted) {
         let v = if *adj < 0.05 {
@@ -951,10 +960,23 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
     }
     let path = out.join("gradvar.csv");
     std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
-    let mut csv = format!("study,seed,checkpoint,task,prompt,success,{}\n", r.estimators.iter().map(|e| format!("trace_{e}")).collect::<Vec<_>>().join(","));
+    let mut csv = format!(
+        "study,seed,checkpoint,task,prompt,success,{}\n",
+        r.estimators.iter().map(|e| format!("trace_{e}")).collect::<Vec<_>>().join(",")
+    );
     for p in &r.prompt_rows {
         let traces: Vec<String> = p.traces.iter().map(|t| format!("{t:e}")).collect();
-        let _ = writeln!(csv, "{},{},{},{},\"{}\",{},{}", p.study, p.seed, p.checkpoint, p.task, p.prompt, p.success, traces.join(","));
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},\"{}\",{},{}",
+            p.study,
+            p.seed,
+            p.checkpoint,
+            p.task,
+            p.prompt,
+            p.success,
+            traces.join(",")
+        );
     }
     let path = out.join("prompts.csv");
     std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
@@ -962,7 +984,8 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
     let c = &r.config;
     let mut s = String::new();
     let _ = writeln!(s, "# Gradient variance from the same rollouts\n");
-    let units: std::collections::BTreeSet<(String, u64)> = r.rows.iter().map(|x| (x.study.clone(), x.seed)).collect();
+    let units: std::collections::BTreeSet<(String, u64)> =
+        r.rows.iter().map(|x| (x.study.clone(), x.seed)).collect();
     let _ = writeln!(
         s,
         "At each checkpoint of each of {} units (study x seed), M = {} independent rollout batches of the \
@@ -984,27 +1007,31 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
     }
     let ei = ["pkpo-loo1", "ei"].into_iter().find(|e| r.estimators.iter().any(|x| x == e));
     if let (Some(ei), true) = (ei, r.estimators.iter().any(|x| x == "maxpo")) {
-        let actions = [8, 1024];
-        let m = crate::mechanism::analyse(r, ei, "maxpo", &actions)?;
+        use crate::mechanism::Shape;
+        let shapes = [Shape::Spread(1024), Shape::OneCorrect(1024)];
+        let m = crate::mechanism::analyse(r, ei, "maxpo", &shapes)?;
         mechanism_section(&mut s, &m);
         let bx: Vec<f64> = (1..=99).map(|i| f64::from(i) / 100.0).collect();
         let (num, den): (maxk_core::Estimator, maxk_core::Estimator) = (ei.parse()?, "maxpo".parse()?);
         let mut series = Vec::new();
-        for &a in &actions {
+        for &a in &shapes {
             let y = bx
                 .iter()
                 .map(|&p| crate::mechanism::bandit_ratio(num, den, p, a, m.n, m.k))
                 .collect::<Result<Vec<_>>>()?;
-            series.push(Series::new(format!("exact binary bandit, A = {a}"), bx.clone(), y));
+            series.push(Series::new(format!("bandit (exact), {}", a.label()), bx.clone(), y));
         }
         series.push(Series::new("equal variance", vec![0.01, 0.99], vec![1.0, 1.0]));
         series.push(
             Series::new(
-                "LM, binned prompts (95% t over seeds)",
+                "LM, binned prompts, 95% t over seeds",
                 m.bins.iter().map(|b| b.success).collect(),
                 m.bins.iter().map(|b| b.ratio.mean).collect(),
             )
-            .with_band(m.bins.iter().map(|b| b.ratio.lo).collect(), m.bins.iter().map(|b| b.ratio.hi).collect()),
+            .with_band(
+                m.bins.iter().map(|b| b.ratio.lo).collect(),
+                m.bins.iter().map(|b| b.ratio.hi).collect(),
+            ),
         );
         LineChart {
             title: format!("tr Cov({ei}) / tr Cov(maxpo) vs success rate, N = {}, K = {}", m.n, m.k),
@@ -1062,15 +1089,15 @@ fn mechanism_section(s: &mut String, m: &crate::mechanism::Mechanism) {
          variance. Per unit (seed) the ratio of summed per-prompt traces in each bin; geometric mean \
          and 95% t interval over units (covers prompts and seeds). Prompts whose rollouts all failed or \
          all succeeded have no gradient and are left out. Bandit: the exact ratio for binary rewards on \
-         the uniform two-class policy over A actions at the bin's mean success rate, N = {}, K = {} \
-         (`maxk_experiments::exact`).\n",
+         two-class policies over A actions (success mass spread over pA actions, or one correct action) at \
+         the bin's mean success rate, N = {}, K = {} (`maxk_experiments::exact`).\n",
         m.numerator, m.denominator, m.n, m.k
     );
     let _ = write!(s, "| success rate | prompt-checkpoints | mean success | LM ratio [95% CI] | units |");
-    for a in &m.bandit_actions {
-        let _ = write!(s, " bandit A = {a} |");
+    for a in &m.bandit_shapes {
+        let _ = write!(s, " bandit, {} |", a.label());
     }
-    let _ = writeln!(s, "\n|---|---|---|---|---|{}", "---|".repeat(m.bandit_actions.len()));
+    let _ = writeln!(s, "\n|---|---|---|---|---|{}", "---|".repeat(m.bandit_shapes.len()));
     for b in &m.bins {
         let _ = write!(
             s,
@@ -1096,8 +1123,12 @@ fn mechanism_section(s: &mut String, m: &crate::mechanism::Mechanism) {
         m.fit.slope.n,
         m.crossing.map_or("– (not in (0, 1))".to_string(), |x| format!("{x:.3}"))
     );
-    let _ = writeln!(s, "Batch gradient of the RL step (all P prompts), per study and checkpoint, over seeds:\n");
-    let _ = writeln!(s, "| study | checkpoint | rollout success [95% CI] | ratio [95% CI] | seeds |\n|---|---|---|---|---|");
+    let _ =
+        writeln!(s, "Batch gradient of the RL step (all P prompts), per study and checkpoint, over seeds:\n");
+    let _ = writeln!(
+        s,
+        "| study | checkpoint | rollout success [95% CI] | ratio [95% CI] | seeds |\n|---|---|---|---|---|"
+    );
     for c in &m.checkpoints {
         let _ = writeln!(
             s,

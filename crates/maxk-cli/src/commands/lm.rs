@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use maxk_core::{Estimator, Scale};
 use maxk_trainer::backend::{DeviceKind, dispatch};
 use maxk_trainer::config::LmConfig;
-use maxk_trainer::gradvar::{GradVar, Unit};
+use maxk_trainer::gradvar::{GradVar, GradVarResults, Unit};
 use maxk_trainer::pipeline::{Bench, Reproduce, Stage, StageJob};
 
 /// Train and evaluate a small language model with max@K policy gradients.
@@ -204,8 +204,12 @@ struct GradVarArgs {
     overrides: Overrides,
     /// A checkpoint as LABEL=PATH (repeatable), e.g. base=.../base.safetensors, of the model of
     /// the config.
-    #[arg(long = "weights", value_name = "LABEL=PATH", required_unless_present = "study")]
+    #[arg(long = "weights", value_name = "LABEL=PATH", required_unless_present_any = ["study", "merge"])]
     weights: Vec<String>,
+    /// Measure nothing: merge the gradvar.json of earlier runs (repeatable) and write their
+    /// joint report into --out.
+    #[arg(long, value_name = "GRADVAR_JSON", conflicts_with_all = ["weights", "study"])]
+    merge: Vec<PathBuf>,
     /// A `maxk lm reproduce` output directory as LABEL=DIR (repeatable, conflicts with
     /// --weights and the config flags): every seed of it, with its resolved config and the
     /// checkpoints of --checkpoints.
@@ -304,12 +308,22 @@ fn stage(s: StageArgs, name: &str, stage: Stage, f: impl FnOnce(&mut LmConfig)) 
 /// `LABEL=PATH` of `flag`.
 fn label_path(flag: &str, w: &str) -> Result<(String, PathBuf)> {
     match w.split_once('=') {
-        Some((label, path)) if !label.is_empty() && !path.is_empty() => Ok((label.to_string(), PathBuf::from(path))),
+        Some((label, path)) if !label.is_empty() && !path.is_empty() => {
+            Ok((label.to_string(), PathBuf::from(path)))
+        }
         _ => bail!("--{flag} {w:?}: expected LABEL=PATH"),
     }
 }
 
 fn gradvar(a: GradVarArgs) -> Result<()> {
+    if !a.merge.is_empty() {
+        let parts = a.merge.iter().map(|p| GradVarResults::load(p)).collect::<Result<Vec<_>, _>>()?;
+        let results = GradVarResults::merge(parts)?;
+        let out = a.common.out("gradvar")?;
+        maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+        println!("wrote {}", out.join("gradvar.md").display());
+        return Ok(());
+    }
     let units = if a.study.is_empty() {
         let mut cfg = a.common.config()?;
         a.overrides.apply(&mut cfg);
