@@ -45,3 +45,17 @@ def skyrl_ppo_utils():
         package.__path__ = [str(Path(spec.submodule_search_locations[0]) / "backends")]
         sys.modules["skyrl.backends"] = package
     return importlib.import_module("skyrl.backends.skyrl_train.utils.ppo_utils")
+
+
+def ray_init(attempts: int = 3, **kwargs):
+    """``ray.init(**kwargs)``, retried when the local node misses Ray's fixed 30 s start-up
+    deadline ("The current node timed out during startup"), which a loaded 2-core machine can."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            return ray.init(**kwargs)
+        except Exception as e:  # noqa: BLE001 - Ray raises a bare Exception for this
+            if "timed out during startup" not in str(e) or attempt == attempts - 1:
+                raise
+            ray.shutdown()

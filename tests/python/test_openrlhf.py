@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import require
+from conftest import ray_init, require
 
 import maxk
 
@@ -262,7 +262,7 @@ def test_ray_worker_hook_patches_workers(tmp_path):
         "PYTHONPATH": os.pathsep.join([str(STUBS), os.environ.get("PYTHONPATH", "")]),
         "MAXK_OPENRLHF_STUBS": "1",
     }
-    ray.init(
+    ray_init(
         num_cpus=1,
         include_dashboard=False,
         runtime_env={"worker_process_setup_hook": maxk_openrlhf.HOOK, "env_vars": env_vars},

@@ -77,7 +77,16 @@ def test_role_map_selects_maxk_and_schedule_advances_per_call(caplog):
 def test_missing_k_and_bad_groups_are_clear_errors():
     with pytest.raises(ValueError, match=r"needs K: call maxk.integrations.rllm.configure"):
         rllm_advantage.collect_reward_and_advantage_from_trajectory_groups(make_groups([[1.0, 0.0]]), config("maxpo"))
-    maxk_rllm.configure(k=3)
+    maxk_rllm.configure(k=3)  # small_groups defaults to zero: the short group gets 0, counted
+    groups = make_groups([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.5]])
+    rllm_advantage.collect_reward_and_advantage_from_trajectory_groups(groups, config("maxpo"))
+    assert all(t.steps[0].advantage == 0 for t in groups[1].trajectories)
+    assert maxk_rllm.drain_metrics()["maxk/small_groups"] == 1
+    with pytest.raises(ValueError, match=r"group_size=3\): k = 3 is out of range for maxpo"):
+        maxk_rllm.configure(k=3, group_size=3)
+    with pytest.raises(ValueError, match=r"MAXK_SCALE='bogus': unknown scale"):
+        maxk_rllm.configure(k=3, scale="bogus")
+    maxk_rllm.configure(k=3, small_groups="error")
     with pytest.raises(ValueError, match=r"group id 1: k = 3 is out of range for maxpo with group size 3"):
         rllm_advantage.collect_reward_and_advantage_from_trajectory_groups(
             make_groups([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.5]]), config("maxpo")

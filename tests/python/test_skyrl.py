@@ -84,7 +84,9 @@ def test_registered_function_pickles_by_reference_with_its_settings():
     cloudpickle = pytest.importorskip("cloudpickle")
     restored = pickle.loads(cloudpickle.dumps(fn))
     assert restored.func is maxk_skyrl.compute_maxk_outcome_advantage
-    assert restored.keywords == {"estimator": "maxpo", "k_schedule": {"kind": "constant", "k": 3}, "scale": "std"}
+    assert restored.keywords["estimator"] == "maxpo"
+    settings = restored.keywords["settings"]
+    assert (settings.k, settings.k_schedule, settings.scale, settings.small_groups) == (3, None, "std", "zero")
 
 
 def test_launcher_splits_maxk_settings_and_errors():
@@ -100,8 +102,25 @@ def test_launcher_splits_maxk_settings_and_errors():
     token_level, mask, uids, _ = batch({"a": [1.0, 0.0, 0.0]})
     with pytest.raises(ValueError, match=r"needs K: add maxk.k=K"):
         step(token_level, mask, uids, "maxpo")
-    maxk_skyrl.register(k=3)
+    maxk_skyrl.register(k=3)  # small_groups defaults to zero, as in every adapter
+    adv, _ = step(token_level, mask, uids, "maxpo")
+    assert torch.all(adv == 0) and maxk_skyrl.drain_metrics()["maxk/small_groups"] == 1
+    maxk_skyrl.register(k=3, small_groups="error")
     with pytest.raises(ValueError, match=r"group id 'a': k = 3 is out of range for maxpo with group size 3"):
         step(token_level, mask, uids, "maxpo")
-    with pytest.raises(ValueError, match=r"unknown scale"):
+    with pytest.raises(ValueError, match=r"maxk.scale='bogus': unknown scale"):
         maxk_skyrl.register(k=2, scale="bogus")
+    with pytest.raises(ValueError, match=r"maxk.k='four': K must be a positive integer"):
+        maxk_skyrl.register(k="four")
+
+
+def test_launcher_checks_k_at_start_up():
+    """The launcher stops before SkyRL starts on a maxk estimator without K or with a K that
+    generator.n_samples_per_prompt cannot carry."""
+    with pytest.raises(ValueError, match=r"needs K: add maxk.k=K"):
+        maxk_skyrl.check_command_line(["trainer.algorithm.advantage_estimator=maxpo"], {})
+    with pytest.raises(ValueError, match=r"generator.n_samples_per_prompt=4: k = 4 is out of range for maxpo"):
+        maxk_skyrl.check_command_line(
+            ["trainer.algorithm.advantage_estimator=maxpo", "generator.n_samples_per_prompt=4"], {"k": "4"}
+        )
+    maxk_skyrl.check_command_line(["trainer.algorithm.advantage_estimator=grpo"], {})  # SkyRL's own: untouched

@@ -19,7 +19,7 @@ slime_types = pytest.importorskip("slime.utils.types")
 sample_hooks = pytest.importorskip("slime.rollout.sample_hooks")
 
 import maxk  # noqa: E402
-from maxk.integrations.slime import reward_post_process  # noqa: E402
+from maxk.integrations.slime import drain_metrics, reward_post_process  # noqa: E402
 
 
 def args(**kw) -> Namespace:
@@ -79,5 +79,10 @@ def test_errors():
         reward_post_process(args(), samples([1.0, 0.0, 0.0, 1.0], [0] * 4))
     with pytest.raises(ValueError, match=r"5 samples do not split into groups of n_samples_per_prompt = 4"):
         reward_post_process(args(maxk_k=1), samples([1.0] * 5, [None] * 5))
+    # a group too small for K: advantage 0 under the default small-group rule, counted
+    _, adv = reward_post_process(args(maxk_k=4), samples([1.0, 0.0, 0.0, 1.0], [0] * 4))
+    assert adv == [0.0] * 4 and drain_metrics()["maxk/small_groups"] == 1
     with pytest.raises(ValueError, match=r"group id 0: k = 4 is out of range for maxpo with group size 4"):
-        reward_post_process(args(maxk_k=4), samples([1.0, 0.0, 0.0, 1.0], [0] * 4))
+        reward_post_process(args(maxk_k=4, maxk_small_groups="error"), samples([1.0, 0.0, 0.0, 1.0], [0] * 4))
+    with pytest.raises(ValueError, match=r"maxk_small_groups \(--custom-config-path YAML\)='drop'"):
+        reward_post_process(args(maxk_k=1, maxk_small_groups="drop"), samples([1.0, 0.0], [0] * 2))

@@ -14,53 +14,13 @@ torch = require("torch")
 transformers = require("transformers")
 
 from datasets import Dataset  # noqa: E402
-from tokenizers import Tokenizer, models, pre_tokenizers  # noqa: E402
+from trl_tiny import reward_a, reward_b, tiny_model, tiny_tokenizer  # noqa: E402
 
 from trl import GRPOTrainer  # noqa: E402
 
 from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer  # noqa: E402
 
-ALPHABET = "abcdefgh"
 G = 4  # completions per prompt
-
-
-def tiny_tokenizer() -> transformers.PreTrainedTokenizerFast:
-    """A character-level tokenizer over ALPHABET, built in memory."""
-    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-    vocab.update({c: i + 4 for i, c in enumerate(ALPHABET)})
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
-    fast.padding_side = "left"
-    return fast
-
-
-def tiny_model(tokenizer) -> transformers.PreTrainedModel:
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return transformers.LlamaForCausalLM(config)
-
-
-def reward_a(completions, **kwargs):
-    """Continuous reward with ties: number of 'a' plus a tenth of the length."""
-    return [c.count("a") + 0.1 * len(c) for c in completions]
-
-
-def reward_b(completions, **kwargs):
-    return [float("b" in c) for c in completions]
 
 
 class Recording(MaxKGRPOTrainer):
@@ -211,18 +171,65 @@ def test_scale_rewards_is_honoured_or_refused(tmp_path):
         trainer._resolve_scale(None)
 
 
-def test_version_guard(monkeypatch):
+def test_hooks_are_detected_not_the_version(monkeypatch):
+    """No version gate: the installed TRL passes because its GRPOTrainer has the hooks; a TRL
+    whose hooks are missing, take other parameters, or are no longer called, or a trl.GRPOTrainer
+    replaced after maxk was imported (Unsloth imported too late), is refused, naming what."""
     import maxk.integrations.trl as maxk_trl
-    from maxk.integrations._common import require_version
 
-    require_version("TRL", "1.16.3", maxk_trl.TESTED_TRL, "hook")
-    with pytest.raises(RuntimeError, match=r"tested with for TRL 1.16.0 to 1.16.x; TRL 1.17.0 is installed"):
-        require_version("TRL", "1.17.0", maxk_trl.TESTED_TRL, "GRPOTrainer._calculate_rewards")
-    monkeypatch.setattr(maxk_trl.trl, "__version__", "2.0.0")
-    with pytest.raises(RuntimeError, match="GRPOTrainer._calculate_rewards"):
+    maxk_trl.check_trl()
+    monkeypatch.setattr(maxk_trl.trl, "__version__", "9.0.0")
+    maxk_trl.check_trl()  # any version string with the hooks is fine
+
+    class Renamed(GRPOTrainer):
+        _calculate_rewards = None
+
+    with pytest.raises(RuntimeError, match=r"maxk cannot hook TRL 9.0.0: .*_calculate_rewards is missing"):
+        maxk_trl.check_trl(Renamed)
+
+    class NewSignature(GRPOTrainer):
+        def _calculate_rewards(self, batch):
+            return None
+
+    with pytest.raises(RuntimeError, match=r"_calculate_rewards\(batch\) no longer takes \(inputs, prompts"):
+        maxk_trl.check_trl(NewSignature)
+
+    class NotCalled(GRPOTrainer):
+        def _generate_and_score_completions(self, inputs):
+            return self._score_everything(inputs)
+
+    with pytest.raises(RuntimeError, match="no longer calls self._calculate_rewards"):
+        maxk_trl.check_trl(NotCalled)
+
+    class Patched(GRPOTrainer.__mro__[1]):  # another trainer put in trl's namespace (Unsloth's, say)
+        pass
+
+    monkeypatch.setattr(maxk_trl.trl, "GRPOTrainer", Patched)
+    with pytest.raises(RuntimeError, match=r"Import unsloth .* before importing maxk.integrations.trl"):
         MaxKGRPOTrainer(model=None, reward_funcs=[])
-    monkeypatch.setenv("MAXK_SKIP_VERSION_CHECK", "1")
-    require_version("TRL", "2.0.0", maxk_trl.TESTED_TRL, "hook")
+
+
+def test_calls_follows_wrappers():
+    """Unsloth wraps _generate_and_score_completions in a closure; functools.wraps sets
+    __wrapped__: the check looks through both."""
+    import functools
+
+    from maxk.integrations._common import calls
+
+    def inner(self):
+        return self._calculate_rewards()
+
+    assert calls(inner, "_calculate_rewards")
+    assert calls(functools.wraps(inner)(lambda self: None), "_calculate_rewards")
+
+    def make(original):
+        def wrapped(self, *a):
+            return original(self, *a)
+
+        return wrapped
+
+    assert calls(make(inner), "_calculate_rewards")
+    assert not calls(make(lambda self: self._other()), "_calculate_rewards")
 
 
 @pytest.mark.slow

@@ -1,10 +1,29 @@
-"""What the framework adapters share: the small-group default, the metric names, K checks and
-the version guard of private hooks. Imports no framework."""
+"""What the framework adapters share, so that they behave alike: the maxk settings of an adapter
+(:class:`Settings`: estimator, K or K schedule, scale, small-group rule, read and checked in one
+place), the framework names of the estimators, the start-up check of K against the group size,
+the metric names, the check that a framework's private hooks still exist, and patching a module
+when it is imported. Imports no framework.
+
+Every adapter reads its maxk options through :meth:`Settings.read`; a new option is a new field
+of :class:`Settings` (and of :data:`FIELDS`), and every adapter then accepts it under its own
+spelling (verl ``+algorithm.maxk_<field>``, TRL ``maxk_<field>``, OpenRLHF
+``--algo.advantage.maxk_<field>``, SkyRL ``maxk.<field>``, slime's YAML ``maxk_<field>``, rLLM's
+``configure(<field>=)``, ms-swift's ``MAXK_<FIELD>`` environment variables).
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
+import operator
 import os
 import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from types import ModuleType
 from typing import Any
 
 import maxk
@@ -17,47 +36,218 @@ DEFAULT_SMALL_GROUPS = "zero"
 #: Prefix of every metric the adapters log.
 PREFIX = "maxk/"
 
-
-def metrics(diag: dict[str, Any], prefix: str = PREFIX) -> dict[str, float]:
-    """The diagnostics of :func:`maxk.diagnostics` as a flat ``{name: float}`` metrics dict
-    (``maxk/pass@K`` style names; ``rho_k`` is left out when no group had K samples)."""
-    k = diag["k"]
-    out = {
-        f"{prefix}max@{k}": diag["rho_k"],
-        f"{prefix}no_signal_share": diag["no_signal_share"],
-        f"{prefix}small_groups": diag["small_groups"],
-        f"{prefix}small_group_samples": diag["small_group_samples"],
-        f"{prefix}centering_residual": diag["centering_residual"],
-        f"{prefix}adv_mean": diag["adv_mean"],
-        f"{prefix}adv_std": diag["adv_std"],
-        f"{prefix}adv_abs_max": diag["adv_abs_max"],
-        f"{prefix}groups": diag["groups"],
-    }
-    return {name: float(v) for name, v in out.items() if v is not None}
+#: The maxk settings every adapter reads (:class:`Settings`' fields, in this order).
+FIELDS = ("estimator", "k", "k_schedule", "scale", "small_groups")
 
 
-_SCHEDULES: dict[str, ScheduledK] = {}
+# ---- settings ------------------------------------------------------------------------------
 
 
-def scheduled_k(schedule: Any) -> ScheduledK:
-    """The process's :class:`~maxk.schedule.ScheduledK` for a K-schedule setting (one per
-    distinct schedule; frameworks whose advantage hook gets no step number advance it once per
-    call)."""
-    parsed = KSchedule.parse(schedule)
-    key = repr(parsed)
-    if key not in _SCHEDULES:
-        _SCHEDULES[key] = ScheduledK(parsed)
-    return _SCHEDULES[key]
+def _is_set(value: Any) -> bool:
+    return value is not None and value != ""
 
 
-def resolve_k(estimator: str, k: Any, hint: str) -> int:
-    """K as an int; K = 1 for the estimators that ignore it; ValueError (with ``hint``, how to
-    set K in the framework) when an estimator that needs K has none."""
-    if k is None:
-        if maxk.estimator_info(estimator).uses_k:
-            raise ValueError(f"maxk estimator {estimator!r} needs K: {hint}")
-        return 1
-    return int(k)
+@dataclass(frozen=True)
+class Settings:
+    """The maxk settings of one adapter: which estimator, at which K, scaled how, and what a
+    group too small for K gets.
+
+    Build it with :meth:`read` (from a framework's config) or directly; the constructor checks
+    every value against maxk-core (unknown ids raise the core's ``ValueError``).
+    """
+
+    estimator: str = "maxpo"
+    #: K of max@K (1 for the estimators that ignore K); the schedule's K at step 0 if scheduled.
+    k: int = 1
+    #: K per training step instead of a constant K (:mod:`maxk.schedule`).
+    k_schedule: KSchedule | None = None
+    scale: str = "none"
+    small_groups: str = DEFAULT_SMALL_GROUPS
+    #: First step of the schedule (resumed runs whose hook gets no step).
+    start_step: int = 0
+
+    def __post_init__(self) -> None:
+        maxk.estimator_info(self.estimator)  # unknown id: the core's message, listing the known ones
+        if self.scale not in maxk.scales():
+            raise ValueError(f"unknown scale {self.scale!r}; known: {', '.join(maxk.scales())}")
+        if self.small_groups not in maxk.small_groups_rules():
+            raise ValueError(
+                f"unknown small-group rule {self.small_groups!r}; known: {', '.join(maxk.small_groups_rules())}"
+            )
+
+    @classmethod
+    def read(
+        cls,
+        get: Callable[[str], Any],
+        name_of: Callable[[str], str],
+        *,
+        k_hint: str,
+        estimator: str | None = None,
+        defaults: dict[str, Any] | None = None,
+        start_step: int = 0,
+    ) -> Settings:
+        """The settings from a framework's config.
+
+        Args:
+            get: the raw value of a field of :data:`FIELDS` in the framework's config (None or
+                ``""`` when not set), e.g. ``lambda f: config.get(f"maxk_{f}")``.
+            name_of: the framework's spelling of a field, for error messages
+                (``lambda f: f"+algorithm.maxk_{f}"``).
+            k_hint: how to set K in this framework, for the error of an estimator that needs K.
+            estimator: the estimator when the framework chose it (its own estimator name);
+                else ``get("estimator")``, else ``"maxpo"``.
+            defaults: values for fields the config leaves unset.
+            start_step: first step of a K schedule whose hook gets no step (resumed runs).
+
+        Raises:
+            ValueError: naming the setting and its value: an unknown estimator, scale or rule,
+                a K that is not a positive integer, a bad schedule, both K and a schedule, or no
+                K for an estimator that needs one.
+        """
+        raw = {f: get(f) for f in FIELDS}
+        for name, value in (defaults or {}).items():
+            if not _is_set(raw.get(name)):
+                raw[name] = value
+        if estimator is None:
+            estimator = str(raw["estimator"]) if _is_set(raw["estimator"]) else "maxpo"
+        try:
+            info = maxk.estimator_info(estimator)
+        except ValueError as e:
+            raise ValueError(f"{name_of('estimator')}={estimator!r}: {e}") from None
+        k, schedule = raw["k"], raw["k_schedule"]
+        if _is_set(k) and _is_set(schedule):
+            raise ValueError(f"give {name_of('k')} or {name_of('k_schedule')}, not both")
+        parsed: KSchedule | None = None
+        if _is_set(schedule):
+            try:
+                parsed = KSchedule.parse(schedule)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{name_of('k_schedule')}={schedule!r}: {e}") from None
+            k_value = parsed.k_at(0)
+        elif _is_set(k):
+            k_value = _positive_int(name_of("k"), k)
+        elif info.uses_k:
+            raise ValueError(f"maxk estimator {estimator!r} needs K: {k_hint}")
+        else:
+            k_value = 1
+        out: dict[str, Any] = {"estimator": estimator, "k": k_value, "k_schedule": parsed}
+        for name, known in (("scale", maxk.scales()), ("small_groups", maxk.small_groups_rules())):
+            value = str(raw[name]) if _is_set(raw[name]) else getattr(cls, name)
+            if value not in known:
+                raise ValueError(f"{name_of(name)}={value!r}: unknown {name.replace('_', '-')} id; known: {', '.join(known)}")
+            out[name] = value
+        return cls(**out, start_step=start_step)
+
+    @classmethod
+    def from_env(cls, prefix: str = "MAXK_", *, k_hint: str, estimator: str | None = None,
+                 defaults: dict[str, Any] | None = None) -> Settings:
+        """The settings from environment variables ``MAXK_ESTIMATOR``, ``MAXK_K``,
+        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS``."""
+        return cls.read(
+            lambda f: os.environ.get(prefix + f.upper()), lambda f: prefix + f.upper(),
+            k_hint=k_hint, estimator=estimator, defaults=defaults,
+        )
+
+    def ks(self) -> list[int]:
+        """Every K these settings reach (the schedule's values, or ``[k]``)."""
+        return self.k_schedule.values() if self.k_schedule is not None else [self.k]
+
+    def k_now(self, step: int | None = None) -> int:
+        """K of a training call: the schedule's K at ``step`` (or, without a step, at this
+        process's count of training calls of these settings; logged on ``maxk.schedule``), else
+        the constant K."""
+        if self.k_schedule is None:
+            return self.k
+        key = (self.estimator, repr(self.k_schedule), self.start_step)
+        if key not in _SCHEDULES:
+            _SCHEDULES[key] = ScheduledK(self.k_schedule, self.start_step)
+        return _SCHEDULES[key].k(step)
+
+    def check_group_size(self, n: int, where: Callable[[int], str]) -> None:
+        """:func:`check_group_size` for every K these settings reach; ``where(k)`` names the
+        framework settings in the message."""
+        for k in self.ks():
+            check_group_size(self.estimator, k, n, self.scale, self.small_groups, where(k))
+
+    def advantages(self, scores: Any, index: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
+        """The advantages of a flat batch (sample ``i`` in group ``index[i]``) and the step's
+        diagnostics (:func:`maxk.advantages_with_diagnostics`), at :meth:`k_now`."""
+        return maxk.advantages_with_diagnostics(
+            scores, index, self.k_now(step), self.estimator, self.scale, self.small_groups
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (the schedule as its dict), e.g. to bind into pickled functions."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.k_schedule is not None:
+            out["k_schedule"] = self.k_schedule.to_dict()
+        return out
+
+
+def _positive_int(name: str, value: Any) -> int:
+    try:
+        k = operator.index(value)
+    except TypeError:
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError(f"{name}={value!r}: K must be a positive integer") from None
+        k = int(text)
+    if k < 1:
+        raise ValueError(f"{name}={value!r}: K must be a positive integer")
+    return k
+
+
+#: One :class:`ScheduledK` per (estimator, schedule, start step) in this process.
+_SCHEDULES: dict[tuple[str, str, int], ScheduledK] = {}
+
+
+def restart_schedules() -> None:
+    """Forgets the training calls counted by the K schedules of this process (a new
+    configuration starts its schedules at their start step)."""
+    _SCHEDULES.clear()
+
+
+def scale_from_framework(framework_scale: Any, maxk_scale: str | None, framework_setting: str,
+                         maxk_setting: str) -> str:
+    """maxk's scale where the framework has its own reward-scaling switch (TRL's and ms-swift's
+    ``scale_rewards``): ``"group"`` (their GRPO default) divides each group's maxk advantages by
+    the group's std (``std``), ``"none"`` leaves them; a batch-wide scaling is refused (it is not
+    a per-group estimator), and so is a ``maxk_setting`` that contradicts ``"group"``."""
+    if framework_scale in (True, "true"):
+        framework_scale = "group"
+    if framework_scale in (False, "false", None):
+        framework_scale = "none"
+    if framework_scale not in ("group", "none"):
+        raise ValueError(
+            f"maxk does not support {framework_setting}={framework_scale!r} (a batch-wide scaling is not a "
+            f"per-group estimator); use {framework_setting}='none' or 'group', or {maxk_setting}"
+        )
+    if maxk_scale is None or maxk_scale == "":
+        return "std" if framework_scale == "group" else "none"
+    if framework_scale == "group" and maxk_scale != "std":
+        raise ValueError(
+            f"{maxk_setting}={maxk_scale!r} contradicts {framework_setting}='group' (which divides by the group "
+            f"std, {maxk_setting}='std'); set {framework_setting}='none' to use {maxk_setting}"
+        )
+    return str(maxk_scale)
+
+
+# ---- names ---------------------------------------------------------------------------------
+
+
+def framework_name(estimator: str, builtin: Iterable[str]) -> str:
+    """A framework's name of a maxk id: the id, or ``maxk_<id>`` where the framework already has
+    an estimator of that name (verl's, SkyRL's and rLLM's ``rloo`` and ``grpo``)."""
+    return f"maxk_{estimator}" if estimator in set(builtin) else estimator
+
+
+def framework_names(builtin: Iterable[str]) -> dict[str, str]:
+    """Framework name -> maxk id, for every maxk estimator."""
+    builtin = set(builtin)
+    return {framework_name(e, builtin): e for e in maxk.estimators()}
+
+
+# ---- start-up check ------------------------------------------------------------------------
 
 
 def check_group_size(estimator: str, k: int, n: int, scale: str, small_groups: str, where: str) -> None:
@@ -85,6 +275,111 @@ def check_group_size(estimator: str, k: int, n: int, scale: str, small_groups: s
         maxk.advantages(rewards, k, estimator, scale, small_groups)
 
 
+# ---- metrics -------------------------------------------------------------------------------
+
+
+def metrics(diag: dict[str, Any], prefix: str = PREFIX) -> dict[str, float]:
+    """The diagnostics of :func:`maxk.diagnostics` as a flat ``{name: float}`` metrics dict
+    (``maxk/pass@K`` style names; ``rho_k`` is left out when no group had K samples)."""
+    k = diag["k"]
+    out = {
+        f"{prefix}max@{k}": diag["rho_k"],
+        f"{prefix}no_signal_share": diag["no_signal_share"],
+        f"{prefix}small_groups": diag["small_groups"],
+        f"{prefix}small_group_samples": diag["small_group_samples"],
+        f"{prefix}centering_residual": diag["centering_residual"],
+        f"{prefix}adv_mean": diag["adv_mean"],
+        f"{prefix}adv_std": diag["adv_std"],
+        f"{prefix}adv_abs_max": diag["adv_abs_max"],
+        f"{prefix}groups": diag["groups"],
+    }
+    return {name: float(v) for name, v in out.items() if v is not None}
+
+
+class MetricsBuffer:
+    """The metrics of the advantage steps of this process since the last :meth:`drain`, for
+    frameworks whose advantage hook has no metrics dict of its own (verl, SkyRL, rLLM, slime)."""
+
+    def __init__(self) -> None:
+        self._pending: list[dict[str, float]] = []
+
+    def add(self, diag: dict[str, Any]) -> dict[str, float]:
+        """Keeps the metrics of one step's diagnostics, and returns them."""
+        step = metrics(diag)
+        self._pending.append(step)
+        return step
+
+    def drain(self) -> dict[str, float]:
+        """The metrics since the last call (summed counts, the other values averaged), and
+        forgets them."""
+        pending, self._pending = self._pending, []
+        out: dict[str, float] = {}
+        for name in {n for m in pending for n in m}:
+            values = [m[name] for m in pending if name in m]
+            summed = name.endswith(("small_groups", "small_group_samples", "groups"))
+            out[name] = float(sum(values)) if summed else float(sum(values) / len(values))
+        return out
+
+
+# ---- private hooks of a framework ----------------------------------------------------------
+
+
+def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]], why: str) -> None:
+    """Raises RuntimeError unless ``owner`` (a class or module) has every hook of ``hooks``
+    (name -> parameter names it must accept, in order, after ``self`` for methods), naming
+    each missing or changed one. ``why``: what the adapter needs them for."""
+    problems = []
+    for name, params in hooks.items():
+        fn = getattr(owner, name, None)
+        if not callable(fn):
+            problems.append(f"{name} is missing")
+            continue
+        try:
+            got = [p for p in inspect.signature(fn).parameters if p != "self"]
+        except (TypeError, ValueError):
+            continue
+        if got[: len(params)] != list(params):
+            problems.append(f"{name}({', '.join(got)}) no longer takes ({', '.join(params)})")
+    if problems:
+        version = getattr(sys.modules.get(framework.lower()), "__version__", "this version")
+        raise RuntimeError(
+            f"maxk cannot hook {framework} {version}: {getattr(owner, '__qualname__', owner)}." + "; ".join(problems)
+            + f". maxk needs these private hooks to {why}; refusing to train on {framework}'s own advantages. "
+            f"Install a {framework} version maxk supports (docs/python.md)."
+        )
+
+
+def calls(fn: Any, name: str) -> bool:
+    """Whether the code of ``fn`` (a function, or a wrapper whose closure holds one, as
+    ``functools.wraps`` and Unsloth's wrappers do) refers to attribute/global ``name``: a check,
+    without running it, that a framework method still calls a hook."""
+    seen: set[int] = set()
+
+    def visit(obj: Any) -> bool:
+        obj = getattr(obj, "__func__", obj)
+        if id(obj) in seen:
+            return False
+        seen.add(id(obj))
+        code = getattr(obj, "__code__", obj if hasattr(obj, "co_names") else None)
+        if code is None:
+            return False
+        if name in code.co_names or any(visit(c) for c in code.co_consts if hasattr(c, "co_names")):
+            return True
+        cells = getattr(obj, "__closure__", None) or ()
+        inner = [getattr(obj, "__wrapped__", None)] + [c.cell_contents for c in cells if _cell_set(c)]
+        return any(visit(f) for f in inner if callable(f))
+
+    return visit(fn)
+
+
+def _cell_set(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.split(".")[:3]:
@@ -95,7 +390,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 def require_version(framework: str, installed: str, tested: tuple[str, str], hook: str) -> None:
     """Raises RuntimeError unless ``tested[0] <= installed <= tested[1]`` (release numbers; a
-    ``.x`` upper bound admits every patch release), naming the private hook that depends on it."""
+    ``.x`` upper bound admits every patch release), naming the private hook that depends on it.
+    For adapters that copy a framework's private code (OpenRLHF), where a present hook with a
+    changed body cannot be detected."""
     if os.environ.get("MAXK_SKIP_VERSION_CHECK") == "1":
         return
     lo, hi = tested
@@ -108,3 +405,46 @@ def require_version(framework: str, installed: str, tested: tuple[str, str], hoo
             f"tested version, or set MAXK_SKIP_VERSION_CHECK=1 to try anyway (then check that the "
             f"{framework} tests of maxk pass)."
         )
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Runs ``patch(module)`` right after ``name`` is imported, so that a hook costs nothing in
+    processes that never import it (Ray workers of other roles)."""
+
+    def __init__(self, name: str, patch: Callable[[ModuleType], None]) -> None:
+        self.name, self.patch = name, patch
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _PatchingLoader(spec.loader, self.patch)
+        return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, patch: Callable[[ModuleType], None]) -> None:
+        self._loader, self._patch = loader, patch
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._patch(module)
+
+
+def patch_on_import(name: str, patch: Callable[[ModuleType], None]) -> None:
+    """``patch(module)`` now if module ``name`` is imported, else as soon as it is (idempotent
+    per ``name``; ``patch`` itself must be idempotent)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        patch(module)
+    elif not any(isinstance(f, _PatchOnImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport(name, patch))

@@ -50,11 +50,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.metadata
-import json
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import itertools
+import json
 import logging
 import os
 import runpy
@@ -63,11 +60,9 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-
 import maxk
-from maxk.schedule import KSchedule
 
-from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k, scheduled_k
+from ._common import DEFAULT_SMALL_GROUPS, Settings, framework_name, framework_names, metrics, patch_on_import, require_version
 
 __all__ = ["OPENRLHF_NAMES", "TARGET_MODULE", "TESTED_OPENRLHF", "install", "main", "openrlhf_name"]
 
@@ -87,11 +82,20 @@ logger = logging.getLogger(__name__)
 
 def openrlhf_name(estimator: str) -> str:
     """The ``--algo.advantage.estimator`` value of a maxk id (``maxk_<id>`` on a clash)."""
-    return f"maxk_{estimator}" if estimator in OPENRLHF_BUILTIN else estimator
+    return framework_name(estimator, OPENRLHF_BUILTIN)
 
 
 #: OpenRLHF estimator name -> maxk estimator id.
-OPENRLHF_NAMES: dict[str, str] = {openrlhf_name(e): e for e in maxk.estimators()}
+OPENRLHF_NAMES: dict[str, str] = framework_names(OPENRLHF_BUILTIN)
+
+#: How to set K on OpenRLHF's command line.
+K_HINT = "add --algo.advantage.maxk_k K (or --algo.advantage.maxk_k_schedule) to the command line"
+
+
+def _settings(get: Any, estimator: str) -> Settings:
+    """The maxk settings of OpenRLHF's parsed arguments (``get(field)`` reads
+    ``--algo.advantage.maxk_<field>``)."""
+    return Settings.read(get, lambda name: f"--algo.advantage.maxk_{name}", k_hint=K_HINT, estimator=estimator)
 
 
 def _check_version() -> None:
@@ -118,12 +122,7 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
         torch = g["torch"]
         estimator = OPENRLHF_NAMES[name]
         advantage_args = args.algo.advantage
-        if getattr(advantage_args, "maxk_k_schedule", None) is not None:  # K per training call
-            k = scheduled_k(advantage_args.maxk_k_schedule).k()
-        else:
-            k = resolve_k(estimator, getattr(advantage_args, "maxk_k", None), "add --algo.advantage.maxk_k")
-        scale = getattr(advantage_args, "maxk_scale", None) or "none"
-        rule = getattr(advantage_args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
+        settings = _settings(lambda name: getattr(advantage_args, f"maxk_{name}", None), estimator)
         with torch.no_grad():
             for experience in experiences:
                 experience.rewards = experience.rewards.to(
@@ -144,7 +143,7 @@ def _maxk_advantage_step(original: Any, module: ModuleType) -> Any:
                     experience.info["group_reward_std"] = std
 
             prompt = torch.arange(rewards.numel()) // n
-            shaped, diag = maxk.advantages_with_diagnostics(rewards.reshape(-1), prompt, k, estimator, scale, rule)
+            shaped, diag = settings.advantages(rewards.reshape(-1), prompt)
             shaped = shaped.reshape(-1)[indices].split(exp_len)
 
             if getattr(advantage_args, "gamma", 1.0) != 1.0:
@@ -183,47 +182,13 @@ def _patch(module: ModuleType) -> None:
         cls.compute_advantages_and_returns = _maxk_advantage_step(current, module)
 
 
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches the experience maker when (and only if) a process imports it, so that the Ray
-    hook costs nothing in workers that never do (vLLM engines, reward models)."""
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname != TARGET_MODULE:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            sys.meta_path.insert(0, self)
-        if spec is None or spec.loader is None:
-            return None
-        spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
-class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        _patch(module)
-
-
 def install() -> None:
     """Adds the maxk estimators to OpenRLHF's advantage step in this process (idempotent).
 
     Patches ``RemoteExperienceMaker`` now if its module is imported, else as soon as it is.
     This is the Ray ``worker_process_setup_hook`` the launcher sets.
     """
-    module = sys.modules.get(TARGET_MODULE)
-    if module is not None:
-        _patch(module)
-    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    patch_on_import(TARGET_MODULE, _patch)
 
 
 @contextlib.contextmanager
@@ -272,26 +237,16 @@ def _maxk_cli() -> Iterator[None]:
         namespace, extras = parse_known_args(self, *args, **kwargs)
         name = getattr(namespace, "algo.advantage.estimator", None)
         if name in OPENRLHF_NAMES:
-            estimator = OPENRLHF_NAMES[name]
-            k = getattr(namespace, "algo.advantage.maxk_k", None)
             n = getattr(namespace, "rollout.n_samples_per_prompt", None)
-            schedule = getattr(namespace, "algo.advantage.maxk_k_schedule", None)
-            if k is None and schedule is None and maxk.estimator_info(estimator).uses_k:
-                self.error(f"--algo.advantage.estimator {name} needs --algo.advantage.maxk_k")
-            if n is not None:
-                try:
-                    ks = KSchedule.parse(schedule).values() if schedule is not None else [k or 1]
-                    for k_value in ks:
-                        check_group_size(
-                            estimator,
-                            k_value,
-                            n,
-                            getattr(namespace, "algo.advantage.maxk_scale"),
-                            getattr(namespace, "algo.advantage.maxk_small_groups"),
-                            f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}",
-                        )
-                except ValueError as e:
-                    self.error(str(e))
+            try:
+                settings = _settings(lambda field: getattr(namespace, f"algo.advantage.maxk_{field}", None),
+                                     OPENRLHF_NAMES[name])
+                if n is not None:
+                    settings.check_group_size(
+                        n, lambda k: f"--algo.advantage.estimator {name} with --rollout.n_samples_per_prompt {n}"
+                    )
+            except ValueError as e:
+                self.error(str(e))
         return namespace, extras
 
     argparse.ArgumentParser.add_argument = patched_add_argument  # type: ignore[method-assign]

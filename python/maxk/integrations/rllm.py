@@ -13,11 +13,18 @@ over its steps. Importing this module registers every maxk id with rLLM's own
     maxk_rllm.configure(k=4)                     # or k_schedule="linear:2:8:200", scale="pg"
     trainer = AgentTrainer(..., traj_group_adv_estimator_map={"solver": "maxpo"})
 
-rLLM's ``AlgorithmConfig`` has no free-form keys, so K, the scale and the K schedule are set by
-:func:`configure` in the launching script (or ``MAXK_K``, ``MAXK_SCALE``, ``MAXK_K_SCHEDULE`` in
-the environment). Note that ``AlgorithmConfig.from_config`` turns an unknown
-``rllm.algorithm.adv_estimator`` into ``OTHER``; select maxk through the role map above or by
-setting ``algorithm_config.estimator = "maxpo"`` on the built config.
+rLLM's ``AlgorithmConfig`` has no free-form keys, so K, the scale, the small-group rule and the K
+schedule are set by :func:`configure` in the launching script (or ``MAXK_K``, ``MAXK_SCALE``,
+``MAXK_SMALL_GROUPS``, ``MAXK_K_SCHEDULE`` in the environment; :func:`configure` wins). Note that
+``AlgorithmConfig.from_config`` turns an unknown ``rllm.algorithm.adv_estimator`` into ``OTHER``;
+select maxk through the role map above or by setting ``algorithm_config.estimator = "maxpo"`` on
+the built config.
+
+:func:`configure` checks its values at once (a bad scale, rule, K or schedule is an error there,
+not at the first step; ``configure(k=..., group_size=8)`` also checks K against the group size).
+The small-group rule defaults to ``zero``, as in every adapter. Each step's ``maxk/*``
+diagnostics are logged (logger ``maxk.integrations.rllm``, INFO) and kept for
+:func:`drain_metrics`.
 
 The hook receives no training step: the K schedule advances once per training call of the role
 (:class:`maxk.schedule.ScheduledK`), logged on the ``maxk.schedule`` logger.
@@ -25,6 +32,7 @@ The hook receives no training step: the K schedule advances once per training ca
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -32,45 +40,61 @@ import numpy as np
 from rllm.trainer.algorithms import advantage as rllm_advantage
 
 import maxk
-from maxk.schedule import KSchedule, ScheduledK
 
-__all__ = ["RLLM_NAMES", "compute_advantages", "configure", "register", "rllm_name"]
+from ._common import MetricsBuffer, Settings, framework_name, restart_schedules
+
+__all__ = ["RLLM_NAMES", "compute_advantages", "configure", "drain_metrics", "register", "rllm_name"]
+
+logger = logging.getLogger(__name__)
 
 #: rLLM estimator name -> maxk id (filled by :func:`register`).
 RLLM_NAMES: dict[str, str] = {}
 
-_settings: dict[str, Any] = {"k": None, "scale": None, "schedules": {}}
+#: How to set K for rLLM.
+K_HINT = "call maxk.integrations.rllm.configure(k=...) or set MAXK_K in the environment"
+
+_configured: dict[str, Any] = {}
+_METRICS = MetricsBuffer()
 
 
 def configure(
-    k: int | None = None, *, scale: str | None = None, k_schedule: Any = None, start_step: int = 0
+    k: int | None = None,
+    *,
+    scale: str | None = None,
+    k_schedule: Any = None,
+    small_groups: str | None = None,
+    start_step: int = 0,
+    group_size: int | None = None,
 ) -> None:
-    """Sets K (or a K schedule, see :mod:`maxk.schedule`) and the scale for every maxk
-    estimator of this process. ``start_step`` starts the schedule there (resumed runs)."""
-    if k is not None and k_schedule is not None:
-        raise ValueError("configure: give k or k_schedule, not both")
-    given = k_schedule if k_schedule is not None else k
-    schedule = KSchedule.parse(given) if given is not None else None
-    _settings.update(k=schedule, scale=scale, start_step=start_step, schedules={})
+    """Sets K (or a K schedule, see :mod:`maxk.schedule`), the scale and the small-group rule
+    for every maxk estimator of this process; ``start_step`` starts the schedule there (resumed
+    runs). With ``group_size`` (rollouts per task) K is checked against it for MaxPO. Every value
+    is checked here."""
+    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups}
+    _read(values, "rloo", start_step)  # checks every value but K's need
+    if group_size is not None and (k is not None or k_schedule is not None):
+        _read(values, "maxpo", start_step).check_group_size(
+            group_size, lambda kk: f"maxk.integrations.rllm.configure(k={kk}, group_size={group_size})"
+        )
+    _configured.clear()
+    _configured.update(values, start_step=start_step)
+    restart_schedules()
 
 
-def _schedule(estimator: str) -> ScheduledK | None:
-    """The scheduled K of an estimator: :func:`configure`, else the environment."""
-    schedules: dict[str, ScheduledK] = _settings["schedules"]
-    if estimator not in schedules:
-        spec = _settings["k"]
-        if spec is None:
-            spec = os.environ.get("MAXK_K_SCHEDULE") or os.environ.get("MAXK_K")
-        if spec is None:
-            return None
-        schedules[estimator] = ScheduledK(spec, _settings.get("start_step", 0))
-    return schedules[estimator]
+def _read(values: dict[str, Any], estimator: str, start_step: int = 0) -> Settings:
+    def get(name: str) -> Any:
+        value = values.get(name)
+        return value if value is not None else os.environ.get(f"MAXK_{name.upper()}")
+
+    def name_of(name: str) -> str:
+        return f"configure({name}=...) / MAXK_{name.upper()}"
+
+    return Settings.read(get, name_of, k_hint=K_HINT, estimator=estimator, start_step=start_step)
 
 
 def rllm_name(estimator: str) -> str:
     """rLLM's name of a maxk id: the id, or ``maxk_<id>`` where rLLM has one of that name."""
-    builtin = {e.value for e in rllm_advantage.rLLMAdvantageEstimator}
-    return f"maxk_{estimator}" if estimator in builtin else estimator
+    return framework_name(estimator, {e.value for e in rllm_advantage.rLLMAdvantageEstimator})
 
 
 def compute_advantages(
@@ -81,21 +105,20 @@ def compute_advantages(
     del algorithm_config, kwargs
     if not rewards:
         return [], []
-    scheduled = _schedule(estimator)
-    if scheduled is None and maxk.estimator_info(estimator).uses_k:
-        raise ValueError(
-            f"maxk estimator {estimator!r} needs K: call maxk.integrations.rllm.configure(k=...) "
-            "or set MAXK_K in the environment"
-        )
-    k = scheduled.k() if scheduled is not None else 1
-    scale = _settings["scale"] or os.environ.get("MAXK_SCALE", "none")
+    settings = _read(_configured, estimator, _configured.get("start_step", 0))
     arrays = [np.asarray(r, dtype=np.float64).reshape(-1) for r in rewards]
     sizes = [len(a) for a in arrays]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.uint64)
     group_of = np.repeat(np.arange(len(arrays), dtype=np.uint64), sizes)
-    flat = maxk.advantages_by_index(np.concatenate(arrays), group_of, k, estimator, scale)
+    flat, diag = settings.advantages(np.concatenate(arrays), group_of)
+    logger.info("maxk step: %s", _METRICS.add(diag))
     advantages = [flat[int(offsets[g]) : int(offsets[g + 1])] for g in range(len(arrays))]
     return advantages, advantages
+
+
+def drain_metrics() -> dict[str, float]:
+    """The ``maxk/*`` diagnostics of the advantage steps of this process since the last call."""
+    return _METRICS.drain()
 
 
 def _estimator_fn(estimator: str) -> Any:

@@ -20,7 +20,14 @@ trainer.override_entrypoint=maxk.integrations.skyrl ...``. SkyRL's typed ``Algor
 rejects unknown keys, hence the separate ``maxk.*`` arguments:
 
 - ``maxk.k=4`` or ``maxk.k_schedule=linear:2:8:200`` (:mod:`maxk.schedule`);
-- ``maxk.scale=none|std|pg`` (SkyRL's ``grpo_norm_by_std`` is not read: it is a GRPO switch).
+- ``maxk.scale=none|std|pg`` (SkyRL's ``grpo_norm_by_std`` is not read: it is a GRPO switch);
+- ``maxk.small_groups=zero|error|shrink-k|centered-ei`` (default ``zero``, as every adapter):
+  what a group that cannot carry the estimator at K gets.
+
+The launcher checks them at start-up: a maxk ``advantage_estimator`` without its K, or a K that
+``generator.n_samples_per_prompt`` cannot carry, stops it with a message naming the setting.
+Each step's ``maxk/*`` diagnostics are logged (logger ``maxk.integrations.skyrl``, INFO) and
+kept for :func:`drain_metrics`.
 
 The values are bound into the registered functions, so they reach the trainer process with them.
 The registry hook receives no step: a K schedule advances once per training call of the
@@ -31,6 +38,7 @@ Each response's advantage is broadcast over its tokens times ``response_mask``.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from typing import Any
 
@@ -39,22 +47,32 @@ import torch
 from skyrl.backends.skyrl_train.utils import ppo_utils
 
 import maxk
-from maxk.schedule import KSchedule, ScheduledK
 
-__all__ = ["SKYRL_NAMES", "compute_maxk_outcome_advantage", "main", "register", "skyrl_name"]
+from ._common import FIELDS, MetricsBuffer, Settings, framework_name
+
+__all__ = ["SKYRL_NAMES", "compute_maxk_outcome_advantage", "drain_metrics", "main", "register", "skyrl_name"]
+
+logger = logging.getLogger(__name__)
 
 #: SkyRL ``advantage_estimator`` name -> maxk id (filled by :func:`register`).
 SKYRL_NAMES: dict[str, str] = {}
 
-#: One schedule per (estimator, schedule) in this process; lives in the module so that the
-#: functions unpickled in the trainer process share it.
-_SCHEDULES: dict[tuple[str, str], ScheduledK] = {}
+#: The ``maxk.*`` settings of the launcher's command line.
+SETTINGS = tuple(f for f in FIELDS if f != "estimator")
+
+#: How to set K on SkyRL's command line.
+K_HINT = "add maxk.k=K (or maxk.k_schedule=...) to the command line of python -m maxk.integrations.skyrl"
+
+_METRICS = MetricsBuffer()
 
 
 def skyrl_name(estimator: str) -> str:
     """SkyRL's name of a maxk id: the id, or ``maxk_<id>`` where SkyRL has one of that name."""
-    builtin = {e.value for e in ppo_utils.AdvantageEstimator}
-    return f"maxk_{estimator}" if estimator in builtin else estimator
+    return framework_name(estimator, {e.value for e in ppo_utils.AdvantageEstimator})
+
+
+def _settings(values: dict[str, Any], estimator: str) -> Settings:
+    return Settings.read(values.get, lambda name: f"maxk.{name}", k_hint=K_HINT, estimator=estimator)
 
 
 def compute_maxk_outcome_advantage(
@@ -63,56 +81,58 @@ def compute_maxk_outcome_advantage(
     index: np.ndarray | list[Any] | None = None,
     *,
     estimator: str = "maxpo",
-    k_schedule: dict[str, Any] | None = None,
-    scale: str = "none",
+    settings: Settings | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Outcome advantages of a maxk estimator with SkyRL's estimator signature; ``kwargs`` (the
-    ``values``, ``gamma``, ``config``, ... SkyRL passes to every estimator) are ignored."""
+    ``values``, ``gamma``, ``config``, ... SkyRL passes to every estimator) are ignored. The
+    step's diagnostics wait in :func:`drain_metrics` (and are logged at INFO)."""
     del kwargs
     if index is None:
         raise ValueError(f"maxk estimator {estimator!r} needs the prompt uid of each response (index)")
-    if k_schedule is None:
-        if maxk.estimator_info(estimator).uses_k:
-            raise ValueError(
-                f"maxk estimator {estimator!r} needs K: add maxk.k=K (or maxk.k_schedule=...) to the "
-                "command line of python -m maxk.integrations.skyrl"
-            )
-        k = 1
-    else:
-        key = (estimator, repr(sorted(k_schedule.items())))
-        if key not in _SCHEDULES:
-            _SCHEDULES[key] = ScheduledK(KSchedule.parse(k_schedule))
-        k = _SCHEDULES[key].k()
+    if settings is None:
+        settings = _settings({}, estimator)
     with torch.no_grad():
         scores = token_level_rewards.sum(dim=-1)
-        adv = maxk.advantages_by_index(scores, np.asarray(index, dtype=object), k, estimator, scale)
+        adv, diag = settings.advantages(scores, np.asarray(index, dtype=object))
         adv = adv.unsqueeze(-1) * response_mask
+    logger.info("maxk step: %s", _METRICS.add(diag))
     return adv, adv
 
 
+def drain_metrics() -> dict[str, float]:
+    """The ``maxk/*`` diagnostics of the advantage steps of this process since the last call."""
+    return _METRICS.drain()
+
+
 def register(
-    k: Any = None, *, scale: str = "none", k_schedule: Any = None, replace: bool = True
+    k: Any = None,
+    *,
+    scale: str | None = None,
+    k_schedule: Any = None,
+    small_groups: str | None = None,
+    replace: bool = True,
 ) -> dict[str, str]:
     """Registers every maxk estimator in SkyRL's registry with these settings.
 
     ``k``/``k_schedule``: K or a schedule (:meth:`maxk.schedule.KSchedule.parse`); ``scale``:
-    ``none``, ``std`` or ``pg``. Call it in the driver before Ray starts (the launcher does).
-    ``replace=False`` keeps names already registered (the import-time registration, which also
-    runs in the trainer process when it unpickles the configured functions). Returns
-    :data:`SKYRL_NAMES`.
+    ``none`` (default), ``std`` or ``pg``; ``small_groups``: the small-group rule (default
+    ``zero``). Call it in the driver before Ray starts (the launcher does). ``replace=False``
+    keeps names already registered (the import-time registration, which also runs in the
+    trainer process when it unpickles the configured functions). Returns :data:`SKYRL_NAMES`.
     """
-    if k is not None and k_schedule is not None:
-        raise ValueError("register: give k or k_schedule, not both")
-    given = k_schedule if k_schedule is not None else k
-    schedule = KSchedule.parse(given).to_dict() if given is not None else None
-    maxk.advantages(np.zeros(2), 1, "maxpo", scale)  # an unknown scale fails here, not at step 1
+    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups}
+    no_k = k is None and k_schedule is None
     registry = ppo_utils.AdvantageEstimatorRegistry
-    for estimator in maxk.estimators():
+    bound = {}
+    for estimator in maxk.estimators():  # every setting checked before anything is registered
+        needs_k = no_k and maxk.estimator_info(estimator).uses_k
+        bound[estimator] = None if needs_k else _settings(values, estimator)
+    for estimator, settings in bound.items():
         name = skyrl_name(estimator)
         # A partial of a module-level function pickles by reference: the trainer process runs
         # this module's code (and shares its schedule state), with the settings bound here.
-        fn = functools.partial(compute_maxk_outcome_advantage, estimator=estimator, k_schedule=schedule, scale=scale)
+        fn = functools.partial(compute_maxk_outcome_advantage, estimator=estimator, settings=settings)
         if name in registry.list_available():
             if not replace:
                 SKYRL_NAMES[name] = estimator
@@ -132,18 +152,35 @@ def _split_argv(argv: list[str]) -> tuple[list[str], dict[str, str]]:
         key, eq, value = arg.lstrip("+").partition("=")
         if eq and key.startswith("maxk."):
             name = key[len("maxk.") :]
-            if name not in ("k", "k_schedule", "scale"):
-                raise SystemExit(f"unknown setting {key}; known: maxk.k, maxk.k_schedule, maxk.scale")
+            if name not in SETTINGS:
+                raise SystemExit(f"unknown setting {key}; known: {', '.join('maxk.' + s for s in SETTINGS)}")
             settings[name] = value
         else:
             rest.append(arg)
     return rest, settings
 
 
+def check_command_line(rest: list[str], settings: dict[str, str]) -> None:
+    """Start-up check of the SkyRL overrides: a maxk ``trainer.algorithm.advantage_estimator``
+    needs its K, and K must fit ``generator.n_samples_per_prompt`` (when given)."""
+    overrides = dict(arg.lstrip("+").partition("=")[::2] for arg in rest if "=" in arg)
+    name = overrides.get("trainer.algorithm.advantage_estimator")
+    if name not in SKYRL_NAMES:
+        return
+    checked = _settings(settings, SKYRL_NAMES[name])
+    n = overrides.get("generator.n_samples_per_prompt")
+    if n is not None:
+        checked.check_group_size(
+            int(n),
+            lambda k: f"trainer.algorithm.advantage_estimator={name} with maxk.k={k} and generator.n_samples_per_prompt={n}",
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m maxk.integrations.skyrl [SkyRL overrides] [maxk.k=K] [maxk.scale=S]``."""
+    """``python -m maxk.integrations.skyrl [SkyRL overrides] [maxk.k=K] [maxk.scale=S] ...``."""
     rest, settings = _split_argv(sys.argv[1:] if argv is None else argv)
-    register(settings.get("k"), scale=settings.get("scale", "none"), k_schedule=settings.get("k_schedule"))
+    register(**settings)
+    check_command_line(rest, settings)
     from skyrl.train.entrypoints import main_base
 
     sys.argv = [sys.argv[0], *rest]

@@ -22,26 +22,38 @@ hook sees the whole batch.) Settings come from ``args``, i.e. from slime's
 - ``maxk_k`` (int) or ``maxk_k_schedule`` (see :mod:`maxk.schedule`: ``"linear:2:8:200"`` or a
   mapping), stepped by slime's rollout id;
 - ``maxk_scale``: ``none`` (default), ``std`` or ``pg``;
+- ``maxk_small_groups``: the rule for a group that cannot carry the estimator at K (default
+  ``zero``, as every adapter; ``error``, ``shrink-k``, ``centered-ei``);
 - ``maxk_reward_keys`` (list) and ``maxk_weights``: multi-objective max@K, one axis per key of
   the samples' reward dicts (:func:`maxk.multi_objective_advantages`).
 
 Groups are the samples' ``group_index`` (slime sets it per prompt), or consecutive blocks of
 ``n_samples_per_prompt`` where it is missing. The raw rewards are returned unchanged for
-slime's logging (the weighted sum of the axes in the multi-objective case).
+slime's logging (the weighted sum of the axes in the multi-objective case). Each batch's
+``maxk/*`` diagnostics are logged (logger ``maxk.integrations.slime``, INFO) and kept for
+:func:`drain_metrics`. slime gives the hook no start-up call: the settings are checked on the
+first rollout batch, before any training step.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 import maxk
-from maxk.schedule import ScheduledK
 
-__all__ = ["reward_post_process"]
+from ._common import MetricsBuffer, Settings
 
-_schedules: dict[str, ScheduledK] = {}
+__all__ = ["drain_metrics", "reward_post_process"]
+
+logger = logging.getLogger(__name__)
+
+#: How to set K for slime.
+K_HINT = "set maxk_k (or maxk_k_schedule) in the YAML given to --custom-config-path"
+
+_METRICS = MetricsBuffer()
 
 
 def _rollout_id() -> int | None:
@@ -53,21 +65,17 @@ def _rollout_id() -> int | None:
     return getattr(sample_hooks, "_current_rollout_id", None)
 
 
-def _k(args: Any, estimator: str) -> int:
-    spec = getattr(args, "maxk_k_schedule", None)
-    if spec is None:
-        spec = getattr(args, "maxk_k", None)
-    if spec is None:
-        if maxk.estimator_info(estimator).uses_k:
-            raise ValueError(
-                f"maxk estimator {estimator!r} needs K: set maxk_k (or maxk_k_schedule) in the YAML "
-                "given to --custom-config-path"
-            )
-        return 1
-    key = repr(spec)
-    if key not in _schedules:
-        _schedules[key] = ScheduledK(spec)
-    return _schedules[key].k(_rollout_id())
+def _settings(args: Any) -> Settings:
+    return Settings.read(
+        lambda name: getattr(args, f"maxk_{name}", None),
+        lambda name: f"maxk_{name} (--custom-config-path YAML)",
+        k_hint=K_HINT,
+    )
+
+
+def drain_metrics() -> dict[str, float]:
+    """The ``maxk/*`` diagnostics of the reward batches of this process since the last call."""
+    return _METRICS.drain()
 
 
 def _flatten(samples: Any) -> list[Any]:
@@ -94,15 +102,16 @@ def reward_post_process(args: Any, samples: Any) -> tuple[list[float], list[floa
     samples = _flatten(samples)
     if not samples:
         return [], []
-    estimator = str(getattr(args, "maxk_estimator", None) or "maxpo")
-    scale = str(getattr(args, "maxk_scale", None) or "none")
-    k = _k(args, estimator)
+    settings = _settings(args)
+    step = _rollout_id()
     groups = _group_ids(args, samples)
     keys = getattr(args, "maxk_reward_keys", None)
     if not keys:
         raw = [float(s.get_reward_value(args)) for s in samples]
-        adv = maxk.advantages_by_index(np.asarray(raw), groups, k, estimator, scale)
+        adv, diag = settings.advantages(np.asarray(raw), groups, step)
+        logger.info("maxk rollout %s: %s", step, _METRICS.add(diag))
         return raw, adv.tolist()
+    k = settings.k_now(step)
     weights = getattr(args, "maxk_weights", None)
     weights = [1.0] * len(keys) if weights is None else [float(w) for w in weights]
     rows = np.asarray([[float(s.reward[key]) for key in keys] for s in samples], dtype=np.float64)
@@ -110,7 +119,7 @@ def reward_post_process(args: Any, samples: Any) -> tuple[list[float], list[floa
     _, counts = np.unique(groups[order], return_counts=True)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     sorted_adv = maxk.multi_objective_advantages(
-        rows[order], k, weights=weights, estimator=estimator, scale=scale, offsets=offsets
+        rows[order], k, weights=weights, estimator=settings.estimator, scale=settings.scale, offsets=offsets
     )
     adv = np.empty(len(samples))
     adv[order] = sorted_adv

@@ -1,6 +1,8 @@
 """TRL: :class:`MaxKGRPOTrainer`, a ``GRPOTrainer`` whose advantages come from maxk.
 
-Tested with TRL 1.16.0 (pinned in tests/python/requirements.txt). TRL computes GRPO advantages
+Works with every TRL whose ``GRPOTrainer`` has the two hooks below (unchanged since TRL 1.0);
+tested with TRL 1.13.0, 1.14.2, 1.15.0 and 1.16.0 (:data:`TESTED_TRL`), and under Unsloth's
+patched trainer when Unsloth is imported first (docs/python.md). TRL computes GRPO advantages
 inline in ``GRPOTrainer._generate_and_score_completions``, from the rewards that
 ``_calculate_rewards`` gathered over all processes. The subclass keeps everything else of TRL
 (generation, reward functions, loss, logging) and overrides exactly those two steps: it keeps
@@ -31,9 +33,14 @@ Semantics:
 - :attr:`MaxKGRPOTrainer.last_maxk_advantages` holds the advantages of the last training batch
   (all processes), also written to the completions log in place of TRL's.
 
-The two overridden methods are private TRL code: the trainer refuses a TRL outside the tested
-range :data:`TESTED_TRL` (``MAXK_SKIP_VERSION_CHECK=1`` overrides), and raises if TRL ever stops
-calling ``_calculate_rewards`` during training instead of silently training on GRPO's advantages.
+The two overridden methods are private TRL code. Instead of a version check, the trainer checks
+at construction that they exist with the expected parameters, that
+``_generate_and_score_completions`` still refers to ``_calculate_rewards``, and that the
+attributes it reads (``reward_weights``, ``num_generations``, ...) are there; at run time it
+raises if TRL did not call ``_calculate_rewards`` during a training batch. Whatever a future TRL
+changes, the result is an error naming what is missing, never silent GRPO advantages. It also
+refuses to run when ``trl.GRPOTrainer`` was replaced after this module was imported (Unsloth
+patches TRL when it is imported: import ``unsloth`` first).
 
 Two options (issue 16):
 
@@ -49,6 +56,7 @@ Two options (issue 16):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,13 +67,52 @@ from trl import GRPOConfig, GRPOTrainer
 import maxk
 from maxk.schedule import ScheduledK
 
-from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, require_version, resolve_k
+from ._common import DEFAULT_SMALL_GROUPS, Settings, calls, metrics, require_hooks, scale_from_framework
 
-__all__ = ["TESTED_TRL", "MaxKGRPOConfig", "MaxKGRPOTrainer"]
+__all__ = ["HOOKS", "TESTED_TRL", "MaxKGRPOConfig", "MaxKGRPOTrainer", "check_trl"]
 
-#: TRL versions whose ``GRPOTrainer._calculate_rewards`` / ``_generate_and_score_completions``
-#: this adapter was checked against.
-TESTED_TRL = ("1.16.0", "1.16.x")
+#: TRL releases the test suite trains with (scripts/test-frameworks.sh runs the same 2-step
+#: training test in one venv per release; docs/python.md has the results). Not a gate: the
+#: trainer checks the hooks themselves (:data:`HOOKS`).
+TESTED_TRL = ("1.13.0", "1.14.2", "1.15.0", "1.16.0")
+
+#: The private ``GRPOTrainer`` methods the trainer overrides, with the parameters it passes on.
+HOOKS = {
+    "_calculate_rewards": ("inputs", "prompts", "completions", "completion_ids_list"),
+    "_generate_and_score_completions": ("inputs",),
+}
+
+#: What the trainer reads from a constructed ``GRPOTrainer``.
+ATTRIBUTES = ("reward_weights", "num_generations", "multi_objective_aggregation", "scale_rewards",
+              "accelerator", "_metrics", "_logs")
+
+#: What maxk needs the hooks for (error messages).
+WHY = "replace GRPO's advantages with maxk's"
+
+#: The ``GRPOTrainer`` this module subclasses (``trl.GRPOTrainer`` when it was imported).
+BASE = GRPOTrainer
+
+
+def check_trl(base: type = BASE) -> None:
+    """Raises RuntimeError naming what is missing unless ``base`` (TRL's ``GRPOTrainer``, or
+    the trainer Unsloth patched into TRL) has the hooks :class:`MaxKGRPOTrainer` overrides and
+    still calls ``_calculate_rewards`` from ``_generate_and_score_completions``; or when
+    ``trl.GRPOTrainer`` is no longer ``base`` (patched after this module was imported)."""
+    require_hooks("TRL", base, HOOKS, WHY)
+    if not calls(base._generate_and_score_completions, "_calculate_rewards"):
+        raise RuntimeError(
+            f"maxk cannot hook TRL {trl.__version__}: {base.__qualname__}._generate_and_score_completions no "
+            f"longer calls self._calculate_rewards, where maxk takes the gathered rewards to {WHY}; refusing "
+            "to train on GRPO's advantages. Install a TRL version maxk supports (docs/python.md)."
+        )
+    current = getattr(trl, "GRPOTrainer", base)
+    if current is not base and not issubclass(current, base):
+        raise RuntimeError(
+            f"trl.GRPOTrainer is now {current.__module__}.{current.__qualname__}, but maxk.integrations.trl was "
+            f"imported when it was {base.__module__}.{base.__qualname__}: something (Unsloth does, on import) "
+            "patched TRL after maxk. Import unsloth (and call PatchFastRL, if you use it) before importing "
+            "maxk.integrations.trl, so that MaxKGRPOTrainer builds on the patched trainer."
+        )
 
 
 @dataclass
@@ -108,7 +155,8 @@ class MaxKGRPOTrainer(GRPOTrainer):
             together (maxk-core's message), with ``multi_objective_aggregation`` other than
             ``"sum_then_normalize"``, ``scale_rewards="batch"``, or a ``maxk_scale`` that
             contradicts ``scale_rewards``.
-        RuntimeError: a TRL version outside :data:`TESTED_TRL`.
+        RuntimeError: a TRL whose ``GRPOTrainer`` lacks the hooks or attributes this trainer
+            needs (:func:`check_trl`), naming them.
     """
 
     def __init__(
@@ -122,56 +170,52 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_multi_objective: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        require_version(
-            "TRL", trl.__version__, TESTED_TRL, "GRPOTrainer._calculate_rewards and _generate_and_score_completions"
-        )
+        check_trl()
         super().__init__(*args, **kwargs)
-        self._maxk_init_options(maxk_k, maxk_k_schedule, maxk_multi_objective)
-        self.maxk_estimator: str = maxk_estimator or getattr(self.args, "maxk_estimator", None) or "maxpo"
-        k = maxk_k if maxk_k is not None else getattr(self.args, "maxk_k", None)
-        if self._maxk_schedule is not None:
-            k = self._maxk_schedule.schedule.k_at(0)
-        self.maxk_k: int = resolve_k(self.maxk_estimator, k, "pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)")
-        self.maxk_scale: str = self._resolve_scale(maxk_scale or getattr(self.args, "maxk_scale", None))
-        self.maxk_small_groups: str = (
-            maxk_small_groups or getattr(self.args, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
+        missing = [name for name in ATTRIBUTES if not hasattr(self, name)]
+        if missing:
+            raise RuntimeError(
+                f"maxk cannot hook TRL {trl.__version__}: GRPOTrainer no longer sets {', '.join(missing)}, which "
+                f"MaxKGRPOTrainer reads to {WHY}. Install a TRL version maxk supports (docs/python.md)."
+            )
+        given = {"estimator": maxk_estimator, "k": maxk_k, "k_schedule": maxk_k_schedule, "scale": maxk_scale,
+                 "small_groups": maxk_small_groups}
+
+        def get(name: str) -> Any:  # the trainer's argument, else the config's field
+            return given[name] if given[name] is not None else getattr(self.args, f"maxk_{name}", None)
+
+        settings = Settings.read(
+            get, lambda name: f"maxk_{name}", k_hint="pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)"
         )
+        settings = dataclasses.replace(settings, scale=self._resolve_scale(get("scale")))
+        self.maxk_settings: Settings = settings
+        self.maxk_estimator: str = settings.estimator
+        self.maxk_k: int = settings.k
+        self.maxk_scale: str = settings.scale
+        self.maxk_small_groups: str = settings.small_groups
+        self._maxk_schedule: ScheduledK | None = (
+            ScheduledK(settings.k_schedule) if settings.k_schedule is not None else None
+        )
+        if maxk_multi_objective is None:
+            maxk_multi_objective = bool(getattr(self.args, "maxk_multi_objective", False))
+        self.maxk_multi_objective: bool = maxk_multi_objective
         if self.multi_objective_aggregation != "sum_then_normalize" and not self.maxk_multi_objective:
             raise ValueError(
                 "MaxKGRPOTrainer needs multi_objective_aggregation='sum_then_normalize' (one reward per "
                 f"completion), got {self.multi_objective_aggregation!r}"
             )
         # Fail now, with the core's message, rather than at the first batch.
-        for k_value in self._maxk_schedule.schedule.values() if self._maxk_schedule else [self.maxk_k]:
-            check_group_size(
-                self.maxk_estimator, k_value, self.num_generations, self.maxk_scale, self.maxk_small_groups,
-                f"MaxKGRPOTrainer({self.maxk_estimator}, maxk_k={k_value}) with num_generations={self.num_generations}",
-            )
+        settings.check_group_size(
+            self.num_generations,
+            lambda k: f"MaxKGRPOTrainer({self.maxk_estimator}, maxk_k={k}) with num_generations={self.num_generations}",
+        )
         self.last_maxk_advantages: torch.Tensor | None = None
         self.last_maxk_diagnostics: dict[str, Any] | None = None
         self._maxk_rewards_per_func: torch.Tensor | None = None
 
     def _resolve_scale(self, maxk_scale: str | None) -> str:
         """maxk's scale from ``maxk_scale`` and TRL's ``scale_rewards``."""
-        trl_scale = getattr(self, "scale_rewards", "none")
-        if trl_scale in (True, "true"):
-            trl_scale = "group"
-        if trl_scale in (False, "false"):
-            trl_scale = "none"
-        if trl_scale == "batch":
-            raise ValueError(
-                "MaxKGRPOTrainer does not support scale_rewards='batch' (a batch-wide std is not a per-group "
-                "estimator); use scale_rewards='none' or 'group', or maxk_scale"
-            )
-        implied = "std" if trl_scale == "group" else "none"
-        if maxk_scale is None:
-            return implied
-        if trl_scale == "group" and maxk_scale != "std":
-            raise ValueError(
-                f"maxk_scale={maxk_scale!r} contradicts scale_rewards='group' (which divides by the group std, "
-                "maxk_scale='std'); set scale_rewards='none' to use maxk_scale"
-            )
-        return maxk_scale
+        return scale_from_framework(getattr(self, "scale_rewards", "none"), maxk_scale, "scale_rewards", "maxk_scale")
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[no-untyped-def]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -180,15 +224,16 @@ class MaxKGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):  # type: ignore[no-untyped-def]
         self._maxk_rewards_per_func = None
+        training = self.model.training  # TRL's mode; generation may switch the model (Unsloth does)
         output = super()._generate_and_score_completions(inputs)
         rewards_per_func, self._maxk_rewards_per_func = self._maxk_rewards_per_func, None
-        if not self.model.training:
+        if not training:
             return output
         if rewards_per_func is None:
             raise RuntimeError(
                 f"MaxKGRPOTrainer: TRL {trl.__version__} did not call GRPOTrainer._calculate_rewards in "
                 "_generate_and_score_completions; the batch would train on GRPO's advantages instead of maxk's. "
-                f"This adapter is tested with TRL {TESTED_TRL[0]} to {TESTED_TRL[1]}."
+                f"This adapter is tested with TRL {', '.join(TESTED_TRL)}."
             )
         advantages, diag = self._maxk_advantages(rewards_per_func)
         local = output["advantages"]
@@ -227,20 +272,7 @@ class MaxKGRPOTrainer(GRPOTrainer):
         diag["unscorable"] = int(unscorable.sum())
         return advantages, diag
 
-    # K schedule and multi-objective max@K (one axis per reward function).
-
-    def _maxk_init_options(self, maxk_k: int | None, k_schedule: Any, multi_objective: bool | None) -> None:
-        """Reads ``maxk_k_schedule`` and ``maxk_multi_objective`` (arguments, else ``args``)."""
-        if k_schedule is None:
-            k_schedule = getattr(self.args, "maxk_k_schedule", None)
-        self._maxk_schedule: ScheduledK | None = None
-        if k_schedule is not None:
-            if maxk_k is not None or getattr(self.args, "maxk_k", None) is not None:
-                raise ValueError("MaxKGRPOTrainer: give maxk_k or maxk_k_schedule, not both")
-            self._maxk_schedule = ScheduledK(k_schedule)
-        if multi_objective is None:
-            multi_objective = bool(getattr(self.args, "maxk_multi_objective", False))
-        self.maxk_multi_objective: bool = multi_objective
+    # Multi-objective max@K (one axis per reward function).
 
     def _maxk_multi_objective_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """Multi-objective maxk advantages ``[B]``: one axis per reward function, and the

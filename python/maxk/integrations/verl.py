@@ -66,7 +66,7 @@ from verl.trainer.ppo import core_algos
 
 import maxk
 
-from ._common import DEFAULT_SMALL_GROUPS, check_group_size, metrics, resolve_k, scheduled_k
+from ._common import MetricsBuffer, Settings, framework_name
 
 __all__ = [
     "VERL_NAMES",
@@ -83,7 +83,10 @@ logger = logging.getLogger(__name__)
 TESTED_VERL = ("0.9.1", "0.9.x")
 
 #: Diagnostics of the advantage steps since the last :func:`drain_metrics` (this process).
-_PENDING: list[dict[str, float]] = []
+_METRICS = MetricsBuffer()
+
+#: How to set K on verl's command line (the message of an estimator that needs K without one).
+K_HINT = "add +algorithm.maxk_k=K to the verl command line (e.g. +algorithm.maxk_k=4 to train for max@4)"
 
 #: verl ``algorithm.adv_estimator`` name -> maxk estimator id (filled by :func:`register`).
 VERL_NAMES: dict[str, str] = {}
@@ -96,7 +99,7 @@ def _verl_builtin_names() -> set[str]:
 def verl_name(estimator: str) -> str:
     """The ``algorithm.adv_estimator`` value of a maxk estimator id: the id itself, or
     ``maxk_<id>`` where verl already has an estimator of that name (``rloo``, ``grpo``)."""
-    return f"maxk_{estimator}" if estimator in _verl_builtin_names() else estimator
+    return framework_name(estimator, _verl_builtin_names())
 
 
 def _config_get(config: Any, key: str, default: Any) -> Any:
@@ -146,41 +149,37 @@ def compute_maxk_outcome_advantage(
             f"maxk estimator {estimator!r} needs the group id of each response "
             "(verl passes DataProto.non_tensor_batch['uid'] as index)"
         )
-    schedule = _config_get(config, "maxk_k_schedule", None) if maxk_k is None else None
-    if schedule is not None:  # K per training call (verl passes no step), logged by maxk.schedule
-        k = scheduled_k(schedule).k()
-    else:
-        k = resolve_k(
-            estimator,
-            maxk_k if maxk_k is not None else _config_get(config, "maxk_k", None),
-            "add +algorithm.maxk_k=K to the verl command line (e.g. +algorithm.maxk_k=4 to train for max@4)",
-        )
-    scale = maxk_scale if maxk_scale is not None else _config_get(config, "maxk_scale", "none")
-    rule = maxk_small_groups or _config_get(config, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS
+    settings = _settings(config, estimator, {"k": maxk_k, "scale": maxk_scale, "small_groups": maxk_small_groups})
     with torch.no_grad():
         scores = token_level_rewards.sum(dim=-1)
-        adv, diag = maxk.advantages_with_diagnostics(scores, index, k, estimator, str(scale), str(rule))
+        adv, diag = settings.advantages(scores, index)
         adv = adv.unsqueeze(-1) * response_mask
-    _PENDING.append(metrics(diag))
+    _METRICS.add(diag)
     if diag["small_groups"]:
         logger.info("maxk: %d groups (%d responses) handled by small_groups=%s", diag["small_groups"],
-                    diag["small_group_samples"], rule)
+                    diag["small_group_samples"], settings.small_groups)
     return adv, adv
+
+
+def _settings(config: Any, estimator: str, overrides: dict[str, Any] | None = None) -> Settings:
+    """The maxk settings of verl's ``algorithm`` config (``maxk_<field>``), ``overrides`` first
+    (a direct ``maxk_k`` also overrides a configured schedule)."""
+    overrides = {f: v for f, v in (overrides or {}).items() if v is not None}
+
+    def get(name: str) -> Any:
+        if name in overrides:
+            return overrides[name]
+        if name == "k_schedule" and "k" in overrides:
+            return None
+        return _config_get(config, f"maxk_{name}", None)
+
+    return Settings.read(get, lambda name: f"+algorithm.maxk_{name}", k_hint=K_HINT, estimator=estimator)
 
 
 def drain_metrics() -> dict[str, float]:
     """The diagnostics of the advantage steps since the last call (summed counts, the other
     values averaged), and forgets them. The trainer hooks add these to verl's metrics dict."""
-    pending = list(_PENDING)
-    _PENDING.clear()
-    if not pending:
-        return {}
-    out: dict[str, float] = {}
-    for name in {n for m in pending for n in m}:
-        values = [m[name] for m in pending if name in m]
-        summed = name.endswith(("small_groups", "small_group_samples", "groups"))
-        out[name] = float(sum(values)) if summed else float(sum(values) / len(values))
-    return out
+    return _METRICS.drain()
 
 
 def validation_metrics(
@@ -315,15 +314,13 @@ def _check_config(config: Any) -> None:
     name = str(_config_get(algorithm, "adv_estimator", ""))
     if not _is_maxk(name):
         return
-    estimator = VERL_NAMES[name]
-    k = resolve_k(estimator, _config_get(algorithm, "maxk_k", None), "add +algorithm.maxk_k=K")
     n = _config_get(_config_get(_config_get(config, "actor_rollout_ref", None), "rollout", None), "n", None)
+    settings = _settings(algorithm, VERL_NAMES[name])
     if n is None:
         return
-    rule = str(_config_get(algorithm, "maxk_small_groups", None) or DEFAULT_SMALL_GROUPS)
-    scale = str(_config_get(algorithm, "maxk_scale", "none"))
-    check_group_size(estimator, k, int(n), scale, rule,
-                     f"algorithm.adv_estimator={name} with maxk_k={k} and actor_rollout_ref.rollout.n={n}")
+    settings.check_group_size(
+        int(n), lambda k: f"algorithm.adv_estimator={name} with maxk_k={k} and actor_rollout_ref.rollout.n={n}"
+    )
 
 
 def _wrap_compute_advantage_method(original: Any) -> Any:

@@ -1,0 +1,52 @@
+"""A tiny TRL setting shared by the TRL tests (tests/python/test_trl*.py and the script that
+``accelerate launch`` runs): a character-level tokenizer built in memory, a 1-layer random Llama
+and two reward functions. Nothing comes from the hub."""
+
+from __future__ import annotations
+
+import torch
+import transformers
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+ALPHABET = "abcdefgh"
+PROMPTS = ["ab", "ba", "cab", "hag", "bead", "fac", "dab", "ggh"]
+REWARD_WEIGHTS = [1.0, 0.5]
+
+
+def tiny_tokenizer() -> transformers.PreTrainedTokenizerFast:
+    """A character-level tokenizer over ALPHABET, built in memory."""
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
+    vocab.update({c: i + 4 for i, c in enumerate(ALPHABET)})
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.padding_side = "left"
+    return fast
+
+
+def tiny_model(tokenizer) -> transformers.PreTrainedModel:
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return transformers.LlamaForCausalLM(config)
+
+
+def reward_a(completions, **kwargs):
+    """Continuous reward with ties: number of 'a' plus a tenth of the length."""
+    return [c.count("a") + 0.1 * len(c) for c in completions]
+
+
+def reward_b(completions, **kwargs):
+    return [float("b" in c) for c in completions]

@@ -1,0 +1,86 @@
+"""Run by tests/python/test_trl_multiprocess.py as ``accelerate launch --multi_gpu --num_processes
+2 trl_two_process.py OUT_DIR`` on a machine without GPU: a real 2-step MaxKGRPOTrainer run on two CPU processes (gloo).
+
+Each process's generation batch holds 6 of the 12 completions of 3 prompts x 4 generations, so
+the middle prompt's group straddles the two processes. Every process writes, per generation
+batch, the rewards TRL gathered over both processes, the advantages it kept for its own slice,
+the maxk advantages of the whole batch and the diagnostics, to OUT_DIR/rank<r>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from trl_tiny import PROMPTS, REWARD_WEIGHTS, reward_a, reward_b, tiny_model, tiny_tokenizer
+
+from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer
+
+G = 4  # completions per prompt
+LOCAL = 6  # completions per process and generation batch: 12 = 3 prompts x 4 over 2 processes
+
+
+class Recording(MaxKGRPOTrainer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.records: list[dict] = []
+
+    def _calculate_rewards(self, *args, **kwargs):
+        rewards_per_func = super()._calculate_rewards(*args, **kwargs)
+        self.records.append({"rewards_per_func": rewards_per_func.tolist()})
+        return rewards_per_func
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        self.records[-1].update(
+            local_advantages=output["advantages"].tolist(),
+            batch_advantages=self.last_maxk_advantages.tolist(),
+            diagnostics={k: v for k, v in self.last_maxk_diagnostics.items() if not isinstance(v, list)},
+        )
+        return output
+
+
+def main(out_dir: str) -> None:
+    tokenizer = tiny_tokenizer()
+    args = MaxKGRPOConfig(
+        output_dir=out_dir,
+        per_device_train_batch_size=LOCAL,
+        num_generations=G,
+        max_completion_length=6,
+        max_steps=2,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+        reward_weights=REWARD_WEIGHTS,
+        maxk_estimator="maxpo",
+        maxk_k=2,
+    )
+    trainer = Recording(
+        model=tiny_model(tokenizer),
+        reward_funcs=[reward_a, reward_b],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": PROMPTS}),
+        processing_class=tokenizer,
+    )
+    result = trainer.train()
+    rank = trainer.accelerator.process_index
+    report = {
+        "rank": rank,
+        "world_size": trainer.accelerator.num_processes,
+        "backend": str(torch.distributed.get_backend()) if torch.distributed.is_initialized() else None,
+        "global_step": result.global_step,
+        "records": trainer.records,
+        "log_history": trainer.state.log_history,
+    }
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
