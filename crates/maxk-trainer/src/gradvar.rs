@@ -319,16 +319,11 @@ impl OnBackend for GradVar {
     fn run<E: Engine>(self, engine: E) -> Result<GradVarResults> {
         self.check()?;
         let start = Instant::now();
-        let specs: Vec<Spec> = self
-            .estimators
-            .iter()
-            .map(|&e| Spec::new(e, self.units[0].cfg.rl.k).with_scale(Scale::Pg))
-            .collect();
         let (mut rows, mut ratios, mut prompt_rows) = (Vec::new(), Vec::new(), Vec::new());
         for unit in &self.units {
             let cfg = &unit.cfg;
             let specs: Vec<Spec> =
-                specs.iter().map(|s| Spec::new(s.estimator, cfg.rl.k).with_scale(Scale::Pg)).collect();
+                self.estimators.iter().map(|&e| Spec::new(e, cfg.rl.k).with_scale(Scale::Pg)).collect();
             let n = cfg.rl.group_size;
             let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
             let mut prompt_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0001);
