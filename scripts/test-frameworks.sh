@@ -5,13 +5,17 @@
 # OpenRLHF run in the main suite (scripts/test-python.sh).
 #
 #   scripts/test-frameworks.sh [pytest args...]
-#   MAXK_FRAMEWORKS="trl swift" scripts/test-frameworks.sh     # only some of: trl swift skyrl slime-rllm
+#   MAXK_FRAMEWORKS="trl swift" scripts/test-frameworks.sh  # some of: trl unsloth swift skyrl slime-rllm
 #
 # - TRL: one venv per release of $MAXK_TRL_VERSIONS (default 1.13.0 1.14.2 1.15.0; 1.15.0 is the
 #   newest Unsloth allows), .venv-trl-<version>, each with that TRL and the main suite's torch,
 #   transformers, accelerate and datasets, running the suite's own TRL tests unchanged:
 #   test_trl.py (the real 3-step CPU GRPO runs, the hook checks) and test_trl_multiprocess.py
 #   (accelerate launch, 2 processes).
+# - Unsloth: unsloth / unsloth_zoo 2026.10.9 with TRL 1.15.0 in .venv-unsloth:
+#   test_trl_unsloth.py (MaxKGRPOTrainer on Unsloth's compiled UnslothGRPOTrainer, on the CPU).
+#   Unsloth pins torch < 2.15, whose CUDA wheels would be another ~3 GB download: it is installed
+#   with --no-deps next to the main suite's torch 2.15.0, with its other dependencies listed here.
 # - ms-swift: ms-swift 4.6.0 from PyPI with its own dependencies (it pins trl < 1.0, peft < 0.21,
 #   datasets < 4.8.5) in .venv-swift: test_swift.py and the docs block.
 # - SkyRL: skyrl 0.4.0 and skyrl-gym 0.4.0 from PyPI in their own venv ($MAXK_SKYRL_VENV,
@@ -40,7 +44,7 @@ if [[ -z "${SSL_CERT_FILE:-}" && -n "${PIP_CERT:-}" ]]; then
 fi
 
 status=0
-FRAMEWORKS="${MAXK_FRAMEWORKS:-trl swift skyrl slime-rllm}"
+FRAMEWORKS="${MAXK_FRAMEWORKS:-trl unsloth swift skyrl slime-rllm}"
 wants() { [[ " $FRAMEWORKS " == *" $1 "* ]]; }
 
 # The maxk wheel, built once and installed into every venv below.
@@ -75,6 +79,18 @@ if wants trl; then
             -p no:cacheprovider -q test_trl.py test_trl_multiprocess.py "$@") || status=$?
         echo "== TRL $version: $(($(date +%s) - t0)) s"
     done
+fi
+
+if wants unsloth; then
+    echo "== Unsloth 2026.10.9 with TRL 1.15.0 (.venv-unsloth)"
+    new_venv "$ROOT/.venv-unsloth" "trl==1.15.0" "torch==2.15.0" "transformers==5.10.4" "accelerate==1.15.0" \
+        "datasets==4.8.4" "pytest==9.2.0" numpy requests torchao tyro "peft==0.18.1" cut_cross_entropy einops \
+        sentencepiece psutil protobuf hf_transfer pillow regex msgspec bitsandbytes diffusers pydantic typer rich \
+        structlog json5 nest-asyncio
+    UV_PYTHON="$ROOT/.venv-unsloth/bin/python" "$ROOT/.venv-unsloth/bin/uv" pip install --quiet --no-deps \
+        "unsloth==2026.10.9" "unsloth_zoo==2026.10.9"
+    (cd tests/python && "$ROOT/.venv-unsloth/bin/python" -m pytest -p no:cacheprovider -q test_trl_unsloth.py \
+        "$@") || status=$?
 fi
 
 if wants swift; then

@@ -315,8 +315,8 @@ class MetricsBuffer:
 
 def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]], why: str) -> None:
     """Raises RuntimeError unless ``owner`` (a class or module) has every hook of ``hooks``
-    (name -> parameter names it must accept, in order, after ``self`` for methods), naming
-    each missing or changed one. ``why``: what the adapter needs them for."""
+    (name -> parameter names it must accept, in order, after ``self`` for methods; a wrapper's
+    ``*args`` accepts them), naming each missing or changed one. ``why``: what the adapter needs them for."""
     problems = []
     for name, params in hooks.items():
         fn = getattr(owner, name, None)
@@ -324,11 +324,11 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             problems.append(f"{name} is missing")
             continue
         try:
-            got = [p for p in inspect.signature(fn).parameters if p != "self"]
+            got = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
         except (TypeError, ValueError):
             continue
-        if got[: len(params)] != list(params):
-            problems.append(f"{name}({', '.join(got)}) no longer takes ({', '.join(params)})")
+        if not _accepts(got, params):
+            problems.append(f"{name}({', '.join(str(p) for p in got)}) no longer takes ({', '.join(params)})")
     if problems:
         version = getattr(sys.modules.get(framework.lower()), "__version__", "this version")
         raise RuntimeError(
@@ -336,6 +336,19 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             + f". maxk needs these private hooks to {why}; refusing to train on {framework}'s own advantages. "
             f"Install a {framework} version maxk supports (docs/python.md)."
         )
+
+
+def _accepts(got: list[inspect.Parameter], params: tuple[str, ...]) -> bool:
+    """Whether parameters ``got`` take ``params`` positionally, in order; a ``*args`` (a
+    wrapper's, Unsloth's) takes whatever remains."""
+    for i, expected in enumerate(params):
+        if i >= len(got):
+            return False
+        if got[i].kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if got[i].name != expected:
+            return False
+    return True
 
 
 def calls(fn: Any, name: str) -> bool:
