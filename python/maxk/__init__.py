@@ -62,6 +62,13 @@ __all__ = [
     "scales",
     "small_groups_rules",
     "validation_pass_at_k",
+    "jackknife_advantages",
+    "maj_advantages",
+    "maj_at_k",
+    "mixture_advantages",
+    "mixture_diagnostics",
+    "mixture_value",
+    "plan",
 ]
 
 _T = TypeVar("_T")
@@ -602,3 +609,14 @@ def _per_axis(name: str, value: Any, d: int, broadcast: bool = True) -> list[Any
     if len(values) != d:
         raise ValueError(f"{name} has {len(values)} values for {d} reward axes (give one per axis)")
     return values
+
+
+from .objectives import (  # noqa: E402  (the objectives module uses the helpers above)
+    jackknife_advantages,
+    maj_advantages,
+    maj_at_k,
+    mixture_advantages,
+    mixture_diagnostics,
+    mixture_value,
+    plan,
+)

@@ -18,6 +18,12 @@ __all__ = [
     "pass_at_k",
     "estimator_table",
     "scales",
+    "mixture_advantages",
+    "mixture_value",
+    "mixture_terms",
+    "maj_advantages",
+    "maj_at_k",
+    "plan",
 ]
 
 __version__: str
@@ -72,3 +78,21 @@ def pass_at_k(n: int, c: int, k: int) -> float: ...
 def estimator_table() -> list[tuple[str, str, bool, bool, str, str, bool, str, int]]: ...
 def scales() -> list[str]: ...
 def small_groups_rules() -> list[str]: ...
+def mixture_advantages(
+    rewards: npt.NDArray[np.float64] | npt.NDArray[np.float32],
+    mixture: str,
+    group_ids: npt.NDArray[np.uint64] | None = None,
+) -> npt.NDArray[np.float64] | npt.NDArray[np.float32]: ...
+def mixture_value(rewards: list[float], mixture: str) -> float: ...
+def mixture_terms(mixture: str) -> list[tuple[int, float]] | None: ...
+def maj_advantages(
+    answers: npt.NDArray[np.uint64],
+    correct: npt.NDArray[np.bool_],
+    k: int,
+    ties: str = "split",
+    group_ids: npt.NDArray[np.uint64] | None = None,
+) -> npt.NDArray[np.float64]: ...
+def maj_at_k(answers: npt.NDArray[np.uint64], correct: npt.NDArray[np.bool_], k: int, ties: str = "split") -> float: ...
+def plan(
+    rates: list[float], n: int, k: int, target: float | None = None, actions: int | None = None
+) -> dict[str, Any]: ...

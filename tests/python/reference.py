@@ -26,7 +26,7 @@ def u(r: list[float], i: int, k: int) -> float:
 
 
 def pg_factor(estimator: str, n: int, k: int) -> float:
-    if estimator in ("pkpo", "pkpo-loo", "pkpo-loo1", "canonical", "best-minus-second"):
+    if estimator in ("pkpo", "pkpo-loo", "pkpo-loo1", "canonical", "best-minus-second", "bon-mean"):
         return 1.0
     if estimator in ("ei", "maxpo"):
         return k / n
@@ -36,7 +36,7 @@ def pg_factor(estimator: str, n: int, k: int) -> float:
         return 1.0 / (n - 1) if n > 1 else 1.0
     if estimator == "passk-analytic":
         return k / (n - k) if n > k else 1.0
-    if estimator == "maxrl":
+    if estimator in ("maxrl", "rs-grpo"):
         return 1.0 / n
     raise KeyError(estimator)
 
@@ -88,6 +88,19 @@ def advantages(rewards, k: int, estimator: str = "maxpo", scale: str = "none") -
     elif estimator == "maxrl":
         # arXiv 2602.02710: (r_i - mean r) / mean r, 0 for a group without a success
         out = [0.0] * n if mean == 0 else [(x - mean) / mean for x in r]
+    elif estimator == "bon-mean":
+        # Bagirov et al. 2025: PKPO's s_i = (K/N) u_i standardised per group; equal s (up to
+        # rounding, 1e-13 of their size) carry no signal and give 0
+        s = [k / n * u(r, i, k) for i in range(n)]
+        ms = s[0] + sum(x - s[0] for x in s) / n
+        sds = math.sqrt(sum((x - ms) ** 2 for x in s) / (n - 1)) if n > 1 else 0.0
+        top = max(abs(x) for x in s)
+        out = [0.0] * n if k == n or sds <= 1e-13 * top else [(x - ms) / (sds + 1e-6) for x in s]
+    elif estimator == "rs-grpo":
+        # arXiv 2509.24261 with beta = 2: (1/beta)(e^{beta r_i} / mean_j e^{beta r_j} - 1)
+        beta, top = 2.0, max(r)
+        e = [math.exp(beta * (x - top)) for x in r]
+        out = [(x / (sum(e) / n) - 1.0) / beta for x in e]
     else:
         raise KeyError(estimator)
     factor = 1.0
@@ -101,6 +114,6 @@ def advantages(rewards, k: int, estimator: str = "maxpo", scale: str = "none") -
 def valid_ks(estimator: str, n: int) -> range:
     if estimator in ("maxpo", "canonical", "pkpo-loo"):
         return range(1, n)
-    if estimator in ("rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl"):
+    if estimator in ("rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl", "rs-grpo"):
         return range(1, 3)
     return range(1, n + 1)

@@ -116,7 +116,7 @@ def test_estimators_registry():
     grpo = maxk.estimator_info("grpo")
     assert (grpo.centered, grpo.pg_unbiased, grpo.uses_k, grpo.objective) == (True, False, False, "J_1")
     assert grpo.valid_k == "k >= 1, unused"
-    assert [e for e, i in table.items() if not i.uses_k] == ["rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl"]
+    assert [e for e, i in table.items() if not i.uses_k] == ["rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl", "rs-grpo"]
     assert table["ei"].valid_k == "1 <= k <= N" and not table["ei"].centered
     with pytest.raises(ValueError, match="unknown estimator 'nope'|unknown estimator \"nope\""):
         maxk.estimator_info("nope")

@@ -31,6 +31,12 @@ enum Command {
     MultiAdvantages(commands::multi::Args),
     /// The unbiased max@K estimate rho of each group (JSON Lines in, one number per line out).
     Estimate(commands::estimate::Args),
+    /// Advantages for a mixture of max@K objectives sum_k w_k J_k (e.g. pass@1 + 0.5 pass@8).
+    Mixture(commands::mixture::Args),
+    /// maj@K (majority vote): advantages or estimate per group of answers and verdicts.
+    Maj(commands::maj::Args),
+    /// Plan N and K: informative-group share, Var(EI)/Var(MaxPO), smallest N for a target.
+    Plan(commands::plan::Args),
     /// The estimator registry: id, centered, PG-unbiased, valid K and description.
     Estimators(commands::estimators::Args),
     /// Benchmark the fast estimators against the paper's O(N^2) algorithm and plain sorting.
@@ -61,6 +67,9 @@ fn main() {
         Command::Advantages(args) => commands::advantages::run(args),
         Command::MultiAdvantages(args) => commands::multi::run(args),
         Command::Estimate(args) => commands::estimate::run(args),
+        Command::Mixture(args) => commands::mixture::run(args),
+        Command::Maj(args) => commands::maj::run(args),
+        Command::Plan(args) => commands::plan::run(args),
         Command::Estimators(args) => commands::estimators::run(args),
         Command::Bench(args) => commands::bench::run(args),
         #[cfg(feature = "lm")]

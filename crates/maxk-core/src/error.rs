@@ -190,6 +190,60 @@ pub enum Error {
     /// A multi-objective spec without any axis.
     #[error("a multi-objective spec needs at least one axis")]
     NoAxes,
+    /// A mixture of K ([`crate::Mixture`]) without any term.
+    #[error("a mixture needs at least one term k:w")]
+    EmptyMixture,
+    /// A mixture weight that is NaN or infinite.
+    #[error("weight of the k = {k} term is {value}, weights must be finite")]
+    MixtureWeight {
+        /// K of the term.
+        k: usize,
+        /// The weight given.
+        value: f64,
+    },
+    /// A mixture's text form that does not parse.
+    #[error("invalid mixture {text:?}: {reason}")]
+    InvalidMixture {
+        /// The text given.
+        text: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Two per-sample inputs of different lengths (maj@K answers and correct flags).
+    #[error("{got} {what} for {expected} samples: give one per sample")]
+    LengthMismatch {
+        /// What the second input is.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The number of samples.
+        expected: usize,
+    },
+    /// One maj@K answer key marked correct in one sample and wrong in another.
+    #[error(
+        "answer key {key} is marked correct at sample {correct_at} and wrong at sample {wrong_at}: \
+         one answer must have one verdict"
+    )]
+    AnswerConflict {
+        /// The answer key (as the caller's u64 id).
+        key: u64,
+        /// A sample where it is correct.
+        correct_at: usize,
+        /// A sample where it is wrong.
+        wrong_at: usize,
+    },
+    /// Invalid input of `maxk plan` (a rate outside [0, 1], a target outside (0, 1), ...).
+    #[error("invalid plan: {reason}")]
+    InvalidPlan {
+        /// What is wrong, with the values.
+        reason: String,
+    },
+    /// A string is not a maj@K tie rule.
+    #[error("unknown tie rule {name:?}; known: split, wrong")]
+    UnknownTies {
+        /// The string given.
+        name: String,
+    },
 }
 
 impl Error {

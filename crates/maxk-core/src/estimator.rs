@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 /// | `best-minus-second` | best sample r_max - r_second, others 0 | arXiv 2503.19595 |
 /// | `passk-analytic` | Chen et al. closed form, binary | arXiv 2508.10751 |
 /// | `maxrl` | (r_i - mean r)/mean r, 0 when mean r = 0, binary | arXiv 2602.02710 |
+/// | `bon-mean` | PKPO s standardised per group: (s_i - mean s)/(std s + 1e-6) | Bagirov et al. 2025 |
+/// | `rs-grpo` | (1/beta)(e^{beta r_i}/mean_j e^{beta r_j} - 1), beta = 2 | arXiv 2509.24261 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Estimator {
     /// PKPO `s_i = (K/N) u_i` (Walder & Karkhanis 2025, eq. 19). 1 <= K <= N.
@@ -60,11 +62,21 @@ pub enum Estimator {
     /// zero for `c = 0` costs the N-th term), not for `grad J_K` at any K nor for `grad J_1`
     /// (`tests/unbiasedness.rs` checks all three by enumeration). K unused, N >= 1.
     Maxrl,
+    /// "BoN mean" (Bagirov et al. 2025): PKPO's `s_i = (K/N) u_i` standardised per group,
+    /// `(s_i - mean s) / (std s + 1e-6)` (unbiased std, as GRPO); 0 when every s is equal
+    /// (always at K = N). Centered; biased for `grad J_K` at every fixed scale
+    /// (`tests/unbiasedness.rs`). 1 <= K <= N.
+    BonMean,
+    /// Risk-seeking GRPO (Jiang et al. 2025, arXiv 2509.24261):
+    /// `A_i = (1/beta)(e^{beta r_i} / mean_j e^{beta r_j} - 1)` with `beta = 2`
+    /// ([`crate::RS_GRPO_BETA`]), for `J_RS = (1/beta) log E[e^{beta R}]`. Centered; biased
+    /// for `grad J_RS`, `grad J_1` and `grad J_K` (`tests/unbiasedness.rs`). K unused.
+    RsGrpo,
 }
 
 impl Estimator {
     /// Every estimator, in registry order.
-    pub const ALL: [Estimator; 12] = [
+    pub const ALL: [Estimator; 14] = [
         Estimator::Pkpo,
         Estimator::PkpoLoo,
         Estimator::PkpoLoo1,
@@ -77,6 +89,8 @@ impl Estimator {
         Estimator::BestMinusSecond,
         Estimator::PasskAnalytic,
         Estimator::Maxrl,
+        Estimator::BonMean,
+        Estimator::RsGrpo,
     ];
 
     /// The string id (CLI flag value, Python name, verl `adv_estimator`).
@@ -94,6 +108,8 @@ impl Estimator {
             Estimator::BestMinusSecond => "best-minus-second",
             Estimator::PasskAnalytic => "passk-analytic",
             Estimator::Maxrl => "maxrl",
+            Estimator::BonMean => "bon-mean",
+            Estimator::RsGrpo => "rs-grpo",
         }
     }
 
@@ -128,6 +144,12 @@ impl Estimator {
             Estimator::Maxrl => {
                 "MaxRL (r_i - mean r)/mean r, 0 if no success: binary rewards, centered, unbiased (x 1/N) for log pass@1 truncated to N-1 terms, not for J_K (arXiv 2602.02710); K unused"
             }
+            Estimator::BonMean => {
+                "BoN mean: PKPO s standardised per group, (s_i - mean s)/(std s + 1e-6); centered, biased for J_K (Bagirov et al. 2025)"
+            }
+            Estimator::RsGrpo => {
+                "RS-GRPO (1/b)(e^(b r_i)/mean e^(b r) - 1), b = 2: centered, biased for its (1/b) log E e^(bR), J_1 and J_K (arXiv 2509.24261); K unused"
+            }
         }
     }
 
@@ -139,8 +161,13 @@ impl Estimator {
             | Estimator::DrGrpo
             | Estimator::Grpo
             | Estimator::BestMinusSecond
-            | Estimator::Maxrl => KRange::Unused,
-            Estimator::Pkpo | Estimator::PkpoLoo1 | Estimator::Ei | Estimator::PasskAnalytic => KRange::UpToN,
+            | Estimator::Maxrl
+            | Estimator::RsGrpo => KRange::Unused,
+            Estimator::Pkpo
+            | Estimator::PkpoLoo1
+            | Estimator::Ei
+            | Estimator::PasskAnalytic
+            | Estimator::BonMean => KRange::UpToN,
         }
     }
 
@@ -170,8 +197,24 @@ impl Estimator {
     pub const fn is_unbiased(self) -> bool {
         !matches!(
             self,
-            Estimator::Grpo | Estimator::BestMinusSecond | Estimator::PasskAnalytic | Estimator::Maxrl
+            Estimator::Grpo
+                | Estimator::BestMinusSecond
+                | Estimator::PasskAnalytic
+                | Estimator::Maxrl
+                | Estimator::BonMean
+                | Estimator::RsGrpo
         )
+    }
+
+    /// The degree d with `A(c r) = c^d A(r)` for every `c > 0`: 1 for most estimators, 0 for
+    /// those that divide by the group's own std (`grpo`, `bon-mean`, up to their 1e-6), `None`
+    /// for `rs-grpo` (exponential in the rewards). `Scale::Std` makes any degree 0.
+    pub const fn homogeneity(self) -> Option<u32> {
+        match self {
+            Estimator::Grpo | Estimator::BonMean => Some(0),
+            Estimator::RsGrpo => None,
+            _ => Some(1),
+        }
     }
 
     /// Whether the estimator needs binary (0/1) rewards.
@@ -190,6 +233,8 @@ impl Estimator {
                 | Estimator::Grpo
                 | Estimator::PasskAnalytic
                 | Estimator::Maxrl
+                | Estimator::BonMean
+                | Estimator::RsGrpo
         )
     }
 
@@ -203,6 +248,8 @@ impl Estimator {
             Estimator::PasskAnalytic => "K/(N-K)",
             Estimator::BestMinusSecond => "1",
             Estimator::Maxrl => "1/N",
+            Estimator::BonMean => "1",
+            Estimator::RsGrpo => "1/N",
         }
     }
 
@@ -267,6 +314,8 @@ impl Estimator {
             }
             Estimator::BestMinusSecond => 1.0,
             Estimator::Maxrl => 1.0 / n,
+            Estimator::BonMean => 1.0,
+            Estimator::RsGrpo => 1.0 / n,
         }
     }
 

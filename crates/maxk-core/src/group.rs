@@ -22,7 +22,7 @@ use crate::sum::{Accumulator, Neumaier, Plain};
 
 /// Groups at least this large use compensated sums; below it plain sums of the non-negative
 /// gap terms are already accurate to N ulps (< 1e-13 relative).
-const COMPENSATE_FROM: usize = 1024;
+pub(crate) const COMPENSATE_FROM: usize = 1024;
 
 /// Reusable buffers for one thread. Holding one across groups makes the hot loop allocation
 /// free: buffers only grow, and the ratio tables are rebuilt only when (N, K) changes.
@@ -306,6 +306,27 @@ impl Workspace {
         }
     }
 
+    /// Sorts a group for a kernel outside this module (mixtures of K): the ascending rewards in
+    /// the kernel's [`Unit`] (rescaled only near f64's range), the group index of each rank,
+    /// and the unit. `side` runs beside the sort for a large group, as the tables of
+    /// [`Workspace::sort_and_prepare`] do.
+    pub(crate) fn sorted<T: Reward, R: Send>(
+        &mut self,
+        rewards: &[T],
+        side: impl FnOnce() -> R + Send,
+    ) -> (Sorted<'_>, R) {
+        let sorter = &mut self.sorter;
+        let r = if rewards.len() >= RADIX_FROM {
+            rayon::join(|| sorter.sort(rewards), side).1
+        } else {
+            sorter.sort(rewards);
+            side()
+        };
+        let unit = self.sorter.unit();
+        let s = &self.sorter;
+        (Sorted { vals: &s.vals, keys: &s.packed, mask: s.index_mask, unit }, r)
+    }
+
     /// rho_K of a validated, non-empty group (`1 <= k <= N`). rho is a weighted mean of the
     /// rewards, so it is always representable; gaps of rewards near +-f64::MAX are not, hence
     /// the rescaling by [`Unit`] first.
@@ -342,6 +363,8 @@ impl Workspace {
                 let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
                 passk_analytic(rewards, spec.k, mult * back, out)
             }
+            Estimator::BonMean => crate::peers::bon_mean(self, rewards, spec, out),
+            Estimator::RsGrpo => crate::peers::rs_grpo(rewards, spec, out),
             Estimator::Maxrl => {
                 // Binary rewards: |A| <= N times the scale factor, always finite.
                 let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
@@ -493,6 +516,24 @@ impl Workspace {
     }
 }
 
+/// A sorted group (see [`Workspace::sorted`]).
+pub(crate) struct Sorted<'a> {
+    /// The rewards in ascending order, times `unit.to`.
+    pub(crate) vals: &'a [f64],
+    keys: &'a [u64],
+    mask: u64,
+    /// The rescaling of `vals`.
+    pub(crate) unit: Unit,
+}
+
+impl Sorted<'_> {
+    /// The group index of rank `b`.
+    #[inline(always)]
+    pub(crate) fn index(&self, b: usize) -> usize {
+        (self.keys[b] & self.mask) as usize
+    }
+}
+
 /// An exact power of two `to = 2^-e` that brings a group's largest `|r|` into [1, 2), and its
 /// inverse `back = 2^e`. Every estimator is homogeneous in the rewards (of degree 1, GRPO of
 /// degree 0 up to its 1e-6), so `A(r) = back * A(to * r)`: computing on `to * r` keeps the
@@ -579,7 +620,7 @@ pub(crate) fn std_in<T: Reward>(rewards: &[T], unit: Unit) -> f64 {
 /// The `--scale` stage for an estimator whose raw values are in `unit`: the multiplier and
 /// the way back to the rewards' unit. `std` divides by `std r + 1e-6`, which in `unit` is
 /// `std_in + 1e-6 to`: the result is then unit-free and needs no way back.
-fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (f64, f64) {
+pub(crate) fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (f64, f64) {
     match spec.scale {
         Scale::None => (1.0, unit.back),
         Scale::Pg => (spec.estimator.pg_factor(rewards.len(), spec.k), unit.back),

@@ -33,6 +33,12 @@
 //! | `best-minus-second` | best: r_max - r_second, else 0 | >= 0 | no | unused |
 //! | `passk-analytic` | ((N-K)/N) maxpo / sigma (binary r) | 0 | no | 1..=N |
 //! | `maxrl` | (r_i - mean r)/mean r, 0 if mean r = 0 (binary r) | 0 | no (for sum_{k<=N-1} pass@k/k, times 1/N) | unused |
+//! | `bon-mean` | PKPO s standardised: (s_i - mean s)/(std s + 1e-6) | 0 | no | 1..=N |
+//! | `rs-grpo` | (1/b)(e^{b r_i}/mean e^{b r} - 1), b = 2 | 0 | no (not for its J_RS either) | unused |
+//!
+//! Beyond the registry, the same jackknife `A_i = U(B) - U(B\i)` of other K-sample objectives
+//! (docs/MATH.md): mixtures of K ([`Mixture`], [`mixture_advantages`]), maj@K
+//! ([`maj_advantages`]), and the planning maths of `maxk plan` ([`plan`]).
 //!
 //! The PG factor c is one convention everywhere ([`Estimator::pg_factor`], [`Scale::Pg`],
 //! `maxk estimators`, docs/MATH.md): `c * sum_i A_i grad log pi(y_i)` is an unbiased estimate
@@ -84,14 +90,25 @@ pub mod binom;
 pub mod diagnostics;
 mod error;
 mod estimator;
+pub mod exact_variance;
 mod float;
 mod group;
+mod majority;
+mod mixture;
 mod multi;
+pub(crate) mod peers;
+pub mod plan;
 pub mod quadratic;
 pub mod reference;
 pub mod small_groups;
 pub mod sum;
 mod validate;
+
+// The crate README (shown on crates.io) is compiled and run as a doctest, so its example works
+// when pasted.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
 
 pub use batch::{
     MAX_PASS_AT_K_N, advantages, advantages_into, batch_advantages, batch_advantages_into, batch_max_at_k,
@@ -103,10 +120,18 @@ pub use error::{Error, Result};
 pub use estimator::{Estimator, KRange, Scale, Spec};
 pub use float::Reward;
 pub use group::Workspace;
+pub use majority::{
+    MAX_MAJ_K, MajSpec, Ties, grouped_maj_advantages, maj_advantages, maj_at_k, ragged_maj_advantages,
+};
+pub use mixture::{
+    Mixture, Term, batch_mixture_advantages, grouped_mixture_advantages, mixture_advantages,
+    mixture_advantages_into, ragged_mixture_advantages, ragged_mixture_advantages_into,
+};
 pub use multi::{
     Axis, MultiSpec, batch_multi_advantages, batch_multi_advantages_into, multi_advantages,
     multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
 };
+pub use peers::RS_GRPO_BETA;
 pub use small_groups::{
     SmallGroupCounts, SmallGroups, batch_advantages_with, grouped_advantages_with, ragged_advantages_with,
 };

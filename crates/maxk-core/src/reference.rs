@@ -127,6 +127,28 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
                     (1.0 - big_r - binom(n - c - 1, k - 1) / binom(n - 1, k - 1)) / sigma
                 }
             }
+            Estimator::BonMean => {
+                let s: Vec<f64> = (0..n).map(|j| kf / nf * u(r, k, j)).collect();
+                // the mean as s_0 plus the mean of the differences, exact when all s are equal
+                let ms = s[0] + mean(s.iter().map(|x| x - s[0]));
+                let sds = if n > 1 {
+                    (s.iter().map(|x| (x - ms).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt()
+                } else {
+                    0.0
+                };
+                // equal s (up to rounding) carry no signal, as in the fast path
+                if sds <= crate::peers::SAME_S * s.iter().fold(0.0f64, |m, x| m.max(x.abs())) {
+                    0.0
+                } else {
+                    (s[i] - ms) / (sds + 1e-6)
+                }
+            }
+            Estimator::RsGrpo => {
+                let beta = crate::RS_GRPO_BETA;
+                let top = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e = |x: f64| (beta * (x - top)).exp();
+                (e(r[i]) / mean(r.iter().map(|&x| e(x))) - 1.0) / beta
+            }
             Estimator::Maxrl => {
                 if m == 0.0 {
                     0.0
@@ -162,4 +184,67 @@ pub fn multi_advantages(rows: &[Vec<f64>], spec: &crate::MultiSpec) -> Vec<f64> 
         }
     }
     out
+}
+
+/// The U-statistic of a symmetric kernel over the `k`-subsets of `items` (indices into the
+/// group): the mean of `h(subset)`.
+pub fn u_statistic(items: &[usize], k: usize, h: &impl Fn(&[usize]) -> f64) -> f64 {
+    mean(subsets(items, k).iter().map(|s| h(s)))
+}
+
+/// The canonical leave-one-out (jackknife) advantages `U(B) - U(B \ i)` of a symmetric kernel
+/// `h` over K-subsets of a group of `n` samples, by enumeration (docs/MATH.md, "Any K-sample
+/// objective"; `1 <= k <= n - 1`).
+pub fn jackknife(n: usize, k: usize, h: impl Fn(&[usize]) -> f64) -> Vec<f64> {
+    let all: Vec<usize> = (0..n).collect();
+    let full = u_statistic(&all, k, &h);
+    (0..n)
+        .map(|i| {
+            let rest: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+            full - u_statistic(&rest, k, &h)
+        })
+        .collect()
+}
+
+/// Mixture-of-K advantages from the definition, `sum_k w_k (rho_k(B) - rho_k(B \ i))` with
+/// rho_k as the mean max over k-subsets (see [`crate::Mixture`]; no validation).
+pub fn mixture_advantages(r: &[f64], mix: &crate::Mixture) -> Vec<f64> {
+    let mut out = vec![0.0; r.len()];
+    for t in mix.terms(r.len()) {
+        let a = jackknife(r.len(), t.k, |s| max_of(r, s));
+        for (o, x) in out.iter_mut().zip(a) {
+            *o += t.weight * x;
+        }
+    }
+    out
+}
+
+/// The maj@K score of one subset: the share of correct answers among its most frequent ones
+/// (ties split), or 1 only for a unique correct winner (ties wrong).
+pub fn maj_score(answers: &[u64], correct: &[bool], subset: &[usize], ties: crate::Ties) -> f64 {
+    let mut counts: Vec<(u64, usize, bool)> = Vec::new();
+    for &i in subset {
+        match counts.iter_mut().find(|c| c.0 == answers[i]) {
+            Some(c) => c.1 += 1,
+            None => counts.push((answers[i], 1, correct[i])),
+        }
+    }
+    let top = counts.iter().map(|c| c.1).max().unwrap_or(0);
+    let tied: Vec<_> = counts.iter().filter(|c| c.1 == top).collect();
+    let right = tied.iter().filter(|c| c.2).count();
+    match ties {
+        crate::Ties::Split => right as f64 / tied.len() as f64,
+        crate::Ties::Wrong => f64::from(u8::from(tied.len() == 1 && right == 1)),
+    }
+}
+
+/// maj@K of a group by enumerating its K-subsets (no validation).
+pub fn maj_at_k(answers: &[u64], correct: &[bool], spec: crate::MajSpec) -> f64 {
+    let all: Vec<usize> = (0..answers.len()).collect();
+    u_statistic(&all, spec.k, &|s| maj_score(answers, correct, s, spec.ties))
+}
+
+/// maj@K advantages `U_K(B) - U_K(B \ i)` by enumeration (no validation).
+pub fn maj_advantages(answers: &[u64], correct: &[bool], spec: crate::MajSpec) -> Vec<f64> {
+    jackknife(answers.len(), spec.k, |s| maj_score(answers, correct, s, spec.ties))
 }

@@ -6,6 +6,8 @@
 mod errors;
 mod extremes;
 mod fast_vs_reference;
+mod majority;
+mod mixture;
 mod multi_objective;
 mod properties;
 mod small_groups;

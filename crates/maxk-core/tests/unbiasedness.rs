@@ -268,3 +268,61 @@ fn k_equal_n_fallbacks() {
         centered.iter().zip(&truth_n).map(|(a, b)| a * b).sum::<f64>() / (norm(&centered) * norm(&truth_n));
     assert!(cos > 0.9, "cos {cos}");
 }
+
+/// `c` with `x = c y` (to 1e-9 relative), if there is one.
+fn multiple_of(x: &[f64], y: &[f64]) -> Option<f64> {
+    let c = x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>() / y.iter().map(|b| b * b).sum::<f64>();
+    (max_abs_diff(x, &y.iter().map(|b| c * b).collect::<Vec<_>>()) < 1e-9 * norm(x)).then_some(c)
+}
+
+/// The peers' registry flags, established by enumeration: `bon-mean` (PKPO s standardised per
+/// group) and `rs-grpo` (beta = 2) are centered, and neither is unbiased: bon-mean's expected
+/// gradient is no fixed multiple of grad J_K (not parallel, or a multiple that changes with
+/// the policy), rs-grpo's is no fixed multiple of the gradient of its own risk-seeking
+/// objective (1/beta) log E[e^{beta R}], of grad J_1, or of grad J_K.
+#[test]
+fn peers_are_centered_and_biased() {
+    let n = 5;
+    let thetas: [[f64; 4]; 2] = [THETA, [-1.0, -0.7, 0.4, -1.5]];
+    for est in [Estimator::BonMean, Estimator::RsGrpo] {
+        assert!(est.is_centered() && !est.is_unbiased());
+        for rewards in [CONTINUOUS, BINARY] {
+            let a = advantages(&rewards.iter().chain(&[0.3]).copied().collect::<Vec<_>>(), Spec::new(est, 2))
+                .unwrap();
+            assert!(a.iter().sum::<f64>().abs() < 1e-12, "{est} not centered: {a:?}");
+        }
+    }
+    // A target is matched only if the expected gradient is the same multiple of it at both
+    // policies.
+    let fixed = |est: Estimator, k: usize, truth: &dyn Fn(&[f64]) -> Vec<f64>| -> bool {
+        let m: Vec<Option<f64>> = thetas
+            .iter()
+            .map(|t| multiple_of(&expected_estimate(t, &CONTINUOUS, n, Spec::new(est, k)), &truth(t)))
+            .collect();
+        matches!((m[0], m[1]), (Some(a), Some(b)) if (a - b).abs() < 1e-6 * a.abs())
+    };
+    for k in 1..=n {
+        assert!(
+            !fixed(Estimator::BonMean, k, &|t| exact_gradient(t, &CONTINUOUS, k)),
+            "bon-mean unbiased for J_{k}?"
+        );
+        assert!(
+            !fixed(Estimator::RsGrpo, 1, &|t| exact_gradient(t, &CONTINUOUS, k)),
+            "rs-grpo unbiased for J_{k}?"
+        );
+    }
+    // grad (1/beta) log sum_a p_a e^{beta r_a} wrt the logits: p_b (e^{beta r_b} - Z) / (beta Z).
+    let beta = maxk_core::RS_GRPO_BETA;
+    let risk = |t: &[f64]| -> Vec<f64> {
+        let p = softmax(t);
+        let z: f64 = p.iter().zip(&CONTINUOUS).map(|(p, r)| p * (beta * r).exp()).sum();
+        p.iter().zip(&CONTINUOUS).map(|(p, r)| p * ((beta * r).exp() - z) / (beta * z)).collect()
+    };
+    assert!(!fixed(Estimator::RsGrpo, 1, &risk), "rs-grpo unbiased for its risk-seeking objective?");
+    // ... but it aims there: at the registry's factor 1/N the bias is a few percent.
+    let got =
+        expected_estimate(&THETA, &CONTINUOUS, n, Spec::new(Estimator::RsGrpo, 1).with_scale(Scale::Pg));
+    let truth = risk(&THETA);
+    let rel = max_abs_diff(&got, &truth) / norm(&truth);
+    assert!(rel > 1e-3 && rel < 0.5, "rs-grpo relative bias {rel}");
+}

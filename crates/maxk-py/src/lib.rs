@@ -465,6 +465,154 @@ fn multi_advantages<'py>(
     }
 }
 
+fn mixture(py: Python<'_>, text: &str) -> PyResult<maxk_core::Mixture> {
+    text.parse().map_err(|e| value_error(py, e))
+}
+
+/// Mixture advantages of `[N]`, `[G, N]`, or `[B]` grouped by `group_ids`.
+fn mixture_dense<'py, T: Reward + Element>(
+    py: Python<'py>,
+    rewards: &Bound<'py, PyArrayDyn<T>>,
+    mix: &maxk_core::Mixture,
+    group_ids: Option<&[u64]>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let input = rewards.try_readonly()?;
+    let shape = input.shape().to_vec();
+    let r = input.as_slice()?;
+    let result = match (shape.as_slice(), group_ids) {
+        ([_], Some(ids)) => py.detach(|| maxk_core::grouped_mixture_advantages(r, ids, mix)),
+        ([_], None) => py.detach(|| maxk_core::mixture_advantages(r, mix)),
+        ([_, n], None) => py.detach(|| maxk_core::batch_mixture_advantages(r, *n, mix)),
+        (_, Some(_)) => return Err(rank_error("scores", shape.len(), "[B] with group_ids")),
+        _ => return Err(rank_error("rewards", shape.len(), "[N] or [G, N]")),
+    };
+    let out = result.map_err(|e| value_error(py, e))?;
+    Ok(PyArray1::from_vec(py, out).reshape(shape.as_slice())?.into_any())
+}
+
+/// mixture_advantages(rewards, mixture, group_ids=None) -> ndarray
+///
+/// Advantages for the mixture `sum_k w_k J_k` (text form `harmonic` or `k:w,k:w`) of one group
+/// [N], G groups [G, N], or a 1-D batch [B] whose sample i is in group `group_ids[i]` (uint64);
+/// same dtype and shape as `rewards`.
+#[pyfunction]
+#[pyo3(signature = (rewards, mixture, group_ids = None))]
+fn mixture_advantages<'py>(
+    py: Python<'py>,
+    rewards: &Bound<'py, PyAny>,
+    mixture: &str,
+    group_ids: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mix = self::mixture(py, mixture)?;
+    let ids = group_ids.map(ids_slice).transpose()?;
+    let ids = ids.as_ref().map(|i| i.as_slice()).transpose()?;
+    if let Ok(a) = rewards.cast::<PyArrayDyn<f64>>() {
+        mixture_dense(py, a, &mix, ids)
+    } else if let Ok(a) = rewards.cast::<PyArrayDyn<f32>>() {
+        mixture_dense(py, a, &mix, ids)
+    } else {
+        Err(unsupported("rewards", rewards))
+    }
+}
+
+/// mixture_terms(mixture) -> list[tuple[int, float]] | None
+///
+/// The parsed terms `(k, w)` of a mixture's text form; None for `harmonic` (its K list depends on N).
+#[pyfunction]
+fn mixture_terms(py: Python<'_>, mixture: &str) -> PyResult<Option<Vec<(usize, f64)>>> {
+    Ok(match self::mixture(py, mixture)? {
+        maxk_core::Mixture::Terms(t) => Some(t.iter().map(|t| (t.k, t.weight)).collect()),
+        _ => None,
+    })
+}
+
+/// mixture_value(rewards, mixture) -> float
+///
+/// The unbiased estimate `sum_k w_k rho_k` of the mixture objective for one float64 group [N].
+#[pyfunction]
+fn mixture_value(py: Python<'_>, rewards: Vec<f64>, mixture: &str) -> PyResult<f64> {
+    let mix = self::mixture(py, mixture)?;
+    mix.value(&rewards).map_err(|e| value_error(py, e))
+}
+
+fn maj_spec(py: Python<'_>, k: usize, ties: &str) -> PyResult<maxk_core::MajSpec> {
+    let ties: maxk_core::Ties = ties.parse().map_err(|e| value_error(py, e))?;
+    Ok(maxk_core::MajSpec::new(k).with_ties(ties))
+}
+
+/// maj_advantages(answers, correct, k, ties="split", group_ids=None) -> ndarray
+///
+/// maj@K advantages `U_K(B) - U_K(B without i)` (float64 [B]) of uint64 answer ids and bool
+/// verdicts [B]: one group, or groups by uint64 `group_ids`.
+#[pyfunction]
+#[pyo3(signature = (answers, correct, k, ties = "split", group_ids = None))]
+fn maj_advantages<'py>(
+    py: Python<'py>,
+    answers: numpy::PyReadonlyArray1<'py, u64>,
+    correct: numpy::PyReadonlyArray1<'py, bool>,
+    k: usize,
+    ties: &str,
+    group_ids: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let spec = maj_spec(py, k, ties)?;
+    let (a, c) = (answers.as_slice()?, correct.as_slice()?);
+    let ids = group_ids.map(ids_slice).transpose()?;
+    let ids = ids.as_ref().map(|i| i.as_slice()).transpose()?;
+    let out = match ids {
+        Some(ids) => py.detach(|| maxk_core::grouped_maj_advantages(a, c, ids, spec)),
+        None => py.detach(|| maxk_core::maj_advantages(a, c, spec)),
+    }
+    .map_err(|e| value_error(py, e))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// maj_at_k(answers, correct, k, ties="split") -> float
+///
+/// The unbiased maj@K estimate `U_K(B)` of one group (uint64 answer ids, bool verdicts).
+#[pyfunction]
+#[pyo3(signature = (answers, correct, k, ties = "split"))]
+fn maj_at_k<'py>(
+    py: Python<'py>,
+    answers: numpy::PyReadonlyArray1<'py, u64>,
+    correct: numpy::PyReadonlyArray1<'py, bool>,
+    k: usize,
+    ties: &str,
+) -> PyResult<f64> {
+    let spec = maj_spec(py, k, ties)?;
+    maxk_core::maj_at_k(answers.as_slice()?, correct.as_slice()?, spec).map_err(|e| value_error(py, e))
+}
+
+/// plan(rates, n, k, target=None, actions=None) -> dict
+///
+/// `maxk plan` (maxk-core `plan::plan`): informative-group share, exact Var(EI)/Var(MaxPO) and
+/// the smallest N reaching `target`.
+#[pyfunction]
+#[pyo3(signature = (rates, n, k, target = None, actions = None))]
+fn plan<'py>(
+    py: Python<'py>,
+    rates: Vec<f64>,
+    n: usize,
+    k: usize,
+    target: Option<f64>,
+    actions: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let p =
+        py.detach(|| maxk_core::plan::plan(&rates, n, k, target, actions)).map_err(|e| value_error(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("n", p.n)?;
+    out.set_item("k", p.k)?;
+    out.set_item("prompts", p.prompts)?;
+    out.set_item("mean_rate", p.mean_rate)?;
+    out.set_item("informative_share", p.informative_share)?;
+    out.set_item("informative_limit", p.informative_limit)?;
+    out.set_item("var_ei", p.var_ei)?;
+    out.set_item("var_maxpo", p.var_maxpo)?;
+    out.set_item("var_ratio_ei_over_maxpo", p.var_ratio)?;
+    out.set_item("target", p.target)?;
+    out.set_item("smallest_n", p.smallest_n)?;
+    Ok(out)
+}
+
 /// The private native module of `maxk`; use the public API in `maxk` instead.
 #[pymodule]
 fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -480,5 +628,11 @@ fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pass_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(estimator_table, m)?)?;
     m.add_function(wrap_pyfunction!(scales, m)?)?;
+    m.add_function(wrap_pyfunction!(mixture_advantages, m)?)?;
+    m.add_function(wrap_pyfunction!(mixture_value, m)?)?;
+    m.add_function(wrap_pyfunction!(mixture_terms, m)?)?;
+    m.add_function(wrap_pyfunction!(maj_advantages, m)?)?;
+    m.add_function(wrap_pyfunction!(maj_at_k, m)?)?;
+    m.add_function(wrap_pyfunction!(plan, m)?)?;
     Ok(())
 }

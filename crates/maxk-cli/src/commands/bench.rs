@@ -121,7 +121,115 @@ pub fn run(args: Args) -> Result<()> {
         writeln!(out, "{name:>18}  {:>12}  {:>14.0}  {:>13.2}x", human(t), g as f64 / t, t / sort)?;
     }
     writeln!(out)?;
+    objectives(&mut out, &mut rng, &args)?;
+    writeln!(out)?;
     huge_group(&mut out, &mut rng, &args)
+}
+
+/// Times `a` and `b` alternately, `reps` times each (one call per sample after a warm-up of
+/// each): the samples of both and the per-rep ratios `a / b`.
+fn interleaved(reps: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> [Vec<f64>; 3] {
+    a();
+    b();
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    let (mut ta, mut tb, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let (x, y) = (time(&mut a), time(&mut b));
+        ta.push(x);
+        tb.push(y);
+        ratio.push(x / y);
+    }
+    [ta, tb, ratio]
+}
+
+/// Median, min and max.
+fn spread(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// Mixtures of K against single-K MaxPO on one huge group, and maj@K (all N leave-one-out
+/// advantages) against MaxPO on a group of the same size.
+fn objectives(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
+    let reps = if args.quick { 5 } else { 11 };
+    let n = args.huge_n.max(1024);
+    let r = rewards(rng, n);
+    let mix = maxk_core::Mixture::new(&[(1, 1.0), (8, 0.5), (64, 0.25), (512, 0.125)])?;
+    let single = Spec::new(Estimator::Maxpo, 64);
+    writeln!(
+        out,
+        "Mixture of 4 K (1:1,8:0.5,64:0.25,512:0.125) vs single-K maxpo (K = 64), one group of N = {n}, \
+         {reps} interleaved reps (fresh buffers per call)"
+    )?;
+    let [mut tm, mut ts, mut ratio] = interleaved(
+        reps,
+        || {
+            black_box(maxk_core::mixture_advantages(black_box(&r), &mix).is_ok());
+        },
+        || {
+            black_box(maxk_core::advantages(black_box(&r), single).is_ok());
+        },
+    );
+    let (m, s, q) = (spread(&mut tm), spread(&mut ts), spread(&mut ratio));
+    writeln!(out, "{:>18}  {:>12}  {:>12}  {:>12}", "", "median", "min", "max")?;
+    writeln!(out, "{:>18}  {:>12}  {:>12}  {:>12}", "maxpo (baseline)", human(s.0), human(s.1), human(s.2))?;
+    writeln!(out, "{:>18}  {:>12}  {:>12}  {:>12}", "mixture", human(m.0), human(m.1), human(m.2))?;
+    writeln!(out, "{:>18}  {:>11.2}x  {:>11.2}x  {:>11.2}x", "mixture / maxpo", q.0, q.1, q.2)?;
+    writeln!(out)?;
+    let (k, clusters) = (64usize, 50u64);
+    writeln!(
+        out,
+        "maj@{k}, {clusters} answer clusters, all N advantages (one thread) vs maxpo at K = {k} on the same N, \
+         {reps} interleaved reps"
+    )?;
+    writeln!(
+        out,
+        "{:>7}  {:>12}  {:>12}  {:>12}  {:>12}  {:>10}",
+        "N", "maj median", "maj min", "maj max", "maxpo", "maj/maxpo"
+    )?;
+    for n in [256usize, 1024] {
+        // Cluster sizes skewed like real votes: answer j drawn with weight 1/(j+1).
+        let weights: Vec<f64> = (0..clusters).map(|j| 1.0 / (j + 1) as f64).collect();
+        let total: f64 = weights.iter().sum();
+        let answers: Vec<u64> = (0..n)
+            .map(|_| {
+                let mut x = rng.next_f64() * total;
+                (0..clusters)
+                    .find(|&j| {
+                        x -= weights[j as usize];
+                        x < 0.0
+                    })
+                    .unwrap_or(clusters - 1)
+            })
+            .collect();
+        let correct: Vec<bool> = answers.iter().map(|&a| a % 3 == 1).collect();
+        let r: Vec<f64> = correct.iter().map(|&c| f64::from(u8::from(c))).collect();
+        let spec = maxk_core::MajSpec::new(k);
+        let [mut tm, mut ts, mut ratio] = interleaved(
+            reps,
+            || {
+                black_box(maxk_core::maj_advantages(black_box(&answers), &correct, spec).is_ok());
+            },
+            || {
+                black_box(maxk_core::advantages(black_box(&r), Spec::new(Estimator::Maxpo, k)).is_ok());
+            },
+        );
+        let (m, s, q) = (spread(&mut tm), spread(&mut ts), spread(&mut ratio));
+        writeln!(
+            out,
+            "{n:>7}  {:>12}  {:>12}  {:>12}  {:>12}  {:>9.0}x",
+            human(m.0),
+            human(m.1),
+            human(m.2),
+            human(s.0),
+            q.0
+        )?;
+    }
+    Ok(())
 }
 
 /// One huge group through `maxk advantages` end to end, as a user runs it: this binary is

@@ -85,5 +85,16 @@ pub fn run(args: Args) -> Result<()> {
         "\npg-unbiased: yes, x c (J) means c * sum_i A_i grad log pi(y_i) is an unbiased estimate of grad J \
          (J_K = E[max of K rewards], J_1 = the mean reward); --scale pg applies c."
     )?;
+    writeln!(
+        out,
+        "\nOther K-sample objectives: the jackknife A_i = U(B) - U(B without i) of their U-statistic, \
+         centered and pg-unbiased x 1 (docs/MATH.md):\n\
+         \x20 mixture  `maxk mixture -m 1:1,8:0.5` (or `-m harmonic`): sum_k w_k J_k; harmonic (w_k = 1/k, k < N) \
+         is maxrl / N on binary rewards; every k in 1..N-1\n\
+         \x20 maj      `maxk maj -k K [--ties split|wrong]`: the most frequent answer among K is correct \
+         (self-consistency); 1 <= k <= N - 1, k <= 1024\n\
+         \x20 any      `maxk.jackknife_advantages(samples, k, kernel)` in Python: any symmetric kernel, \
+         exact enumeration; 1 <= k <= N - 1"
+    )?;
     Ok(())
 }

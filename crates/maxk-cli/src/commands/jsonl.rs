@@ -100,6 +100,30 @@ fn process(
     out: &mut dyn Write,
     mut each: impl FnMut(&[f64]) -> Result<String>,
 ) -> Result<()> {
+    process_parsed(rd, out, parse, |rewards: Vec<f64>| each(&rewards))
+}
+
+/// [`map_lines`] for lines of any JSON shape: `parse` reads a line's text, `each` turns the
+/// value into the JSON text to write.
+pub fn map_parsed_lines<V>(
+    input: Option<&PathBuf>,
+    output: Option<&PathBuf>,
+    parse: impl Fn(&str) -> Result<V>,
+    each: impl FnMut(V) -> Result<String>,
+) -> Result<()> {
+    let mut rd = reader(input)?;
+    let mut sink = Sink::open(output)?;
+    process_parsed(&mut rd, sink.writer(), parse, each)?;
+    sink.finish()
+}
+
+/// The loop of [`map_parsed_lines`].
+fn process_parsed<V>(
+    rd: &mut dyn BufRead,
+    out: &mut dyn Write,
+    parse: impl Fn(&str) -> Result<V>,
+    mut each: impl FnMut(V) -> Result<String>,
+) -> Result<()> {
     let mut line = String::new();
     let mut number = 0usize;
     loop {
@@ -111,7 +135,7 @@ fn process(
         }
         number += 1;
         let text = line.trim_end_matches(['\n', '\r']);
-        let result = parse(text).and_then(|rewards| each(&rewards));
+        let result = parse(text).and_then(&mut each);
         let json = result.with_context(|| format!("line {number}"))?;
         out.write_all(json.as_bytes()).context("cannot write output")?;
         out.write_all(b"\n").context("cannot write output")?;

@@ -11,10 +11,13 @@ pub mod estimators;
 pub mod jsonl;
 #[cfg(feature = "lm")]
 pub mod lm;
+pub mod maj;
 #[cfg(feature = "experiments")]
 pub mod maze;
 #[cfg(any(not(feature = "lm"), not(feature = "experiments")))]
 pub mod missing;
+pub mod mixture;
 pub mod multi;
+pub mod plan;
 #[cfg(feature = "experiments")]
 pub mod reproduce;
