@@ -153,7 +153,7 @@ def test_trl_block(tmp_path):
     require("trl")
     torch = require("torch")
     from datasets import Dataset
-    from test_trl import tiny_model, tiny_tokenizer
+    from trl_tiny import tiny_model, tiny_tokenizer
 
     from maxk.integrations.trl import MaxKGRPOTrainer
 
