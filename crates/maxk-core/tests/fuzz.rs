@@ -381,6 +381,8 @@ struct Counts {
     worst: f64,
     /// Outputs within the bound only thanks to its absolute floor (results near subnormals).
     floor: u64,
+    /// The call of `worst`.
+    worst_case: String,
     examples: Vec<String>,
 }
 
@@ -500,7 +502,11 @@ fn check<T: Reward>(g: &Group, b: &Binom, uvws: &mut [Option<Uvw>], rewards: &[T
                             match within::<T>(g, &err, exact, s, f) {
                                 Within::Relative(bd) => {
                                     if T::NAME == "f64" && !err.is_zero() {
-                                        counts.worst = counts.worst.max((err / bd).to_f64().unwrap_or(0.0));
+                                        let ratio = (err / bd).to_f64().unwrap_or(0.0);
+                                        if ratio > counts.worst {
+                                            counts.worst = ratio;
+                                            counts.worst_case = format!("output {i}: {}", what());
+                                        }
                                     }
                                 }
                                 Within::Floor => counts.floor += 1,
@@ -666,7 +672,7 @@ fn fuzz_every_estimator_scale_and_k_against_exact_rationals() {
     println!(
         "fuzz seed {seed}: {} groups, {} calls, {} outputs checked in {:.1} s; {} panics, {} non-finite, \
          {} outside the contract, {} false errors, {} missing errors; {} overflow errors and {} validation \
-         errors as expected; worst f64 error {:.2e} of 2^-40 F S_i, {} outputs within the subnormal floor",
+         errors as expected; worst f64 error {:.2e} of 2^-40 F S_i ({}), {} outputs within the subnormal floor",
         counts.groups,
         counts.calls,
         counts.outputs,
@@ -679,6 +685,7 @@ fn fuzz_every_estimator_scale_and_k_against_exact_rationals() {
         counts.overflow_errors,
         counts.validation_errors,
         counts.worst,
+        counts.worst_case,
         counts.floor,
     );
     assert_eq!(counts.failures(), 0, "first failures:\n{}", counts.examples.join("\n"));
