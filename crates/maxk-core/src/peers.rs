@@ -13,7 +13,7 @@
 
 use crate::estimator::Spec;
 use crate::float::Reward;
-use crate::group::{Unit, Workspace, scale_stage};
+use crate::group::{Unit, Workspace, max_abs, scale_stage};
 
 /// `beta` of the `rs-grpo` registry entry: the value its authors recommend (their README).
 pub const RS_GRPO_BETA: f64 = 2.0;
@@ -40,12 +40,12 @@ pub(crate) fn bon_mean<T: Reward>(ws: &mut Workspace, rewards: &[T], spec: Spec,
         out.fill(T::from_f64(0.0));
         return;
     }
-    let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
-    // The standardised value first (about sqrt(N) at most), then the scale stage's factor:
-    // folding both divisors into one factor first loses its precision in the subnormal range
-    // (the std scale of rewards near 1e308 is near 1e-308).
+    // The standardised value first (about sqrt(N) at most), then the scale stage's factor in
+    // the rewards' unit, `mult * back * to`, taken in the group's unit: the std of rewards
+    // near f64::MAX is not representable, its reciprocal (near 1e-308) is.
+    let (mult, back) = scale_stage(rewards, spec, Unit::of(max_abs(rewards)));
     let divisor = sd + 1e-6 * to;
-    let factor = mult * back;
+    let factor = mult * (back * to);
     for (o, x) in out.iter_mut().zip(&d) {
         *o = T::from_f64(x / divisor * factor);
     }
@@ -58,8 +58,12 @@ pub(crate) fn rs_grpo<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
     let top = rewards.iter().fold(f64::NEG_INFINITY, |m, r| m.max(r.to_f64()));
     let e: Vec<f64> = rewards.iter().map(|r| (beta * (r.to_f64() - top)).exp()).collect();
     let mean = crate::sum::sum(e.iter().copied()) / rewards.len() as f64;
-    let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
+    // The scale stage's factor in the group's unit, as in `bon_mean` (the std of rewards near
+    // f64::MAX overflows, its reciprocal does not).
+    let unit = Unit::of(max_abs(rewards));
+    let (mult, back) = scale_stage(rewards, spec, unit);
+    let factor = mult * (back * unit.to);
     for (o, x) in out.iter_mut().zip(&e) {
-        *o = T::from_f64((x / mean - 1.0) / beta * (mult * back));
+        *o = T::from_f64((x / mean - 1.0) / beta * factor);
     }
 }

@@ -122,3 +122,24 @@ fn nested_errors_hold_their_inner_message_once() {
     let e = batch_advantages(&[0.0, f64::NAN], 1, Spec::new(Estimator::Grpo, 1)).unwrap_err();
     assert!(std::error::Error::source(&e).is_none());
 }
+
+/// Found by the long fuzz run: the std scale of rewards near f64::MAX (std beyond the range,
+/// its reciprocal near 1e-308) gave bon-mean and rs-grpo exact zeros.
+#[test]
+fn std_scale_of_peers_near_the_top_of_the_range() {
+    let r = [-9.854805766011775e307, MAX];
+    let close = |got: &[f64], want: f64| {
+        assert!(
+            (got[0] + want).abs() <= 1e-13 * want && (got[1] - want).abs() <= 1e-13 * want,
+            "{got:?} vs +-{want:e}"
+        );
+    };
+    close(
+        &advantages(&r, Spec::new(Estimator::RsGrpo, 1).with_scale(Scale::Std)).unwrap(),
+        2.54064910959052e-309,
+    );
+    close(
+        &advantages(&r, Spec::new(Estimator::BonMean, 1).with_scale(Scale::Std)).unwrap(),
+        3.59302042801405e-309,
+    );
+}
