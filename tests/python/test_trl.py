@@ -353,3 +353,19 @@ def test_k_schedule_from_config_and_errors(tmp_path):
         make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k_schedule="steps:0=2,5=4")
     with pytest.raises(ValueError, match="expected linear:START:END:STEPS"):
         make_trainer(tmp_path, maxk_k_schedule="linear:1:4")
+
+
+@pytest.mark.slow
+def test_mixture_of_k_is_one_argument(tmp_path):
+    """``maxk_mixture`` (or the config's field) trains TRL's GRPO on a mixture of K."""
+    trainer = make_trainer(tmp_path, maxk_mixture="1:1,3:0.5")
+    assert trainer.maxk_settings.mixture == "1:1,3:0.5"
+    trainer.train()
+    for rewards_per_func, used in zip(trainer.seen_rewards, trainer.batch_advantages):
+        rewards = (rewards_per_func * torch.tensor([1.0, 0.5])).nansum(dim=1)
+        want = maxk.mixture_advantages(rewards.view(-1, G), "1:1,3:0.5").reshape(-1)
+        torch.testing.assert_close(used, want, rtol=0, atol=1e-7)
+    logged = trainer._metrics["train"]
+    assert "maxk/max@3" in logged and "maxk/mixture_objective" in logged
+    with pytest.raises(ValueError, match=r"mixture '1,4': k = 4 is out of range for mixture with group size 4"):
+        make_trainer(tmp_path, maxk_mixture="1,4", maxk_small_groups="error")

@@ -67,7 +67,15 @@ from trl import GRPOConfig, GRPOTrainer
 import maxk
 from maxk.schedule import ScheduledK
 
-from ._common import DEFAULT_SMALL_GROUPS, Settings, calls, metrics, require_hooks, scale_from_framework
+from ._common import (
+    DEFAULT_SMALL_GROUPS,
+    Settings,
+    calls,
+    metrics,
+    mixture_advantages,
+    require_hooks,
+    scale_from_framework,
+)
 
 __all__ = ["HOOKS", "TESTED_TRL", "MaxKGRPOConfig", "MaxKGRPOTrainer", "check_trl"]
 
@@ -149,6 +157,9 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_scale: ``"none"``, ``"std"`` or ``"pg"`` (default: ``args.maxk_scale``, else from
             TRL's ``scale_rewards``).
         maxk_small_groups: the small-group rule (default: ``args.maxk_small_groups`` or ``"zero"``).
+        maxk_mixture: train on a mixture of K instead of the estimator (default:
+            ``args.maxk_mixture``): ``"1:1,8:0.5"`` for pass@1 + 0.5 pass@8, ``"harmonic"`` for
+            MaxRL's objective (any reward); see :func:`maxk.mixture_advantages`.
 
     Raises:
         ValueError: at construction, when the estimator, K and ``num_generations`` do not fit
@@ -168,6 +179,7 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_small_groups: str | None = None,
         maxk_k_schedule: Any = None,
         maxk_multi_objective: bool | None = None,
+        maxk_mixture: str | None = None,
         **kwargs: Any,
     ) -> None:
         check_trl()
@@ -179,7 +191,7 @@ class MaxKGRPOTrainer(GRPOTrainer):
                 f"MaxKGRPOTrainer reads to {WHY}. Install a TRL version maxk supports (docs/python.md)."
             )
         given = {"estimator": maxk_estimator, "k": maxk_k, "k_schedule": maxk_k_schedule, "scale": maxk_scale,
-                 "small_groups": maxk_small_groups}
+                 "small_groups": maxk_small_groups, "mixture": maxk_mixture}
 
         def get(name: str) -> Any:  # the trainer's argument, else the config's field
             return given[name] if given[name] is not None else getattr(self.args, f"maxk_{name}", None)
@@ -265,9 +277,12 @@ class MaxKGRPOTrainer(GRPOTrainer):
         keep = ~unscorable
         group_of = torch.arange(rewards.shape[0], device=rewards.device) // self.num_generations
         advantages = torch.zeros_like(rewards)
-        kept, diag = maxk.advantages_with_diagnostics(
-            rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
-        )
+        if self.maxk_settings.mixture is not None:
+            kept, diag = mixture_advantages(rewards[keep], group_of[keep], self.maxk_settings.mixture, self.maxk_small_groups)
+        else:
+            kept, diag = maxk.advantages_with_diagnostics(
+                rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
+            )
         advantages[keep] = kept
         diag["unscorable"] = int(unscorable.sum())
         return advantages, diag
