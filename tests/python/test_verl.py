@@ -373,7 +373,7 @@ def test_mixture_of_k_is_one_config_key():
     assert {"maxk/max@1", "maxk/max@4", "maxk/mixture_objective", "maxk/small_groups"} <= set(metrics)
     with pytest.raises(ValueError, match=r"\+algorithm\.maxk_mixture='1:x': invalid mixture \"1:x\""):
         compute_advantage(make_batch()[0], adv_estimator="maxpo", config=OmegaConf.create({"maxk_mixture": "1:x"}))
-    with pytest.raises(ValueError, match=r"group id 'uid-0': k = 4 is out of range for mixture"):
+    with pytest.raises(ValueError, match=r"group id 'uid-[04]': k = 4 is out of range for mixture"):
         compute_advantage(
             make_batch()[0], adv_estimator="maxpo",
             config=OmegaConf.create({"maxk_mixture": "4", "maxk_small_groups": "error"}),
