@@ -13,12 +13,11 @@ trl = require("trl")
 torch = require("torch")
 transformers = require("transformers")
 
-from datasets import Dataset  # noqa: E402
-from trl_tiny import reward_a, reward_b, tiny_model, tiny_tokenizer  # noqa: E402
+from trl_tiny import tiny_trainer  # noqa: E402
 
 from trl import GRPOTrainer  # noqa: E402
 
-from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer  # noqa: E402
+from maxk.integrations.trl import MaxKGRPOTrainer  # noqa: E402
 
 G = 4  # completions per prompt
 
@@ -48,34 +47,15 @@ class Recording(MaxKGRPOTrainer):
         return super().compute_loss(model, inputs, *args, **kwargs)
 
 
-def make_trainer(tmp_path, reward_funcs=None, reward_weights=(1.0, 0.5), **maxk_kwargs):
-    tokenizer = tiny_tokenizer()
-    prompts = ["ab", "ba", "cab", "hag", "bead", "fac", "dab", "ggh"]
-    args = MaxKGRPOConfig(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=2 * G,
+def make_trainer(tmp_path, reward_funcs=None, reward_weights=None, **maxk_kwargs):
+    config = {} if reward_weights is None else {"reward_weights": list(reward_weights)}
+    return tiny_trainer(
+        Recording, tmp_path, 2 * G, 3, trainer_kwargs=maxk_kwargs, reward_funcs=reward_funcs,
         num_generations=G,
-        max_completion_length=6,
-        max_steps=3,
-        learning_rate=1e-3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        seed=0,
-        reward_weights=list(reward_weights),
         maxk_k=maxk_kwargs.pop("config_k", None),
         maxk_k_schedule=maxk_kwargs.pop("config_schedule", None),
         maxk_multi_objective=maxk_kwargs.pop("config_multi", False),
-    )
-    return Recording(
-        model=tiny_model(tokenizer),
-        reward_funcs=reward_funcs or [reward_a, reward_b],
-        args=args,
-        train_dataset=Dataset.from_dict({"prompt": prompts}),
-        processing_class=tokenizer,
-        **maxk_kwargs,
+        **config,
     )
 
 

@@ -54,7 +54,8 @@ def main(argv: list[str]) -> int:
         where = Path(maxk.__file__).resolve()
         assert "site-packages" in where.parts, f"maxk imported from {where}, not from a venv's site-packages"
         native = Path(maxk._maxk.__file__).name
-        assert native.endswith(".abi3.so"), f"native module {native} is not an abi3 build"
+        # Linux and macOS name an abi3 extension *.abi3.so; Windows names every extension *.pyd.
+        assert native.endswith((".abi3.so", ".pyd")), f"native module {native} is not an abi3 build"
 
     @check("maxk.__version__ is the release version")
     def _() -> None:

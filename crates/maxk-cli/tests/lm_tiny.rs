@@ -125,6 +125,11 @@ fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k
         text.contains("lrs = [0.001, 0.003]") && text.contains("at_rollout_temperature = true"),
         "{text}"
     );
+    // The study's endpoints, declared in the config before the runs.
+    text.push_str(
+        "\n[study]\nregime = \"tiny\"\nsecondary_ks = [1, 16]\ncorrection = \"holm\"\n\n\
+         [study.primary]\nestimator = \"maxpo\"\nreference = \"grpo\"\nk = 4\n",
+    );
     let file = tmp.path().join("tuned.toml");
     std::fs::write(&file, &text).unwrap();
     let dir = tmp.path().join("study");
@@ -143,9 +148,17 @@ fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k
     ];
     ok(&maxk(&args));
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    for section in
-        ["## Learning-rate selection (validation split)", "## K sweep", "all seeds at T = 1", "| maxpo-K2 |"]
-    {
+    for section in [
+        "## Learning-rate selection (validation split)",
+        "## K sweep",
+        "all seeds at T = 1",
+        "| maxpo-K2 |",
+        "## Pre-declared endpoints",
+        "Measured before RL: the base models' rollout success rate",
+        "**Primary: pass@4 of maxpo − grpo = ",
+        "Holm-adjusted p",
+        "| maxpo − grpo | 16 |",
+    ] {
         assert!(report.contains(section), "report.md lacks {section:?}:\n{report}");
     }
     // The resolved config names the selected lr of each estimator, one of the grid.
@@ -172,6 +185,61 @@ fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k
         assert!(!run["evals_rollout"].as_array().unwrap().is_empty());
     }
     assert_files(&dir, &["figures/ksweep.png"]);
+
+    // The gradient variance at every seed's checkpoints of the study, per prompt, then merged.
+    let gv = tmp.path().join("gv-study");
+    let study = format!("tiny={}", dir.display());
+    ok(&maxk(&[
+        "lm",
+        "gradvar",
+        "--study",
+        &study,
+        "--checkpoints",
+        "base,mid-maxpo,final-grpo",
+        "--estimators",
+        "maxpo,pkpo-loo1",
+        "--batches",
+        "4",
+        "--prompts",
+        "3",
+        "--quiet",
+        "--out",
+        gv.to_str().unwrap(),
+    ]));
+    let prompts = std::fs::read_to_string(gv.join("prompts.csv")).unwrap();
+    let mut lines = prompts.lines();
+    assert_eq!(lines.next(), Some("study,seed,checkpoint,task,prompt,success,trace_maxpo,trace_pkpo-loo1"));
+    // 1 seed x 3 checkpoints x 3 prompts.
+    assert_eq!(lines.count(), 9, "{prompts}");
+    let md = std::fs::read_to_string(gv.join("gradvar.md")).unwrap();
+    assert!(md.contains("## tr Cov(pkpo-loo1) / tr Cov(maxpo) against the success rate"), "{md}");
+    let merged = tmp.path().join("gv-merged");
+    let json = gv.join("gradvar.json");
+    ok(&maxk(&[
+        "lm",
+        "gradvar",
+        "--merge",
+        json.to_str().unwrap(),
+        "--merge",
+        json.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        merged.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read_to_string(merged.join("prompts.csv")).unwrap().lines().count(), 1 + 18);
+    let missing = maxk(&[
+        "lm",
+        "gradvar",
+        "--study",
+        &study,
+        "--checkpoints",
+        "final-ei",
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("final-ei"));
+
     // Tuning at several K at once is refused.
     let two = tmp.path().join("two");
     let out = maxk(&[
@@ -316,9 +384,9 @@ fn lm_rl_trains_what_the_config_says_and_flags_override_only_when_given() {
     assert_files(&gv, &["gradvar.md", "gradvar.json", "config.toml", "figures/gradvar.png"]);
     let csv = std::fs::read_to_string(gv.join("gradvar.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.iter().map(|r| r[1]).collect::<Vec<_>>(), ["maxpo", "pkpo-loo1", "ei", "grpo"], "{csv}");
+    assert_eq!(rows.iter().map(|r| r[3]).collect::<Vec<_>>(), ["maxpo", "pkpo-loo1", "ei", "grpo"], "{csv}");
     for r in &rows {
-        let trace: f64 = r[2].parse().unwrap();
+        let trace: f64 = r[4].parse().unwrap();
         assert!(trace.is_finite() && trace >= 0.0, "{csv}");
     }
     let bad =

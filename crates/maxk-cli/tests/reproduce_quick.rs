@@ -13,7 +13,7 @@ fn reproduce_quick_writes_every_promised_file() {
     let out = maxk(&["reproduce", "--quick", "--quiet", "--out", dir.to_str().unwrap()]);
     ok(&out);
     let mut names = vec!["config.toml", "report.md", "summary.json", "bandit_error_bias.csv"];
-    names.push("maze_lr.csv");
+    names.extend(["maze_lr.csv", "maze_seeds.csv"]);
     let stems = ["bandit_error", "bandit_actions", "bandit_k", "variance_map", "maze"];
     let per_stem: Vec<String> =
         stems.iter().flat_map(|s| ["png", "svg", "csv"].map(|e| format!("{s}.{e}"))).collect();
@@ -28,8 +28,19 @@ fn reproduce_quick_writes_every_promised_file() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let claims = summary["claims"].as_array().unwrap();
-    // 5 bandit claims, then 2 per maze variant (no lure and lure).
-    assert_eq!(claims.len(), 9);
+    // 3 bandit claims, one variance-map claim per reward family (continuous and the quick
+    // config's 2 success fractions), one lower-variance claim per unbiased max@K peer (pkpo,
+    // pkpo-loo, ei), then per maze variant one claim per peer: grpo, rloo (mean reward) and
+    // pkpo, pkpo-loo, ei (non-centered).
+    assert_eq!(claims.len(), 3 + 3 + 3 + 2 * 5, "{claims:?}");
+    let mut ids: Vec<&str> = claims.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), claims.len(), "claim ids are unique");
+    assert!(ids.contains(&"maxpo-lower-variance-vs-ei") && ids.contains(&"maze-lure-vs-grpo"), "{ids:?}");
+    // Per-seed maze values: one row per (bait, estimator run, lr, seed set, seed).
+    let seeds = std::fs::read_to_string(dir.join("maze_seeds.csv")).unwrap();
+    assert_eq!(seeds.lines().next(), Some("bait,estimator,lr,set,seed,mean_pass_at_k"));
     for c in claims {
         let v = c["verdict"].as_str().unwrap();
         assert!(["confirmed", "refuted", "mixed"].contains(&v), "claim {} has verdict {v}", c["id"]);

@@ -309,7 +309,7 @@ impl Default for Maze {
             k: 8,
             updates: 200,
             lrs: vec![0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
-            tune_seeds: 16,
+            tune_seeds: 32,
             window: 10,
         }
     }

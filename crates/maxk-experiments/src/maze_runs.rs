@@ -42,13 +42,12 @@ pub struct MazeFinal {
     pub solved_fraction: f64,
     /// `P(action 1)` at each trap depth after the last update.
     pub final_p1: Vec<Ci>,
-    /// Per-seed mean pass@K over training, for paired comparisons.
-    #[serde(skip)]
+    /// Per-seed mean pass@K over training (evaluation seeds 0, 1, ...), for paired comparisons.
     pub mean_pass_at_k_per_seed: Vec<f64>,
 }
 
 /// One point of an lr curve: mean pass@K over training on the selection and evaluation seeds.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LrPoint {
     /// The learning rate.
     pub lr: f64,
@@ -56,6 +55,9 @@ pub struct LrPoint {
     pub tune: Ci,
     /// Over the evaluation seeds.
     pub eval: Ci,
+    /// Per selection seed (0, 1, ...): mean pass@K over training (`maze_seeds.csv`).
+    #[serde(skip)]
+    pub tune_per_seed: Vec<f64>,
 }
 
 /// One estimator in one maze variant.
@@ -69,7 +71,8 @@ pub struct MazeEstimator {
     pub best_lr: f64,
     /// Evaluation at the chosen lr.
     pub tuned: MazeFinal,
-    /// Evaluation at every lr of the grid (the untuned sensitivity result).
+    /// Evaluation at every lr of the grid (the untuned sensitivity result; per seed in
+    /// `maze_seeds.csv`).
     #[serde(skip)]
     pub every_lr: Vec<MazeFinal>,
     /// Learning curves at the chosen lr (evaluation seeds).
@@ -170,11 +173,17 @@ pub fn run_maze(cfg: &Config, show: bool) -> Result<MazeResult> {
             let id = cfg.estimators[e];
             let every_lr: Vec<MazeFinal> =
                 (0..m.lrs.len()).map(|l| summarize(cfg, id, m.lrs[l], &select(b, e, l, false))).collect();
-            let tune: Vec<Ci> =
-                (0..m.lrs.len()).map(|l| Ci::of(&per_seed_mean(&select(b, e, l, true)))).collect();
+            let tune_seeds: Vec<Vec<f64>> =
+                (0..m.lrs.len()).map(|l| per_seed_mean(&select(b, e, l, true))).collect();
+            let tune: Vec<Ci> = tune_seeds.iter().map(|v| Ci::of(v)).collect();
             let best = best_index(&tune.iter().map(|c| c.mean).collect::<Vec<_>>());
             let lr_curve = (0..m.lrs.len())
-                .map(|l| LrPoint { lr: m.lrs[l], tune: tune[l], eval: every_lr[l].mean_pass_at_k })
+                .map(|l| LrPoint {
+                    lr: m.lrs[l],
+                    tune: tune[l],
+                    eval: every_lr[l].mean_pass_at_k,
+                    tune_per_seed: tune_seeds[l].clone(),
+                })
                 .collect();
             estimators.push(MazeEstimator {
                 estimator: id,

@@ -271,8 +271,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 }
                 csv.finish()?;
                 write_lr_csv(&out.join(format!("{stem}_lr.csv")), &r)?;
+                write_maze_seeds_csv(&out.join(format!("{stem}_seeds.csv")), &r)?;
                 results.maze = Some(r);
-                vec![format!("{stem}_lr.csv")]
+                vec![format!("{stem}_lr.csv"), format!("{stem}_seeds.csv")]
             }
         };
         files.extend([format!("{stem}.png"), format!("{stem}.svg"), format!("{stem}.csv")]);
@@ -382,6 +383,32 @@ fn write_map_csv(path: &Path, cells: &[Cell]) -> Result<()> {
         row.push(c.ratio.n.to_string());
         row.extend(check);
         csv.row(&row)?;
+    }
+    csv.finish()
+}
+
+/// Every run's mean exact pass@K over training, per seed: selection and evaluation seeds at
+/// every lr, so that every maze interval and paired difference can be recomputed.
+fn write_maze_seeds_csv(path: &Path, r: &maze_runs::MazeResult) -> Result<()> {
+    let mut csv = CsvOut::with_header(path, &["bait", "estimator", "lr", "set", "seed", "mean_pass_at_k"])?;
+    for v in &r.variants {
+        for e in &v.estimators {
+            for (p, f) in e.lr_curve.iter().zip(&e.every_lr) {
+                let sets = [("selection", &p.tune_per_seed), ("evaluation", &f.mean_pass_at_k_per_seed)];
+                for (set, values) in sets {
+                    for (seed, x) in values.iter().enumerate() {
+                        csv.row(&[
+                            v.bait.to_string(),
+                            e.estimator.to_string(),
+                            p.lr.to_string(),
+                            set.to_string(),
+                            seed.to_string(),
+                            x.to_string(),
+                        ])?;
+                    }
+                }
+            }
+        }
     }
     csv.finish()
 }

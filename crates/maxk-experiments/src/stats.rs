@@ -80,6 +80,112 @@ pub fn t975(df: usize) -> f64 {
     }
 }
 
+/// Two-sided p-value `P(|T| >= |t|)` of Student's t with `df >= 1` degrees of freedom, from
+/// the closed form for integer df (Abramowitz & Stegun 26.7.3-4): with `theta = atan(|t|/sqrt(df))`,
+/// `P(|T| < |t|)` is `sin(theta) (1 + 1/2 cos^2 + 1*3/(2*4) cos^4 + ...)` (terms up to
+/// `cos^(df-2)`) for even df and `(2/pi) (theta + sin(theta) (cos + 2/3 cos^3 + ...))` (up to
+/// `cos^(df-2)`) for odd df. NaN for `df = 0` or a non-finite `t` other than +-infinity.
+pub fn t_two_sided_p(t: f64, df: usize) -> f64 {
+    if df == 0 || t.is_nan() {
+        return f64::NAN;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
+    let theta = (t.abs() / (df as f64).sqrt()).atan();
+    let (s, c2) = (theta.sin(), theta.cos().powi(2));
+    let inside = if df % 2 == 0 {
+        // 1 + sum_{j=1}^{df/2-1} prod_{i<=j} (2i-1)/(2i) cos^(2j)
+        let (mut term, mut sum) = (1.0, 1.0);
+        for j in 1..df / 2 {
+            term *= (2 * j - 1) as f64 / (2 * j) as f64 * c2;
+            sum += term;
+        }
+        s * sum
+    } else {
+        // cos + sum_{j=1}^{(df-3)/2} prod_{i<=j} (2i)/(2i+1) cos^(2j+1)
+        let mut series = 0.0;
+        if df > 1 {
+            let mut term = theta.cos();
+            series = term;
+            for j in 1..(df - 1) / 2 {
+                term *= (2 * j) as f64 / (2 * j + 1) as f64 * c2;
+                series += term;
+            }
+        }
+        2.0 / std::f64::consts::PI * (theta + s * series)
+    };
+    (1.0 - inside).clamp(0.0, 1.0)
+}
+
+/// Holm's step-down adjusted p-values (same order as `p`): with the m p-values sorted
+/// ascending, `p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))`. Rejecting where `p~ < alpha`
+/// controls the family-wise error rate at alpha. A NaN p-value is treated as 1.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let clean = |x: f64| if x.is_nan() { 1.0 } else { x };
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| clean(p[a]).total_cmp(&clean(p[b])));
+    let mut out = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * clean(p[i])).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
+/// Bonferroni-adjusted p-values: `min(1, m p)` (a NaN p-value is treated as 1).
+pub fn bonferroni(p: &[f64]) -> Vec<f64> {
+    let m = p.len() as f64;
+    p.iter().map(|&x| if x.is_nan() { 1.0 } else { (m * x).min(1.0) }).collect()
+}
+
+/// Least-squares line `y = intercept + slope x` (None with fewer than two distinct x).
+pub fn ols(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = x.len().min(y.len());
+    if n < 2 {
+        return None;
+    }
+    let (mx, my) = (x[..n].iter().sum::<f64>() / n as f64, y[..n].iter().sum::<f64>() / n as f64);
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x[..n].iter().map(|a| (a - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    Some((my - slope * mx, slope))
+}
+
+/// A regression fitted within each cluster (seed) and summarised over clusters: the
+/// intercept and slope of [`ols`] per cluster, each with its t interval over the clusters
+/// ([`Ci::of`]), so that the interval covers the variation between clusters (seeds) as well as
+/// within them (prompts).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClusteredFit {
+    /// Intercept over clusters.
+    pub intercept: Ci,
+    /// Slope over clusters.
+    pub slope: Ci,
+}
+
+impl ClusteredFit {
+    /// Fits `y` on `x` in every cluster (`(x, y)` pairs per cluster); clusters with fewer than
+    /// two distinct x are skipped.
+    pub fn fit(clusters: &[(Vec<f64>, Vec<f64>)]) -> ClusteredFit {
+        let fits: Vec<(f64, f64)> = clusters.iter().filter_map(|(x, y)| ols(x, y)).collect();
+        ClusteredFit {
+            intercept: Ci::of(&fits.iter().map(|f| f.0).collect::<Vec<_>>()),
+            slope: Ci::of(&fits.iter().map(|f| f.1).collect::<Vec<_>>()),
+        }
+    }
+
+    /// The fitted line at `x` (mean coefficients).
+    pub fn at(&self, x: f64) -> f64 {
+        self.intercept.mean + self.slope.mean * x
+    }
+}
+
 /// One line of a figure: a mean and 95% interval over seeds at each x.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Curve {
@@ -154,6 +260,61 @@ mod tests {
     fn t_quantile_is_continuous_past_the_table() {
         assert!((t975(31) - 2.0395).abs() < 1e-3);
         assert!((t975(1000) - 1.962).abs() < 1e-3);
+    }
+
+    #[test]
+    fn t_p_values_match_tables() {
+        // Closed forms: df = 1 is Cauchy, P(|T| >= 1) = 1/2; df = 2: P(|T| < t) = t/sqrt(t^2+2).
+        assert!((t_two_sided_p(1.0, 1) - 0.5).abs() < 1e-12);
+        assert!((t_two_sided_p(1.5, 2) - (1.0 - 1.5 / (2.25f64 + 2.0).sqrt())).abs() < 1e-12);
+        // The 0.975 quantiles of the table give p = 0.05 (to their 3-4 digits).
+        for df in [1, 2, 3, 7, 8, 15, 30] {
+            let p = t_two_sided_p(t975(df), df);
+            assert!((p - 0.05).abs() < 2e-4, "df {df}: {p}");
+        }
+        assert!((t_two_sided_p(-1.959_964, 100_000) - 0.05).abs() < 1e-4);
+        assert_eq!(t_two_sided_p(0.0, 5), 1.0);
+        assert_eq!(t_two_sided_p(f64::INFINITY, 5), 0.0);
+        assert!(t_two_sided_p(1.0, 0).is_nan());
+    }
+
+    #[test]
+    fn holm_and_bonferroni_match_hand_computations() {
+        // Sorted 0.01 < 0.02 < 0.03 < 0.2 (m = 4): 4*0.01 = 0.04, 3*0.02 = 0.06, 2*0.03 = 0.06,
+        // 1*0.2 = 0.2, running max keeps them; returned in the input order.
+        let adj = holm(&[0.03, 0.2, 0.01, 0.02]);
+        for (a, b) in adj.iter().zip([0.06, 0.2, 0.04, 0.06]) {
+            assert!((a - b).abs() < 1e-12, "{adj:?}");
+        }
+        // The running maximum: 0.01 -> 0.03, 0.011 -> 0.022 raised to 0.03; and the cap at 1.
+        let adj = holm(&[0.011, 0.01, 0.9]);
+        for (a, b) in adj.iter().zip([0.03, 0.03, 0.9]) {
+            assert!((a - b).abs() < 1e-12, "{adj:?}");
+        }
+        assert_eq!(holm(&[0.6, 0.7]), vec![1.0, 1.0]);
+        assert_eq!(holm(&[f64::NAN]), vec![1.0]);
+        assert_eq!(bonferroni(&[0.01, 0.5, f64::NAN]), vec![0.03, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn clustered_regression_matches_hand_computation() {
+        // y = 1 + 2x exactly: intercept 1, slope 2.
+        let (a, b) = ols(&[0.0, 1.0, 2.0], &[1.0, 3.0, 5.0]).unwrap();
+        assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+        // (0,0),(1,1),(2,1): mean x 1, mean y 2/3, sxy = 1, sxx = 2: slope 1/2, intercept 1/6.
+        let (a, b) = ols(&[0.0, 1.0, 2.0], &[0.0, 1.0, 1.0]).unwrap();
+        assert!((a - 1.0 / 6.0).abs() < 1e-12 && (b - 0.5).abs() < 1e-12);
+        assert!(ols(&[1.0, 1.0], &[0.0, 1.0]).is_none());
+        // Two clusters with slopes 1 and 3: mean 2, t_1 = 12.706, sd sqrt(2), se 1.
+        let fit = ClusteredFit::fit(&[
+            (vec![0.0, 1.0], vec![0.0, 1.0]),
+            (vec![0.0, 1.0], vec![1.0, 4.0]),
+            (vec![5.0], vec![1.0]),
+        ]);
+        assert_eq!(fit.slope.n, 2);
+        assert!((fit.slope.mean - 2.0).abs() < 1e-12 && (fit.slope.hi - 2.0 - 12.706).abs() < 1e-9);
+        assert!((fit.intercept.mean - 0.5).abs() < 1e-12);
+        assert!((fit.at(1.0) - 2.5).abs() < 1e-12);
     }
 
     #[test]

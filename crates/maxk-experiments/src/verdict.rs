@@ -45,31 +45,14 @@ pub const REFUTE_Z: f64 = 5.0;
 /// Largest `|sum_i A_i| / max_i |A_i|` accepted as "exactly zero" (rounding only).
 pub const CENTERED_TOL: f64 = 1e-9;
 
-/// [`all_above`] in words.
-pub const RULE_ALL_ABOVE: &str = "confirmed when every 95% interval lies strictly above the null value; refuted when \
-     at least one lies strictly below it; mixed otherwise (some interval contains the null); not run when there \
-     is no comparison";
+/// [`majority`] in words.
+pub const RULE_MAJORITY: &str = "confirmed when more than half of the 95% intervals lie strictly above the null value \
+     and none strictly below it; refuted when more than half lie strictly below it and none strictly above it; \
+     mixed otherwise; not run when there is no comparison (symmetric: mirroring every interval about the null swaps \
+     confirmed and refuted; with one interval: above confirms, below refutes)";
 
-/// Every interval above `null` -> confirmed; one below -> refuted; else mixed; none -> not run.
-pub fn all_above(intervals: &[Ci], null: f64) -> Verdict {
-    if intervals.is_empty() {
-        Verdict::NotRun
-    } else if intervals.iter().all(|c| c.above(null)) {
-        Verdict::Confirmed
-    } else if intervals.iter().any(|c| c.below(null)) {
-        Verdict::Refuted
-    } else {
-        Verdict::Mixed
-    }
-}
-
-/// [`majority_above`] in words.
-pub const RULE_MAJORITY_ABOVE: &str = "confirmed when no 95% interval lies strictly below the null value and more than \
-     half lie strictly above it; refuted when more than half lie strictly below it; mixed otherwise; not run when \
-     there is no comparison";
-
-/// Counts of intervals above and below `null`, then [`RULE_MAJORITY_ABOVE`].
-pub fn majority_above(intervals: &[Ci], null: f64) -> Verdict {
+/// Counts of intervals above and below `null`, then [`RULE_MAJORITY`].
+pub fn majority(intervals: &[Ci], null: f64) -> Verdict {
     let n = intervals.len();
     let above = intervals.iter().filter(|c| c.above(null)).count();
     let below = intervals.iter().filter(|c| c.below(null)).count();
@@ -77,7 +60,7 @@ pub fn majority_above(intervals: &[Ci], null: f64) -> Verdict {
         Verdict::NotRun
     } else if below == 0 && 2 * above > n {
         Verdict::Confirmed
-    } else if 2 * below > n {
+    } else if above == 0 && 2 * below > n {
         Verdict::Refuted
     } else {
         Verdict::Mixed
@@ -147,35 +130,46 @@ mod tests {
     }
 
     #[test]
-    fn all_above_edge_cases() {
-        assert_eq!(all_above(&[], 0.0), Verdict::NotRun);
-        assert_eq!(all_above(&[ci(0.1, 0.2), ci(0.01, 3.0)], 0.0), Verdict::Confirmed); // all better
-        assert_eq!(all_above(&[ci(-0.2, -0.1), ci(-3.0, -0.01)], 0.0), Verdict::Refuted); // all worse
-        assert_eq!(all_above(&[ci(0.1, 0.2), ci(-0.2, -0.1)], 0.0), Verdict::Refuted); // mixed signs
-        assert_eq!(all_above(&[ci(0.1, 0.2), ci(-0.1, 0.1)], 0.0), Verdict::Mixed); // one straddles
-        assert_eq!(all_above(&[ci(-0.1, 0.1)], 0.0), Verdict::Mixed); // tie
-        // An interval touching the null decides nothing; a zero-width exact value does.
-        assert_eq!(all_above(&[ci(0.0, 0.3)], 0.0), Verdict::Mixed);
-        assert_eq!(all_above(&[ci(-0.3, 0.0)], 0.0), Verdict::Mixed);
-        assert_eq!(all_above(&[ci(1.0, 1.0)], 1.0), Verdict::Mixed);
-        assert_eq!(all_above(&[ci(1.2, 1.2)], 1.0), Verdict::Confirmed);
-        assert_eq!(all_above(&[ci(0.9, 0.9)], 1.0), Verdict::Refuted);
-    }
-
-    #[test]
-    fn majority_above_edge_cases() {
-        assert_eq!(majority_above(&[], 1.0), Verdict::NotRun);
+    fn majority_edge_cases() {
+        assert_eq!(majority(&[], 1.0), Verdict::NotRun);
         let up = ci(1.1, 1.2);
         let down = ci(0.8, 0.9);
         let tie = ci(0.9, 1.1);
-        assert_eq!(majority_above(&[up, up, up], 1.0), Verdict::Confirmed);
-        assert_eq!(majority_above(&[up, up, tie], 1.0), Verdict::Confirmed);
-        assert_eq!(majority_above(&[up, tie, tie], 1.0), Verdict::Mixed); // half or less above
-        assert_eq!(majority_above(&[up, up, down], 1.0), Verdict::Mixed); // one significantly worse
-        assert_eq!(majority_above(&[up, down, down], 1.0), Verdict::Refuted);
-        assert_eq!(majority_above(&[down, down], 1.0), Verdict::Refuted);
-        assert_eq!(majority_above(&[tie, tie], 1.0), Verdict::Mixed);
-        assert_eq!(majority_above(&[up, down], 1.0), Verdict::Mixed); // exactly half below
+        assert_eq!(majority(&[up, up, up], 1.0), Verdict::Confirmed);
+        assert_eq!(majority(&[up, up, tie], 1.0), Verdict::Confirmed);
+        assert_eq!(majority(&[up, tie, tie], 1.0), Verdict::Mixed); // half or less above
+        assert_eq!(majority(&[up, up, down], 1.0), Verdict::Mixed); // one significantly worse
+        assert_eq!(majority(&[down, down, tie], 1.0), Verdict::Refuted);
+        assert_eq!(majority(&[up, down, down], 1.0), Verdict::Mixed); // one significantly better
+        assert_eq!(majority(&[down, down], 1.0), Verdict::Refuted);
+        assert_eq!(majority(&[tie, tie], 1.0), Verdict::Mixed);
+        assert_eq!(majority(&[up, down], 1.0), Verdict::Mixed);
+        // One interval: above confirms, below refutes; touching the null decides nothing.
+        assert_eq!(majority(&[ci(0.1, 0.2)], 0.0), Verdict::Confirmed);
+        assert_eq!(majority(&[ci(-0.2, -0.1)], 0.0), Verdict::Refuted);
+        assert_eq!(majority(&[ci(0.0, 0.3)], 0.0), Verdict::Mixed);
+        assert_eq!(majority(&[ci(1.2, 1.2)], 1.0), Verdict::Confirmed);
+        assert_eq!(majority(&[ci(0.9, 0.9)], 1.0), Verdict::Refuted);
+    }
+
+    #[test]
+    fn majority_is_symmetric_under_mirroring() {
+        // Every combination of up to 4 intervals from {above, below, straddling}: mirroring
+        // every interval about the null swaps confirmed and refuted and keeps the rest.
+        let kinds = [ci(0.1, 0.3), ci(-0.3, -0.1), ci(-0.1, 0.2)];
+        let mirror = |c: &Ci| ci(-c.hi, -c.lo);
+        for len in 1..=4u32 {
+            for code in 0..3usize.pow(len) {
+                let v: Vec<Ci> = (0..len).map(|i| kinds[code / 3usize.pow(i) % 3]).collect();
+                let m: Vec<Ci> = v.iter().map(mirror).collect();
+                let want = match majority(&v, 0.0) {
+                    Verdict::Confirmed => Verdict::Refuted,
+                    Verdict::Refuted => Verdict::Confirmed,
+                    other => other,
+                };
+                assert_eq!(majority(&m, 0.0), want, "{v:?}");
+            }
+        }
     }
 
     #[test]

@@ -34,6 +34,43 @@ pub struct LmConfig {
     /// Learning-rate selection on a validation split (`[tune]`; off when `lrs` is empty).
     #[serde(default)]
     pub tune: TuneConfig,
+    /// The endpoints of a study, declared before its runs (`[study]`; none for a plain run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<StudyConfig>,
+}
+
+/// A study's pre-declared analysis (`[study]`), written into the config before the runs so
+/// that the report cannot choose its endpoint after seeing the data.
+///
+/// The primary endpoint is the pass@`k` difference `estimator - reference` on the test
+/// problems, reported with its seed-level t interval (problems clustered,
+/// [`crate::report::clustered`]) at the 95 % level. The secondary family is every pair of the
+/// study's estimators at every k of `secondary_ks` (the primary comparison excluded), with
+/// Holm's step-down correction of their two-sided t p-values (`correction = "holm"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// The success-rate regime the study targets, in words (e.g. `moderate: base-model
+    /// rollouts succeed 20-40 % of the time on the validation split`).
+    pub regime: String,
+    /// Primary endpoint.
+    pub primary: Endpoint,
+    /// The k values of the secondary comparisons.
+    pub secondary_ks: Vec<usize>,
+    /// Multiplicity correction of the secondary family: `holm` or `bonferroni`.
+    pub correction: String,
+}
+
+/// A pass@k difference between two runs' estimators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Estimator id of the minuend (a run label of the study).
+    pub estimator: String,
+    /// Estimator id of the subtrahend.
+    pub reference: String,
+    /// The k of pass@k.
+    pub k: usize,
 }
 
 /// Learning-rate selection (`maxk lm reproduce` with a non-empty `lrs`): every estimator is
@@ -137,7 +174,7 @@ pub struct EvalConfig {
     pub n_samples: usize,
     /// Seed of the held-out sets (fixed across runs so every estimator sees the same problems).
     pub test_seed: u64,
-    /// Sampling (the paper: temperature 0.6, top-p 0.95).
+    /// Sampling (default temperature 0.6, top-p 0.95: maxk's choice).
     pub sampling: SampleConfig,
     /// Sequences per sampling batch.
     pub batch_rows: usize,
@@ -152,8 +189,8 @@ pub const PRESETS: [&str; 4] = ["tiny", "cpu", "small", "gpu"];
 
 impl LmConfig {
     /// The `small` preset, the base every other preset overrides: an 0.8M-parameter model on
-    /// all five tasks, the paper's evaluation protocol (n = 256 samples at temperature 0.6,
-    /// top-p 0.95) and rollouts at temperature 1.
+    /// all five tasks, evaluation with n = 256 samples (pass@k to k = 256, as far as the paper's
+    /// curves reach) at temperature 0.6, top-p 0.95, and rollouts at temperature 1.
     pub fn base() -> Self {
         LmConfig {
             preset: "small".into(),
@@ -194,6 +231,7 @@ impl LmConfig {
                 at_rollout_temperature: false,
             },
             tune: TuneConfig::default(),
+            study: None,
         }
     }
 
@@ -298,6 +336,9 @@ impl LmConfig {
             }
         }
         self.tune.validate(self.eval.test_seed)?;
+        if let Some(study) = &self.study {
+            study.validate(self.eval.n_samples)?;
+        }
         let need = 24 + self.rl.sampling.max_new_tokens.max(self.eval.sampling.max_new_tokens);
         if self.model.max_seq_len < need {
             return bad(format!(
@@ -327,6 +368,28 @@ impl LmConfig {
         let text = toml::to_string_pretty(self).map_err(|e| TrainerError::Config(e.to_string()))?;
         let path = dir.join("config.toml");
         std::fs::write(&path, text).map_err(TrainerError::io(path))
+    }
+}
+
+impl StudyConfig {
+    fn validate(&self, n_samples: usize) -> Result<()> {
+        let bad = |m: String| Err(TrainerError::Config(m));
+        let p = &self.primary;
+        for id in [&p.estimator, &p.reference] {
+            id.parse::<maxk_core::Estimator>()?;
+        }
+        if p.estimator == p.reference {
+            return bad(format!("study.primary compares {} with itself", p.estimator));
+        }
+        if let Some(k) =
+            std::iter::once(p.k).chain(self.secondary_ks.iter().copied()).find(|&k| k == 0 || k > n_samples)
+        {
+            return bad(format!("study: pass@{k} needs 1 <= k <= eval.n_samples = {n_samples}"));
+        }
+        if !["holm", "bonferroni"].contains(&self.correction.as_str()) {
+            return bad(format!("study.correction {:?} must be holm or bonferroni", self.correction));
+        }
+        Ok(())
     }
 }
 
@@ -403,6 +466,7 @@ mod tests {
     }
 
     #[test]
+<<<<<<< HEAD
     fn a_mixture_of_k_is_one_rl_key() {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.rl.mixture = Some("1:1,4:0.5".into());
@@ -416,6 +480,31 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("invalid mixture"));
         c.rl.mixture = Some("harmonic".into());
         c.validate().unwrap();
+=======
+    fn study_endpoints_round_trip_and_bad_ones_are_errors() {
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.study = Some(StudyConfig {
+            regime: "moderate".into(),
+            primary: Endpoint { estimator: "maxpo".into(), reference: "pkpo-loo1".into(), k: 4 },
+            secondary_ks: vec![1, 16],
+            correction: "holm".into(),
+        });
+        c.validate().unwrap();
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert!(text.contains("[study.primary]"), "{text}");
+        assert_eq!(toml::from_str::<LmConfig>(&text).unwrap(), c);
+        let with = |f: &dyn Fn(&mut StudyConfig)| {
+            let mut c = c.clone();
+            f(c.study.as_mut().unwrap());
+            c.validate().unwrap_err().to_string()
+        };
+        // tiny evaluates n = 16 samples: pass@32 cannot be estimated.
+        assert!(with(&|s| s.secondary_ks.push(32)).contains("pass@32"));
+        assert!(with(&|s| s.primary.k = 0).contains("pass@0"));
+        assert!(with(&|s| s.primary.reference = "maxpo".into()).contains("itself"));
+        assert!(with(&|s| s.correction = "none".into()).contains("none"));
+        assert!(with(&|s| s.primary.estimator = "nope".into()).contains("nope"));
+>>>>>>> main
     }
 
     #[test]

@@ -1,28 +1,36 @@
 //! Gradient variance of every estimator from the same rollouts (the paper's Fig. 3 without
-//! the trajectory confound).
+//! the trajectory confound), per prompt, so that it can be read against the prompt's success
+//! rate.
 //!
-//! At a fixed checkpoint (the base model, a mid-RL policy), `M` independent rollout batches
-//! are drawn for one fixed set of `P` prompts, `N` samples each at the rollout temperature.
-//! For every batch and every estimator the policy-gradient estimate at the PG scale
-//! ([`maxk_core::Scale::Pg`], so that `c sum_i A_i grad log pi(y_i)` estimates the gradient of
-//! the estimator's own objective) is
+//! At a fixed checkpoint (the base model, a mid-RL or final policy), `M` independent rollout
+//! batches are drawn for one fixed set of `P` prompts, `N` samples each at the rollout
+//! temperature. For every batch, prompt `p` and estimator the policy-gradient estimate of the
+//! prompt's group at the PG scale ([`maxk_core::Scale::Pg`], so that `c sum_i A_i grad log pi(y_i)`
+//! estimates the gradient of the estimator's own objective) is
 //!
-//! `g = (1/P) sum_groups sum_i A_i grad log pi(y_i)`,  `log pi(y) = sum_t log pi(y_t | y_<t)`,
+//! `g_p = sum_{i in group p} A_i grad log pi(y_i)`,  `log pi(y) = sum_t log pi(y_t | y_<t)`,
 //!
 //! computed by back-propagation through the engine ([`Policy::gradients`] of
-//! `sum_{b,t} w[b,t] logp[b,t]` with `w = mask * A_b / P`), unclipped, with no optimiser in
-//! between. Every estimator
-//! sees the same rewards, so differences in spread are due to the estimator alone.
+//! `sum_{b,t} w[b,t] logp[b,t]` with `w = mask * A_b`), unclipped, with no optimiser in
+//! between. Every estimator sees the same rewards, so differences in spread are due to the
+//! estimator alone.
 //!
-//! The trace of the covariance, `tr Cov(g) = E||g - E g||^2`, is estimated without bias from
-//! the `M/2` disjoint pairs of independent batches: `d_j = ||g_{2j} - g_{2j+1}||^2 / 2` has
-//! expectation `tr Cov(g)`, and the interval is `mean(d) +- 1.96 sd(d)/sqrt(M/2)`. The ratio of
-//! two estimators' traces is paired (same rollouts) with a delta-method interval.
+//! The trace of the covariance, `T_p = tr Cov(g_p) = E||g_p - E g_p||^2`, is estimated without
+//! bias from the `M/2` disjoint pairs of independent batches: `d_pj = ||g_p,2j - g_p,2j+1||^2 / 2`
+//! has expectation `T_p`. The groups of different prompts are independent, so the batch
+//! gradient `g = (1/P) sum_p g_p` of the RL step has `tr Cov(g) = (1/P^2) sum_p T_p`, estimated
+//! per pair by `D_j = (1/P^2) sum_p d_pj`; its interval is `mean(D) +- t_{M/2-1} sd(D)/sqrt(M/2)`
+//! (rollout noise at fixed prompts and weights). The ratio of two estimators' traces is paired
+//! (same rollouts) with a delta-method interval. Intervals that also cover the choice of
+//! prompts and the training seed are taken over seeds in [`crate::report::write_gradvar`].
+//!
+//! Each prompt's success rate is measured from the same `M N` rollouts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
+use maxk_experiments::stats::t975;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -38,13 +46,76 @@ use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler, score};
 use crate::vocab::encode_prompt;
 
-/// `maxk lm gradvar`: the study over checkpoints and estimators.
+/// One model and its checkpoints: the config (model, tasks, N, K, rollout sampling, and the
+/// seed that draws the prompts) and `(label, weights path)` pairs.
 #[derive(Debug, Clone)]
-pub struct GradVar {
-    /// Model, tasks, group size N, training K and rollout sampling.
+pub struct Unit {
+    /// Study label (a regime, or empty for a single run).
+    pub study: String,
+    /// Config; `seed` draws the prompts and the rollouts.
     pub cfg: LmConfig,
     /// Checkpoints: (label, weights path).
     pub checkpoints: Vec<(String, PathBuf)>,
+}
+
+impl Unit {
+    /// The units of a `maxk lm reproduce` output directory: one per seed with RL runs, with the
+    /// checkpoints `labels` among `base` (the base model), `mid-<run>` and `final-<run>` (the
+    /// policy after half and all of the RL steps of run `<run>`, e.g. `final-maxpo`); the
+    /// config is the study's resolved `config.toml` with the seed set.
+    pub fn from_study(study: &str, dir: &Path, labels: &[String]) -> Result<Vec<Unit>> {
+        let cfg = LmConfig::load(&dir.join("config.toml"))?;
+        let entries = std::fs::read_dir(dir).map_err(TrainerError::io(dir))?;
+        let mut seeds: Vec<u64> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("rl").is_dir())
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix("seed")?.parse().ok())
+            .collect();
+        seeds.sort_unstable();
+        if seeds.is_empty() {
+            return Err(TrainerError::Config(format!("{}: no seed<s>/rl directories", dir.display())));
+        }
+        seeds
+            .into_iter()
+            .map(|seed| {
+                let seed_dir = dir.join(format!("seed{seed}"));
+                let checkpoints = labels
+                    .iter()
+                    .map(|label| {
+                        let path = match label.split_once('-') {
+                            _ if label == "base" => seed_dir.join("base").join("base.safetensors"),
+                            Some(("mid", run)) => {
+                                seed_dir.join("rl").join(run).join("policy-mid.safetensors")
+                            }
+                            Some(("final", run)) => seed_dir.join("rl").join(run).join("policy.safetensors"),
+                            _ => {
+                                return Err(TrainerError::Config(format!(
+                                    "checkpoint {label:?}: expected base, mid-<run> or final-<run>"
+                                )));
+                            }
+                        };
+                        if !path.is_file() {
+                            return Err(TrainerError::Config(format!(
+                                "checkpoint {label} of seed {seed}: {} does not exist",
+                                path.display()
+                            )));
+                        }
+                        Ok((label.clone(), path))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let mut cfg = cfg.clone();
+                cfg.seed = seed;
+                Ok(Unit { study: study.into(), cfg, checkpoints })
+            })
+            .collect()
+    }
+}
+
+/// `maxk lm gradvar`: the study over units (seeds), checkpoints and estimators.
+#[derive(Debug, Clone)]
+pub struct GradVar {
+    /// The models and their checkpoints.
+    pub units: Vec<Unit>,
     /// Estimators compared on the same rollouts.
     pub estimators: Vec<Estimator>,
     /// Independent rollout batches M (even, >= 4).
@@ -55,16 +126,22 @@ pub struct GradVar {
     pub progress: bool,
 }
 
-/// One estimator at one checkpoint.
+/// One estimator at one checkpoint: the batch gradient `(1/P) sum_p g_p`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradVarRow {
+    /// Study label.
+    #[serde(default)]
+    pub study: String,
+    /// Seed of the unit.
+    #[serde(default)]
+    pub seed: u64,
     /// Checkpoint label.
     pub checkpoint: String,
     /// Estimator id.
     pub estimator: String,
-    /// Estimate of `tr Cov(g)` (mean of the pair statistics).
+    /// Estimate of `tr Cov(g)` (mean of the pair statistics `D_j`).
     pub trace: f64,
-    /// Half-width of its 95% interval.
+    /// Half-width of its 95% t interval over the pairs (rollout noise only).
     pub trace_ci: f64,
     /// `||mean g||^2` over the M batches (the signal; biased upwards by `tr Cov / M`).
     pub mean_grad_sq: f64,
@@ -77,6 +154,12 @@ pub struct GradVarRow {
 /// A paired ratio of traces at one checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceRatio {
+    /// Study label.
+    #[serde(default)]
+    pub study: String,
+    /// Seed of the unit.
+    #[serde(default)]
+    pub seed: u64,
     /// Checkpoint label.
     pub checkpoint: String,
     /// Numerator estimator.
@@ -89,42 +172,100 @@ pub struct TraceRatio {
     pub ci: f64,
 }
 
+/// One prompt at one checkpoint: its measured success rate and every estimator's `T_p`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptRow {
+    /// Study label.
+    pub study: String,
+    /// Seed of the unit.
+    pub seed: u64,
+    /// Checkpoint label.
+    pub checkpoint: String,
+    /// Task id.
+    pub task: String,
+    /// Prompt text.
+    pub prompt: String,
+    /// Fraction of the `M N` rollouts of this prompt that were correct.
+    pub success: f64,
+    /// `T_p = tr Cov(g_p)` per estimator, in the order of [`GradVarResults::estimators`].
+    pub traces: Vec<f64>,
+}
+
 /// Everything [`GradVar`] measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradVarResults {
-    /// The config (group size, K, sampling, model).
+    /// The config of the first unit (group size, K, sampling, model).
     pub config: LmConfig,
+    /// Estimator ids, in the order of [`PromptRow::traces`].
+    #[serde(default)]
+    pub estimators: Vec<String>,
     /// M.
     pub batches: usize,
     /// P.
     pub prompts: usize,
-    /// One row per checkpoint and estimator.
+    /// One row per unit, checkpoint and estimator.
     pub rows: Vec<GradVarRow>,
     /// Every estimator against the first one (MaxPO when listed first), per checkpoint.
     pub ratios: Vec<TraceRatio>,
+    /// One row per unit, checkpoint and prompt.
+    #[serde(default)]
+    pub prompt_rows: Vec<PromptRow>,
     /// Wall time.
     pub seconds: f64,
 }
 
-/// Mean and 95% half-width of `d` (normal approximation).
+impl GradVarResults {
+    /// Reads a `gradvar.json` written by [`crate::report::write_gradvar`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
+        serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The results of several runs as one (their units side by side; the first one's config,
+    /// M and P, which must agree, and the summed wall time). An error when none is given or
+    /// the runs differ in estimators, M or P.
+    pub fn merge(parts: Vec<GradVarResults>) -> Result<Self> {
+        let mut it = parts.into_iter();
+        let mut out = it.next().ok_or_else(|| TrainerError::Config("nothing to merge".into()))?;
+        for r in it {
+            if (r.estimators.as_slice(), r.batches, r.prompts)
+                != (out.estimators.as_slice(), out.batches, out.prompts)
+            {
+                return Err(TrainerError::Config(format!(
+                    "cannot merge gradvar runs with estimators {:?}, M = {}, P = {} and {:?}, M = {}, P = {}",
+                    out.estimators, out.batches, out.prompts, r.estimators, r.batches, r.prompts
+                )));
+            }
+            out.rows.extend(r.rows);
+            out.ratios.extend(r.ratios);
+            out.prompt_rows.extend(r.prompt_rows);
+            out.seconds += r.seconds;
+        }
+        Ok(out)
+    }
+}
+
+/// Mean and 95% half-width of `d` (Student's t with `len - 1` degrees of freedom).
 pub fn mean_ci(d: &[f64]) -> (f64, f64) {
     let n = d.len() as f64;
-    if d.is_empty() {
-        return (f64::NAN, f64::NAN);
+    if d.len() < 2 {
+        return (d.first().copied().unwrap_or(f64::NAN), f64::NAN);
     }
     let m = d.iter().sum::<f64>() / n;
-    let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (m, 1.96 * (var / n).sqrt())
+    let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, t975(d.len() - 1) * (var / n).sqrt())
 }
 
 /// `mean(a)/mean(b)` with the 95% half-width of the delta method for paired samples:
-/// `Var(r) ~ (Var a/mb^2 - 2 ma Cov(a,b)/mb^3 + ma^2 Var b/mb^4) / n`.
+/// `Var(r) ~ (Var a/mb^2 - 2 ma Cov(a,b)/mb^3 + ma^2 Var b/mb^4) / n`, t quantile with `n - 1`
+/// degrees of freedom.
 pub fn ratio_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let n = a.len().min(b.len()) as f64;
-    if n < 2.0 {
+    let len = a.len().min(b.len());
+    let n = len as f64;
+    if len < 2 {
         return (f64::NAN, f64::NAN);
     }
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (ma, mb) = (a[..len].iter().sum::<f64>() / n, b[..len].iter().sum::<f64>() / n);
     let (mut va, mut vb, mut cab) = (0.0, 0.0, 0.0);
     for (x, y) in a.iter().zip(b) {
         va += (x - ma).powi(2);
@@ -134,23 +275,42 @@ pub fn ratio_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
     let d = n - 1.0;
     let (va, vb, cab) = (va / d, vb / d, cab / d);
     let var = (va / mb.powi(2) - 2.0 * ma * cab / mb.powi(3) + ma.powi(2) * vb / mb.powi(4)) / n;
-    (ma / mb, 1.96 * var.max(0.0).sqrt())
+    (ma / mb, t975(len - 1) * var.max(0.0).sqrt())
 }
 
 impl GradVar {
     fn check(&self) -> Result<()> {
-        self.cfg.validate()?;
         if self.batches < 4 || self.batches % 2 != 0 {
             return Err(TrainerError::Config(format!("batches {} must be even and >= 4", self.batches)));
         }
-        if self.prompts == 0 || self.estimators.is_empty() || self.checkpoints.is_empty() {
-            return Err(TrainerError::Config("prompts, estimators and checkpoints must be non-empty".into()));
+        if self.prompts == 0 || self.estimators.is_empty() || self.units.is_empty() {
+            return Err(TrainerError::Config("prompts, estimators and units must be non-empty".into()));
         }
-        for e in &self.estimators {
-            e.validate(self.cfg.rl.group_size, self.cfg.rl.k)?;
+        for u in &self.units {
+            u.cfg.validate()?;
+            if u.checkpoints.is_empty() {
+                return Err(TrainerError::Config(format!("seed {}: no checkpoints", u.cfg.seed)));
+            }
+            for e in &self.estimators {
+                e.validate(u.cfg.rl.group_size, u.cfg.rl.k)?;
+            }
         }
         Ok(())
     }
+}
+
+/// The per-pair statistics of one checkpoint.
+struct Accumulator {
+    /// `[estimator][pair]`: `D_j`.
+    batch_pairs: Vec<Vec<f64>>,
+    /// `[estimator][prompt]`: sum over pairs of `d_pj`.
+    prompt_sums: Vec<Vec<f64>>,
+    /// `[estimator]`: sum over batches of the batch gradient.
+    grad_sums: Vec<Vec<f64>>,
+    /// `[estimator]`: batches with an exactly zero gradient.
+    zero: Vec<usize>,
+    /// `[prompt]`: correct rollouts.
+    correct: Vec<f64>,
 }
 
 impl OnBackend for GradVar {
@@ -159,102 +319,150 @@ impl OnBackend for GradVar {
     fn run<E: Engine>(self, engine: E) -> Result<GradVarResults> {
         self.check()?;
         let start = Instant::now();
-        let cfg = &self.cfg;
-        let n = cfg.rl.group_size;
-        let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
-        let mut prompt_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0001);
-        let problems: Vec<Problem> = (0..self.prompts).map(|_| sampler.sample(&mut prompt_rng)).collect();
-        let mut prompts = Vec::with_capacity(problems.len() * n);
-        for p in &problems {
-            prompts.extend(std::iter::repeat_n(encode_prompt(&p.prompt)?, n));
-        }
-        let specs: Vec<Spec> =
-            self.estimators.iter().map(|&e| Spec::new(e, cfg.rl.k).with_scale(Scale::Pg)).collect();
-        let (mut rows, mut ratios) = (Vec::new(), Vec::new());
-        for (label, path) in &self.checkpoints {
-            let weights = checkpoint::load_weights(path, &cfg.model)?;
-            let mut policy = engine.frozen(&weights)?;
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0002);
-            let bar = progress_bar(self.progress, self.batches, &format!("gradvar {label}"));
-            let e_count = specs.len();
-            let mut pairs: Vec<Vec<f64>> = vec![Vec::new(); e_count];
-            let mut sums: Vec<Vec<f64>> = vec![Vec::new(); e_count];
-            let mut prev: Vec<Vec<f64>> = vec![Vec::new(); e_count];
-            let mut zero = vec![0usize; e_count];
-            let mut reward_total = 0.0;
-            for m in 0..self.batches {
-                let completions = sample(&mut policy, &prompts, &cfg.rl.sampling, &mut rng);
-                let rewards = score(&problems, &completions, n);
-                reward_total += rewards.iter().sum::<f64>() / rewards.len() as f64;
-                let (batch, mask) = TokenBatch::padded(&prompts, &completions);
-                for (e, spec) in specs.iter().enumerate() {
-                    let adv = batch_advantages(&rewards, n, *spec)?;
-                    let g = if adv.iter().all(|&a| a == 0.0) {
-                        zero[e] += 1;
-                        vec![0.0; cfg.model.num_params()]
-                    } else {
-                        policy_gradient(&mut policy, &batch, &mask, &adv, self.prompts)?
-                    };
-                    if sums[e].is_empty() {
-                        sums[e] = vec![0.0; g.len()];
-                    }
-                    sums[e].iter_mut().zip(&g).for_each(|(s, x)| *s += x);
-                    if m % 2 == 1 {
-                        let d: f64 = g.iter().zip(&prev[e]).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / 2.0;
-                        pairs[e].push(d);
-                    }
-                    prev[e] = g;
-                }
-                bar.inc(1);
+        let (mut rows, mut ratios, mut prompt_rows) = (Vec::new(), Vec::new(), Vec::new());
+        for unit in &self.units {
+            let cfg = &unit.cfg;
+            let specs: Vec<Spec> =
+                self.estimators.iter().map(|&e| Spec::new(e, cfg.rl.k).with_scale(Scale::Pg)).collect();
+            let n = cfg.rl.group_size;
+            let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
+            let mut prompt_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0001);
+            let problems: Vec<Problem> = (0..self.prompts).map(|_| sampler.sample(&mut prompt_rng)).collect();
+            let mut prompts = Vec::with_capacity(problems.len() * n);
+            for p in &problems {
+                prompts.extend(std::iter::repeat_n(encode_prompt(&p.prompt)?, n));
             }
-            bar.finish_and_clear();
-            let mf = self.batches as f64;
-            for (e, est) in self.estimators.iter().enumerate() {
-                let (trace, trace_ci) = mean_ci(&pairs[e]);
-                rows.push(GradVarRow {
-                    checkpoint: label.clone(),
-                    estimator: est.id().into(),
-                    trace,
-                    trace_ci,
-                    mean_grad_sq: sums[e].iter().map(|s| (s / mf).powi(2)).sum(),
-                    zero_batches: zero[e] as f64 / mf,
-                    reward_mean: reward_total / mf,
-                });
-                let (ratio, ci) = ratio_ci(&pairs[e], &pairs[0]);
-                ratios.push(TraceRatio {
-                    checkpoint: label.clone(),
-                    estimator: est.id().into(),
-                    reference: self.estimators[0].id().into(),
-                    ratio,
-                    ci,
-                });
+            let params = cfg.model.num_params();
+            for (label, path) in &unit.checkpoints {
+                let weights = checkpoint::load_weights(path, &cfg.model)?;
+                let mut policy = engine.frozen(&weights)?;
+                let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x6a7d_0002);
+                let bar =
+                    progress_bar(self.progress, self.batches, &format!("gradvar seed {} {label}", cfg.seed));
+                let e_count = specs.len();
+                let mut acc = Accumulator {
+                    batch_pairs: vec![Vec::new(); e_count],
+                    prompt_sums: vec![vec![0.0; self.prompts]; e_count],
+                    grad_sums: vec![vec![0.0; params]; e_count],
+                    zero: vec![0; e_count],
+                    correct: vec![0.0; self.prompts],
+                };
+                for _ in 0..self.batches / 2 {
+                    let pair: [(Vec<Vec<u32>>, Vec<f64>); 2] = std::array::from_fn(|_| {
+                        let completions = sample(&mut policy, &prompts, &cfg.rl.sampling, &mut rng);
+                        let rewards = score(&problems, &completions, n);
+                        (completions, rewards)
+                    });
+                    for (_, rewards) in &pair {
+                        for (p, c) in acc.correct.iter_mut().enumerate() {
+                            *c += rewards[p * n..(p + 1) * n].iter().sum::<f64>();
+                        }
+                    }
+                    let mut batch_d = vec![0.0; e_count];
+                    let mut batch_zero = [vec![true; e_count], vec![true; e_count]];
+                    for p in 0..self.prompts {
+                        let rows_p = p * n..(p + 1) * n;
+                        for (e, spec) in specs.iter().enumerate() {
+                            let mut g: [Option<Vec<f64>>; 2] = [None, None];
+                            for (h, (completions, rewards)) in pair.iter().enumerate() {
+                                let adv = batch_advantages(&rewards[rows_p.clone()], n, *spec)?;
+                                if adv.iter().any(|&a| a != 0.0) {
+                                    let (batch, mask) = TokenBatch::padded(
+                                        &prompts[rows_p.clone()],
+                                        &completions[rows_p.clone()],
+                                    );
+                                    let gp = group_gradient(&mut policy, &batch, &mask, &adv)?;
+                                    let scale = 1.0 / self.prompts as f64;
+                                    acc.grad_sums[e].iter_mut().zip(&gp).for_each(|(s, x)| *s += scale * x);
+                                    batch_zero[h][e] = false;
+                                    g[h] = Some(gp);
+                                }
+                            }
+                            let d = match &g {
+                                [None, None] => 0.0,
+                                [Some(a), None] | [None, Some(a)] => {
+                                    a.iter().map(|x| x * x).sum::<f64>() / 2.0
+                                }
+                                [Some(a), Some(b)] => {
+                                    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / 2.0
+                                }
+                            };
+                            acc.prompt_sums[e][p] += d;
+                            batch_d[e] += d;
+                        }
+                    }
+                    let p2 = (self.prompts * self.prompts) as f64;
+                    for e in 0..e_count {
+                        acc.batch_pairs[e].push(batch_d[e] / p2);
+                        acc.zero[e] += batch_zero.iter().filter(|z| z[e]).count();
+                    }
+                    bar.inc(2);
+                }
+                bar.finish_and_clear();
+                let (mf, pairs) = (self.batches as f64, (self.batches / 2) as f64);
+                let reward_mean = acc.correct.iter().sum::<f64>() / (mf * (self.prompts * n) as f64);
+                for (e, est) in self.estimators.iter().enumerate() {
+                    let (trace, trace_ci) = mean_ci(&acc.batch_pairs[e]);
+                    rows.push(GradVarRow {
+                        study: unit.study.clone(),
+                        seed: cfg.seed,
+                        checkpoint: label.clone(),
+                        estimator: est.id().into(),
+                        trace,
+                        trace_ci,
+                        mean_grad_sq: acc.grad_sums[e].iter().map(|s| (s / mf).powi(2)).sum(),
+                        zero_batches: acc.zero[e] as f64 / mf,
+                        reward_mean,
+                    });
+                    let (ratio, ci) = ratio_ci(&acc.batch_pairs[e], &acc.batch_pairs[0]);
+                    ratios.push(TraceRatio {
+                        study: unit.study.clone(),
+                        seed: cfg.seed,
+                        checkpoint: label.clone(),
+                        estimator: est.id().into(),
+                        reference: self.estimators[0].id().into(),
+                        ratio,
+                        ci,
+                    });
+                }
+                for (p, problem) in problems.iter().enumerate() {
+                    prompt_rows.push(PromptRow {
+                        study: unit.study.clone(),
+                        seed: cfg.seed,
+                        checkpoint: label.clone(),
+                        task: problem.task.id().into(),
+                        prompt: problem.prompt.clone(),
+                        success: acc.correct[p] / (mf * n as f64),
+                        traces: (0..e_count).map(|e| acc.prompt_sums[e][p] / pairs).collect(),
+                    });
+                }
             }
         }
         Ok(GradVarResults {
-            config: self.cfg,
+            config: self.units[0].cfg.clone(),
+            estimators: self.estimators.iter().map(|e| e.id().to_string()).collect(),
             batches: self.batches,
             prompts: self.prompts,
             rows,
             ratios,
+            prompt_rows,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
 }
 
-/// `(1/P) sum_i A_i grad log pi(y_i)` as one flat vector (parameter order of
-/// [`crate::model::ModelConfig::param_specs`]): the engine's gradient of
-/// `sum_{b,t} w[b,t] logp[b,t]` with `w[b,t] = mask[b,t] A_b / P`.
-fn policy_gradient<P: Policy>(
+/// `sum_i A_i grad log pi(y_i)` over the rows of `batch` as one flat vector (parameter order
+/// of [`crate::model::ModelConfig::param_specs`]): the engine's gradient of
+/// `sum_{b,t} w[b,t] logp[b,t]` with `w[b,t] = mask[b,t] A_b`.
+fn group_gradient<P: Policy>(
     policy: &mut P,
     batch: &TokenBatch,
     mask: &[f32],
     adv: &[f64],
-    prompts: usize,
 ) -> Result<Vec<f64>> {
     let width = batch.cols - 1;
     policy.forward_train(batch);
-    let weight: Vec<f32> =
-        (0..batch.rows * width).map(|j| mask[j] * (adv[j / width] / prompts as f64) as f32).collect();
+    let weight: Vec<f32> = (0..batch.rows * width).map(|j| mask[j] * adv[j / width] as f32).collect();
     let grads = policy.gradients(&weight)?;
     Ok(grads.into_iter().flat_map(|g| g.into_iter().map(f64::from)).collect())
 }
@@ -267,8 +475,12 @@ mod tests {
     #[test]
     fn ratio_and_mean_intervals_match_hand_computations() {
         let (m, ci) = mean_ci(&[1.0, 3.0]);
-        // sd = sqrt(2), se = 1.
-        assert!((m - 2.0).abs() < 1e-12 && (ci - 1.96).abs() < 1e-12);
+        // sd = sqrt(2), se = 1, t_1 = 12.706.
+        assert!((m - 2.0).abs() < 1e-12 && (ci - 12.706).abs() < 1e-12);
+        // mean 2, sd 1, n = 3: t_2 / sqrt(3).
+        let (m, ci) = mean_ci(&[1.0, 2.0, 3.0]);
+        assert!((m - 2.0).abs() < 1e-12 && (ci - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        assert!(mean_ci(&[1.0]).1.is_nan());
         // b = 2a exactly: the ratio is 1/2 with no spread.
         let a = [1.0, 2.0, 4.0, 3.0];
         let b: Vec<f64> = a.iter().map(|x| 2.0 * x).collect();
@@ -276,6 +488,36 @@ mod tests {
         // (The delta-method variance cancels to rounding error, ~1e-17.)
         assert!((r - 0.5).abs() < 1e-12 && ci.abs() < 1e-6, "{r} {ci}");
         assert!(ratio_ci(&[1.0], &[1.0]).0.is_nan());
+    }
+
+    #[test]
+    fn merge_concatenates_units_and_refuses_different_protocols() {
+        let row = |seed: u64| PromptRow {
+            study: "s".into(),
+            seed,
+            checkpoint: "base".into(),
+            task: "mod".into(),
+            prompt: "m:1*2%3=".into(),
+            success: 0.5,
+            traces: vec![1.0, 2.0],
+        };
+        let part = |seed: u64, seconds: f64| GradVarResults {
+            config: LmConfig::preset("tiny").unwrap(),
+            estimators: vec!["maxpo".into(), "pkpo-loo1".into()],
+            batches: 4,
+            prompts: 1,
+            rows: Vec::new(),
+            ratios: Vec::new(),
+            prompt_rows: vec![row(seed)],
+            seconds,
+        };
+        let m = GradVarResults::merge(vec![part(0, 1.0), part(1, 2.0)]).unwrap();
+        assert_eq!(m.prompt_rows.iter().map(|r| r.seed).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(m.seconds, 3.0);
+        let mut other = part(2, 1.0);
+        other.batches = 8;
+        assert!(GradVarResults::merge(vec![part(0, 1.0), other]).unwrap_err().to_string().contains("M = 8"));
+        assert!(GradVarResults::merge(Vec::new()).is_err());
     }
 
     #[test]
@@ -314,12 +556,12 @@ mod tests {
         let adv = [0.75, -0.25, 0.5, -1.0];
         let (batch, mask) = TokenBatch::padded(&prompts, &completions);
         let mut policy = NativeEngine.frozen(&weights).unwrap();
-        let g = policy_gradient(&mut policy, &batch, &mask, &adv, 2).unwrap();
-        // The objective (1/P) sum_b A_b sum_t mask[b,t] logp[b,t], in f64 from the engine's logp.
+        let g = group_gradient(&mut policy, &batch, &mask, &adv).unwrap();
+        // The objective sum_b A_b sum_t mask[b,t] logp[b,t], in f64 from the engine's logp.
         let width = batch.cols - 1;
         let objective = |w: &HostWeights| -> f64 {
             let logp = NativeEngine.frozen(w).unwrap().logprobs(&batch);
-            (0..logp.len()).map(|j| f64::from(mask[j]) * adv[j / width] / 2.0 * f64::from(logp[j])).sum()
+            (0..logp.len()).map(|j| f64::from(mask[j]) * adv[j / width] * f64::from(logp[j])).sum()
         };
         // Central differences on the largest gradient coordinates of every tensor.
         let mut offset = 0;

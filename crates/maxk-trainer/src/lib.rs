@@ -31,6 +31,7 @@ pub mod engine;
 mod error;
 pub mod eval;
 pub mod gradvar;
+pub mod mechanism;
 pub mod model;
 pub mod optim;
 pub mod pipeline;

@@ -14,7 +14,10 @@ use crate::config::LmConfig;
 use crate::diagnostics::MetricsLog;
 use crate::engine::Engine;
 use crate::error::{Result, TrainerError};
-use crate::eval::{TaskEval, average, evaluate, evaluate_at_rollout_temperature, evaluate_validation};
+use crate::eval::{
+    TaskEval, average, evaluate, evaluate_at_rollout_temperature, evaluate_validation,
+    validation_rollout_success,
+};
 use crate::model::HostWeights;
 use crate::report;
 use crate::results::{EvalRecord, Results, RunResult};
@@ -158,7 +161,13 @@ impl OnBackend for Reproduce {
             let t0 = Instant::now();
             let (base, sft_secs) = bases.get(&cfg, seed, &mut log)?;
             let (evals, evals_rollout) = self.evaluate(&base, &cfg, &engine)?;
+            let validation_rollout_success = if cfg.tune.enabled() {
+                Some(validation_rollout_success(&base, &cfg, &engine, self.progress)?)
+            } else {
+                None
+            };
             let base_run = RunResult {
+                validation_rollout_success,
                 label: "base".into(),
                 estimator: "base".into(),
                 k: 0,
@@ -189,6 +198,7 @@ impl OnBackend for Reproduce {
                     lr: c.rl.lr_for(&spec.estimator),
                     evals,
                     evals_rollout,
+                    validation_rollout_success: None,
                     var_proxy,
                     curves,
                     seconds: t0.elapsed().as_secs_f64(),
@@ -347,6 +357,7 @@ impl OnBackend for StageJob {
                     lr: 0.0,
                     evals,
                     evals_rollout: Vec::new(),
+                    validation_rollout_success: None,
                     var_proxy: Vec::new(),
                     curves: Default::default(),
                     seconds: 0.0,

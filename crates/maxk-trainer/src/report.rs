@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use maxk_experiments::stats::{bonferroni, holm, t_two_sided_p, t975};
 use maxk_plot::{LineChart, Panels, Series, StackedBars};
 
 use crate::error::{Result, TrainerError};
@@ -136,20 +137,26 @@ pub struct Interval {
     pub seeds: usize,
 }
 
-/// Two-sided 97.5% quantile of Student's t with `df` degrees of freedom (1.96 beyond 30).
-fn t975(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042,
-    ];
-    if df == 0 { f64::INFINITY } else { T.get(df - 1).copied().unwrap_or(1.96) }
-}
-
 fn sample_var(x: &[f64]) -> f64 {
     let n = x.len() as f64;
     let m = x.iter().sum::<f64>() / n;
     x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)
+}
+
+impl Interval {
+    /// Two-sided p-value of "mean = 0": `t = mean / SE` with `SE = half / t_(S-1)` and S - 1
+    /// degrees of freedom ([`clustered`]; NaN with one seed, where the interval is normal).
+    pub fn p_value(&self) -> f64 {
+        if self.seeds < 2 || !self.half.is_finite() {
+            return f64::NAN;
+        }
+        let df = self.seeds - 1;
+        let se = self.half / t975(df);
+        if se == 0.0 {
+            return if self.mean == 0.0 { 1.0 } else { 0.0 };
+        }
+        t_two_sided_p(self.mean / se, df)
+    }
 }
 
 /// Interval of the mean of a `[seeds][problems]` matrix of differences with both the seeds
@@ -457,6 +464,9 @@ fn markdown(
          interval lies above 0, does not hold when it lies below, and is inconclusive otherwise.\n"
     );
 
+    if let Some(study) = &c.study {
+        endpoints_section(&mut s, results, groups, study, n)?;
+    }
     if !results.tuning.is_empty() {
         tuning_section(&mut s, results);
     }
@@ -553,6 +563,13 @@ fn markdown(
     );
 
     let _ = writeln!(s, "## MaxPO against each alternative\n");
+    if c.study.is_some() {
+        let _ = writeln!(
+            s,
+            "Unadjusted 95% intervals, one per cell: the verdicts that correct for the number of comparisons \
+             are those of the pre-declared endpoints above.\n"
+        );
+    }
     // Other estimators only: the K sweep's MaxPO runs have their own section.
     let peers: Vec<&str> = groups
         .iter()
@@ -564,7 +581,7 @@ fn markdown(
         for k in &table_ks {
             let _ = write!(s, " pass@{k} |");
         }
-        let _ = writeln!(s, " verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
+        let _ = writeln!(s, " unadjusted verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
         for peer in &peers {
             let Some((_, other)) = groups.iter().find(|(l, _)| l == peer) else { continue };
             let _ = write!(s, "| {peer} |");
@@ -588,7 +605,7 @@ fn markdown(
         .collect();
     if sweep.len() > 1 {
         sweep.sort_by_key(|(_, runs)| runs.first().map_or(0, |r| r.k));
-        let _ = writeln!(s, "## K sweep: MaxPO trained at different K (paper Fig. 10)\n");
+        let _ = writeln!(s, "## K sweep: MaxPO trained at different K\n");
         let _ = writeln!(
             s,
             "Same base models, seeds, N = {} and lr ({}); task-average pass@k, mean over seeds, and \
@@ -813,95 +830,123 @@ fn tuning_section(s: &mut String, results: &Results) {
     let _ = writeln!(s);
 }
 
-/// Writes `gradvar.md`, `gradvar.csv`, `gradvar.json` and `figures/gradvar.{png,svg}` into
-/// `out` (the command line is recorded in the markdown).
+/// The runs of estimator `id` (its label when the study has one training K).
+fn runs_of<'a>(groups: &'a [(String, Vec<&'a RunResult>)], id: &str) -> Option<&'a [&'a RunResult]> {
+    groups.iter().find(|(l, _)| l == id).map(|(_, runs)| runs.as_slice())
+}
+
+/// The pre-declared endpoints of `[study]`: the primary difference with its seed-level t
+/// interval, then every pair of estimators at every secondary k with p-values adjusted by the
+/// declared correction (Holm or Bonferroni) over that family.
+fn endpoints_section(
+    s: &mut String,
+    results: &Results,
+    groups: &[(String, Vec<&RunResult>)],
+    study: &crate::config::StudyConfig,
+    n: usize,
+) -> Result<()> {
+    let _ = writeln!(s, "## Pre-declared endpoints (`[study]` of the config, fixed before the runs)\n");
+    let _ = writeln!(s, "Regime: {}.\n", study.regime);
+    let success: Vec<f64> = results.base.iter().filter_map(|b| b.validation_rollout_success).collect();
+    if !success.is_empty() {
+        let ci = maxk_experiments::stats::Ci::of(&success);
+        let (lo, hi) =
+            success.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+        let _ = writeln!(
+            s,
+            "Measured before RL: the base models' rollout success rate (validation pass@1 at the \
+             rollout sampling, T = {}) is {:.3} (seeds {lo:.3}–{hi:.3}; 95% t interval {:.3}–{:.3}, {} seeds).\n",
+            results.config.rl.sampling.temperature, ci.mean, ci.lo, ci.hi, ci.n
+        );
+    }
+    let p = &study.primary;
+    let (Some(a), Some(b)) = (runs_of(groups, &p.estimator), runs_of(groups, &p.reference)) else {
+        let _ = writeln!(s, "Primary endpoint: runs `{}` / `{}` missing.\n", p.estimator, p.reference);
+        return Ok(());
+    };
+    let i = clustered(&diffs(a, b, p.k.min(n))?);
+    let _ = writeln!(
+        s,
+        "**Primary: pass@{} of {} − {} = {} (95% seed-level t interval, problems clustered, {} seeds; \
+         two-sided p = {:.3}): {}.**\n",
+        p.k,
+        p.estimator,
+        p.reference,
+        cell(i),
+        i.seeds,
+        i.p_value(),
+        match verdict(i) {
+            "holds" => format!("{} higher", p.estimator),
+            "does not hold" => format!("{} higher", p.reference),
+            _ => "no significant difference".to_string(),
+        }
+    );
+    // The primary's estimator first, then its reference, then the rest: MaxPO is the minuend.
+    let mut labels: Vec<&str> = groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "base").collect();
+    labels.sort_by_key(|l| {
+        [p.estimator.as_str(), p.reference.as_str()].iter().position(|x| x == l).unwrap_or(2)
+    });
+    let mut family: Vec<(String, String, usize, Interval)> = Vec::new();
+    for (x, ea) in labels.iter().enumerate() {
+        for eb in &labels[x + 1..] {
+            for &k in study.secondary_ks.iter().filter(|&&k| k <= n) {
+                let same = |u: &str, v: &str| (u, v) == (p.estimator.as_str(), p.reference.as_str());
+                if k == p.k && (same(ea, eb) || same(eb, ea)) {
+                    continue;
+                }
+                let (Some(ra), Some(rb)) = (runs_of(groups, ea), runs_of(groups, eb)) else { continue };
+                family.push((ea.to_string(), eb.to_string(), k, clustered(&diffs(ra, rb, k)?)));
+            }
+        }
+    }
+    let raw: Vec<f64> = family.iter().map(|f| f.3.p_value()).collect();
+    let (adjusted, name) = if study.correction == "bonferroni" {
+        (bonferroni(&raw), "Bonferroni")
+    } else {
+        (holm(&raw), "Holm")
+    };
+    let _ = writeln!(
+        s,
+        "Secondary comparisons: every pair of estimators at pass@k, k in {:?} ({} comparisons), \
+         p-values adjusted by {name}'s method over that family; a difference is significant when \
+         its adjusted p < 0.05. The unadjusted interval is shown for size.\n",
+        study.secondary_ks,
+        family.len()
+    );
+    let _ =
+        writeln!(s, "| comparison | k | difference ± 95% (unadjusted) | p | {name}-adjusted p | verdict |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for ((ea, eb, k, i), adj) in family.iter().zip(&adjusted) {
+        let v = if *adj < 0.05 {
+            if i.mean > 0.0 { format!("{ea} higher") } else { format!("{eb} higher") }
+        } else {
+            "not significant".to_string()
+        };
+        let _ = writeln!(s, "| {ea} − {eb} | {k} | {} | {:.3} | {:.3} | {v} |", cell(*i), i.p_value(), adj);
+    }
+    let _ = writeln!(s);
+    Ok(())
+}
+
+/// Writes `gradvar.md`, `gradvar.csv` (one row per unit, checkpoint and estimator),
+/// `prompts.csv` (one row per unit, checkpoint and prompt: success rate and every estimator's
+/// trace), `gradvar.json`, `config.toml` and `figures/gradvar.{png,svg}` (the EI / MaxPO ratio
+/// against the success rate over the exact bandit curves) into `out`.
 pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
     r.config.save(out)?;
     let json = serde_json::to_string_pretty(r).map_err(|e| TrainerError::Config(e.to_string()))?;
     let path = out.join("gradvar.json");
     std::fs::write(&path, json).map_err(TrainerError::io(&path))?;
-    let mut csv =
-        String::from("checkpoint,estimator,trace,trace_ci95,mean_grad_sq,zero_batches,reward_mean\n");
-    for row in &r.rows {
-        let _ = writeln!(
-            csv,
-            "{},{},{:e},{:e},{:e},{},{}",
-            row.checkpoint,
-            row.estimator,
-            row.trace,
-            row.trace_ci,
-            row.mean_grad_sq,
-            row.zero_batches,
-            row.reward_mean
-        );
-    }
-    let path = out.join("gradvar.csv");
-    std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
-    let mut checkpoints: Vec<&str> = Vec::new();
-    for row in &r.rows {
-        if !checkpoints.contains(&row.checkpoint.as_str()) {
-            checkpoints.push(&row.checkpoint);
-        }
-    }
-    let mut estimators: Vec<&str> = Vec::new();
-    for row in &r.rows {
-        if !estimators.contains(&row.estimator.as_str()) {
-            estimators.push(&row.estimator);
-        }
-    }
-    let chart_series = estimators
-        .iter()
-        .map(|e| {
-            let rows: Vec<&crate::gradvar::GradVarRow> =
-                r.rows.iter().filter(|x| x.estimator == *e).collect();
-            let x = (0..rows.len()).map(|i| i as f64).collect();
-            let y = rows.iter().map(|x| x.trace.max(1e-30)).collect();
-            let lo = rows.iter().map(|x| (x.trace - x.trace_ci).max(1e-30)).collect();
-            let hi = rows.iter().map(|x| (x.trace + x.trace_ci).max(1e-30)).collect();
-            Series::new(*e, x, y).with_band(lo, hi)
-        })
-        .collect();
-    LineChart {
-        title: format!("tr Cov(g) from the same rollouts (x: {})", checkpoints.join(", ")),
-        x_label: "checkpoint".into(),
-        y_label: "trace of the gradient covariance".into(),
-        log_x: false,
-        log_y: true,
-        series: chart_series,
-    }
-    .save(&out.join("figures").join("gradvar"))?;
-    let c = &r.config;
-    let mut s = String::new();
-    let _ = writeln!(s, "# Gradient variance from the same rollouts (`{}` preset)\n", c.preset);
-    let _ = writeln!(
-        s,
-        "At each checkpoint, M = {} independent rollout batches of the same P = {} training prompts \
-         x N = {} samples (temperature {}); every estimator's policy gradient \
-         `g = (1/P) sum_i A_i grad log pi(y_i)` at the PG scale (`Scale::Pg`: each estimates the \
-         gradient of its own objective, K = {}), unclipped, from the same rewards. \
-         `tr Cov(g)` from the M/2 disjoint pairs, `||g_a - g_b||^2 / 2`, with a 95% interval; \
-         ratios are paired (delta method). Wall time {:.1} min.\n",
-        r.batches,
-        r.prompts,
-        c.rl.group_size,
-        c.rl.sampling.temperature,
-        c.rl.k,
-        r.seconds / 60.0
+    let mut csv = String::from(
+        "study,seed,checkpoint,estimator,trace,trace_ci95,ratio_to_first,ratio_ci95,mean_grad_sq,zero_batches,reward_mean\n",
     );
-    if !command.is_empty() {
-        let _ = writeln!(s, "Command: `{command}`\n");
-    }
-    let _ = writeln!(
-        s,
-        "| checkpoint | estimator | tr Cov(g) ± 95% | ratio to {} ± 95% | ‖mean g‖² | zero-gradient batches | rollout reward |",
-        r.ratios.first().map_or("-", |x| x.reference.as_str())
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for (row, ratio) in r.rows.iter().zip(&r.ratios) {
         let _ = writeln!(
-            s,
-            "| {} | {} | {:.3e} ± {:.1e} | {:.3} ± {:.3} | {:.3e} | {:.2} | {:.3} |",
+            csv,
+            "{},{},{},{},{:e},{:e},{},{},{:e},{},{}",
+            row.study,
+            row.seed,
             row.checkpoint,
             row.estimator,
             row.trace,
@@ -913,9 +958,189 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
             row.reward_mean
         );
     }
-    let _ = writeln!(s, "\n![gradient variance](figures/gradvar.png)");
+    let path = out.join("gradvar.csv");
+    std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
+    let mut csv = format!(
+        "study,seed,checkpoint,task,prompt,success,{}\n",
+        r.estimators.iter().map(|e| format!("trace_{e}")).collect::<Vec<_>>().join(",")
+    );
+    for p in &r.prompt_rows {
+        let traces: Vec<String> = p.traces.iter().map(|t| format!("{t:e}")).collect();
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},\"{}\",{},{}",
+            p.study,
+            p.seed,
+            p.checkpoint,
+            p.task,
+            p.prompt,
+            p.success,
+            traces.join(",")
+        );
+    }
+    let path = out.join("prompts.csv");
+    std::fs::write(&path, csv).map_err(TrainerError::io(&path))?;
+
+    let c = &r.config;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Gradient variance from the same rollouts\n");
+    let units: std::collections::BTreeSet<(String, u64)> =
+        r.rows.iter().map(|x| (x.study.clone(), x.seed)).collect();
+    let _ = writeln!(
+        s,
+        "At each checkpoint of each of {} units (study x seed), M = {} independent rollout batches of the \
+         same P = {} training prompts (drawn per seed) x N = {} samples (temperature {}); every estimator's \
+         policy gradient at the PG scale (`Scale::Pg`: each estimates the gradient of its own objective, \
+         K = {}), unclipped, from the same rewards. Per prompt `T_p = tr Cov(sum_i A_i grad log pi(y_i))` \
+         from the M/2 disjoint pairs `||g_a - g_b||^2 / 2`; the RL step's gradient `(1/P) sum_p g_p` has \
+         `tr Cov = (1/P^2) sum_p T_p`. Wall time {:.1} min.\n",
+        units.len(),
+        r.batches,
+        r.prompts,
+        c.rl.group_size,
+        c.rl.sampling.temperature,
+        c.rl.k,
+        r.seconds / 60.0
+    );
+    if !command.is_empty() {
+        let _ = writeln!(s, "Command: `{command}`\n");
+    }
+    let ei = ["pkpo-loo1", "ei"].into_iter().find(|e| r.estimators.iter().any(|x| x == e));
+    if let (Some(ei), true) = (ei, r.estimators.iter().any(|x| x == "maxpo")) {
+        use crate::mechanism::Shape;
+        let shapes = [Shape::Spread(1024), Shape::OneCorrect(1024)];
+        let m = crate::mechanism::analyse(r, ei, "maxpo", &shapes)?;
+        mechanism_section(&mut s, &m);
+        let bx: Vec<f64> = (1..=99).map(|i| f64::from(i) / 100.0).collect();
+        let (num, den): (maxk_core::Estimator, maxk_core::Estimator) = (ei.parse()?, "maxpo".parse()?);
+        let mut series = Vec::new();
+        for &a in &shapes {
+            let y = bx
+                .iter()
+                .map(|&p| crate::mechanism::bandit_ratio(num, den, p, a, m.n, m.k))
+                .collect::<Result<Vec<_>>>()?;
+            series.push(Series::new(format!("bandit (exact), {}", a.label()), bx.clone(), y));
+        }
+        series.push(Series::new("equal variance", vec![0.01, 0.99], vec![1.0, 1.0]));
+        series.push(
+            Series::new(
+                "LM, binned prompts, 95% t over seeds",
+                m.bins.iter().map(|b| b.success).collect(),
+                m.bins.iter().map(|b| b.ratio.mean).collect(),
+            )
+            .with_band(
+                m.bins.iter().map(|b| b.ratio.lo).collect(),
+                m.bins.iter().map(|b| b.ratio.hi).collect(),
+            ),
+        );
+        LineChart {
+            title: format!("tr Cov({ei}) / tr Cov(maxpo) vs success rate, N = {}, K = {}", m.n, m.k),
+            x_label: "success rate of the prompt's rollouts".into(),
+            y_label: "variance ratio (> 1: the L2O baseline lowers it)".into(),
+            log_x: true,
+            log_y: true,
+            series,
+        }
+        .save(&out.join("figures").join("gradvar"))?;
+        let _ = writeln!(s, "![variance ratio against success rate](figures/gradvar.png)\n");
+    }
+    let _ = writeln!(s, "## Per unit and checkpoint (rollout noise only)\n");
+    let _ = writeln!(
+        s,
+        "Intervals here cover the rollout noise at fixed prompts and weights (t over the M/2 pairs); \
+         the sections above also cover the draw of prompts and seeds.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| study | seed | checkpoint | estimator | tr Cov(g) ± 95% | ratio to {} ± 95% | ‖mean g‖² | zero-gradient batches | rollout reward |",
+        r.ratios.first().map_or("-", |x| x.reference.as_str())
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for (row, ratio) in r.rows.iter().zip(&r.ratios) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.3e} ± {:.1e} | {:.3} ± {:.3} | {:.3e} | {:.2} | {:.3} |",
+            row.study,
+            row.seed,
+            row.checkpoint,
+            row.estimator,
+            row.trace,
+            row.trace_ci,
+            ratio.ratio,
+            ratio.ci,
+            row.mean_grad_sq,
+            row.zero_batches,
+            row.reward_mean
+        );
+    }
     let path = out.join("gradvar.md");
     std::fs::write(&path, s).map_err(TrainerError::io(path))
+}
+
+fn ci_cell(c: maxk_experiments::stats::Ci) -> String {
+    format!("{:.3} [{:.3}, {:.3}]", c.mean, c.lo, c.hi)
+}
+
+/// The markdown of [`crate::mechanism::Mechanism`].
+fn mechanism_section(s: &mut String, m: &crate::mechanism::Mechanism) {
+    let _ = writeln!(
+        s,
+        "## tr Cov({}) / tr Cov({}) against the success rate\n\nAbove 1: the L2O baseline lowers the \
+         variance. Per unit (seed) the ratio of summed per-prompt traces in each bin; geometric mean \
+         and 95% t interval over units (covers prompts and seeds). Prompts whose rollouts all failed or \
+         all succeeded have no gradient and are left out. Bandit: the exact ratio for binary rewards on \
+         two-class policies over A actions (success mass spread over pA actions, or one correct action) at \
+         the bin's mean success rate, N = {}, K = {} (`maxk_experiments::exact`).\n",
+        m.numerator, m.denominator, m.n, m.k
+    );
+    let _ = write!(s, "| success rate | prompt-checkpoints | mean success | LM ratio [95% CI] | units |");
+    for a in &m.bandit_shapes {
+        let _ = write!(s, " bandit, {} |", a.label());
+    }
+    let _ = writeln!(s, "\n|---|---|---|---|---|{}", "---|".repeat(m.bandit_shapes.len()));
+    for b in &m.bins {
+        let _ = write!(
+            s,
+            "| ({}, {}] | {} | {:.3} | {} | {} |",
+            b.lo,
+            b.hi,
+            b.prompts,
+            b.success,
+            ci_cell(b.ratio),
+            b.ratio.n
+        );
+        for x in &b.bandit {
+            let _ = write!(s, " {x:.3} |");
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(
+        s,
+        "\nRegression of ln(ratio) on the success rate, per unit, over units: intercept {}, slope {} \
+         ({} units); the fitted ratio crosses 1 at success rate {}.\n",
+        ci_cell(m.fit.intercept),
+        ci_cell(m.fit.slope),
+        m.fit.slope.n,
+        m.crossing.map_or("– (not in (0, 1))".to_string(), |x| format!("{x:.3}"))
+    );
+    let _ =
+        writeln!(s, "Batch gradient of the RL step (all P prompts), per study and checkpoint, over seeds:\n");
+    let _ = writeln!(
+        s,
+        "| study | checkpoint | rollout success [95% CI] | ratio [95% CI] | seeds |\n|---|---|---|---|---|"
+    );
+    for c in &m.checkpoints {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            c.study,
+            c.checkpoint,
+            ci_cell(c.success),
+            ci_cell(c.ratio),
+            c.ratio.n
+        );
+    }
+    let _ = writeln!(s);
 }
 
 #[cfg(test)]
@@ -936,5 +1161,10 @@ mod tests {
         assert!((one.half - 1.96 * (0.01f64 / 3.0).sqrt()).abs() < 1e-12);
         assert_eq!(verdict(one), "holds");
         assert!(clustered(&[]).mean.is_nan());
+        // t = 0.3 / sqrt(0.01 + 0.01/3) = 2.598 with 1 df: p = 1 - 2 atan(2.598)/pi.
+        let t = 0.3 / (0.01f64 + 0.01 / 3.0).sqrt();
+        let want = 1.0 - 2.0 * t.atan() / std::f64::consts::PI;
+        assert!((i.p_value() - want).abs() < 1e-9, "{} vs {want}", i.p_value());
+        assert!(one.p_value().is_nan());
     }
 }

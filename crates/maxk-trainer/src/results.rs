@@ -31,6 +31,10 @@ pub struct RunResult {
     /// `eval.at_rollout_temperature` is set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evals_rollout: Vec<TaskEval>,
+    /// The base model's rollout success rate on the validation problems before RL
+    /// ([`crate::eval::validation_rollout_success`]; base models of a study with `[tune]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_rollout_success: Option<f64>,
     /// Variance proxy per RL step (empty for the base model).
     pub var_proxy: Vec<f64>,
     /// Training curves (empty for the base model).

@@ -5,10 +5,12 @@ the metric names, the check that a framework's private hooks still exist, and pa
 when it is imported. Imports no framework.
 
 Every adapter reads its maxk options through :meth:`Settings.read`; a new option is a new field
-of :class:`Settings` (and of :data:`FIELDS`), and every adapter then accepts it under its own
-spelling (verl ``+algorithm.maxk_<field>``, TRL ``maxk_<field>``, OpenRLHF
-``--algo.advantage.maxk_<field>``, SkyRL ``maxk.<field>``, slime's YAML ``maxk_<field>``, rLLM's
-``configure(<field>=)``, ms-swift's ``MAXK_<FIELD>`` environment variables).
+of :class:`Settings` (and of :data:`FIELDS`), which each adapter's getter reads under its own
+spelling: verl ``+algorithm.maxk_<field>``, TRL ``maxk_<field>`` (trainer argument or
+``MaxKGRPOConfig`` field), OpenRLHF ``--algo.advantage.maxk_<field>``, SkyRL ``maxk.<field>``,
+slime's YAML ``maxk_<field>``, rLLM's ``configure(<field>=)``, ms-swift's ``MAXK_<FIELD>``
+environment variables. Where a framework's parser declares its options (OpenRLHF's argparse
+block, ``MaxKGRPOConfig``, ``configure``), the new option is declared there too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -100,7 +102,6 @@ class Settings:
         *,
         k_hint: str,
         estimator: str | None = None,
-        defaults: dict[str, Any] | None = None,
         start_step: int = 0,
     ) -> Settings:
         """The settings from a framework's config.
@@ -113,7 +114,6 @@ class Settings:
             k_hint: how to set K in this framework, for the error of an estimator that needs K.
             estimator: the estimator when the framework chose it (its own estimator name);
                 else ``get("estimator")``, else ``"maxpo"``.
-            defaults: values for fields the config leaves unset.
             start_step: first step of a K schedule whose hook gets no step (resumed runs).
 
         Raises:
@@ -122,9 +122,6 @@ class Settings:
                 K for an estimator that needs one.
         """
         raw = {f: get(f) for f in FIELDS}
-        for name, value in (defaults or {}).items():
-            if not _is_set(raw.get(name)):
-                raw[name] = value
         if estimator is None:
             estimator = str(raw["estimator"]) if _is_set(raw["estimator"]) else "maxpo"
         mixture = str(raw["mixture"]).strip() if _is_set(raw.get("mixture")) else None
@@ -167,13 +164,12 @@ class Settings:
         return cls(**out, start_step=start_step)
 
     @classmethod
-    def from_env(cls, prefix: str = "MAXK_", *, k_hint: str, estimator: str | None = None,
-                 defaults: dict[str, Any] | None = None) -> Settings:
+    def from_env(cls, *, k_hint: str, estimator: str | None = None) -> Settings:
         """The settings from environment variables ``MAXK_ESTIMATOR``, ``MAXK_K``,
-        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS``."""
+        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS`` (empty = unset)."""
         return cls.read(
-            lambda f: os.environ.get(prefix + f.upper()), lambda f: prefix + f.upper(),
-            k_hint=k_hint, estimator=estimator, defaults=defaults,
+            lambda f: os.environ.get(f"MAXK_{f.upper()}"), lambda f: f"MAXK_{f.upper()}",
+            k_hint=k_hint, estimator=estimator,
         )
 
     def ks(self) -> list[int]:
@@ -226,13 +222,6 @@ class Settings:
         return maxk.advantages_with_diagnostics(
             scores, index, self.k_now(step), self.estimator, self.scale, self.small_groups
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (the schedule as its dict), e.g. to bind into pickled functions."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.k_schedule is not None:
-            out["k_schedule"] = self.k_schedule.to_dict()
-        return out
 
 
 def _check_mixture(mixture: str) -> None:
@@ -449,8 +438,8 @@ class MetricsBuffer:
 
 def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]], why: str) -> None:
     """Raises RuntimeError unless ``owner`` (a class or module) has every hook of ``hooks``
-    (name -> parameter names it must accept, in order, after ``self`` for methods), naming
-    each missing or changed one. ``why``: what the adapter needs them for."""
+    (name -> parameter names it must accept, in order, after ``self`` for methods; a wrapper's
+    ``*args`` accepts them), naming each missing or changed one. ``why``: what the adapter needs them for."""
     problems = []
     for name, params in hooks.items():
         fn = getattr(owner, name, None)
@@ -458,11 +447,11 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             problems.append(f"{name} is missing")
             continue
         try:
-            got = [p for p in inspect.signature(fn).parameters if p != "self"]
+            got = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
         except (TypeError, ValueError):
             continue
-        if got[: len(params)] != list(params):
-            problems.append(f"{name}({', '.join(got)}) no longer takes ({', '.join(params)})")
+        if not _accepts(got, params):
+            problems.append(f"{name}({', '.join(str(p) for p in got)}) no longer takes ({', '.join(params)})")
     if problems:
         version = getattr(sys.modules.get(framework.lower()), "__version__", "this version")
         raise RuntimeError(
@@ -470,6 +459,19 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             + f". maxk needs these private hooks to {why}; refusing to train on {framework}'s own advantages. "
             f"Install a {framework} version maxk supports (docs/python.md)."
         )
+
+
+def _accepts(got: list[inspect.Parameter], params: tuple[str, ...]) -> bool:
+    """Whether parameters ``got`` take ``params`` positionally, in order; a ``*args`` (a
+    wrapper's, Unsloth's) takes whatever remains."""
+    for i, expected in enumerate(params):
+        if i >= len(got):
+            return False
+        if got[i].kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if got[i].name != expected:
+            return False
+    return True
 
 
 def calls(fn: Any, name: str) -> bool:

@@ -211,7 +211,8 @@ class MaxKGRPOTrainer(GRPOTrainer):
                  "small_groups": maxk_small_groups, "mixture": maxk_mixture, "maj": maxk_maj}
 
         def get(name: str) -> Any:  # the trainer's argument, else the config's field
-            return given[name] if given[name] is not None else getattr(self.args, f"maxk_{name}", None)
+            value = given.get(name)
+            return value if value is not None else getattr(self.args, f"maxk_{name}", None)
 
         settings = Settings.read(
             get, lambda name: f"maxk_{name}", k_hint="pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)"

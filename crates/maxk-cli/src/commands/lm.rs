@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use maxk_core::{Estimator, Scale};
 use maxk_trainer::backend::{DeviceKind, dispatch};
 use maxk_trainer::config::LmConfig;
-use maxk_trainer::gradvar::GradVar;
+use maxk_trainer::gradvar::{GradVar, GradVarResults, Unit};
 use maxk_trainer::pipeline::{Bench, Reproduce, Stage, StageJob};
 
 /// Train and evaluate a small language model with max@K policy gradients.
@@ -202,9 +202,22 @@ struct GradVarArgs {
     common: Common,
     #[command(flatten)]
     overrides: Overrides,
-    /// A checkpoint as LABEL=PATH (repeatable), e.g. base=.../base.safetensors.
-    #[arg(long = "weights", value_name = "LABEL=PATH", required = true)]
+    /// A checkpoint as LABEL=PATH (repeatable), e.g. base=.../base.safetensors, of the model of
+    /// the config.
+    #[arg(long = "weights", value_name = "LABEL=PATH", required_unless_present_any = ["study", "merge"])]
     weights: Vec<String>,
+    /// Measure nothing: merge the gradvar.json of earlier runs (repeatable) and write their
+    /// joint report into --out.
+    #[arg(long, value_name = "GRADVAR_JSON", conflicts_with_all = ["weights", "study"])]
+    merge: Vec<PathBuf>,
+    /// A `maxk lm reproduce` output directory as LABEL=DIR (repeatable, conflicts with
+    /// --weights and the config flags): every seed of it, with its resolved config and the
+    /// checkpoints of --checkpoints.
+    #[arg(long, value_name = "LABEL=DIR", conflicts_with_all = ["weights", "config", "preset"])]
+    study: Vec<String>,
+    /// The checkpoints of every seed of a --study: base, mid-<run>, final-<run>.
+    #[arg(long, value_delimiter = ',', default_value = "base,mid-maxpo,final-maxpo")]
+    checkpoints: Vec<String>,
     /// Comma-separated estimator ids; ratios are taken against the first.
     #[arg(long, value_delimiter = ',', value_name = "IDS", default_value = "maxpo,pkpo-loo1,ei,grpo")]
     estimators: Vec<Estimator>,
@@ -292,23 +305,41 @@ fn stage(s: StageArgs, name: &str, stage: Stage, f: impl FnOnce(&mut LmConfig)) 
     Ok(())
 }
 
+/// `LABEL=PATH` of `flag`.
+fn label_path(flag: &str, w: &str) -> Result<(String, PathBuf)> {
+    match w.split_once('=') {
+        Some((label, path)) if !label.is_empty() && !path.is_empty() => {
+            Ok((label.to_string(), PathBuf::from(path)))
+        }
+        _ => bail!("--{flag} {w:?}: expected LABEL=PATH"),
+    }
+}
+
 fn gradvar(a: GradVarArgs) -> Result<()> {
-    let mut cfg = a.common.config()?;
-    a.overrides.apply(&mut cfg);
-    let checkpoints = a
-        .weights
-        .iter()
-        .map(|w| match w.split_once('=') {
-            Some((label, path)) if !label.is_empty() && !path.is_empty() => {
-                Ok((label.to_string(), PathBuf::from(path)))
-            }
-            _ => bail!("--weights {w:?}: expected LABEL=PATH"),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    if !a.merge.is_empty() {
+        let parts = a.merge.iter().map(|p| GradVarResults::load(p)).collect::<Result<Vec<_>, _>>()?;
+        let results = GradVarResults::merge(parts)?;
+        let out = a.common.out("gradvar")?;
+        maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+        println!("wrote {}", out.join("gradvar.md").display());
+        return Ok(());
+    }
+    let units = if a.study.is_empty() {
+        let mut cfg = a.common.config()?;
+        a.overrides.apply(&mut cfg);
+        let checkpoints = a.weights.iter().map(|w| label_path("weights", w)).collect::<Result<Vec<_>>>()?;
+        vec![Unit { study: String::new(), cfg, checkpoints }]
+    } else {
+        let mut units = Vec::new();
+        for s in &a.study {
+            let (label, dir) = label_path("study", s)?;
+            units.extend(Unit::from_study(&label, &dir, &a.checkpoints)?);
+        }
+        units
+    };
     let out = a.common.out("gradvar")?;
     let job = GradVar {
-        cfg,
-        checkpoints,
+        units,
         estimators: a.estimators,
         batches: a.batches,
         prompts: a.prompts,
@@ -318,8 +349,8 @@ fn gradvar(a: GradVarArgs) -> Result<()> {
     maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
     for r in &results.ratios {
         println!(
-            "{}: tr Cov(g) {} / {} = {:.3} +- {:.3}",
-            r.checkpoint, r.estimator, r.reference, r.ratio, r.ci
+            "{} seed {} {}: tr Cov(g) {} / {} = {:.3} +- {:.3}",
+            r.study, r.seed, r.checkpoint, r.estimator, r.reference, r.ratio, r.ci
         );
     }
     println!("wrote {}", out.join("gradvar.md").display());

@@ -70,7 +70,7 @@ unsafe impl Sync for OutPtr {}
 
 /// `c = a b + (c if accumulate)`, with `c` row-major `[m, n]`, `a` logical `[m, k]`, `b`
 /// logical `[k, n]`. The output is split into blocks of at most [`BLOCK`] rows (or columns when
-/// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the `gemm` crate.
+/// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the `gemm-f32` crate.
 pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
@@ -108,7 +108,8 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         // parallel loop finishes before `matmul` returns); `a` and `b` are only read.
         #[allow(unsafe_code)]
         unsafe {
-            gemm::gemm(
+            // What `gemm::gemm` calls for f32: the kernel chosen for this CPU at first use.
+            gemm_f32::gemm::f32::get_gemm_fn()(
                 rows,
                 cols,
                 k,
@@ -127,7 +128,7 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
                 false,
                 false,
                 false,
-                gemm::Parallelism::None,
+                gemm_common::Parallelism::None,
             );
         }
     };
