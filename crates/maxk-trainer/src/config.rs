@@ -466,7 +466,6 @@ mod tests {
     }
 
     #[test]
-<<<<<<< HEAD
     fn a_mixture_of_k_is_one_rl_key() {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.rl.mixture = Some("1:1,4:0.5".into());
@@ -480,7 +479,9 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("invalid mixture"));
         c.rl.mixture = Some("harmonic".into());
         c.validate().unwrap();
-=======
+    }
+
+    #[test]
     fn study_endpoints_round_trip_and_bad_ones_are_errors() {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.study = Some(StudyConfig {
@@ -504,7 +505,6 @@ mod tests {
         assert!(with(&|s| s.primary.reference = "maxpo".into()).contains("itself"));
         assert!(with(&|s| s.correction = "none".into()).contains("none"));
         assert!(with(&|s| s.primary.estimator = "nope".into()).contains("nope"));
->>>>>>> main
     }
 
     #[test]
