@@ -13,7 +13,7 @@ trl = require("trl")
 torch = require("torch")
 transformers = require("transformers")
 
-from trl_tiny import tiny_trainer  # noqa: E402
+from trl_tiny import reward_b, tiny_trainer  # noqa: E402
 
 from trl import GRPOTrainer  # noqa: E402
 
