@@ -341,6 +341,22 @@ def test_direct_call_defaults_to_zero_for_small_groups():
     assert m["maxk/small_groups"] == 1 and maxk_verl.drain_metrics() == {}
 
 
+def test_half_precision_rewards_are_summed_in_float32_and_checked():
+    # Rows of float16 rewards whose sums (120000) overflow float16 but not float32.
+    token_level_rewards = torch.zeros(3, 2, dtype=torch.float16)
+    token_level_rewards[0] = torch.tensor([60000.0, 60000.0])
+    uid = np.array(["a", "a", "a"], dtype=object)
+    fn = core_algos.get_adv_estimator_fn("maxk_rloo")
+    adv, _ = fn(token_level_rewards, torch.ones(3, 2), index=uid, config={"maxk_k": 1})
+    assert adv.dtype == torch.float32 and bool(torch.isfinite(adv).all())
+    want = maxk.advantages(np.array([120000.0, 0.0, 0.0], dtype=np.float32), 1, "rloo")
+    assert torch.equal(adv, torch.from_numpy(want).unsqueeze(-1).expand(3, 2))
+    # With a float16 mask the result is float16, where 120000 does not fit: an error, not inf.
+    with pytest.raises(ValueError, match="beyond the range of torch.float16"):
+        fn(token_level_rewards, torch.ones(3, 2, dtype=torch.float16), index=uid, config={"maxk_k": 1})
+    maxk_verl.drain_metrics()
+
+
 def test_validation_metrics_unbiased_pass_at_k():
     sources = ["gsm8k"] * 8
     uids = ["a"] * 4 + ["b"] * 4
