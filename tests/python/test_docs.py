@@ -225,11 +225,13 @@ def test_skyrl_block():
     (launch,) = [c for c in commands(blocks()["skyrl"]) if c[0] == "python"]
     assert launch[:3] == ["python", "-m", "maxk.integrations.skyrl"]
     rest, settings = maxk_skyrl._split_argv(launch[3:])
-    maxk_skyrl.register(settings.get("k"), scale=settings.get("scale", "none"))
+    maxk_skyrl.register(**settings)
+    maxk_skyrl.check_command_line(rest, settings)  # the launcher's start-up check passes
     cfg = SkyRLTrainConfig.from_cli_overrides(rest)
     name = cfg.trainer.algorithm.advantage_estimator
     fn = ppo_utils.AdvantageEstimatorRegistry.get(name)
-    assert fn.keywords["estimator"] == "maxpo" and fn.keywords["k_schedule"] == {"kind": "constant", "k": 4}
+    assert fn.keywords["estimator"] == "maxpo"
+    assert (fn.keywords["settings"].k, fn.keywords["settings"].k_schedule) == (4, None)
     assert cfg.generator.n_samples_per_prompt == 8
 
 

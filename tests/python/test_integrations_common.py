@@ -78,7 +78,7 @@ def test_every_adapter_is_listed_and_reads_settings_through_common():
         source = (root / f"{name}.py").read_text()
         assert "Settings.read(" in source or "Settings.from_env(" in source, name
         assert not re.search(r"small_groups\s*=\s*\"error\"", source), name  # the default is zero everywhere
-    assert FIELDS == ("estimator", "k", "k_schedule", "scale", "small_groups")
+    assert FIELDS == ("estimator", "k", "k_schedule", "scale", "small_groups", "mixture", "maj")
 
 
 def test_calls_sees_through_closures():

@@ -365,3 +365,32 @@ def test_validation_metrics_unbiased_pass_at_k():
     want = (maxk.pass_at_k(4, 1, 2) + maxk.pass_at_k(4, 2, 2)) / 2
     assert out["val-core/gsm8k/acc/maxk_pass@2"] == pytest.approx(want)
     assert out["val-core/gsm8k/acc/maxk_pass@1"] == pytest.approx(3 / 8)
+
+
+def test_mixture_of_k_is_one_config_key():
+    """`+algorithm.maxk_mixture=...` trains on sum_k w_k J_k (here pass@1 + 0.5 pass@4, then
+    MaxRL's harmonic mixture on continuous rewards), through verl's own compute_advantage."""
+    maxk_verl.drain_metrics()
+    for mixture in ("1:1,4:0.5", "harmonic"):
+        data, token_rewards, mask, uid = make_batch(seed=2)
+        config = OmegaConf.create({"maxk_mixture": mixture})
+        out = compute_advantage(data, adv_estimator="maxpo", config=config)
+        scores = token_rewards.sum(-1)
+        if mixture == "harmonic":
+            want = maxk.mixture_advantages(scores, mixture, index=uid)
+        else:  # the groups of 4 are too small for K = 4: 0 under the default small_groups=zero
+            small = np.isin(uid, ["uid-0", "uid-4"])
+            want = torch.zeros_like(scores)
+            want[torch.as_tensor(~small)] = maxk.mixture_advantages(scores[torch.as_tensor(~small)], mixture, index=uid[~small])
+        torch.testing.assert_close(out.batch["advantages"], want.unsqueeze(-1) * mask, rtol=0, atol=0)
+        for g in set(uid):
+            assert abs(float(want[torch.as_tensor(uid == g)].sum())) < 1e-5
+    metrics = maxk_verl.drain_metrics()
+    assert {"maxk/max@1", "maxk/max@4", "maxk/mixture_objective", "maxk/small_groups"} <= set(metrics)
+    with pytest.raises(ValueError, match=r"\+algorithm\.maxk_mixture='1:x': invalid mixture \"1:x\""):
+        compute_advantage(make_batch()[0], adv_estimator="maxpo", config=OmegaConf.create({"maxk_mixture": "1:x"}))
+    with pytest.raises(ValueError, match=r"group id 'uid-[04]': k = 4 is out of range for mixture"):
+        compute_advantage(
+            make_batch()[0], adv_estimator="maxpo",
+            config=OmegaConf.create({"maxk_mixture": "4", "maxk_small_groups": "error"}),
+        )

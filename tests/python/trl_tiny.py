@@ -53,10 +53,11 @@ def reward_b(completions, **kwargs):
 
 
 def tiny_trainer(trainer_cls, output_dir, per_device_train_batch_size: int, max_steps: int,
-                 trainer_kwargs: dict | None = None, **config):
+                 trainer_kwargs: dict | None = None, reward_funcs: list | None = None, **config):
     """``trainer_cls`` (MaxKGRPOTrainer or a subclass) on the tiny model, PROMPTS and the two
-    reward functions, CPU-sized; ``config``: more MaxKGRPOConfig fields (num_generations,
-    maxk_k, ...), ``trainer_kwargs``: the trainer's own keyword arguments."""
+    reward functions (or ``reward_funcs``), CPU-sized; ``config``: more MaxKGRPOConfig fields
+    (num_generations, maxk_k, reward_weights, ...), ``trainer_kwargs``: the trainer's own keyword
+    arguments."""
     from datasets import Dataset
 
     from maxk.integrations.trl import MaxKGRPOConfig
@@ -74,12 +75,11 @@ def tiny_trainer(trainer_cls, output_dir, per_device_train_batch_size: int, max_
         use_cpu=True,
         bf16=False,
         seed=0,
-        reward_weights=REWARD_WEIGHTS,
-        **config,
+        **{"reward_weights": REWARD_WEIGHTS, **config},
     )
     return trainer_cls(
         model=tiny_model(tokenizer),
-        reward_funcs=[reward_a, reward_b],
+        reward_funcs=reward_funcs or [reward_a, reward_b],
         args=args,
         train_dataset=Dataset.from_dict({"prompt": PROMPTS}),
         processing_class=tokenizer,

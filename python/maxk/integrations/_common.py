@@ -38,8 +38,11 @@ DEFAULT_SMALL_GROUPS = "zero"
 #: Prefix of every metric the adapters log.
 PREFIX = "maxk/"
 
+#: The maj@K tie rules (:func:`maxk.maj_advantages`).
+MAJ_TIES = ("split", "wrong")
+
 #: The maxk settings every adapter reads (:class:`Settings`' fields, in this order).
-FIELDS = ("estimator", "k", "k_schedule", "scale", "small_groups")
+FIELDS = ("estimator", "k", "k_schedule", "scale", "small_groups", "mixture", "maj")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -65,11 +68,25 @@ class Settings:
     k_schedule: KSchedule | None = None
     scale: str = "none"
     small_groups: str = DEFAULT_SMALL_GROUPS
+    #: A mixture of K instead of the estimator: ``"1:1,8:0.5"`` (pass@1 + 0.5 pass@8) or
+    #: ``"harmonic"`` (MaxRL / N on binary rewards, defined for any reward); see
+    #: :func:`maxk.mixture_advantages`. K, the schedule and the scale are then unused.
+    mixture: str | None = None
+    #: maj@K (majority vote) at K instead of the estimator, with this tie rule (``"split"`` or
+    #: ``"wrong"``, :func:`maxk.maj_advantages`); needs each sample's answer key, which only
+    #: the TRL adapter receives (a reward function's ``log_extra("maxk_answer", answers)``).
+    maj: str | None = None
     #: First step of the schedule (resumed runs whose hook gets no step).
     start_step: int = 0
 
     def __post_init__(self) -> None:
         maxk.estimator_info(self.estimator)  # unknown id: the core's message, listing the known ones
+        if self.mixture is not None:
+            _check_mixture(self.mixture)
+        if self.maj is not None and self.maj not in MAJ_TIES:
+            raise ValueError(f"unknown maj@K tie rule {self.maj!r}; known: {', '.join(MAJ_TIES)}")
+        if self.maj is not None and self.mixture is not None:
+            raise ValueError("give a mixture or maj@K, not both")
         if self.scale not in maxk.scales():
             raise ValueError(f"unknown scale {self.scale!r}; known: {', '.join(maxk.scales())}")
         if self.small_groups not in maxk.small_groups_rules():
@@ -107,6 +124,12 @@ class Settings:
         raw = {f: get(f) for f in FIELDS}
         if estimator is None:
             estimator = str(raw["estimator"]) if _is_set(raw["estimator"]) else "maxpo"
+        mixture = str(raw["mixture"]).strip() if _is_set(raw.get("mixture")) else None
+        if mixture is not None:
+            try:
+                _check_mixture(mixture)
+            except ValueError as e:
+                raise ValueError(f"{name_of('mixture')}={mixture!r}: {e}") from None
         try:
             info = maxk.estimator_info(estimator)
         except ValueError as e:
@@ -123,11 +146,16 @@ class Settings:
             k_value = parsed.k_at(0)
         elif _is_set(k):
             k_value = _positive_int(name_of("k"), k)
-        elif info.uses_k:
+        elif info.uses_k and mixture is None:
             raise ValueError(f"maxk estimator {estimator!r} needs K: {k_hint}")
         else:
             k_value = 1
-        out: dict[str, Any] = {"estimator": estimator, "k": k_value, "k_schedule": parsed}
+        maj = str(raw["maj"]).strip() if _is_set(raw.get("maj")) else None
+        if maj is not None and maj not in MAJ_TIES:
+            raise ValueError(f"{name_of('maj')}={maj!r}: unknown maj@K tie rule; known: {', '.join(MAJ_TIES)}")
+        out: dict[str, Any] = {
+            "estimator": estimator, "k": k_value, "k_schedule": parsed, "mixture": mixture, "maj": maj,
+        }
         for name, known in (("scale", maxk.scales()), ("small_groups", maxk.small_groups_rules())):
             value = str(raw[name]) if _is_set(raw[name]) else getattr(cls, name)
             if value not in known:
@@ -161,16 +189,105 @@ class Settings:
 
     def check_group_size(self, n: int, where: Callable[[int], str]) -> None:
         """:func:`check_group_size` for every K these settings reach; ``where(k)`` names the
-        framework settings in the message."""
+        framework settings in the message. A mixture needs groups of more than its largest K."""
+        if self.maj is not None:
+            for k in self.ks():
+                try:
+                    maxk.maj_advantages(list(range(max(int(n), 0))), [False] * max(int(n), 0), k)
+                except ValueError as e:
+                    if self.small_groups in ("error", "zero") or n < 1:
+                        raise ValueError(f"{where(k)} and maj@K: {e}") from None
+            return
+        if self.mixture is not None:
+            try:
+                maxk.mixture_advantages([0.0] * max(int(n), 0), self.mixture)
+            except ValueError as e:
+                if self.small_groups in ("error", "zero") or n < 1:
+                    raise ValueError(f"{where(self.k)} and mixture {self.mixture!r}: {e}") from None
+            return
         for k in self.ks():
             check_group_size(self.estimator, k, n, self.scale, self.small_groups, where(k))
 
     def advantages(self, scores: Any, index: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
         """The advantages of a flat batch (sample ``i`` in group ``index[i]``) and the step's
-        diagnostics (:func:`maxk.advantages_with_diagnostics`), at :meth:`k_now`."""
+        diagnostics (:func:`maxk.advantages_with_diagnostics`), at :meth:`k_now`; for a
+        :attr:`mixture`, its advantages (:func:`mixture_advantages`)."""
+        if self.mixture is not None:
+            return mixture_advantages(scores, index, self.mixture, self.small_groups)
+        if self.maj is not None:
+            raise ValueError(
+                "maj@K needs each sample's answer key, which this framework's advantage hook does not "
+                "receive; maj@K is supported in TRL (MaxKGRPOTrainer, maxk_maj), see docs/python.md"
+            )
         return maxk.advantages_with_diagnostics(
             scores, index, self.k_now(step), self.estimator, self.scale, self.small_groups
         )
+
+
+def _check_mixture(mixture: str) -> None:
+    """The core's ``ValueError`` for a mixture text that does not parse."""
+    maxk._maxk.mixture_terms(mixture)
+
+
+def mixture_advantages(scores: Any, index: Any, mixture: str, small_groups: str) -> tuple[Any, dict[str, Any]]:
+    """Mixture-of-K advantages of a flat batch and the step's diagnostics with ``rho@k`` per term
+    (:func:`maxk.mixture_diagnostics`). A group too small for the mixture's largest K raises
+    under ``small_groups="error"``; under every other rule it gets advantage 0 (a mixture has no
+    smaller K to fall back to) and is counted in ``small_groups``."""
+    import numpy as np
+
+    from maxk import _as_array, _dense_ids, _named_groups
+
+    array, back = _as_array(scores, "scores")
+    ids, labels = _dense_ids(index)
+    _, group, sizes = np.unique(ids, return_inverse=True, return_counts=True)
+    terms = maxk._maxk.mixture_terms(mixture)
+    need = 2 if terms is None else max(k for k, _ in terms) + 1
+    keep = sizes[group] >= need if small_groups != "error" else np.ones(array.shape[0], dtype=bool)
+    out = np.zeros_like(array)
+    if keep.any():
+        with _named_groups(labels):
+            out[keep] = maxk.mixture_advantages(array[keep], mixture, index=ids[keep])
+    diag = maxk.diagnostics(array, ids, 1, estimator=None, advantages=out)
+    diag.update(maxk.mixture_diagnostics(array, ids, mixture))
+    diag["small_groups"] = int((sizes < need).sum()) if small_groups != "error" else 0
+    diag["small_group_samples"] = int((~keep).sum())
+    return back(out), diag
+
+
+def maj_advantages(
+    scores: Any, index: Any, answers: Any, k: int, ties: str, small_groups: str
+) -> tuple[Any, dict[str, Any]]:
+    """maj@K advantages of a flat batch (verdict: score > 0; ``answers`` one key per sample) and
+    the step's diagnostics with ``maj@k`` (the mean over groups of the unbiased maj@K). A group
+    of at most K samples raises under ``small_groups="error"`` and gets 0 otherwise."""
+    import numpy as np
+
+    from maxk import _as_array, _dense_ids, _named_groups
+
+    array, back = _as_array(scores, "scores")
+    ids, labels = _dense_ids(index)
+    answers = list(answers)
+    if len(answers) != array.shape[0]:
+        raise ValueError(f"{len(answers)} answer keys for {array.shape[0]} samples: give one per sample")
+    _, group, sizes = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = sizes[group] > k if small_groups != "error" else np.ones(array.shape[0], dtype=bool)
+    correct = np.asarray(array) > 0
+    out = np.zeros(array.shape[0], dtype=np.float64)
+    if keep.any():
+        kept = [a for a, x in zip(answers, keep) if x]
+        with _named_groups(labels):
+            out[keep] = maxk.maj_advantages(kept, correct[keep], k, index=ids[keep], ties=ties)
+    diag = maxk.diagnostics(array, ids, k, estimator=None, advantages=out.astype(array.dtype))
+    values = [
+        maxk.maj_at_k([answers[i] for i in members], correct[members], k, ties)
+        for members in (np.flatnonzero(group == g) for g in range(len(sizes)))
+        if len(members) >= k
+    ]
+    diag["maj@k"] = float(np.mean(values)) if values else None
+    diag["small_groups"] = int((sizes <= k).sum()) if small_groups != "error" else 0
+    diag["small_group_samples"] = int((~keep).sum())
+    return back(out.astype(array.dtype)), diag
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -282,6 +399,12 @@ def metrics(diag: dict[str, Any], prefix: str = PREFIX) -> dict[str, float]:
         f"{prefix}adv_abs_max": diag["adv_abs_max"],
         f"{prefix}groups": diag["groups"],
     }
+    # a mixture's rho per term and its objective estimate
+    out.update({f"{prefix}max@{name[4:]}": v for name, v in diag.items() if name.startswith("rho@")})
+    if "objective" in diag:
+        out[f"{prefix}mixture_objective"] = diag["objective"]
+    if "maj@k" in diag:
+        out[f"{prefix}maj@{k}"] = diag["maj@k"]
     return {name: float(v) for name, v in out.items() if v is not None}
 
 
