@@ -21,8 +21,10 @@ Array conventions (every function):
   bool, float16, ...) gives float64. A C-contiguous float32/float64 array is read in place, with
   no copy.
 - A torch tensor gives a torch tensor on the same device with the same dtype; float16/bfloat16
-  are computed in float32 and rounded back, integer and bool tensors give float64. Tensors on an
-  accelerator are copied to the host and back (the computation is O(N log N) on the CPU).
+  are computed in float32 and rounded back (an advantage beyond float16's range raises
+  ``ValueError`` instead of becoming an infinity), integer and bool tensors give float64. Tensors
+  on an accelerator are copied to the host and back (the computation is O(N log N) on the CPU);
+  sparse tensors and tensors on the meta device raise ``TypeError``.
 - Bad input raises ``ValueError`` with the message of the Rust core (e.g. ``k = 4 is out of
   range for maxpo with group size 4 (needs 1 <= k <= N - 1)``); a non-numeric array raises
   ``TypeError``.
@@ -182,9 +184,20 @@ def _as_array(x: Any, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any
     return np.ascontiguousarray(a), _identity
 
 
+def _check_tensor(t: torch.Tensor, name: str) -> None:
+    """TypeError for a tensor without values to read: sparse layouts and the meta device."""
+    import torch
+
+    if t.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense (strided) tensor, got layout {t.layout}; call .to_dense() first")
+    if t.device.type == "meta":
+        raise TypeError(f"{name} is a tensor on the meta device, which holds no values")
+
+
 def _torch_as_array(t: torch.Tensor, name: str) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     import torch
 
+    _check_tensor(t, name)
     _check_rank(t.dim(), name)
     dtype, device = t.dtype, t.device
     if t.is_complex():
@@ -201,9 +214,29 @@ def _torch_as_array(t: torch.Tensor, name: str) -> tuple[np.ndarray, Callable[[n
     array = work.cpu().contiguous().numpy()
 
     def back(out: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(out).to(device=device, dtype=out_dtype)
+        return _torch_result(torch.from_numpy(out), out_dtype, device)
 
     return array, back
+
+
+def _torch_result(values: torch.Tensor, dtype: torch.dtype, device: Any) -> torch.Tensor:
+    """``values`` (finite, computed in float32 or float64) as ``dtype`` on ``device``; a value
+    that does not fit a narrower float type (float16's largest is 65504) raises ValueError
+    naming it instead of silently becoming an infinity."""
+    import torch
+
+    out = values.to(dtype=dtype)
+    if dtype.is_floating_point and dtype.itemsize < values.dtype.itemsize:
+        bad = (~torch.isfinite(out)).nonzero()
+        if bad.numel():
+            where = tuple(int(i) for i in bad[0])
+            index = where[0] if len(where) == 1 else list(where)
+            raise ValueError(
+                f"advantage at index {index} is {float(values[where]):.6g}, beyond the range of {dtype} "
+                f"(largest finite value {torch.finfo(dtype).max:.6g}); pass float32 rewards "
+                "or divide them by a constant"
+            )
+    return out.to(device=device)
 
 
 def _identity(out: _T) -> _T:
@@ -288,7 +321,9 @@ def advantages_by_index(
         are mapped to dense integers first and errors name the caller's id, e.g.
         ``group id 'uid-7': k = 4 is out of range for maxpo with group size 3 (...)``. Ids are
         one group exactly when they are equal in Python: ``[1, "1"]`` is two groups (numpy
-        alone would coerce both to the string ``"1"``), ``[1, 1.0, True]`` one.
+        alone would coerce both to the string ``"1"``), ``[1, 1.0, True]`` one, and every NaN
+        id is a group of its own (``nan != nan``). Errors about a sample name its index in
+        the batch.
     k, estimator, scale, small_groups
         As in :func:`advantages`; with ``small_groups="error"`` every group must be valid.
     """
@@ -350,6 +385,7 @@ def diagnostics(
       ``samples``, ``k``.
     """
     array, _ = _as_array(rewards, "rewards")
+    shape = array.shape
     if index is None:
         if array.ndim != 2:
             raise ValueError("diagnostics needs index for rewards of shape [B]; or give rewards of shape [G, N]")
@@ -367,9 +403,9 @@ def diagnostics(
                 raise ValueError("diagnostics needs an estimator or the advantages")
             return _maxk.grouped_step(array, ids, kk, estimator, scale, small_groups)[1]
         adv, _ = _as_array(advantages, "advantages")
+        if adv.shape != shape:
+            raise ValueError(f"advantages have shape {list(adv.shape)}, rewards {list(shape)}: give one advantage per reward")
         adv = np.ascontiguousarray(adv.reshape(-1), dtype=np.float64)
-        if adv.shape != array.shape:
-            raise ValueError(f"advantages have {adv.size} values for {array.size} rewards")
         return _maxk.grouped_diagnostics(
             np.ascontiguousarray(array, dtype=np.float64), ids, adv, kk, estimator, scale, small_groups
         )
@@ -493,16 +529,28 @@ def _dense_ids(index: Any) -> tuple[np.ndarray, list[Any] | None]:
         return np.ascontiguousarray(idx, dtype=np.uint64), None
     if idx.dtype.kind == "O":
         # Object arrays (verl's uid) may mix types that cannot be sorted; a dict needs only hashing.
+        labels: list[Any] = []
         mapping: dict[Any, int] = {}
+
+        def dense(x: Any) -> int:
+            if x != x:  # NaN equals nothing, itself included: a group of its own
+                labels.append(x)
+                return len(labels) - 1
+            j = mapping.setdefault(x, len(labels))
+            if j == len(labels):
+                labels.append(x)
+            return j
+
         try:
-            ids = np.fromiter((mapping.setdefault(x, len(mapping)) for x in idx), dtype=np.uint64, count=len(idx))
+            ids = np.fromiter((dense(x) for x in idx), dtype=np.uint64, count=len(idx))
         except TypeError as e:
             raise TypeError(f"index holds an unhashable id: {e}") from None
-        return ids, list(mapping)
+        return ids, labels
     if idx.dtype.kind not in "iufSUMm":
         raise TypeError(f"index must hold hashable ids, got dtype {idx.dtype}")
-    labels, inverse = np.unique(idx, return_inverse=True)
-    return np.ascontiguousarray(inverse.reshape(-1), dtype=np.uint64), labels.tolist()
+    # NaN ids are each a group of their own (NaN != NaN), as in Python, not merged into one.
+    labels_array, inverse = np.unique(idx, return_inverse=True, equal_nan=False)
+    return np.ascontiguousarray(inverse.reshape(-1), dtype=np.uint64), labels_array.tolist()
 
 
 @overload
@@ -578,6 +626,7 @@ def multi_objective_advantages(
     """
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(rewards, tensor):
+        _check_tensor(rewards, "rewards")
         shape = tuple(rewards.shape)
         flat = rewards.reshape(-1)
     else:

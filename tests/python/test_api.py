@@ -244,7 +244,7 @@ def test_empty_batch_of_groups():
         ),
         (
             lambda: maxk.advantages_by_index([0.0, 1.0, 2.0], [0, 0], 1),
-            "invalid group offsets: 2 group ids for 3 rewards",
+            "2 group ids for 3 rewards: give one group id per reward",
         ),
         (lambda: maxk.advantages_by_index([[0.0, 1.0]], [0], 1), "scores must have shape [B]"),
     ],

@@ -29,12 +29,13 @@ import maxk
 
 DOC = REPO / "docs" / "python.md"
 ISSUE16_BLOCKS = {"multi", "schedule", "skyrl", "slime", "rllm"}
+ISSUE23_BLOCKS = {"swift"}
 BLOCK = re.compile(r"<!-- docs-test: (?P<name>[\w-]+) -->\n```(?P<lang>\w+)\n(?P<code>.*?)\n```", re.S)
 
 
 def blocks() -> dict[str, str]:
     found = {m["name"]: m["code"] for m in BLOCK.finditer(DOC.read_text())}
-    assert set(found) == {"api", "torch", "diagnostics", "verl-multinode", "verl-direct", "trl", "openrlhf"} | ISSUE16_BLOCKS, sorted(
+    assert set(found) == {"api", "torch", "diagnostics", "verl-multinode", "verl-direct", "trl", "openrlhf"} | ISSUE16_BLOCKS | ISSUE23_BLOCKS, sorted(
         found
     )
     return found
@@ -152,7 +153,7 @@ def test_trl_block(tmp_path):
     require("trl")
     torch = require("torch")
     from datasets import Dataset
-    from test_trl import tiny_model, tiny_tokenizer
+    from trl_tiny import tiny_model, tiny_tokenizer
 
     from maxk.integrations.trl import MaxKGRPOTrainer
 
@@ -224,11 +225,13 @@ def test_skyrl_block():
     (launch,) = [c for c in commands(blocks()["skyrl"]) if c[0] == "python"]
     assert launch[:3] == ["python", "-m", "maxk.integrations.skyrl"]
     rest, settings = maxk_skyrl._split_argv(launch[3:])
-    maxk_skyrl.register(settings.get("k"), scale=settings.get("scale", "none"))
+    maxk_skyrl.register(**settings)
+    maxk_skyrl.check_command_line(rest, settings)  # the launcher's start-up check passes
     cfg = SkyRLTrainConfig.from_cli_overrides(rest)
     name = cfg.trainer.algorithm.advantage_estimator
     fn = ppo_utils.AdvantageEstimatorRegistry.get(name)
-    assert fn.keywords["estimator"] == "maxpo" and fn.keywords["k_schedule"] == {"kind": "constant", "k": 4}
+    assert fn.keywords["estimator"] == "maxpo"
+    assert (fn.keywords["settings"].k, fn.keywords["settings"].k_schedule) == (4, None)
     assert cfg.generator.n_samples_per_prompt == 8
 
 
@@ -320,3 +323,55 @@ def test_rllm_block():
         np.testing.assert_allclose(adv, maxk.advantages(np.array([1.0, 0.0, 0.0, 1.0, 0.5]), 4), atol=1e-12)
     finally:
         maxk_rllm.configure()
+
+
+# ---- issue 23: ms-swift ----------------------------------------------------------------------
+
+
+def test_swift_block(monkeypatch):
+    """The ms-swift command as the page writes it: ``$(python -m maxk.integrations.swift)`` is the
+    plugin file; every option is parsed by ms-swift's own argument parser (its
+    ``HfArgumentParser`` over ``RLHFArguments``, at the argparse level: no model download); the
+    plugin, loaded by ms-swift's ``import_external_file`` with the page's ``MAXK_*`` variables,
+    reads those settings, and the parsed ``--num_generations`` / ``--scale_rewards`` pass its
+    start-up check. Runs where ms-swift is installed (scripts/test-frameworks.sh)."""
+    pytest.importorskip("swift.rl_core.advantage")
+    import argparse
+
+    from swift.arguments import RLHFArguments
+    from swift.utils.utils import _patch_get_type_hints, import_external_file
+    from transformers import HfArgumentParser
+
+    import maxk.integrations.swift as maxk_swift
+
+    (cmd,) = commands(blocks()["swift"])
+    env = {}
+    while "=" in cmd[0]:
+        name, _, value = cmd.pop(0).partition("=")
+        env[name] = value
+    assert env == {"MAXK_ESTIMATOR": "maxpo", "MAXK_K": "4"}
+    assert cmd[:2] == ["swift", "rlhf"]
+    argv = cmd[2:]
+    i = argv.index("--external_plugins")
+    assert argv[i + 1] == "$(python -m maxk.integrations.swift)"
+    printed = subprocess.run([sys.executable, "-m", "maxk.integrations.swift"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    argv[i + 1] = printed
+    with _patch_get_type_hints():
+        parser = HfArgumentParser([RLHFArguments])
+    parsed, unknown = argparse.ArgumentParser.parse_known_args(parser, argv)
+    assert unknown == []
+    assert (parsed.rlhf_type, parsed.num_generations, parsed.scale_rewards) == ("grpo", 8, "none")
+    assert parsed.external_plugins == [maxk_swift.PLUGIN]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    maxk_swift._state.pop("settings", None)
+    maxk_swift._state.pop("resolved", None)
+    for name in [m for m in sys.modules if m.startswith("_swift_external_")]:
+        del sys.modules[name]
+    import_external_file(parsed.external_plugins[0])
+    settings = maxk_swift.settings()
+    assert (settings.estimator, settings.k, settings.small_groups) == ("maxpo", 4, "zero")
+    trainer = type("Trainer", (), {"advantage_estimator": parsed.advantage_estimator, "args": parsed,
+                                   "num_generations": parsed.num_generations, "scale_rewards": parsed.scale_rewards})()
+    maxk_swift._check_trainer(trainer)

@@ -88,7 +88,7 @@ def test_load_block():
 def test_train_block(tmp_path, monkeypatch):
     require("trl")
     torch = require("torch")
-    from test_trl import tiny_model, tiny_tokenizer
+    from trl_tiny import tiny_model, tiny_tokenizer
 
     code = blocks()["train"]
     for text in ("max_steps=12", 'output_dir="smollm2-maxpo"'):

@@ -13,12 +13,11 @@ trl = require("trl")
 torch = require("torch")
 transformers = require("transformers")
 
-from datasets import Dataset  # noqa: E402
-from trl_tiny import reward_a, reward_b, tiny_model, tiny_tokenizer  # noqa: E402
+from trl_tiny import reward_b, tiny_trainer  # noqa: E402
 
 from trl import GRPOTrainer  # noqa: E402
 
-from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer  # noqa: E402
+from maxk.integrations.trl import MaxKGRPOTrainer  # noqa: E402
 
 G = 4  # completions per prompt
 
@@ -48,34 +47,15 @@ class Recording(MaxKGRPOTrainer):
         return super().compute_loss(model, inputs, *args, **kwargs)
 
 
-def make_trainer(tmp_path, **maxk_kwargs):
-    tokenizer = tiny_tokenizer()
-    prompts = ["ab", "ba", "cab", "hag", "bead", "fac", "dab", "ggh"]
-    args = MaxKGRPOConfig(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=2 * G,
+def make_trainer(tmp_path, reward_funcs=None, reward_weights=None, **maxk_kwargs):
+    config = {} if reward_weights is None else {"reward_weights": list(reward_weights)}
+    return tiny_trainer(
+        Recording, tmp_path, 2 * G, 3, trainer_kwargs=maxk_kwargs, reward_funcs=reward_funcs,
         num_generations=G,
-        max_completion_length=6,
-        max_steps=3,
-        learning_rate=1e-3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        seed=0,
-        reward_weights=[1.0, 0.5],
         maxk_k=maxk_kwargs.pop("config_k", None),
         maxk_k_schedule=maxk_kwargs.pop("config_schedule", None),
         maxk_multi_objective=maxk_kwargs.pop("config_multi", False),
-    )
-    return Recording(
-        model=tiny_model(tokenizer),
-        reward_funcs=[reward_a, reward_b],
-        args=args,
-        train_dataset=Dataset.from_dict({"prompt": prompts}),
-        processing_class=tokenizer,
-        **maxk_kwargs,
+        **config,
     )
 
 
@@ -353,3 +333,55 @@ def test_k_schedule_from_config_and_errors(tmp_path):
         make_trainer(tmp_path, maxk_estimator="maxpo", maxk_k_schedule="steps:0=2,5=4")
     with pytest.raises(ValueError, match="expected linear:START:END:STEPS"):
         make_trainer(tmp_path, maxk_k_schedule="linear:1:4")
+
+
+@pytest.mark.slow
+def test_mixture_of_k_is_one_argument(tmp_path):
+    """``maxk_mixture`` (or the config's field) trains TRL's GRPO on a mixture of K."""
+    trainer = make_trainer(tmp_path, maxk_mixture="1:1,3:0.5")
+    assert trainer.maxk_settings.mixture == "1:1,3:0.5"
+    trainer.train()
+    for rewards_per_func, used in zip(trainer.seen_rewards, trainer.batch_advantages):
+        rewards = (rewards_per_func * torch.tensor([1.0, 0.5])).nansum(dim=1)
+        want = maxk.mixture_advantages(rewards.view(-1, G), "1:1,3:0.5").reshape(-1)
+        torch.testing.assert_close(used, want, rtol=0, atol=1e-7)
+    for name in ("maxk/max@3", "maxk/mixture_objective"):
+        assert name in trainer._metrics["train"] or any(name in h for h in trainer.state.log_history), name
+    with pytest.raises(ValueError, match=r"mixture '1,4': k = 4 is out of range for mixture with group size 4"):
+        make_trainer(tmp_path, maxk_mixture="1,4", maxk_small_groups="error")
+
+
+def first_letter_is_a(completions, log_extra=None, **kwargs):
+    """A verifier for maj@K: the answer is the completion's first letter, correct when it is 'a';
+    the answer keys go to maxk through TRL's ``log_extra``."""
+    answers = [c[:1] for c in completions]
+    if log_extra is not None:
+        log_extra("maxk_answer", answers)
+    return [float(a == "a") for a in answers]
+
+
+@pytest.mark.slow
+def test_maj_at_k_takes_the_answers_from_the_reward_function(tmp_path):
+    trainer = make_trainer(tmp_path, reward_funcs=[first_letter_is_a], reward_weights=(1.0,), maxk_k=2, maxk_maj="split")
+    answers_seen = []
+    original = trainer._maxk_answer_keys
+
+    def spy(b):
+        answers = original(b)
+        answers_seen.append(answers)
+        return answers
+
+    trainer._maxk_answer_keys = spy
+    trainer.train()
+    assert len(answers_seen) == len(trainer.seen_rewards) == 3
+    for answers, rewards_per_func, used in zip(answers_seen, trainer.seen_rewards, trainer.batch_advantages):
+        rewards = rewards_per_func[:, 0]
+        group = [i // G for i in range(len(answers))]
+        want = maxk.maj_advantages(answers, (rewards > 0).numpy(), 2, index=group)
+        torch.testing.assert_close(used, torch.as_tensor(want, dtype=used.dtype), rtol=0, atol=1e-7)
+    name = "maxk/maj@2"
+    assert name in trainer._metrics["train"] or any(name in h for h in trainer.state.log_history)
+    # without the answer column: a clear error, not GRPO's advantages
+    trainer = make_trainer(tmp_path, reward_funcs=[reward_b], reward_weights=(1.0,), maxk_k=2, maxk_maj="split")
+    with pytest.raises(RuntimeError, match=r"log_extra\('maxk_answer', answers\)"):
+        trainer.train()

@@ -341,6 +341,22 @@ def test_direct_call_defaults_to_zero_for_small_groups():
     assert m["maxk/small_groups"] == 1 and maxk_verl.drain_metrics() == {}
 
 
+def test_half_precision_rewards_are_summed_in_float32_and_checked():
+    # Rows of float16 rewards whose sums (120000) overflow float16 but not float32.
+    token_level_rewards = torch.zeros(3, 2, dtype=torch.float16)
+    token_level_rewards[0] = torch.tensor([60000.0, 60000.0])
+    uid = np.array(["a", "a", "a"], dtype=object)
+    fn = core_algos.get_adv_estimator_fn("maxk_rloo")
+    adv, _ = fn(token_level_rewards, torch.ones(3, 2), index=uid, config={"maxk_k": 1})
+    assert adv.dtype == torch.float32 and bool(torch.isfinite(adv).all())
+    want = maxk.advantages(np.array([120000.0, 0.0, 0.0], dtype=np.float32), 1, "rloo")
+    assert torch.equal(adv, torch.from_numpy(want).unsqueeze(-1).expand(3, 2))
+    # With a float16 mask the result is float16, where 120000 does not fit: an error, not inf.
+    with pytest.raises(ValueError, match="beyond the range of torch.float16"):
+        fn(token_level_rewards, torch.ones(3, 2, dtype=torch.float16), index=uid, config={"maxk_k": 1})
+    maxk_verl.drain_metrics()
+
+
 def test_validation_metrics_unbiased_pass_at_k():
     sources = ["gsm8k"] * 8
     uids = ["a"] * 4 + ["b"] * 4
@@ -349,3 +365,32 @@ def test_validation_metrics_unbiased_pass_at_k():
     want = (maxk.pass_at_k(4, 1, 2) + maxk.pass_at_k(4, 2, 2)) / 2
     assert out["val-core/gsm8k/acc/maxk_pass@2"] == pytest.approx(want)
     assert out["val-core/gsm8k/acc/maxk_pass@1"] == pytest.approx(3 / 8)
+
+
+def test_mixture_of_k_is_one_config_key():
+    """`+algorithm.maxk_mixture=...` trains on sum_k w_k J_k (here pass@1 + 0.5 pass@4, then
+    MaxRL's harmonic mixture on continuous rewards), through verl's own compute_advantage."""
+    maxk_verl.drain_metrics()
+    for mixture in ("1:1,4:0.5", "harmonic"):
+        data, token_rewards, mask, uid = make_batch(seed=2)
+        config = OmegaConf.create({"maxk_mixture": mixture})
+        out = compute_advantage(data, adv_estimator="maxpo", config=config)
+        scores = token_rewards.sum(-1)
+        if mixture == "harmonic":
+            want = maxk.mixture_advantages(scores, mixture, index=uid)
+        else:  # the groups of 4 are too small for K = 4: 0 under the default small_groups=zero
+            small = np.isin(uid, ["uid-0", "uid-4"])
+            want = torch.zeros_like(scores)
+            want[torch.as_tensor(~small)] = maxk.mixture_advantages(scores[torch.as_tensor(~small)], mixture, index=uid[~small])
+        torch.testing.assert_close(out.batch["advantages"], want.unsqueeze(-1) * mask, rtol=0, atol=0)
+        for g in set(uid):
+            assert abs(float(want[torch.as_tensor(uid == g)].sum())) < 1e-5
+    metrics = maxk_verl.drain_metrics()
+    assert {"maxk/max@1", "maxk/max@4", "maxk/mixture_objective", "maxk/small_groups"} <= set(metrics)
+    with pytest.raises(ValueError, match=r"\+algorithm\.maxk_mixture='1:x': invalid mixture \"1:x\""):
+        compute_advantage(make_batch()[0], adv_estimator="maxpo", config=OmegaConf.create({"maxk_mixture": "1:x"}))
+    with pytest.raises(ValueError, match=r"group id 'uid-[04]': k = 4 is out of range for mixture"):
+        compute_advantage(
+            make_batch()[0], adv_estimator="maxpo",
+            config=OmegaConf.create({"maxk_mixture": "4", "maxk_small_groups": "error"}),
+        )

@@ -50,3 +50,38 @@ def reward_a(completions, **kwargs):
 
 def reward_b(completions, **kwargs):
     return [float("b" in c) for c in completions]
+
+
+def tiny_trainer(trainer_cls, output_dir, per_device_train_batch_size: int, max_steps: int,
+                 trainer_kwargs: dict | None = None, reward_funcs: list | None = None, **config):
+    """``trainer_cls`` (MaxKGRPOTrainer or a subclass) on the tiny model, PROMPTS and the two
+    reward functions (or ``reward_funcs``), CPU-sized; ``config``: more MaxKGRPOConfig fields
+    (num_generations, maxk_k, reward_weights, ...), ``trainer_kwargs``: the trainer's own keyword
+    arguments."""
+    from datasets import Dataset
+
+    from maxk.integrations.trl import MaxKGRPOConfig
+
+    tokenizer = tiny_tokenizer()
+    args = MaxKGRPOConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=per_device_train_batch_size,
+        max_completion_length=6,
+        max_steps=max_steps,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        seed=0,
+        **{"reward_weights": REWARD_WEIGHTS, **config},
+    )
+    return trainer_cls(
+        model=tiny_model(tokenizer),
+        reward_funcs=reward_funcs or [reward_a, reward_b],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": PROMPTS}),
+        processing_class=tokenizer,
+        **(trainer_kwargs or {}),
+    )

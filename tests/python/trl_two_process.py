@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import torch
-from datasets import Dataset
-from trl_tiny import PROMPTS, REWARD_WEIGHTS, reward_a, reward_b, tiny_model, tiny_tokenizer
+from trl_tiny import tiny_trainer
 
-from maxk.integrations.trl import MaxKGRPOConfig, MaxKGRPOTrainer
+from maxk.integrations.trl import MaxKGRPOTrainer
 
 G = 4  # completions per prompt
 LOCAL = 6  # completions per process and generation batch: 12 = 3 prompts x 4 over 2 processes
@@ -44,31 +43,7 @@ class Recording(MaxKGRPOTrainer):
 
 
 def main(out_dir: str) -> None:
-    tokenizer = tiny_tokenizer()
-    args = MaxKGRPOConfig(
-        output_dir=out_dir,
-        per_device_train_batch_size=LOCAL,
-        num_generations=G,
-        max_completion_length=6,
-        max_steps=2,
-        learning_rate=1e-3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        seed=0,
-        reward_weights=REWARD_WEIGHTS,
-        maxk_estimator="maxpo",
-        maxk_k=2,
-    )
-    trainer = Recording(
-        model=tiny_model(tokenizer),
-        reward_funcs=[reward_a, reward_b],
-        args=args,
-        train_dataset=Dataset.from_dict({"prompt": PROMPTS}),
-        processing_class=tokenizer,
-    )
+    trainer = tiny_trainer(Recording, out_dir, LOCAL, 2, num_generations=G, maxk_estimator="maxpo", maxk_k=2)
     result = trainer.train()
     rank = trainer.accelerator.process_index
     report = {

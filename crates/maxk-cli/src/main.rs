@@ -4,8 +4,12 @@
 //! Errors print their whole chain on stderr and exit with status 2; a closed stdout (`maxk
 //! advantages ... | head`) ends the run quietly with status 0, as ripgrep does.
 
+#![deny(clippy::print_stderr)] // eprintln! panics when stderr is closed: use `note`
+
 mod commands;
 mod staged;
+
+use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
@@ -93,9 +97,15 @@ fn main() {
         if is_broken_pipe(&err) {
             return;
         }
-        eprintln!("error: {err:#}");
+        note(format_args!("error: {err:#}"));
         std::process::exit(2);
     }
+}
+
+/// Writes one line to stderr; a closed or full stderr loses the line instead of panicking
+/// (as `eprintln!` would), so that the exit status still says what happened.
+pub(crate) fn note(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Whether the error is a write to a closed pipe (the reader, e.g. `head`, has what it wanted).

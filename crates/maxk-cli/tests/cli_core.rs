@@ -1,7 +1,8 @@
 //! The CLI contract of `maxk advantages`, `maxk estimate` and `maxk estimators`: JSON Lines in
 //! and out, full f64 precision, `line N: <reason>` on the first bad line, exit status 2.
 
-use std::process::Output;
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
 
 use common::maxk_with_stdin as maxk;
 use maxk_core::{Estimator, Scale, Spec, advantages, max_at_k};
@@ -55,7 +56,7 @@ fn first_bad_line_stops_with_its_number() {
         "{err}"
     );
 
-    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1"], "[0, 1]\n\n");
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1"], "[0, 1]\n\n[1, 0]\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: empty line"));
 
@@ -258,4 +259,133 @@ fn left_out_experiments_name_their_feature() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("needs the cargo feature `experiments`"), "{sub}: {err}");
     }
+}
+
+// ---- Edges (issue 29): a byte order mark, trailing blank lines, errors that point at the
+// right line and column, `--output` on what is not a plain file, a closed stderr.
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn an_all_equal_group_is_left_unscaled_by_std() {
+    let out = maxk(&["advantages", "-e", "pkpo", "-k", "1", "--scale", "std"], "[0.7,0.7,0.7]\n");
+    common::ok(&out);
+    assert_eq!(lines(&out), [[0.7 / 3.0; 3]]);
+    let out = maxk(&["advantages", "-e", "grpo", "-k", "1"], "[0.7,0.7,0.7]\n[5]\n");
+    common::ok(&out);
+    assert_eq!(lines(&out), [vec![0.0; 3], vec![0.0]]);
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1"], "\u{feff}[0, 1]\n[1, 0]\n");
+    common::ok(&out);
+    assert_eq!(lines(&out), [[-1.0, 1.0], [1.0, -1.0]]);
+}
+
+#[test]
+fn trailing_blank_lines_are_ignored_but_not_blank_lines_before_a_group() {
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1"], "[0, 1]\n\n \r\n");
+    common::ok(&out);
+    assert_eq!(lines(&out).len(), 1);
+    let out = maxk(&["estimate", "-k", "1"], "[0, 1]\n\n\n[1, 2]\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("error: line 2: empty line"), "{}", stderr(&out));
+}
+
+#[test]
+fn json_errors_name_the_line_and_column_not_serdes_line_one() {
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1"], "[0, 1]\n[0, \"x\"]\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: line 2: expected a JSON array of finite numbers"), "{err}");
+    assert!(err.ends_with("invalid type: string \"x\", expected f64 (column 7)\n"), "{err}");
+    assert!(!err.contains("line 1"), "{err}");
+    let out = maxk(&["multi-advantages", "-k", "1"], "[[0, 1], [1, 0]]\n[[0, 1], [1, x]]\n");
+    let err = stderr(&out);
+    assert!(err.starts_with("error: line 2: expected a JSON array of D-arrays"), "{err}");
+    assert!(!err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn nested_errors_are_printed_once() {
+    let out = maxk(&["multi-advantages", "-k", "1", "-w", "1,1"], "[]\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: line 1: axis 0: group is empty\n");
+}
+
+/// `eprintln!` panics (exit 101) when stderr is closed; the error must still exit with 2.
+#[test]
+fn a_closed_stderr_does_not_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maxk"))
+        .args(["advantages", "-e", "maxpo", "-k", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end of stderr before maxk writes its error.
+    drop(child.stderr.take());
+    child.stdin.take().unwrap().write_all(b"[NaN]\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", out.status);
+}
+
+#[cfg(unix)]
+#[test]
+fn output_through_a_symlink_writes_its_target_and_keeps_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("real.jsonl");
+    let link = dir.path().join("link.jsonl");
+    std::fs::write(&target, "old\n").unwrap();
+    std::os::unix::fs::symlink("real.jsonl", &link).unwrap();
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "1", "-o", link.to_str().unwrap()], "[0, 1]\n");
+    common::ok(&out);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[-1.0,1.0]\n");
+    // A dangling link: the file it names is created (atomically, beside it).
+    let dangling = dir.path().join("dangling.jsonl");
+    std::os::unix::fs::symlink("new.jsonl", &dangling).unwrap();
+    common::ok(&maxk(&["estimate", "-k", "1", "-o", dangling.to_str().unwrap()], "[2, 4]\n"));
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(dir.path().join("new.jsonl")).unwrap(), "3.0\n");
+    // A link to a device is written through: /dev/null stays a device and the link a link.
+    let null = dir.path().join("null");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    common::ok(&maxk(&["estimate", "-k", "1", "-o", null.to_str().unwrap()], "[2, 4]\n"));
+    assert!(std::fs::symlink_metadata(&null).unwrap().file_type().is_symlink(), "the link was replaced");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 5, "no temporary file is left: {leftovers:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn output_to_a_fifo_is_written_through() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    // The reader opens the FIFO first; it sees maxk's lines as soon as maxk opens it.
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::fs::File::open(reader_path).unwrap().read_to_string(&mut text).unwrap();
+        text
+    });
+    let out = maxk(&["estimate", "-k", "1", "-o", fifo.to_str().unwrap()], "[2, 4]\n[1]\n");
+    common::ok(&out);
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced by a file");
+    assert_eq!(reader.join().unwrap(), "3.0\n1.0\n");
+}
+
+#[test]
+fn output_to_a_directory_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // maxk stops before it reads its input: give it none.
+    let out = maxk(&["estimate", "-k", "1", "-o", dir.path().to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
 }

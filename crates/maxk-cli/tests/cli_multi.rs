@@ -45,7 +45,7 @@ fn bad_lines_stop_with_line_number_and_reason() {
     let cases = [
         ("[[0, 1], [1]]\n", "line 1: sample 1 has 1 rewards, expected 2 (one per axis)"),
         ("[[0, 1], [1, 0], [0.5, 0]]\n[0, 1]\n", "line 2: expected a JSON array of D-arrays"),
-        ("[[0, 1], [1, 0], [0.5, 0]]\n\n", "line 2: empty line"),
+        ("[[0, 1], [1, 0], [0.5, 0]]\n\n[[0, 1], [1, 0]]\n", "line 2: empty line"),
     ];
     for (input, message) in cases {
         let out = maxk(&["multi-advantages", "-k", "1"], input);

@@ -85,14 +85,14 @@ pub fn ragged_advantages_into<T: Reward>(
     let mut ws = Workspace::new();
     for (g, w) in offsets.windows(2).enumerate() {
         let group = &rewards[w[0]..w[1]];
-        let max_abs = check_group(group, spec).map_err(|e| e.in_group(g))?;
-        ws.check_representable(group, spec, max_abs).map_err(|e| e.in_group(g))?;
+        let max_abs = check_group(group, spec).map_err(|e| e.in_flat_group(g, w[0]))?;
+        ws.check_representable(group, spec, max_abs).map_err(|e| e.in_flat_group(g, w[0]))?;
     }
     let groups = split_ragged(out, offsets);
     groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
         Workspace::new,
         |ws, (g, (start, o))| {
-            ws.compute(&rewards[start..start + o.len()], spec, o).map_err(|e| e.in_group(g))
+            ws.compute(&rewards[start..start + o.len()], spec, o).map_err(|e| e.in_flat_group(g, start))
         },
     )
 }
@@ -112,11 +112,7 @@ pub fn grouped_advantages_into<T: Reward>(
     spec: Spec,
     out: &mut [T],
 ) -> Result<()> {
-    if group_ids.len() != rewards.len() {
-        return Err(Error::InvalidOffsets {
-            reason: format!("{} group ids for {} rewards", group_ids.len(), rewards.len()),
-        });
-    }
+    crate::small_groups::check_ids(group_ids, rewards.len())?;
     check_output(out.len(), rewards.len())?;
     if rewards.is_empty() {
         // An empty batch has no groups: nothing to compute, nothing to name in an error.
@@ -135,7 +131,10 @@ pub fn grouped_advantages_into<T: Reward>(
     offsets.push(order.len());
     let mut tmp = vec![T::from_f64(0.0); rewards.len()];
     ragged_advantages_into(&gathered, &offsets, spec, &mut tmp).map_err(|e| match e {
-        Error::InGroup { group, source } => Error::InGroupId { id: group_ids[order[offsets[group]]], source },
+        Error::InGroup { group, error } => Error::InGroupId {
+            id: group_ids[order[offsets[group]]],
+            error: Box::new(error.map_index(|p| order[p])),
+        },
         e => e,
     })?;
     for (pos, &i) in order.iter().enumerate() {
@@ -168,7 +167,7 @@ pub fn batch_max_at_k<T: Reward>(rewards: &[T], group_size: usize, k: usize) -> 
 pub fn ragged_max_at_k<T: Reward>(rewards: &[T], offsets: &[usize], k: usize) -> Result<Vec<f64>> {
     check_offsets(offsets, rewards.len())?;
     for (g, w) in offsets.windows(2).enumerate() {
-        check_rho(&rewards[w[0]..w[1]], k).map_err(|e| e.in_group(g))?;
+        check_rho(&rewards[w[0]..w[1]], k).map_err(|e| e.in_flat_group(g, w[0]))?;
     }
     Ok(offsets
         .par_windows(2)

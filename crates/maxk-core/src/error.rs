@@ -12,7 +12,8 @@ pub enum Error {
     /// A reward is NaN or infinite.
     #[error("reward at index {index} is {value}, rewards must be finite")]
     NonFiniteReward {
-        /// Index of the reward inside its group.
+        /// Index of the reward: in its group for one group or a dense batch (whose error names
+        /// the group), in the whole batch for ragged batches and batches grouped by id.
         index: usize,
         /// The value found there.
         value: f64,
@@ -47,7 +48,7 @@ pub enum Error {
     NotBinary {
         /// The estimator id.
         estimator: &'static str,
-        /// Index inside the group.
+        /// Index of the reward, as in [`Error::NonFiniteReward`].
         index: usize,
         /// The value found there.
         value: f64,
@@ -62,7 +63,7 @@ pub enum Error {
     AdvantageOverflow {
         /// The estimator id.
         estimator: &'static str,
-        /// Index inside the group of the first sample whose advantage overflows.
+        /// Index of the first sample whose advantage overflows, as in [`Error::NonFiniteReward`].
         index: usize,
         /// The output type, `f32` or `f64`.
         ty: &'static str,
@@ -73,23 +74,22 @@ pub enum Error {
         /// The largest reward of the group.
         high: f64,
     },
-    /// An error inside one group of a batch.
-    #[error("group {group}: {source}")]
+    /// An error inside one group of a batch. Its message holds the inner error's, which is
+    /// therefore not a `source()` (a printed chain would repeat it).
+    #[error("group {group}: {error}")]
     InGroup {
         /// Index of the group in the batch.
         group: usize,
         /// What was wrong with it.
-        #[source]
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// An error inside the group with this id (batches grouped by id, e.g. verl's `uid`).
-    #[error("group id {id}: {source}")]
+    #[error("group id {id}: {error}")]
     InGroupId {
         /// The group's id.
         id: u64,
         /// What was wrong with it.
-        #[source]
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// Dense batch whose length is not a multiple of the group size.
     #[error("batch of {len} rewards cannot be split into groups of {group_size}")]
@@ -104,6 +104,14 @@ pub enum Error {
     InvalidOffsets {
         /// What is wrong, with values.
         reason: String,
+    },
+    /// A batch grouped by id with a number of ids other than the number of rewards.
+    #[error("{ids} group ids for {rewards} rewards: give one group id per reward")]
+    IdsLength {
+        /// Number of group ids.
+        ids: usize,
+        /// Number of rewards.
+        rewards: usize,
     },
     /// Output buffer has the wrong length.
     #[error("output buffer has length {got}, expected {expected}")]
@@ -163,13 +171,12 @@ pub enum Error {
         k: usize,
     },
     /// An error in one reward axis of a multi-objective group ([`crate::MultiSpec`]).
-    #[error("axis {axis}: {source}")]
+    #[error("axis {axis}: {error}")]
     InAxis {
         /// Index of the axis (column).
         axis: usize,
-        /// What was wrong with its column.
-        #[source]
-        source: Box<Error>,
+        /// What was wrong with its column (in the message, not a `source()`).
+        error: Box<Error>,
     },
     /// Multi-objective rewards whose length is not a multiple of the number of axes D.
     #[error("{len} rewards cannot be split into rows of {axes} axes")]
@@ -249,7 +256,27 @@ pub enum Error {
 impl Error {
     /// Wraps `self` as the error of group `group` of a batch.
     pub fn in_group(self, group: usize) -> Error {
-        Error::InGroup { group, source: Box::new(self) }
+        Error::InGroup { group, error: Box::new(self) }
+    }
+
+    /// Wraps `self`, an error of the group `g` that starts at index `start` of a flat batch,
+    /// with its sample index turned from the group's into the batch's.
+    pub(crate) fn in_flat_group(self, group: usize, start: usize) -> Error {
+        self.map_index(|i| start + i).in_group(group)
+    }
+
+    /// The same error with its sample index (if it has one) mapped by `f`.
+    pub(crate) fn map_index(self, f: impl Fn(usize) -> usize) -> Error {
+        match self {
+            Error::NonFiniteReward { index, value } => Error::NonFiniteReward { index: f(index), value },
+            Error::NotBinary { estimator, index, value } => {
+                Error::NotBinary { estimator, index: f(index), value }
+            }
+            Error::AdvantageOverflow { estimator, index, ty, max, low, high } => {
+                Error::AdvantageOverflow { estimator, index: f(index), ty, max, low, high }
+            }
+            e => e,
+        }
     }
 
     pub(crate) fn k_range(estimator: Estimator, n: usize, k: usize) -> Error {

@@ -48,7 +48,8 @@ pub enum Estimator {
     Rloo,
     /// Dr. GRPO `r_i - mean r`. K unused.
     DrGrpo,
-    /// GRPO `(r_i - mean r) / (std r + 1e-6)`, unbiased std, as verl. K unused.
+    /// GRPO `(r_i - mean r) / (std r + 1e-6)`, unbiased std, as verl. K unused. An all-equal
+    /// group, a singleton included, gets exactly 0 (verl gives a singleton its reward).
     Grpo,
     /// verl's `grpo_passk`: only the best sample gets `r_max - r_second_max`. K unused, N >= 2.
     BestMinusSecond,
@@ -380,7 +381,7 @@ pub enum Scale {
     #[default]
     None,
     /// Divide by the group's unbiased reward std + 1e-6 (as GRPO); a group whose rewards are all
-    /// equal (or of size 1) is left unscaled instead of being divided by 1e-6.
+    /// exactly equal (or of size 1) is left unscaled instead of being divided by 1e-6.
     /// `dr-grpo` with `std` equals `grpo`.
     Std,
     /// Multiply by [`Estimator::pg_factor`], the PG-unbiased scale.

@@ -53,6 +53,10 @@ struct Sorter {
 struct Tables {
     w_table: Table,
     z_table: Table,
+    /// `C(m, K-2) / C(N-2, K-2)`: pkpo's and pkpo-loo's weight of a reward above the sample.
+    c_table: Table,
+    /// `C(m, K-1) / C(N-2, K-1)`: pkpo-loo's weight of a reward in `v_i = rho_K(B \ i)`.
+    a_table: Table,
     /// `z_b (N - b) / b`, the backward weights of maxpo, for groups below [`RADIX_FROM`]
     /// (larger ones compute them as they go, which saves a pass and a table as large as the
     /// group), cached by `(N, K)` as the tables are.
@@ -240,13 +244,16 @@ impl Tables {
             Estimator::Ei | Estimator::PkpoLoo1 if k >= 2 => {
                 self.w_table.get(n - 1, k - 1);
             }
-            Estimator::Pkpo => {
+            Estimator::Pkpo | Estimator::PkpoLoo => {
                 self.w_table.get(n - 1, k - 1);
-            }
-            Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
-                if est == Estimator::PkpoLoo {
-                    self.w_table.get(n - 1, k - 1);
+                if k >= 2 {
+                    self.c_table.get(n - 2, k - 2);
                 }
+                if est == Estimator::PkpoLoo {
+                    self.a_table.get(n - 2, k - 1);
+                }
+            }
+            Estimator::Maxpo | Estimator::Canonical => {
                 self.z_table.get(n, k);
             }
             _ => {}
@@ -381,6 +388,38 @@ impl Workspace {
         check_outputs(rewards, spec, out)
     }
 
+    /// PKPO's `s_a = (K/N) u_a` minus its group mean, `d_a`, into `d` (by sample), in the unit
+    /// `to` that brings the group's largest `|r|` near 1 (returned). With the gaps `g_b` of the
+    /// sorted group and `W_m = C(m, K-1)/C(N-1, K-1)`, `u_a = s_{N-1} - sum_{b>a} g_b W_{b-1}`,
+    /// so `d_a = (K/N) (sum_b g_b W_{b-1} b/N - sum_{b>a} g_b W_{b-1})`: every term is a gap
+    /// times a weight, exactly 0 where the weight or the gap is, so a group whose `s` are all
+    /// equal gets exactly 0. `1 <= k <= N`.
+    pub(crate) fn pkpo_centered<T: Reward>(&mut self, rewards: &[T], k: usize, d: &mut [f64]) -> f64 {
+        let n = rewards.len();
+        self.sorter.sort(rewards);
+        let unit = Unit::of(max_abs(rewards));
+        for v in &mut self.sorter.vals {
+            *v *= unit.to;
+        }
+        let w = self.tables.w_table.get(n - 1, k - 1);
+        let s = &self.sorter.vals;
+        let (keys, mask) = (&self.sorter.packed, self.sorter.index_mask);
+        let (nf, kf) = (n as f64, k as f64);
+        let term = |b: usize| (s[b] - s[b - 1]) * w[b - 1];
+        let mut all = Neumaier::default();
+        for b in 1..n {
+            all.add(term(b) * (b as f64 / nf));
+        }
+        let mut above = Neumaier::default();
+        for a in (0..n).rev() {
+            d[(keys[a] & mask) as usize] = kf / nf * (all.value() - above.value());
+            if a > 0 {
+                above.add(term(a));
+            }
+        }
+        unit.to
+    }
+
     /// Runs the kernel on a copy when the group's rewards come near the output type's largest
     /// value (within [`NEAR_MAX`]), so that an overflowing advantage is found before anything
     /// is written; below that bound every advantage is representable (the bound's proof is at
@@ -426,7 +465,7 @@ impl Workspace {
         out: &mut [T],
     ) {
         let n = self.sorter.vals.len();
-        let emit = |x: f64| T::from_f64(x * back);
+        let emit = |x: f64| emit_as::<T>(x, back);
         let (nf, kf) = (n as f64, k as f64);
         let s = &self.sorter.vals;
         let (keys, mask) = (&self.sorter.packed, self.sorter.index_mask);
@@ -452,16 +491,83 @@ impl Workspace {
                 }
             }
             Estimator::Pkpo => {
-                let w = self.tables.w_table.get(n - 1, k - 1);
+                // u_a = W_a s_a + sum_{l>a} c'_l s_l with c'_l = C(l-1, K-2)/C(N-1, K-1) (the
+                // K-subsets holding a whose maximum has rank l): a weighted sum of the rewards
+                // themselves, so that each output's rounding is relative to its own terms (a
+                // far outlier below a has weight 0 in u_a and cannot swamp it).
                 let scale = factor * kf / nf;
-                let mut acc = A::default();
-                out[at(n - 1)] = emit(scale * s[n - 1]);
-                for a in (0..n - 1).rev() {
-                    acc.add(gap(a + 1) * (1.0 - w[a]));
-                    out[at(a)] = emit(scale * (s[a] + acc.value()));
+                if k == 1 {
+                    for (b, &r) in s.iter().enumerate() {
+                        out[at(b)] = emit(scale * r);
+                    }
+                    return;
+                }
+                let w = self.tables.w_table.get(n - 1, k - 1);
+                // c'_l = c[l-1] (K-1)/(N-1).
+                let c = self.tables.c_table.get(n - 2, k - 2);
+                let above = (kf - 1.0) / (nf - 1.0);
+                let mut t = A::default();
+                for a in (0..n).rev() {
+                    out[at(a)] = emit(scale * (w[a] * s[a] + above * t.value()));
+                    if a > 0 {
+                        t.add(c[a - 1] * s[a]);
+                    }
                 }
             }
-            Estimator::Maxpo | Estimator::Canonical | Estimator::PkpoLoo => {
+            Estimator::PkpoLoo => {
+                // (K/N) u_a - (K/(N-1)) v_a with the exact weight of every reward:
+                //   -(K/(N-1)) alpha_l for l < a, alpha_l = C(l, K-1)/C(N-1, K) (v_a's weights),
+                //   (K/N) W_a for l = a,
+                //   beta_l = (K/N) c'_l - (K/(N-1)) C(l-1, K-1)/C(N-1, K) for l > a, in the closed
+                //   form K C(l-1, K-2) num_l / (C(N-2, K-2) N (N-1)^2 (N-K)) with the integer
+                //   num_l = (N-1)(K-1)(N-K) - N K (l-K+1) for K >= 2, and -1/(N-1)^2 for K = 1.
+                //   The two terms of beta_l can cancel exactly (N = 10, K = 6, l = 8): only the
+                //   closed form keeps each output's rounding relative to its own terms.
+                let w = self.tables.w_table.get(n - 1, k - 1);
+                // alpha_l = a_tab[l] K/(N-1).
+                let a_tab = self.tables.a_table.get(n - 2, k - 1);
+                if n >= RADIX_FROM {
+                    std::mem::swap(&mut self.tables.fwd, &mut self.sorter.spare);
+                }
+                self.tables.fwd.resize(n, 0);
+                let fwd = &mut self.tables.fwd;
+                let mut below = A::default();
+                for a in 0..n {
+                    fwd[a] = below.value().to_bits();
+                    if a + 1 < n {
+                        below.add(a_tab[a] * s[a]);
+                    }
+                }
+                let below_scale = kf * kf / ((nf - 1.0) * (nf - 1.0));
+                let own = kf / nf;
+                let mut above = A::default();
+                if k == 1 {
+                    // beta_l = -1/(N-1)^2.
+                    let beta = -1.0 / ((nf - 1.0) * (nf - 1.0));
+                    for a in (0..n).rev() {
+                        let v =
+                            -below_scale * f64::from_bits(fwd[a]) + own * w[a] * s[a] + beta * above.value();
+                        out[at(a)] = emit(factor * v);
+                        above.add(s[a]);
+                    }
+                } else {
+                    let c = self.tables.c_table.get(n - 2, k - 2);
+                    let above_scale = kf / (nf * (nf - 1.0) * (nf - 1.0) * (nf - kf));
+                    let (ni, ki) = (n as i128, k as i128);
+                    let base = (ni - 1) * (ki - 1) * (ni - ki);
+                    for a in (0..n).rev() {
+                        let v = -below_scale * f64::from_bits(fwd[a])
+                            + own * w[a] * s[a]
+                            + above_scale * above.value();
+                        out[at(a)] = emit(factor * v);
+                        if a > 0 {
+                            let num = base - ni * ki * (a as i128 - ki + 1);
+                            above.add(c[a - 1] * num as f64 * s[a]);
+                        }
+                    }
+                }
+            }
+            Estimator::Maxpo | Estimator::Canonical => {
                 let z = self.tables.z_table.get(n, k);
                 let q = |b: usize| z[b] * (n - b) as f64 / b as f64;
                 let cached = n < RADIX_FROM;
@@ -487,28 +593,11 @@ impl Workspace {
                 }
                 let norm = nf / (nf - kf);
                 let mut bwd = A::default();
-                if est == Estimator::PkpoLoo {
-                    // pkpo-loo = (K/N) u - (K/(N-1)) v with v = u - maxpo:
-                    //          = -K u / (N (N-1)) + K maxpo / (N-1).
-                    let w = self.tables.w_table.get(n - 1, k - 1);
-                    let mut up = A::default();
-                    for r in (0..n).rev() {
-                        if r + 1 < n {
-                            bwd.add(gap(r + 1) * zq(r + 1));
-                            up.add(gap(r + 1) * (1.0 - w[r]));
-                        }
-                        let u = s[r] + up.value();
-                        let maxpo = norm * (f64::from_bits(fwd[r]) - bwd.value());
-                        let v = -kf * u / (nf * (nf - 1.0)) + kf * maxpo / (nf - 1.0);
-                        out[at(r)] = emit(factor * v);
-                    }
-                } else {
-                    let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
-                    out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
-                    for r in (0..n - 1).rev() {
-                        bwd.add(gap(r + 1) * zq(r + 1));
-                        out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
-                    }
+                let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
+                out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
+                for r in (0..n - 1).rev() {
+                    bwd.add(gap(r + 1) * zq(r + 1));
+                    out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
                 }
             }
             _ => unreachable!("ranked() is only called for the u/v/w family"),
@@ -596,25 +685,48 @@ pub(crate) fn max_abs<T: Reward>(rewards: &[T]) -> f64 {
     rewards.iter().fold(0.0f64, |m, r| m.max(r.to_f64().abs()))
 }
 
-/// Mean and unbiased standard deviation (0 for a group of one) of `to * r`, compensated.
-/// `to` must be the group's [`Unit`] (or bring `max |r|` below about 2^500), so that no
-/// square overflows or underflows.
-fn moments_in<T: Reward>(rewards: &[T], to: f64) -> (f64, f64) {
+/// Whether every reward equals the first, exactly (a group of one included): the groups that
+/// carry no signal, which `--scale std` leaves unscaled and the mean-peer estimators give 0.
+pub(crate) fn all_equal<T: Reward>(rewards: &[T]) -> bool {
+    rewards.first().is_none_or(|first| rewards.iter().all(|r| *r == *first))
+}
+
+/// The spread of `to * r` about its mean: the mean `m` of the deviations `d_i = to r_i - to r_0`
+/// from the first reward, and the unbiased standard deviation (0 for fewer than two rewards),
+/// compensated. `d_i - m = to (r_i - mean r)` is the centered reward: measuring from a sample
+/// instead of from a rounded mean makes an all-equal group's deviations, mean and std exactly
+/// 0 (not a rounding residue that a std scale would blow up), and keeps the rounding of every
+/// centered value relative to the group's range rather than its magnitude. `to` must be the
+/// group's [`Unit`] (or bring `max |r|` below about 2^500), so that no square overflows.
+fn spread_in<T: Reward>(rewards: &[T], to: f64) -> (f64, f64) {
+    let Some(first) = rewards.first() else { return (0.0, 0.0) };
+    let r0 = first.to_f64() * to;
+    let dev = |r: &T| r.to_f64() * to - r0;
     let n = rewards.len() as f64;
-    let mean = crate::sum::sum(rewards.iter().map(|r| r.to_f64() * to)) / n;
+    let m = crate::sum::sum(rewards.iter().map(dev)) / n;
     if rewards.len() < 2 {
-        return (mean, 0.0);
+        return (m, 0.0);
     }
-    let ss = crate::sum::sum(rewards.iter().map(|r| (r.to_f64() * to - mean).powi(2)));
-    (mean, (ss / (n - 1.0)).sqrt())
+    let ss = crate::sum::sum(rewards.iter().map(|r| (dev(r) - m).powi(2)));
+    (m, (ss / (n - 1.0)).sqrt())
 }
 
 /// The standard deviation of `unit.to * r` (the group's unbiased std in `unit`).
-pub(crate) fn std_in<T: Reward>(rewards: &[T], unit: Unit) -> f64 {
+fn std_in<T: Reward>(rewards: &[T], unit: Unit) -> f64 {
     let own = Unit::of(max_abs(rewards));
     // `unit` is the group's own (the product is 1) or ONE for a group below the kernel's
     // unscaled bound 1e270 (the product is own.back <= 2^898): it never overflows.
-    moments_in(rewards, own.to).1 * (own.back * unit.to)
+    spread_in(rewards, own.to).1 * (own.back * unit.to)
+}
+
+/// The `std` scale's multiplier in `unit`, `1 / (std r + 1e-6)`; `None` for a group whose
+/// rewards are all equal (exactly), which is left unscaled.
+pub(crate) fn std_factor<T: Reward>(rewards: &[T], unit: Unit) -> Option<f64> {
+    if all_equal(rewards) {
+        return None;
+    }
+    let sd = std_in(rewards, unit);
+    (sd > 0.0).then(|| 1.0 / (sd + 1e-6 * unit.to))
 }
 
 /// The `--scale` stage for an estimator whose raw values are in `unit`: the multiplier and
@@ -624,10 +736,36 @@ pub(crate) fn scale_stage<T: Reward>(rewards: &[T], spec: Spec, unit: Unit) -> (
     match spec.scale {
         Scale::None => (1.0, unit.back),
         Scale::Pg => (spec.estimator.pg_factor(rewards.len(), spec.k), unit.back),
-        Scale::Std => {
-            let sd = std_in(rewards, unit);
-            if sd > 0.0 { (1.0 / (sd + 1e-6 * unit.to), 1.0) } else { (1.0, unit.back) }
-        }
+        Scale::Std => std_factor(rewards, unit).map_or((1.0, unit.back), |f| (f, 1.0)),
+    }
+}
+
+/// How far beyond `T::MAX` a result may round and still be `+-T::MAX` (relative): the
+/// kernels' rounding (docs/accuracy.md) is far below it, so a value past `T::MAX` by less is
+/// one whose exact value is representable or within the stated accuracy of `T::MAX`.
+const MAX_SLACK: f64 = 1.0 / (1u64 << 40) as f64;
+
+/// `x * back` as `T`, for a result `x` in the group's unit: `+-T::MAX` where the product
+/// passes `T::MAX` by no more than [`MAX_SLACK`] (the rounding of a representable advantage
+/// must not turn into a false overflow error), infinite further out ([`check_outputs`] then
+/// reports the overflow).
+#[inline(always)]
+fn emit_as<T: Reward>(x: f64, back: f64) -> T {
+    let y = x * back;
+    if y.abs() <= T::MAX {
+        return T::from_f64(y);
+    }
+    near_max_as(x, back)
+}
+
+#[cold]
+fn near_max_as<T: Reward>(x: f64, back: f64) -> T {
+    // Halved, the product is finite unless it passes 2 f64::MAX, a true overflow anyway.
+    let half = x * (back * 0.5);
+    if half.abs() <= T::MAX * 0.5 * (1.0 + MAX_SLACK) {
+        T::from_f64(T::MAX.copysign(x))
+    } else {
+        T::from_f64(x * back)
     }
 }
 
@@ -652,29 +790,31 @@ fn check_outputs<T: Reward>(rewards: &[T], spec: Spec, out: &[T]) -> Result<()> 
 }
 
 /// rloo `N/(N-1) (r_i - mean)`, dr-grpo `r_i - mean`, grpo `(r_i - mean)/(std + 1e-6)`, all on
-/// `to * r` in the group's [`Unit`]. A group of one gets mean 0 and std 1, as verl does.
+/// `to * r` in the group's [`Unit`], with the centered rewards of [`spread_in`]: a group of one
+/// or of equal rewards gets exactly 0 (it carries no signal, and the estimators are centered).
 fn mean_peers<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
     let n = rewards.len();
-    let est = spec.estimator;
-    if n == 1 {
-        // |A| <= |r|: nothing to rescale.
-        let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
-        let scale = mult * back * if est == Estimator::Grpo { 1.0 / (1.0 + 1e-6) } else { 1.0 };
-        out[0] = T::from_f64(scale * rewards[0].to_f64());
+    let unit = Unit::of(max_abs(rewards));
+    let (m, sd) = spread_in(rewards, unit.to);
+    let (mult, back) = scale_stage(rewards, spec, unit);
+    let r0 = rewards[0].to_f64() * unit.to;
+    let centered = |r: &T| (r.to_f64() * unit.to - r0) - m;
+    if spec.estimator == Estimator::Grpo {
+        // GRPO is unit-free: `z_i = centered_i / (std + 1e-6)` in the same unit, at most about
+        // sqrt(N) in size. The scale stage then applies in the rewards' unit, where its factor
+        // is `mult * back * to` (1, the PG factor, or 1/(std r + 1e-6)). Forming z first keeps
+        // every intermediate in range: multiplying two std divisors of a tiny group first would
+        // overflow (1e-6 in a unit of 2^1000 is 2^980).
+        let divisor = sd + 1e-6 * unit.to;
+        let factor = mult * (back * unit.to);
+        for (o, r) in out.iter_mut().zip(rewards) {
+            *o = emit_as(centered(r) / divisor, factor);
+        }
         return;
     }
-    let unit = Unit::of(max_abs(rewards));
-    let (mean, sd) = moments_in(rewards, unit.to);
-    let (mult, back) = scale_stage(rewards, spec, unit);
-    let (scale, back) = match est {
-        Estimator::Rloo => (mult * n as f64 / (n as f64 - 1.0), back),
-        // GRPO is unit-free: dividing by the std in the same unit cancels the rescaling, so
-        // the way back applies only to what the scale stage left (1 or `unit.back`).
-        Estimator::Grpo => (mult / (sd + 1e-6 * unit.to) * (back * unit.to), 1.0),
-        _ => (mult, back),
-    };
+    let scale = if spec.estimator == Estimator::Rloo { mult * n as f64 / (n as f64 - 1.0) } else { mult };
     for (o, r) in out.iter_mut().zip(rewards) {
-        *o = T::from_f64(scale * (r.to_f64() * unit.to - mean) * back);
+        *o = emit_as(scale * centered(r), back);
     }
 }
 
@@ -696,7 +836,7 @@ fn best_minus_second<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
         // The gap of two rewards near +-f64::MAX overflows unless taken in the group's unit.
         let unit = Unit::of(max_abs(rewards));
         let (mult, back) = scale_stage(rewards, spec, unit);
-        out[arg] = T::from_f64(mult * (best * unit.to - second * unit.to) * back);
+        out[arg] = emit_as(mult * (best * unit.to - second * unit.to), back);
     }
 }
 
@@ -713,8 +853,9 @@ fn passk_analytic<T: Reward>(rewards: &[T], k: usize, factor: f64, out: &mut [T]
         out.fill(T::from_f64(0.0));
         return;
     }
+    // q - C(N-c-1, K-1)/C(N-1, K-1) = -(c/N) C(N-c-1, K-1)/C(N-1, K-1), without the cancellation.
     let pos = factor * q / sigma;
-    let neg = factor * (q - ratio_same_k(n - c - 1, n - 1, k - 1)) / sigma;
+    let neg = -factor * ratio_same_k(n - c - 1, n - 1, k - 1) * (c as f64 / n as f64) / sigma;
     for (o, r) in out.iter_mut().zip(rewards) {
         *o = T::from_f64(if r.to_f64() == 1.0 { pos } else { neg });
     }

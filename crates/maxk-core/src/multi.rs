@@ -262,7 +262,7 @@ impl MultiWorkspace {
         let d = spec.width();
         for (a, axis) in spec.axes().iter().enumerate() {
             self.gather(rewards, d, a);
-            let located = |e: Error| Error::InAxis { axis: a, source: Box::new(e) };
+            let located = |e: Error| Error::InAxis { axis: a, error: Box::new(e) };
             if let Some(index) = self.column.iter().position(|x| !x.is_finite()) {
                 return Err(located(Error::NonFiniteReward { index, value: self.column[index] }));
             }
@@ -291,7 +291,7 @@ impl MultiWorkspace {
             self.gather(rewards, d, a);
             self.ws
                 .compute(&self.column, axis.spec, &mut self.axis_out)
-                .map_err(|e| Error::InAxis { axis: a, source: Box::new(e) })?;
+                .map_err(|e| Error::InAxis { axis: a, error: Box::new(e) })?;
             for (s, x) in self.sum.iter_mut().zip(&self.axis_out) {
                 *s += axis.weight * x;
             }

@@ -11,51 +11,43 @@
 //!   `grad J_RS` (the normaliser is the group's own mean, a ratio estimator), for `grad J_1` and
 //!   for `grad J_K`.
 
-use crate::estimator::{Estimator, Spec};
+use crate::estimator::Spec;
 use crate::float::Reward;
 use crate::group::{Unit, Workspace, max_abs, scale_stage};
-
-/// PKPO values whose std is at most this share of their largest magnitude count as equal
-/// (a few hundred ulps: the rounding of equal values, never a real spread of rewards).
-pub(crate) const SAME_S: f64 = 1e-13;
 
 /// `beta` of the `rs-grpo` registry entry: the value its authors recommend (their README).
 pub const RS_GRPO_BETA: f64 = 2.0;
 
-/// `bon-mean` into `out`: PKPO's `s` (in the group's unit), then standardised. The result is
-/// unit-free (a ratio of differences), so only the scale stage's factor applies.
+/// `bon-mean` into `out`: PKPO's `s` centered, `d_i = s_i - mean s`, as sums over the sorted
+/// gaps ([`Workspace::pkpo_centered`], in the group's unit), then standardised. Every `s` is
+/// equal exactly when every gap term is 0 (distinct rewards that win the same subsets: with
+/// K = 2 the worst of three ties the others; every sample at K = N), and then `d` is exactly 0:
+/// no tolerance decides what counts as equal. The result is unit-free (a ratio of
+/// differences), so only the scale stage's factor applies.
 pub(crate) fn bon_mean<T: Reward>(ws: &mut Workspace, rewards: &[T], spec: Spec, out: &mut [T]) {
     let n = rewards.len();
-    if spec.k == n {
-        // Every K-subset is the group: s_i = max r for all i, and the standardised value is 0
-        // (computed, it would be rounding noise divided by 1e-6).
+    let mut d = vec![0.0f64; n];
+    let to = ws.pkpo_centered(rewards, spec.k, &mut d);
+    // The std of d measured in units of its largest |d|, so that no square underflows (the
+    // relevant gaps may be far below the group's largest reward, which sets the unit).
+    let top = d.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if n < 2 || top == 0.0 {
         out.fill(T::from_f64(0.0));
         return;
     }
-    // PKPO is homogeneous of degree 1 and bon-mean of degree 0: compute on the rewards brought
-    // near 1 by an exact power of two, where nothing can overflow.
-    let unit = Unit::of(max_abs(rewards));
-    let wide: Vec<f64> = rewards.iter().map(|r| r.to_f64() * unit.to).collect();
-    let mut s = vec![0.0f64; n];
-    ws.compute(&wide, Spec::new(Estimator::Pkpo, spec.k), &mut s).expect("pkpo of rewards below 2 is finite");
-    // The mean as s_0 plus the mean of the differences: exact when every s is equal.
-    let mean = s[0] + crate::sum::sum(s.iter().map(|x| x - s[0])) / n as f64;
-    let sd = if n > 1 {
-        (crate::sum::sum(s.iter().map(|x| (x - mean).powi(2))) / (n as f64 - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    if sd <= SAME_S * s.iter().fold(0.0f64, |m, x| m.max(x.abs())) {
-        // PKPO gives unequal rewards equal s when they win the same subsets (with K = 2, the
-        // worst of three samples ties the others); rounding then leaves ulps that the
-        // 1e-6 would blow up to 1e-10 noise. Equal s carry no signal: 0, as for GRPO's ties.
+    let sd = top * (crate::sum::sum(d.iter().map(|x| (x / top) * (x / top))) / (n as f64 - 1.0)).sqrt();
+    if sd == 0.0 {
         out.fill(T::from_f64(0.0));
         return;
     }
-    let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
-    let factor = mult * back / (sd + 1e-6 * unit.to);
-    for (o, x) in out.iter_mut().zip(&s) {
-        *o = T::from_f64(factor * (x - mean));
+    // The standardised value first (about sqrt(N) at most), then the scale stage's factor in
+    // the rewards' unit, `mult * back * to`, taken in the group's unit: the std of rewards
+    // near f64::MAX is not representable, its reciprocal (near 1e-308) is.
+    let (mult, back) = scale_stage(rewards, spec, Unit::of(max_abs(rewards)));
+    let divisor = sd + 1e-6 * to;
+    let factor = mult * (back * to);
+    for (o, x) in out.iter_mut().zip(&d) {
+        *o = T::from_f64(x / divisor * factor);
     }
 }
 
@@ -66,8 +58,12 @@ pub(crate) fn rs_grpo<T: Reward>(rewards: &[T], spec: Spec, out: &mut [T]) {
     let top = rewards.iter().fold(f64::NEG_INFINITY, |m, r| m.max(r.to_f64()));
     let e: Vec<f64> = rewards.iter().map(|r| (beta * (r.to_f64() - top)).exp()).collect();
     let mean = crate::sum::sum(e.iter().copied()) / rewards.len() as f64;
-    let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
+    // The scale stage's factor in the group's unit, as in `bon_mean` (the std of rewards near
+    // f64::MAX overflows, its reciprocal does not).
+    let unit = Unit::of(max_abs(rewards));
+    let (mult, back) = scale_stage(rewards, spec, unit);
+    let factor = mult * (back * unit.to);
     for (o, x) in out.iter_mut().zip(&e) {
-        *o = T::from_f64(mult * back * (x / mean - 1.0) / beta);
+        *o = T::from_f64((x / mean - 1.0) / beta * factor);
     }
 }

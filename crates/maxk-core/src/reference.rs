@@ -3,6 +3,11 @@
 
 use crate::estimator::{Estimator, Scale, Spec};
 
+/// PKPO values of the brute-force bon-mean whose std is at most this share of their largest
+/// magnitude count as equal: the rounding of the subset means, never a real spread of rewards
+/// at the sizes this reference is for (the fast path detects equal values exactly).
+const SAME_S: f64 = 1e-13;
+
 /// Every `k`-subset of `items` (as index lists).
 fn subsets(items: &[usize], k: usize) -> Vec<Vec<usize>> {
     fn rec(items: &[usize], k: usize, start: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
@@ -91,6 +96,7 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
     let (nf, kf) = (n as f64, k as f64);
     let m = mean(r.iter().copied());
     let sd = if n > 1 { (r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (nf - 1.0)).sqrt() } else { 0.0 };
+    let equal = r.iter().all(|&x| x == r[0]);
     let raw: Vec<f64> = (0..n)
         .map(|i| match spec.estimator {
             Estimator::Pkpo => kf / nf * u(r, k, i),
@@ -99,15 +105,13 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
             Estimator::Ei => ei(r, k, i),
             Estimator::Maxpo => ei(r, k, i) - l2o(r, k, i),
             Estimator::Canonical => rho(r, k) - v(r, k, i),
+            Estimator::Rloo if equal => 0.0,
             Estimator::Rloo => r[i] - mean(without(r, i)),
-            Estimator::DrGrpo => r[i] - if n == 1 { 0.0 } else { m },
-            Estimator::Grpo => {
-                if n == 1 {
-                    r[i] / (1.0 + 1e-6)
-                } else {
-                    (r[i] - m) / (sd + 1e-6)
-                }
-            }
+            // An all-equal group (a singleton included) carries no signal: exactly 0.
+            Estimator::DrGrpo if equal => 0.0,
+            Estimator::Grpo if equal => 0.0,
+            Estimator::DrGrpo => r[i] - m,
+            Estimator::Grpo => (r[i] - m) / (sd + 1e-6),
             Estimator::BestMinusSecond => {
                 let mut sorted = r.to_vec();
                 sorted.sort_by(f64::total_cmp);
@@ -137,7 +141,7 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
                     0.0
                 };
                 // equal s (up to rounding) carry no signal, as in the fast path
-                if sds <= crate::peers::SAME_S * s.iter().fold(0.0f64, |m, x| m.max(x.abs())) {
+                if sds <= SAME_S * s.iter().fold(0.0f64, |m, x| m.max(x.abs())) {
                     0.0
                 } else {
                     (s[i] - ms) / (sds + 1e-6)
@@ -161,13 +165,9 @@ pub fn advantages(r: &[f64], spec: Spec) -> Vec<f64> {
     let factor = match spec.scale {
         Scale::None => 1.0,
         Scale::Pg => spec.estimator.pg_factor(n, k),
-        Scale::Std => {
-            if sd > 0.0 {
-                1.0 / (sd + 1e-6)
-            } else {
-                1.0
-            }
-        }
+        // An all-equal group is left unscaled.
+        Scale::Std if equal => 1.0,
+        Scale::Std => 1.0 / (sd + 1e-6),
     };
     raw.into_iter().map(|a| a * factor).collect()
 }

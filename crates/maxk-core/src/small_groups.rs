@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
-use crate::group::{Unit, Workspace, max_abs, near_max, std_in};
+use crate::group::{Unit, Workspace, max_abs, near_max, std_factor};
 use crate::validate::{check_binary, check_finite, check_offsets, check_output};
 
 /// Groups per rayon task (as in `batch`).
@@ -237,10 +237,7 @@ fn centered_ei<T: Reward>(
         * match spec.scale {
             Scale::None => 1.0,
             Scale::Pg => spec.estimator.pg_factor(n, k),
-            Scale::Std => {
-                let sd = std_in(rewards, Unit::ONE);
-                if sd > 0.0 { 1.0 / (sd + 1e-6) } else { 1.0 }
-            }
+            Scale::Std => std_factor(rewards, Unit::ONE).unwrap_or(1.0),
         };
     for (o, e) in out.iter_mut().zip(&ei) {
         *o = T::from_f64(factor * (e - mean));
@@ -277,7 +274,7 @@ pub fn plan_ragged<T: Reward>(
     let mut plans = Vec::with_capacity(offsets.len().saturating_sub(1));
     for (g, w) in offsets.windows(2).enumerate() {
         let group = &rewards[w[0]..w[1]];
-        check_values(group, spec).map_err(|e| e.in_group(g))?;
+        check_values(group, spec).map_err(|e| e.in_flat_group(g, w[0]))?;
         let p = plan(spec, group.len(), rule).map_err(|e| e.in_group(g))?;
         counts.add(p, group.len());
         plans.push(p);
@@ -298,7 +295,7 @@ pub fn ragged_advantages_with<T: Reward>(
     let (plans, counts) = plan_ragged(rewards, offsets, spec, rule)?;
     let mut ws = Workspace::new();
     for (g, (w, &p)) in offsets.windows(2).zip(&plans).enumerate() {
-        check_planned(&mut ws, &rewards[w[0]..w[1]], spec, p).map_err(|e| e.in_group(g))?;
+        check_planned(&mut ws, &rewards[w[0]..w[1]], spec, p).map_err(|e| e.in_flat_group(g, w[0]))?;
     }
     let mut groups = Vec::with_capacity(plans.len());
     let mut rest = &mut out[..];
@@ -310,7 +307,8 @@ pub fn ragged_advantages_with<T: Reward>(
     groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
         Workspace::new,
         |ws, (g, (start, p, o))| {
-            compute_planned(ws, &rewards[start..start + o.len()], spec, p, o).map_err(|e| e.in_group(g))
+            compute_planned(ws, &rewards[start..start + o.len()], spec, p, o)
+                .map_err(|e| e.in_flat_group(g, start))
         },
     )?;
     Ok(counts)
@@ -331,7 +329,11 @@ pub fn batch_advantages_with<T: Reward>(
         return Err(Error::RaggedBatch { len: rewards.len(), group_size });
     }
     let offsets: Vec<usize> = (0..=rewards.len() / group_size).map(|g| g * group_size).collect();
-    ragged_advantages_with(rewards, &offsets, spec, rule, out)
+    // A dense batch names a sample by its index in its row, as batch_advantages does.
+    ragged_advantages_with(rewards, &offsets, spec, rule, out).map_err(|e| match e {
+        Error::InGroup { group, error } => error.map_index(|i| i - group * group_size).in_group(group),
+        e => e,
+    })
 }
 
 /// Samples grouped by id: a stable order that puts each group's samples together (in their
@@ -369,9 +371,10 @@ impl Grouping {
     /// Turns the error of group `g` (in grouped order) into one naming the group's id.
     pub fn name_group(&self, e: Error, group_ids: &[u64]) -> Error {
         match e {
-            Error::InGroup { group, source } => {
-                Error::InGroupId { id: group_ids[self.order[self.offsets[group]]], source }
-            }
+            Error::InGroup { group, error } => Error::InGroupId {
+                id: group_ids[self.order[self.offsets[group]]],
+                error: Box::new(error.map_index(|p| self.order[p])),
+            },
             e => e,
         }
     }
@@ -379,9 +382,7 @@ impl Grouping {
 
 pub(crate) fn check_ids(group_ids: &[u64], len: usize) -> Result<()> {
     if group_ids.len() != len {
-        return Err(Error::InvalidOffsets {
-            reason: format!("{} group ids for {len} rewards", group_ids.len()),
-        });
+        return Err(Error::IdsLength { ids: group_ids.len(), rewards: len });
     }
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! file under `tests/` is a module here; [`every_test_file_is_a_module`] fails when a new
 //! file is not, so that no test is silently left out.
 
+mod edges;
 mod errors;
 mod extremes;
 mod fast_vs_reference;
+mod fuzz;
 mod majority;
 mod mixture;
 mod multi_objective;

@@ -21,8 +21,8 @@ use pyo3::types::PyDict;
 fn value_error(py: Python<'_>, e: Error) -> PyErr {
     let err = PyValueError::new_err(e.to_string());
     let (attr, group, source) = match &e {
-        Error::InGroup { group, source } => ("group", *group as u64, source),
-        Error::InGroupId { id, source } => ("group_id", *id, source),
+        Error::InGroup { group, error } => ("group", *group as u64, error),
+        Error::InGroupId { id, error } => ("group_id", *id, error),
         _ => return err,
     };
     let value = err.value(py);

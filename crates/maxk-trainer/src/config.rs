@@ -126,6 +126,12 @@ pub struct RlConfig {
     pub k_schedule: Option<crate::schedule::KSchedule>,
     /// Post-estimator scale: `none`, `std` or `pg`.
     pub scale: String,
+    /// Train on a mixture of K instead of the estimator (`maxk_core::Mixture`'s text form):
+    /// `"1:1,8:0.5"` for pass@1 + 0.5 pass@8, `"harmonic"` for MaxRL's objective extended to
+    /// any reward. Its advantages are PG-unbiased with factor 1; `estimator` and `scale` are then
+    /// unused and `k` only names the logged max@K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<String>,
     /// Updates.
     pub steps: usize,
     /// Prompts per update.
@@ -202,6 +208,7 @@ impl LmConfig {
                 k: 8,
                 k_schedule: None,
                 scale: "pg".into(),
+                mixture: None,
                 steps: 100,
                 prompts_per_step: 16,
                 group_size: 16,
@@ -294,6 +301,9 @@ impl LmConfig {
         self.rl.scale.parse::<maxk_core::Scale>()?;
         for k in self.rl.k_values()? {
             estimator.validate(self.rl.group_size, k)?;
+        }
+        if let Some(mixture) = &self.rl.mixture {
+            mixture.parse::<maxk_core::Mixture>()?.validate(self.rl.group_size)?;
         }
         if self.rl.minibatches == 0 || self.rl.minibatches > self.rl.prompts_per_step {
             return bad(format!(
@@ -453,6 +463,22 @@ mod tests {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.rl.estimator = "nope".into();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn a_mixture_of_k_is_one_rl_key() {
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.mixture = Some("1:1,4:0.5".into());
+        c.validate().unwrap();
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert!(text.contains("mixture = \"1:1,4:0.5\""), "{text}");
+        assert_eq!(toml::from_str::<LmConfig>(&text).unwrap(), c);
+        c.rl.mixture = Some(format!("1,{}", c.rl.group_size));
+        assert!(c.validate().unwrap_err().to_string().contains("out of range for mixture"));
+        c.rl.mixture = Some("1:x".into());
+        assert!(c.validate().unwrap_err().to_string().contains("invalid mixture"));
+        c.rl.mixture = Some("harmonic".into());
+        c.validate().unwrap();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Where the Leave-Two-Out baseline lowers a language model's gradient variance: the ratio
 //! `tr Cov(g_EI) / tr Cov(g_MaxPO)` of the per-prompt traces of [`crate::gradvar`] as a
 //! function of the prompt's measured success rate, beside the exact prediction of the
-//! binary-reward bandit at the same N and K ([`maxk_experiments::exact`]).
+//! binary-reward bandit at the same N and K ([`maxk_core::exact_variance`]).
 //!
 //! At the PG scale MaxPO is EI minus the L2O baseline (`pkpo-loo1` = EI there), so a ratio
 //! above 1 means the baseline lowers the variance.
@@ -19,8 +19,8 @@
 //!   ([`Shape`]): the success mass spread over `round(p A)` correct actions, or one correct
 //!   action (a unique answer, as in `mod`).
 
+use maxk_core::exact_variance::{TwoClass, moments};
 use maxk_core::{Estimator, Scale, Spec};
-use maxk_experiments::exact::{TwoClass, moments};
 use maxk_experiments::stats::{Ci, ClusteredFit};
 use serde::Serialize;
 

@@ -1090,7 +1090,7 @@ fn mechanism_section(s: &mut String, m: &crate::mechanism::Mechanism) {
          and 95% t interval over units (covers prompts and seeds). Prompts whose rollouts all failed or \
          all succeeded have no gradient and are left out. Bandit: the exact ratio for binary rewards on \
          two-class policies over A actions (success mass spread over pA actions, or one correct action) at \
-         the bin's mean success rate, N = {}, K = {} (`maxk_experiments::exact`).\n",
+         the bin's mean success rate, N = {}, K = {} (`maxk_core::exact_variance`).\n",
         m.numerator, m.denominator, m.n, m.k
     );
     let _ = write!(s, "| success rate | prompt-checkpoints | mean success | LM ratio [95% CI] | units |");

@@ -116,6 +116,7 @@ pub fn train<E: Engine>(
     let mut curves = TrainCurves::default();
     let estimator: Estimator = rl.estimator.parse()?;
     let scale = rl.scale.parse::<Scale>()?;
+    let mixture = rl.mixture.as_deref().map(str::parse::<maxk_core::Mixture>).transpose()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
         checkpoint::load(&ckpt, &cfg.model)?
@@ -137,7 +138,10 @@ pub fn train<E: Engine>(
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
         let rewards = score(&problems, &completions, n);
-        let advantages = batch_advantages(&rewards, n, spec)?;
+        let advantages = match &mixture {
+            Some(mix) => maxk_core::batch_mixture_advantages(&rewards, n, mix)?,
+            None => batch_advantages(&rewards, n, spec)?,
+        };
         let groups = group_stats(&rewards, &advantages, n, k);
         let roll = Rollouts::build(&prompts, &completions, advantages);
         let entropy = surprisal(&mut policy, &roll);

@@ -5,10 +5,12 @@ the metric names, the check that a framework's private hooks still exist, and pa
 when it is imported. Imports no framework.
 
 Every adapter reads its maxk options through :meth:`Settings.read`; a new option is a new field
-of :class:`Settings` (and of :data:`FIELDS`), and every adapter then accepts it under its own
-spelling (verl ``+algorithm.maxk_<field>``, TRL ``maxk_<field>``, OpenRLHF
-``--algo.advantage.maxk_<field>``, SkyRL ``maxk.<field>``, slime's YAML ``maxk_<field>``, rLLM's
-``configure(<field>=)``, ms-swift's ``MAXK_<FIELD>`` environment variables).
+of :class:`Settings` (and of :data:`FIELDS`), which each adapter's getter reads under its own
+spelling: verl ``+algorithm.maxk_<field>``, TRL ``maxk_<field>`` (trainer argument or
+``MaxKGRPOConfig`` field), OpenRLHF ``--algo.advantage.maxk_<field>``, SkyRL ``maxk.<field>``,
+slime's YAML ``maxk_<field>``, rLLM's ``configure(<field>=)``, ms-swift's ``MAXK_<FIELD>``
+environment variables. Where a framework's parser declares its options (OpenRLHF's argparse
+block, ``MaxKGRPOConfig``, ``configure``), the new option is declared there too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -36,8 +38,11 @@ DEFAULT_SMALL_GROUPS = "zero"
 #: Prefix of every metric the adapters log.
 PREFIX = "maxk/"
 
+#: The maj@K tie rules (:func:`maxk.maj_advantages`).
+MAJ_TIES = ("split", "wrong")
+
 #: The maxk settings every adapter reads (:class:`Settings`' fields, in this order).
-FIELDS = ("estimator", "k", "k_schedule", "scale", "small_groups")
+FIELDS = ("estimator", "k", "k_schedule", "scale", "small_groups", "mixture", "maj")
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -63,11 +68,25 @@ class Settings:
     k_schedule: KSchedule | None = None
     scale: str = "none"
     small_groups: str = DEFAULT_SMALL_GROUPS
+    #: A mixture of K instead of the estimator: ``"1:1,8:0.5"`` (pass@1 + 0.5 pass@8) or
+    #: ``"harmonic"`` (MaxRL / N on binary rewards, defined for any reward); see
+    #: :func:`maxk.mixture_advantages`. K, the schedule and the scale are then unused.
+    mixture: str | None = None
+    #: maj@K (majority vote) at K instead of the estimator, with this tie rule (``"split"`` or
+    #: ``"wrong"``, :func:`maxk.maj_advantages`); needs each sample's answer key, which only
+    #: the TRL adapter receives (a reward function's ``log_extra("maxk_answer", answers)``).
+    maj: str | None = None
     #: First step of the schedule (resumed runs whose hook gets no step).
     start_step: int = 0
 
     def __post_init__(self) -> None:
         maxk.estimator_info(self.estimator)  # unknown id: the core's message, listing the known ones
+        if self.mixture is not None:
+            _check_mixture(self.mixture)
+        if self.maj is not None and self.maj not in MAJ_TIES:
+            raise ValueError(f"unknown maj@K tie rule {self.maj!r}; known: {', '.join(MAJ_TIES)}")
+        if self.maj is not None and self.mixture is not None:
+            raise ValueError("give a mixture or maj@K, not both")
         if self.scale not in maxk.scales():
             raise ValueError(f"unknown scale {self.scale!r}; known: {', '.join(maxk.scales())}")
         if self.small_groups not in maxk.small_groups_rules():
@@ -83,7 +102,6 @@ class Settings:
         *,
         k_hint: str,
         estimator: str | None = None,
-        defaults: dict[str, Any] | None = None,
         start_step: int = 0,
     ) -> Settings:
         """The settings from a framework's config.
@@ -96,7 +114,6 @@ class Settings:
             k_hint: how to set K in this framework, for the error of an estimator that needs K.
             estimator: the estimator when the framework chose it (its own estimator name);
                 else ``get("estimator")``, else ``"maxpo"``.
-            defaults: values for fields the config leaves unset.
             start_step: first step of a K schedule whose hook gets no step (resumed runs).
 
         Raises:
@@ -105,11 +122,14 @@ class Settings:
                 K for an estimator that needs one.
         """
         raw = {f: get(f) for f in FIELDS}
-        for name, value in (defaults or {}).items():
-            if not _is_set(raw.get(name)):
-                raw[name] = value
         if estimator is None:
             estimator = str(raw["estimator"]) if _is_set(raw["estimator"]) else "maxpo"
+        mixture = str(raw["mixture"]).strip() if _is_set(raw.get("mixture")) else None
+        if mixture is not None:
+            try:
+                _check_mixture(mixture)
+            except ValueError as e:
+                raise ValueError(f"{name_of('mixture')}={mixture!r}: {e}") from None
         try:
             info = maxk.estimator_info(estimator)
         except ValueError as e:
@@ -126,11 +146,16 @@ class Settings:
             k_value = parsed.k_at(0)
         elif _is_set(k):
             k_value = _positive_int(name_of("k"), k)
-        elif info.uses_k:
+        elif info.uses_k and mixture is None:
             raise ValueError(f"maxk estimator {estimator!r} needs K: {k_hint}")
         else:
             k_value = 1
-        out: dict[str, Any] = {"estimator": estimator, "k": k_value, "k_schedule": parsed}
+        maj = str(raw["maj"]).strip() if _is_set(raw.get("maj")) else None
+        if maj is not None and maj not in MAJ_TIES:
+            raise ValueError(f"{name_of('maj')}={maj!r}: unknown maj@K tie rule; known: {', '.join(MAJ_TIES)}")
+        out: dict[str, Any] = {
+            "estimator": estimator, "k": k_value, "k_schedule": parsed, "mixture": mixture, "maj": maj,
+        }
         for name, known in (("scale", maxk.scales()), ("small_groups", maxk.small_groups_rules())):
             value = str(raw[name]) if _is_set(raw[name]) else getattr(cls, name)
             if value not in known:
@@ -139,13 +164,12 @@ class Settings:
         return cls(**out, start_step=start_step)
 
     @classmethod
-    def from_env(cls, prefix: str = "MAXK_", *, k_hint: str, estimator: str | None = None,
-                 defaults: dict[str, Any] | None = None) -> Settings:
+    def from_env(cls, *, k_hint: str, estimator: str | None = None) -> Settings:
         """The settings from environment variables ``MAXK_ESTIMATOR``, ``MAXK_K``,
-        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS``."""
+        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS`` (empty = unset)."""
         return cls.read(
-            lambda f: os.environ.get(prefix + f.upper()), lambda f: prefix + f.upper(),
-            k_hint=k_hint, estimator=estimator, defaults=defaults,
+            lambda f: os.environ.get(f"MAXK_{f.upper()}"), lambda f: f"MAXK_{f.upper()}",
+            k_hint=k_hint, estimator=estimator,
         )
 
     def ks(self) -> list[int]:
@@ -165,23 +189,105 @@ class Settings:
 
     def check_group_size(self, n: int, where: Callable[[int], str]) -> None:
         """:func:`check_group_size` for every K these settings reach; ``where(k)`` names the
-        framework settings in the message."""
+        framework settings in the message. A mixture needs groups of more than its largest K."""
+        if self.maj is not None:
+            for k in self.ks():
+                try:
+                    maxk.maj_advantages(list(range(max(int(n), 0))), [False] * max(int(n), 0), k)
+                except ValueError as e:
+                    if self.small_groups in ("error", "zero") or n < 1:
+                        raise ValueError(f"{where(k)} and maj@K: {e}") from None
+            return
+        if self.mixture is not None:
+            try:
+                maxk.mixture_advantages([0.0] * max(int(n), 0), self.mixture)
+            except ValueError as e:
+                if self.small_groups in ("error", "zero") or n < 1:
+                    raise ValueError(f"{where(self.k)} and mixture {self.mixture!r}: {e}") from None
+            return
         for k in self.ks():
             check_group_size(self.estimator, k, n, self.scale, self.small_groups, where(k))
 
     def advantages(self, scores: Any, index: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
         """The advantages of a flat batch (sample ``i`` in group ``index[i]``) and the step's
-        diagnostics (:func:`maxk.advantages_with_diagnostics`), at :meth:`k_now`."""
+        diagnostics (:func:`maxk.advantages_with_diagnostics`), at :meth:`k_now`; for a
+        :attr:`mixture`, its advantages (:func:`mixture_advantages`)."""
+        if self.mixture is not None:
+            return mixture_advantages(scores, index, self.mixture, self.small_groups)
+        if self.maj is not None:
+            raise ValueError(
+                "maj@K needs each sample's answer key, which this framework's advantage hook does not "
+                "receive; maj@K is supported in TRL (MaxKGRPOTrainer, maxk_maj), see docs/python.md"
+            )
         return maxk.advantages_with_diagnostics(
             scores, index, self.k_now(step), self.estimator, self.scale, self.small_groups
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (the schedule as its dict), e.g. to bind into pickled functions."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.k_schedule is not None:
-            out["k_schedule"] = self.k_schedule.to_dict()
-        return out
+
+def _check_mixture(mixture: str) -> None:
+    """The core's ``ValueError`` for a mixture text that does not parse."""
+    maxk._maxk.mixture_terms(mixture)
+
+
+def mixture_advantages(scores: Any, index: Any, mixture: str, small_groups: str) -> tuple[Any, dict[str, Any]]:
+    """Mixture-of-K advantages of a flat batch and the step's diagnostics with ``rho@k`` per term
+    (:func:`maxk.mixture_diagnostics`). A group too small for the mixture's largest K raises
+    under ``small_groups="error"``; under every other rule it gets advantage 0 (a mixture has no
+    smaller K to fall back to) and is counted in ``small_groups``."""
+    import numpy as np
+
+    from maxk import _as_array, _dense_ids, _named_groups
+
+    array, back = _as_array(scores, "scores")
+    ids, labels = _dense_ids(index)
+    _, group, sizes = np.unique(ids, return_inverse=True, return_counts=True)
+    terms = maxk._maxk.mixture_terms(mixture)
+    need = 2 if terms is None else max(k for k, _ in terms) + 1
+    keep = sizes[group] >= need if small_groups != "error" else np.ones(array.shape[0], dtype=bool)
+    out = np.zeros_like(array)
+    if keep.any():
+        with _named_groups(labels):
+            out[keep] = maxk.mixture_advantages(array[keep], mixture, index=ids[keep])
+    diag = maxk.diagnostics(array, ids, 1, estimator=None, advantages=out)
+    diag.update(maxk.mixture_diagnostics(array, ids, mixture))
+    diag["small_groups"] = int((sizes < need).sum()) if small_groups != "error" else 0
+    diag["small_group_samples"] = int((~keep).sum())
+    return back(out), diag
+
+
+def maj_advantages(
+    scores: Any, index: Any, answers: Any, k: int, ties: str, small_groups: str
+) -> tuple[Any, dict[str, Any]]:
+    """maj@K advantages of a flat batch (verdict: score > 0; ``answers`` one key per sample) and
+    the step's diagnostics with ``maj@k`` (the mean over groups of the unbiased maj@K). A group
+    of at most K samples raises under ``small_groups="error"`` and gets 0 otherwise."""
+    import numpy as np
+
+    from maxk import _as_array, _dense_ids, _named_groups
+
+    array, back = _as_array(scores, "scores")
+    ids, labels = _dense_ids(index)
+    answers = list(answers)
+    if len(answers) != array.shape[0]:
+        raise ValueError(f"{len(answers)} answer keys for {array.shape[0]} samples: give one per sample")
+    _, group, sizes = np.unique(ids, return_inverse=True, return_counts=True)
+    keep = sizes[group] > k if small_groups != "error" else np.ones(array.shape[0], dtype=bool)
+    correct = np.asarray(array) > 0
+    out = np.zeros(array.shape[0], dtype=np.float64)
+    if keep.any():
+        kept = [a for a, x in zip(answers, keep) if x]
+        with _named_groups(labels):
+            out[keep] = maxk.maj_advantages(kept, correct[keep], k, index=ids[keep], ties=ties)
+    diag = maxk.diagnostics(array, ids, k, estimator=None, advantages=out.astype(array.dtype))
+    values = [
+        maxk.maj_at_k([answers[i] for i in members], correct[members], k, ties)
+        for members in (np.flatnonzero(group == g) for g in range(len(sizes)))
+        if len(members) >= k
+    ]
+    diag["maj@k"] = float(np.mean(values)) if values else None
+    diag["small_groups"] = int((sizes <= k).sum()) if small_groups != "error" else 0
+    diag["small_group_samples"] = int((~keep).sum())
+    return back(out.astype(array.dtype)), diag
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -293,6 +399,12 @@ def metrics(diag: dict[str, Any], prefix: str = PREFIX) -> dict[str, float]:
         f"{prefix}adv_abs_max": diag["adv_abs_max"],
         f"{prefix}groups": diag["groups"],
     }
+    # a mixture's rho per term and its objective estimate
+    out.update({f"{prefix}max@{name[4:]}": v for name, v in diag.items() if name.startswith("rho@")})
+    if "objective" in diag:
+        out[f"{prefix}mixture_objective"] = diag["objective"]
+    if "maj@k" in diag:
+        out[f"{prefix}maj@{k}"] = diag["maj@k"]
     return {name: float(v) for name, v in out.items() if v is not None}
 
 
@@ -326,8 +438,8 @@ class MetricsBuffer:
 
 def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]], why: str) -> None:
     """Raises RuntimeError unless ``owner`` (a class or module) has every hook of ``hooks``
-    (name -> parameter names it must accept, in order, after ``self`` for methods), naming
-    each missing or changed one. ``why``: what the adapter needs them for."""
+    (name -> parameter names it must accept, in order, after ``self`` for methods; a wrapper's
+    ``*args`` accepts them), naming each missing or changed one. ``why``: what the adapter needs them for."""
     problems = []
     for name, params in hooks.items():
         fn = getattr(owner, name, None)
@@ -335,11 +447,11 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             problems.append(f"{name} is missing")
             continue
         try:
-            got = [p for p in inspect.signature(fn).parameters if p != "self"]
+            got = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
         except (TypeError, ValueError):
             continue
-        if got[: len(params)] != list(params):
-            problems.append(f"{name}({', '.join(got)}) no longer takes ({', '.join(params)})")
+        if not _accepts(got, params):
+            problems.append(f"{name}({', '.join(str(p) for p in got)}) no longer takes ({', '.join(params)})")
     if problems:
         version = getattr(sys.modules.get(framework.lower()), "__version__", "this version")
         raise RuntimeError(
@@ -347,6 +459,19 @@ def require_hooks(framework: str, owner: Any, hooks: dict[str, tuple[str, ...]],
             + f". maxk needs these private hooks to {why}; refusing to train on {framework}'s own advantages. "
             f"Install a {framework} version maxk supports (docs/python.md)."
         )
+
+
+def _accepts(got: list[inspect.Parameter], params: tuple[str, ...]) -> bool:
+    """Whether parameters ``got`` take ``params`` positionally, in order; a ``*args`` (a
+    wrapper's, Unsloth's) takes whatever remains."""
+    for i, expected in enumerate(params):
+        if i >= len(got):
+            return False
+        if got[i].kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if got[i].name != expected:
+            return False
+    return True
 
 
 def calls(fn: Any, name: str) -> bool:

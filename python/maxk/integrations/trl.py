@@ -67,7 +67,16 @@ from trl import GRPOConfig, GRPOTrainer
 import maxk
 from maxk.schedule import ScheduledK
 
-from ._common import DEFAULT_SMALL_GROUPS, Settings, calls, metrics, require_hooks, scale_from_framework
+from ._common import (
+    DEFAULT_SMALL_GROUPS,
+    Settings,
+    calls,
+    maj_advantages,
+    metrics,
+    mixture_advantages,
+    require_hooks,
+    scale_from_framework,
+)
 
 __all__ = ["HOOKS", "TESTED_TRL", "MaxKGRPOConfig", "MaxKGRPOTrainer", "check_trl"]
 
@@ -88,6 +97,9 @@ ATTRIBUTES = ("reward_weights", "num_generations", "multi_objective_aggregation"
 
 #: What maxk needs the hooks for (error messages).
 WHY = "replace GRPO's advantages with maxk's"
+
+#: The ``log_extra`` column a reward function fills with the answer keys for maj@K.
+ANSWER_COLUMN = "maxk_answer"
 
 #: The ``GRPOTrainer`` this module subclasses (``trl.GRPOTrainer`` when it was imported).
 BASE = GRPOTrainer
@@ -137,6 +149,13 @@ class MaxKGRPOConfig(GRPOConfig):
     maxk_multi_objective: bool = field(
         default=False, metadata={"help": "One max@K axis per reward function, summed with reward_weights."}
     )
+    maxk_mixture: str | None = field(
+        default=None, metadata={"help": "Mixture of K instead of the estimator: 1:1,8:0.5 or harmonic."}
+    )
+    maxk_maj: str | None = field(
+        default=None,
+        metadata={"help": "maj@K at maxk_k (tie rule split or wrong); answers via log_extra('maxk_answer', ...)."},
+    )
 
 
 class MaxKGRPOTrainer(GRPOTrainer):
@@ -149,6 +168,14 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_scale: ``"none"``, ``"std"`` or ``"pg"`` (default: ``args.maxk_scale``, else from
             TRL's ``scale_rewards``).
         maxk_small_groups: the small-group rule (default: ``args.maxk_small_groups`` or ``"zero"``).
+        maxk_maj: train on maj@K (majority vote) at ``maxk_k`` instead of the estimator, with this
+            tie rule (``"split"`` or ``"wrong"``; default ``args.maxk_maj``). A completion's verdict
+            is its weighted reward > 0; its answer key comes from a reward function that calls
+            ``log_extra("maxk_answer", answers)`` (TRL passes ``log_extra`` to every reward
+            function), e.g. ``answers = [extract(c) for c in completions]``.
+        maxk_mixture: train on a mixture of K instead of the estimator (default:
+            ``args.maxk_mixture``): ``"1:1,8:0.5"`` for pass@1 + 0.5 pass@8, ``"harmonic"`` for
+            MaxRL's objective (any reward); see :func:`maxk.mixture_advantages`.
 
     Raises:
         ValueError: at construction, when the estimator, K and ``num_generations`` do not fit
@@ -168,6 +195,8 @@ class MaxKGRPOTrainer(GRPOTrainer):
         maxk_small_groups: str | None = None,
         maxk_k_schedule: Any = None,
         maxk_multi_objective: bool | None = None,
+        maxk_mixture: str | None = None,
+        maxk_maj: str | None = None,
         **kwargs: Any,
     ) -> None:
         check_trl()
@@ -179,10 +208,11 @@ class MaxKGRPOTrainer(GRPOTrainer):
                 f"MaxKGRPOTrainer reads to {WHY}. Install a TRL version maxk supports (docs/python.md)."
             )
         given = {"estimator": maxk_estimator, "k": maxk_k, "k_schedule": maxk_k_schedule, "scale": maxk_scale,
-                 "small_groups": maxk_small_groups}
+                 "small_groups": maxk_small_groups, "mixture": maxk_mixture, "maj": maxk_maj}
 
         def get(name: str) -> Any:  # the trainer's argument, else the config's field
-            return given[name] if given[name] is not None else getattr(self.args, f"maxk_{name}", None)
+            value = given.get(name)
+            return value if value is not None else getattr(self.args, f"maxk_{name}", None)
 
         settings = Settings.read(
             get, lambda name: f"maxk_{name}", k_hint="pass maxk_k to MaxKGRPOTrainer (MaxKGRPOTrainer needs maxk_k)"
@@ -265,12 +295,34 @@ class MaxKGRPOTrainer(GRPOTrainer):
         keep = ~unscorable
         group_of = torch.arange(rewards.shape[0], device=rewards.device) // self.num_generations
         advantages = torch.zeros_like(rewards)
-        kept, diag = maxk.advantages_with_diagnostics(
-            rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
-        )
+        if self.maxk_settings.maj is not None:
+            answers = self._maxk_answer_keys(rewards.shape[0])
+            kept, diag = maj_advantages(
+                rewards[keep], group_of[keep], [a for a, x in zip(answers, keep.tolist()) if x], self.maxk_k,
+                self.maxk_settings.maj, self.maxk_small_groups,
+            )
+        elif self.maxk_settings.mixture is not None:
+            kept, diag = mixture_advantages(rewards[keep], group_of[keep], self.maxk_settings.mixture, self.maxk_small_groups)
+        else:
+            kept, diag = maxk.advantages_with_diagnostics(
+                rewards[keep], group_of[keep], self.maxk_k, self.maxk_estimator, self.maxk_scale, self.maxk_small_groups
+            )
         advantages[keep] = kept
         diag["unscorable"] = int(unscorable.sum())
         return advantages, diag
+
+    def _maxk_answer_keys(self, b: int) -> list[Any]:
+        """The answer keys of the gathered batch for maj@K: what a reward function passed to
+        TRL's ``log_extra("maxk_answer", answers)`` this step (TRL gathers the column across
+        processes in batch order, as it gathers the rewards)."""
+        column = self._logs["extra"].get(ANSWER_COLUMN)
+        if column is None or len(column) < b:
+            raise RuntimeError(
+                f"MaxKGRPOTrainer(maxk_maj=...): maj@K needs one answer key per completion; have a reward "
+                f"function call log_extra({ANSWER_COLUMN!r}, answers) with one hashable answer per completion "
+                f"(got {0 if column is None else len(column)} for {b} completions)"
+            )
+        return list(column)[-b:]
 
     # Multi-objective max@K (one axis per reward function).
 

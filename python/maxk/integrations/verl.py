@@ -140,8 +140,11 @@ def compute_maxk_outcome_advantage(
         kwargs: the other arguments verl may pass (``reward_baselines``, ...), ignored.
 
     Returns:
-        ``(advantages, returns)``, both ``(bs, response_length)``, equal, in the rewards' dtype
-        and on their device. The step's diagnostics wait in :func:`drain_metrics`.
+        ``(advantages, returns)``, both ``(bs, response_length)``, equal, in the dtype of
+        ``token_level_rewards * response_mask`` and on the rewards' device. Half-precision
+        rewards are summed and their advantages computed in float32; an advantage that does not
+        fit a half-precision result raises ValueError. The step's diagnostics wait in
+        :func:`drain_metrics`.
     """
     del kwargs
     if index is None:
@@ -151,9 +154,15 @@ def compute_maxk_outcome_advantage(
         )
     settings = _settings(config, estimator, {"k": maxk_k, "scale": maxk_scale, "small_groups": maxk_small_groups})
     with torch.no_grad():
-        scores = token_level_rewards.sum(dim=-1)
+        out_dtype = torch.result_type(token_level_rewards, response_mask)
+        rewards = token_level_rewards
+        if rewards.is_floating_point() and rewards.dtype.itemsize < 4:
+            # A float16/bfloat16 row sum overflows (65504) where its float32 sum does not; the
+            # advantages then come back in float32 and are checked on the way to out_dtype.
+            rewards = rewards.float()
+        scores = rewards.sum(dim=-1)
         adv, diag = settings.advantages(scores, index)
-        adv = adv.unsqueeze(-1) * response_mask
+        adv = maxk._torch_result(adv.unsqueeze(-1) * response_mask, out_dtype, adv.device)
     _METRICS.add(diag)
     if diag["small_groups"]:
         logger.info("maxk: %d groups (%d responses) handled by small_groups=%s", diag["small_groups"],

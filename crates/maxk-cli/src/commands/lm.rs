@@ -270,7 +270,10 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
     if sweep && cfg.rl.group_size <= max_k {
         // MaxPO needs N >= K + 1; the sweep keeps one N for every K (paper Fig. 10).
         cfg.rl.group_size = 2 * max_k;
-        eprintln!("ksweep: group size N = {} for every K (MaxPO needs N > K = {max_k})", cfg.rl.group_size);
+        crate::note(format_args!(
+            "ksweep: group size N = {} for every K (MaxPO needs N > K = {max_k})",
+            cfg.rl.group_size
+        ));
     }
     let seeds = match &a.seeds {
         Some(s) => parse_seeds(s)?,

@@ -53,10 +53,7 @@ struct Group {
 }
 
 fn parse(text: &str) -> Result<Group> {
-    if text.trim().is_empty() {
-        bail!("empty line, {EXAMPLE}");
-    }
-    let value: Value = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{EXAMPLE}: {e}"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| jsonl::json_error(e, EXAMPLE))?;
     let Some(answers) = value.get("answers").and_then(Value::as_array) else {
         bail!("no \"answers\" array, {EXAMPLE}");
     };

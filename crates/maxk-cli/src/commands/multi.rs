@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use maxk_core::{Axis, Estimator, MultiSpec, Scale, Spec, multi_advantages};
 
 use super::jsonl;
@@ -70,33 +70,14 @@ impl Args {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let mut spec = args.width().map(|d| args.spec(d)).transpose()?;
-    let mut rd = jsonl::reader(args.input.as_ref())?;
-    // All or nothing for a file output, quiet on a closed pipe: the same sink as `advantages`.
-    let mut sink = jsonl::Sink::open(args.output.as_ref())?;
-    let out = sink.writer();
-    let mut line = String::new();
-    let mut number = 0usize;
-    loop {
-        line.clear();
-        if rd.read_line(&mut line).with_context(|| format!("line {}: cannot read input", number + 1))? == 0 {
-            break;
-        }
-        number += 1;
-        let json = one_line(&args, &mut spec, line.trim_end_matches(['\n', '\r']))
-            .with_context(|| format!("line {number}"))?;
-        out.write_all(json.as_bytes()).context("cannot write output")?;
-        out.write_all(b"\n").context("cannot write output")?;
-    }
-    sink.finish()
+    // All or nothing for a file output, quiet on a closed pipe: the loop of `advantages`.
+    jsonl::for_each_line(args.input.as_ref(), args.output.as_ref(), |text| one_line(&args, &mut spec, text))
 }
 
 /// The output of one input line; `spec` is fixed by the first line when the flags leave D open.
 fn one_line(args: &Args, spec: &mut Option<MultiSpec>, text: &str) -> Result<String> {
     const EXAMPLE: &str = "expected a JSON array of D-arrays of finite numbers such as [[1, 0.5], [0, 1]]";
-    if text.trim().is_empty() {
-        bail!("empty line, {EXAMPLE}");
-    }
-    let rows: Vec<Vec<f64>> = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{EXAMPLE}: {e}"))?;
+    let rows: Vec<Vec<f64>> = serde_json::from_str(text).map_err(|e| jsonl::json_error(e, EXAMPLE))?;
     let d = rows.first().map_or(0, Vec::len);
     let spec = match spec {
         Some(s) => s,
