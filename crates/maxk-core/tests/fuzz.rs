@@ -18,7 +18,7 @@
 //! `cargo test` runs a brief pass; the long run (its last counts are in docs/accuracy.md):
 //!
 //! ```text
-//! MAXK_FUZZ_GROUPS=3000 MAXK_FUZZ_SEED=1 cargo test --release -p maxk-core --test main fuzz -- --nocapture
+//! MAXK_FUZZ_GROUPS=1440 MAXK_FUZZ_SEED=1 cargo test -p maxk-core --test main fuzz -- --nocapture
 //! ```
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
