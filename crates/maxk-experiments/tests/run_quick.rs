@@ -27,8 +27,12 @@ fn quick_run_writes_every_file_and_a_verdict_per_claim() {
         let borders = row.replace("\\|", "").matches('|').count();
         assert_eq!(borders, 4, "broken table row: {row}");
     }
-    // 5 bandit claims, then 2 per maze variant.
-    assert_eq!(summary.claims.len(), 5 + 2 * Config::quick().maze.baits.len());
+    // 3 bandit claims, one variance-map claim per reward family (continuous and each binary
+    // success fraction), one lower-variance claim per unbiased max@K peer (pkpo, pkpo-loo, ei),
+    // then per maze variant one claim per peer (grpo, rloo, pkpo, pkpo-loo, ei).
+    let quick = Config::quick();
+    let families = 1 + quick.variance_map.success.len();
+    assert_eq!(summary.claims.len(), 3 + families + 3 + 5 * quick.maze.baits.len());
     for c in &summary.claims {
         let v = serde_json::to_value(c.verdict).unwrap();
         assert!(["confirmed", "refuted", "mixed"].contains(&v.as_str().unwrap()), "{}: {v}", c.id);
