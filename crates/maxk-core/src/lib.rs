@@ -104,6 +104,8 @@ pub(crate) mod peers;
 pub mod plan;
 pub mod quadratic;
 pub mod reference;
+#[cfg(feature = "serde")]
+mod serde_ids;
 pub mod small_groups;
 pub mod sum;
 mod validate;
