@@ -5,6 +5,7 @@
 
 mod edges;
 mod errors;
+mod estimator_index;
 mod extremes;
 mod fast_vs_reference;
 mod fuzz;
