@@ -8,28 +8,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deps=""
-if [ -f scripts/test-python.sh ]; then
-  deps_log="$(mktemp)"
-  MAXK_DEPS_ONLY=1 bash scripts/test-python.sh >"$deps_log" 2>&1 &
-  deps=$!
-  # A failing Rust build must not leave the installer running.
-  trap '[ -n "$deps" ] && kill "$deps" 2>/dev/null; rm -f "$deps_log"' EXIT
-fi
+deps_log="$(mktemp)"
+MAXK_DEPS_ONLY=1 bash scripts/test-python.sh >"$deps_log" 2>&1 &
+deps=$!
+# A failing Rust build must not leave the installer running.
+trap '[ -n "$deps" ] && kill "$deps" 2>/dev/null; rm -f "$deps_log"' EXIT
 
 echo "== Rust: cargo test --workspace"
 cargo test --workspace
 
-if [ -n "$deps" ]; then
-  echo "== Python dependencies (installed in the background since the start)"
-  deps_status=0
-  wait "$deps" || deps_status=$?
-  deps=""
-  cat "$deps_log"
-  if [ "$deps_status" -ne 0 ]; then
-    echo "installing the Python test dependencies failed (exit status $deps_status)" >&2
-    exit "$deps_status"
-  fi
-  echo "== Python: scripts/test-python.sh"
-  bash scripts/test-python.sh
+echo "== Python dependencies (installed in the background since the start)"
+deps_status=0
+wait "$deps" || deps_status=$?
+deps=""
+cat "$deps_log"
+if [ "$deps_status" -ne 0 ]; then
+  echo "installing the Python test dependencies failed (exit status $deps_status)" >&2
+  exit "$deps_status"
 fi
+echo "== Python: scripts/test-python.sh"
+bash scripts/test-python.sh

@@ -1,6 +1,6 @@
 //! MaxPO the way the paper computes it, in O(N^2): EI for every sample, then for every i the
 //! Leave-Two-Out baseline `L2O_i = (1/(N-1)) sum_{j != i} EI_j(B \ i)` by an O(N) pass over the
-//! sorted pool without i. The baseline of `maxk bench`; the fast kernel is in [`crate::group`].
+//! sorted pool without i. The baseline of `maxk bench`; the fast kernel is [`crate::Workspace`]'s.
 
 use crate::binom::fill_ratio_table;
 

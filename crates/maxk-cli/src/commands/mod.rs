@@ -1,6 +1,6 @@
 //! One module per subcommand. The trainer (`lm`) and the experiments (`reproduce`, `bandit`,
 //! `maze`) are cargo features, on by default; without them their subcommands still parse and
-//! say how to get them ([`missing`]).
+//! say how to get them (module `missing`).
 
 pub mod advantages;
 #[cfg(feature = "experiments")]
