@@ -4,6 +4,9 @@
 //! Errors print their whole chain on stderr and exit with status 2; a closed stdout (`maxk
 //! advantages ... | head`) ends the run quietly with status 0, as ripgrep does.
 
+// The doc comments of the argument structs are the `--help` text, read as plain text: a
+// placeholder such as `runs/<UTC timestamp>` there is not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 #![deny(clippy::print_stderr)] // eprintln! panics when stderr is closed: use `note`
 
 mod commands;
