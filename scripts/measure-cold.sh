@@ -59,14 +59,21 @@ unset CARGO_TARGET_DIR RUSTC_WRAPPER MAXK_VENV
 summary=()
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+# Prefixes each line with the seconds since the start, as it comes.
+stamp() {
+    local start=$SECONDS line
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        printf '[%4d s] %s\n' $((SECONDS - start)) "$line"
+    done
+}
+
 # phase LABEL DIR COMMAND: runs COMMAND with bash in DIR, output to $WORK/LABEL.log (with the
 # seconds since the start before each line), and records its wall and CPU time.
 phase() {
     local label="$1" dir="$2" cmd="$3" log="$WORK/$1.log" t status=0 before after
     before="$(load)"
     echo "== $label: $cmd (log $log)"
-    t="$( { TIMEFORMAT='%R %U %S'; time (cd "$dir" && bash -c "$cmd" 2>&1 |
-        awk -v t0="$(date +%s)" '{ printf "[%4d s] %s\n", systime() - t0, $0; fflush() }' >"$log"; exit "${PIPESTATUS[0]}") 2>/dev/null; } 2>&1)" || status=$?
+    t="$( { TIMEFORMAT='%R %U %S'; time (cd "$dir" && bash -c "$cmd" 2>&1 | stamp >"$log"; exit "${PIPESTATUS[0]}"); } 2>&1)" || status=$?
     after="$(load)"
     if [[ $status -ne 0 ]]; then
         tail -40 "$log"
