@@ -97,7 +97,8 @@ fresh() {
     export CARGO_HOME="$dir/cargo-home" UV_CACHE_DIR="$dir/uv-cache" PIP_CACHE_DIR="$dir/pip-cache"
 }
 
-echo "commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, load $(load), $(date -u +%FT%TZ)"
+commit="$(git -C "$ROOT" rev-parse --short HEAD)"
+echo "commit $commit, $(nproc) CPUs, load $(load), $(date -u +%FT%TZ)"
 if [[ "$which" != 2 ]]; then
     fresh cmd1
     phase "command 1 build" "$repo" "$build1"
@@ -110,5 +111,5 @@ if [[ "$which" != 1 ]]; then
     grep -E '^\[ *[0-9]+ s\] (== |.*(passed|failed))' "$WORK/command 2.log" || true
 fi
 echo
-echo "== summary (commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs)"
+echo "== summary (commit $commit, $(nproc) CPUs)"
 printf '%s\n' "${summary[@]}"
