@@ -149,7 +149,10 @@ fn config_errors_name_the_key_and_exit_2() {
     let out = maxk(&["reproduce", "--quick", "--only", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown experiment `nope`") && err.contains("bandit-error, bandit-actions"), "{err}");
+    assert!(
+        err.contains("unknown experiment `nope`") && err.contains("bandit-error, bandit-actions"),
+        "{err}"
+    );
     let out = maxk(&["reproduce", "--quick", "--estimators", "maxpo,maxpoo", "--print-config"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
