@@ -39,7 +39,6 @@ pub mod report;
 pub mod results;
 pub mod rl;
 pub mod sampling;
-pub mod schedule;
 pub mod sft;
 pub mod tasks;
 pub mod tune;
