@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # RL-step throughput of the maxk trainer (`maxk lm bench`) and of the same model and step in
-# plain PyTorch eager (benches/torch/lm_rl_step.py), side by side on the same device, from the
-# same resolved config, interleaved: REPS repetitions of (maxk, torch), then the median, min
-# and max of each figure and of the per-repetition maxk / torch ratios.
+# PyTorch (benches/torch/lm_rl_step.py), eager and `torch.compile`d, side by side on the same
+# device, from the same resolved config, interleaved: REPS repetitions of (maxk, torch eager,
+# torch compiled), then the median, min and max of each figure and of the per-repetition
+# maxk / torch ratios.
 #
 #   scripts/lm-bench.sh [PRESET] [STEPS] [REPS]      (defaults: small 3 5 on the CPU, gpu 5 5 on CUDA)
 #
@@ -13,6 +14,8 @@
 #                              CUDARC_CUDA_VERSION=13000 for CUDA)
 #   PYTHON=path                python with torch and the maxk wheel (scripts/test-python.sh builds .venv)
 #   OUT=dir                    keep the per-run JSON files here (default a temporary directory)
+#   COMPILE=default            torch.compile mode of the third column (default, reduce-overhead,
+#                              max-autotune-no-cudagraphs), or none to skip it
 set -euo pipefail
 device="${DEVICE:-cpu}"
 if [[ "$device" == cuda ]]; then torch_device=cuda; default_preset=gpu; default_steps=5; else
@@ -25,28 +28,36 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 maxk="${MAXK:-$here/target/release/maxk}"
 python="${PYTHON:-python3}"
 out="${OUT:-$(mktemp -d)}"
+compile="${COMPILE:-default}"
 mkdir -p "$out"
 
-echo "== $reps x (maxk lm bench --preset $preset --device $device --steps $steps, torch eager $torch_device), $threads threads"
+echo "== $reps x (maxk lm bench --preset $preset --device $device --steps $steps, torch eager and compile:$compile on $torch_device), $threads threads"
 for r in $(seq 1 "$reps"); do
     RAYON_NUM_THREADS="$threads" "$maxk" lm bench --preset "$preset" --device "$device" --steps "$steps" \
         --out "$out/maxk-$r"
     cp "$out/maxk-$r/bench.json" "$out/maxk-$r.json"
     "$python" "$here/benches/torch/lm_rl_step.py" --config "$out/maxk-$r/config.toml" --device "$torch_device" \
         --steps "$steps" --threads "$threads" --json "$out/torch-$r.json"
+    if [[ "$compile" != none ]]; then
+        "$python" "$here/benches/torch/lm_rl_step.py" --config "$out/maxk-$r/config.toml" --device "$torch_device" \
+            --steps "$steps" --threads "$threads" --compile "$compile" --json "$out/compiled-$r.json"
+    fi
 done
-"$python" - "$out" "$reps" "$device" <<'PY'
+"$python" - "$out" "$reps" "$device" "$compile" <<'PY'
 import json, statistics, sys
-out, reps, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-runs = [(json.load(open(f"{out}/maxk-{r}.json")), json.load(open(f"{out}/torch-{r}.json"))) for r in range(1, reps + 1)]
+out, reps, device, compile_mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sides = ["maxk", "torch"] + (["compiled"] if compile_mode != "none" else [])
+runs = [{s: json.load(open(f"{out}/{s}-{r}.json")) for s in sides} for r in range(1, reps + 1)]
 def fmt(xs, spec):
     return f"{statistics.median(xs):{spec}} ({min(xs):{spec}}-{max(xs):{spec}})"
+names = {"maxk": f"maxk ({device})", "torch": "torch eager", "compiled": f"torch.compile ({compile_mode})"}
+base = [s for s in sides if s != "maxk"]
 print(f"\nmedian (min-max) of {reps} interleaved repetitions; ratio = maxk / torch per repetition\n")
-print(f"| | maxk ({device}) | torch eager | maxk / torch |\n|---|---|---|---|")
+head = [names[s] for s in sides] + [f"maxk / {names[s]}" for s in base]
+print("| | " + " | ".join(head) + " |\n|" + "---|" * (len(head) + 1))
 for key, name in [("sampled_tokens_per_s", "sampled tokens/s"), ("updates_per_s", "updates/s"), ("steps_per_s", "RL steps/s")]:
-    m = [a[key] for a, _ in runs]
-    t = [b[key] for _, b in runs]
-    ratio = [x / y for x, y in zip(m, t)]
-    print(f"| {name} | {fmt(m, '.4g')} | {fmt(t, '.4g')} | {fmt(ratio, '.2f')}x |")
+    cols = {s: [run[s][key] for run in runs] for s in sides}
+    ratios = [fmt([m / t for m, t in zip(cols["maxk"], cols[s])], ".2f") + "x" for s in base]
+    print(f"| {name} | " + " | ".join(fmt(cols[s], ".4g") for s in sides) + " | " + " | ".join(ratios) + " |")
 PY
 echo "(per-run JSON in $out)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The maxk-trainer RL step in plain PyTorch (eager), for a side-by-side speed comparison.
+"""The maxk-trainer RL step in plain PyTorch (eager, or `--compile`d), for a side-by-side speed comparison.
 
 Reads the same resolved config that `maxk lm bench --out DIR` writes (DIR/config.toml) and
 times the same work as `maxk_trainer::rl::bench`:
@@ -16,6 +16,13 @@ times the same work as `maxk_trainer::rl::bench`:
 The model is the same decoder-only transformer: learned token and position embeddings,
 pre-norm blocks `x += W_o attn(LN1 x); x += W_2 gelu_tanh(W_1 LN2 x)`, final LN, untied
 head without bias, LN eps 1e-5, attention scale 1/sqrt(d/H), masked keys at -1e9.
+
+`--compile MODE` compiles the model's forward (`Model.run`, used by sampling and by the
+update's log-probs) with `torch.compile(mode=MODE, dynamic=True)` (inductor; `dynamic=True`
+because the KV cache and the batch's sequence length change every decoding step and every RL
+step, and a static compile would recompile for each shape). Compilation happens in the
+untimed warm-up step; shapes the warm-up did not meet may still compile during timed steps
+(counted, as a user would pay them). The optimizer step stays eager.
 
 Threads: `--threads` (default 2, the development machine's cores) sets
 `torch.set_num_threads`, matching the maxk side's `RAYON_NUM_THREADS` in scripts/lm-bench.sh.
@@ -217,6 +224,12 @@ def main():
     ap.add_argument("--steps", type=int, default=3, help="timed RL steps after one warm-up")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
+    ap.add_argument(
+        "--compile",
+        metavar="MODE",
+        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+        help="torch.compile the model's forward with this mode (default: eager)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with open(args.config, "rb") as f:
@@ -228,6 +241,8 @@ def main():
     rng = random.Random(cfg["seed"])
     cpu_gen = torch.Generator().manual_seed(cfg["seed"])
     model = Model(m["d_model"], m["n_layers"], m["n_heads"], m["d_ff"], m["max_seq_len"]).to(device)
+    if args.compile:
+        model.run = torch.compile(model.run, mode=args.compile, dynamic=True)
     a = rl["adam"]
     opt = torch.optim.Adam(model.parameters(), lr=a["lr"], betas=(a["beta1"], a["beta2"]), eps=a["eps"])
     params = sum(p.numel() for p in model.parameters())
@@ -254,13 +269,14 @@ def main():
             update_s += t3 - t2
             total_s += t3 - t0
     res = {
+        "mode": f"compile:{args.compile}" if args.compile else "eager",
         "params": params,
         "sampled_tokens_per_s": tokens / sample_s,
         "updates_per_s": args.steps * rl["minibatches"] / update_s,
         "steps_per_s": args.steps / total_s,
     }
     print(
-        f"torch eager ({device.type}, {torch.get_num_threads()} threads, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
+        f"torch {res['mode']} ({device.type}, {torch.get_num_threads()} threads, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
         f"{res['updates_per_s']:.3f} updates/s, {res['steps_per_s']:.3f} RL steps/s"
     )
     if args.json:

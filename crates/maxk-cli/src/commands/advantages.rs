@@ -1,10 +1,9 @@
 //! `maxk advantages`: advantages per group, JSON Lines in and out.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use maxk_core::{Estimator, Scale, Spec, Workspace};
 
+use super::io_args::IoArgs;
 use super::jsonl;
 
 /// Arguments of `maxk advantages`.
@@ -21,13 +20,8 @@ pub struct Args {
     /// (the factor that makes the policy gradient unbiased).
     #[arg(long, default_value = "none", value_parser = parse_scale)]
     pub scale: Scale,
-    /// JSON Lines input, one array of rewards per line (default: stdin).
-    #[arg(long, short = 'i')]
-    pub input: Option<PathBuf>,
-    /// Output file (default: stdout), written only if every line succeeds: lines go to a
-    /// temporary file beside it that replaces it at the end; on error the file is untouched.
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Parses an estimator id with the core's error message.
@@ -43,7 +37,7 @@ pub fn parse_scale(s: &str) -> Result<Scale, String> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let spec = Spec::new(args.estimator, args.k).with_scale(args.scale);
-    jsonl::map_lines(args.input.as_ref(), args.output.as_ref(), per_line(spec))
+    jsonl::map_lines(args.io.input.as_ref(), args.io.output.as_ref(), per_line(spec))
 }
 
 /// The work on one line: the advantages of its group as a JSON array.

@@ -8,16 +8,19 @@
 //! wrong with `--ties wrong`).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use maxk_core::{Error, MajSpec, Ties, maj_advantages, maj_at_k};
 use serde_json::Value;
 
+use super::io_args::IoArgs;
 use super::jsonl;
 
 /// Arguments of `maxk maj`.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("input", |a| a.help(
+    r#"JSON Lines input, one group per line as {"answers": [...], "correct": [...]} (default: stdin)"#
+)))]
 pub struct Args {
     /// K: 1 <= K <= N - 1 for advantages, <= N for `--estimate` (and at most 1024).
     #[arg(short = 'k', long)]
@@ -29,12 +32,8 @@ pub struct Args {
     /// Print the unbiased maj@K estimate of each group instead of the advantages.
     #[arg(long)]
     pub estimate: bool,
-    /// JSON Lines input, one group per line as {"answers": [...], "correct": [...]} (default: stdin).
-    #[arg(long, short = 'i')]
-    pub input: Option<PathBuf>,
-    /// Output file (default: stdout), written only if every line succeeds (see `advantages`).
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Parses a tie rule with the core's error message.
@@ -84,7 +83,7 @@ fn parse(text: &str) -> Result<Group> {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
     let spec = MajSpec::new(args.k).with_ties(args.ties);
-    jsonl::map_parsed_lines(args.input.as_ref(), args.output.as_ref(), parse, |g: Group| {
+    jsonl::map_parsed_lines(args.io.input.as_ref(), args.io.output.as_ref(), parse, |g: Group| {
         let result = if args.estimate {
             maj_at_k(&g.ids, &g.correct, spec).map(|u| vec![u])
         } else {

@@ -5,11 +5,10 @@
 //! with factor 1 for `grad J` (see `maxk_core::Mixture`). `--mixture harmonic` is
 //! `w_k = 1/k` over `k = 1..N-1`, MaxRL / N on binary rewards and its extension to any reward.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use maxk_core::{Mixture, mixture_advantages};
 
+use super::io_args::IoArgs;
 use super::jsonl;
 
 /// Arguments of `maxk mixture`.
@@ -23,12 +22,8 @@ pub struct Args {
     /// advantages.
     #[arg(long)]
     pub estimate: bool,
-    /// JSON Lines input, one array of rewards per line (default: stdin).
-    #[arg(long, short = 'i')]
-    pub input: Option<PathBuf>,
-    /// Output file (default: stdout), written only if every line succeeds (see `advantages`).
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 /// Parses a mixture with the core's error message.
@@ -38,7 +33,7 @@ pub fn parse_mixture(s: &str) -> Result<Mixture, String> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    jsonl::map_lines(args.input.as_ref(), args.output.as_ref(), |rewards| {
+    jsonl::map_lines(args.io.input.as_ref(), args.io.output.as_ref(), |rewards| {
         if args.estimate {
             Ok(serde_json::to_string(&args.mixture.value(rewards)?)?)
         } else {

@@ -8,6 +8,7 @@ pub mod bandit;
 pub mod bench;
 pub mod estimate;
 pub mod estimators;
+pub mod io_args;
 pub mod jsonl;
 #[cfg(feature = "lm")]
 pub mod lm;

@@ -5,15 +5,15 @@
 //! `sum_d weight_d * A^d_i` (see `maxk_core::MultiSpec`). `--estimator`, `-k`, `--scale` and
 //! `--weights` take one value for every axis or a comma-separated list with one value per axis.
 
-use std::path::PathBuf;
-
 use anyhow::{Result, bail};
 use maxk_core::{Axis, Estimator, MultiSpec, Scale, Spec, multi_advantages};
 
+use super::io_args::IoArgs;
 use super::jsonl;
 
 /// Arguments of `maxk multi-advantages`.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("input", |a| a.help("JSON Lines input, one group per line as an array of D-arrays (default: stdin)")))]
 pub struct Args {
     /// Estimator id per axis (see `maxk estimators`): one for all axes, or a comma-separated
     /// list with one per axis.
@@ -29,12 +29,8 @@ pub struct Args {
     /// it D is the longest of the per-axis lists, or the width of the first line.
     #[arg(long, short = 'w', value_delimiter = ',', allow_negative_numbers = true)]
     pub weights: Option<Vec<f64>>,
-    /// JSON Lines input, one group per line as an array of D-arrays (default: stdin).
-    #[arg(long, short = 'i')]
-    pub input: Option<PathBuf>,
-    /// Output file (default: stdout).
-    #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 }
 
 impl Args {
@@ -71,7 +67,9 @@ impl Args {
 pub fn run(args: Args) -> Result<()> {
     let mut spec = args.width().map(|d| args.spec(d)).transpose()?;
     // All or nothing for a file output, quiet on a closed pipe: the loop of `advantages`.
-    jsonl::for_each_line(args.input.as_ref(), args.output.as_ref(), |text| one_line(&args, &mut spec, text))
+    jsonl::for_each_line(args.io.input.as_ref(), args.io.output.as_ref(), |text| {
+        one_line(&args, &mut spec, text)
+    })
 }
 
 /// The output of one input line; `spec` is fixed by the first line when the flags leave D open.
