@@ -1,18 +1,15 @@
 //! One group, dense batches of equal-size groups, ragged batches (CSR offsets) and batches
-//! grouped by an id per sample. Batches run in parallel with one [`Workspace`] per rayon job,
-//! so the hot loop allocates nothing. Every entry point validates the whole input first: on
-//! error nothing has been written.
+//! grouped by an id per sample. Batches run in parallel through the batching driver
+//! ([`crate::driver`]) with one [`Workspace`] per rayon job, so the hot loop allocates
+//! nothing. Every entry point validates the whole input first: on error nothing has been
+//! written.
 
-use rayon::prelude::*;
-
+use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
-use crate::group::Workspace;
-use crate::validate::{check_finite, check_group, check_offsets, check_output, check_rho, check_shape};
-
-/// Groups per rayon task: enough work to amortise the task and the workspace.
-const MIN_GROUPS_PER_TASK: usize = 16;
+use crate::group::{Workspace, max_abs, near_max};
+use crate::validate::{check_finite, check_group, check_output, check_rho, check_shape};
 
 /// Advantages of one group.
 ///
@@ -47,23 +44,25 @@ pub fn batch_advantages_into<T: Reward>(
     spec: Spec,
     out: &mut [T],
 ) -> Result<()> {
-    check_dense(rewards, group_size)?;
+    let groups = Groups::dense(rewards.len(), group_size)?;
     check_output(out.len(), rewards.len())?;
-    let max_abs = check_finite(rewards).map_err(|e| locate(e, |i| (i / group_size, i % group_size)))?;
-    let mut ws = Workspace::new();
-    for (g, group) in rewards.chunks(group_size).enumerate() {
-        check_shape(group, spec).map_err(|e| e.in_group(g))?;
-        if crate::group::near_max::<T>(max_abs) {
-            ws.check_representable(group, spec, crate::group::max_abs(group)).map_err(|e| e.in_group(g))?;
+    // One pass over the whole batch finds a non-finite reward (the common case vectorises).
+    let top = check_finite(rewards).map_err(|e| match e {
+        Error::NonFiniteReward { index, value } => {
+            Error::NonFiniteReward { index: index % group_size, value }.in_group(index / group_size)
         }
-    }
-    out.par_chunks_mut(group_size)
-        .zip(rewards.par_chunks(group_size))
-        .enumerate()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .try_for_each_init(Workspace::new, |ws, (g, (o, r))| {
-            ws.compute(r, spec, o).map_err(|e| e.in_group(g))
-        })
+        e => e,
+    })?;
+    let mut ws = Workspace::new();
+    groups.check(|_, s| {
+        let group = &rewards[s];
+        check_shape(group, spec)?;
+        if near_max::<T>(top) {
+            ws.check_representable(group, spec, max_abs(group))?;
+        }
+        Ok(())
+    })?;
+    groups.run(out, Workspace::new, |ws, _, s, o| ws.compute(&rewards[s], spec, o))
 }
 
 /// Advantages of ragged groups: group `g` is `rewards[offsets[g]..offsets[g + 1]]`.
@@ -80,21 +79,15 @@ pub fn ragged_advantages_into<T: Reward>(
     spec: Spec,
     out: &mut [T],
 ) -> Result<()> {
-    check_offsets(offsets, rewards.len())?;
+    let groups = Groups::ragged(offsets, rewards.len())?;
     check_output(out.len(), rewards.len())?;
     let mut ws = Workspace::new();
-    for (g, w) in offsets.windows(2).enumerate() {
-        let group = &rewards[w[0]..w[1]];
-        let max_abs = check_group(group, spec).map_err(|e| e.in_flat_group(g, w[0]))?;
-        ws.check_representable(group, spec, max_abs).map_err(|e| e.in_flat_group(g, w[0]))?;
-    }
-    let groups = split_ragged(out, offsets);
-    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
-        Workspace::new,
-        |ws, (g, (start, o))| {
-            ws.compute(&rewards[start..start + o.len()], spec, o).map_err(|e| e.in_flat_group(g, start))
-        },
-    )
+    groups.check(|_, s| {
+        let group = &rewards[s];
+        let max_abs = check_group(group, spec)?;
+        ws.check_representable(group, spec, max_abs)
+    })?;
+    groups.run(out, Workspace::new, |ws, _, s, o| ws.compute(&rewards[s], spec, o))
 }
 
 /// Advantages where sample `i` belongs to group `group_ids[i]` (any ids, any order, as verl's
@@ -112,34 +105,13 @@ pub fn grouped_advantages_into<T: Reward>(
     spec: Spec,
     out: &mut [T],
 ) -> Result<()> {
-    crate::small_groups::check_ids(group_ids, rewards.len())?;
+    check_ids(group_ids, rewards.len())?;
     check_output(out.len(), rewards.len())?;
-    if rewards.is_empty() {
-        // An empty batch has no groups: nothing to compute, nothing to name in an error.
-        return Ok(());
-    }
-    // Stable order by id keeps each group's samples in their original relative order.
-    let mut order: Vec<usize> = (0..rewards.len()).collect();
-    order.sort_by_key(|&i| group_ids[i]);
-    let gathered: Vec<T> = order.iter().map(|&i| rewards[i]).collect();
-    let mut offsets = vec![0];
-    for w in 1..order.len() {
-        if group_ids[order[w]] != group_ids[order[w - 1]] {
-            offsets.push(w);
-        }
-    }
-    offsets.push(order.len());
+    let grouping = Grouping::by_id(group_ids);
     let mut tmp = vec![T::from_f64(0.0); rewards.len()];
-    ragged_advantages_into(&gathered, &offsets, spec, &mut tmp).map_err(|e| match e {
-        Error::InGroup { group, error } => Error::InGroupId {
-            id: group_ids[order[offsets[group]]],
-            error: Box::new(error.map_index(|p| order[p])),
-        },
-        e => e,
-    })?;
-    for (pos, &i) in order.iter().enumerate() {
-        out[i] = tmp[pos];
-    }
+    ragged_advantages_into(&grouping.gather(rewards), &grouping.offsets, spec, &mut tmp)
+        .map_err(|e| grouping.name_group(e, group_ids))?;
+    grouping.scatter(&tmp, out);
     Ok(())
 }
 
@@ -152,28 +124,16 @@ pub fn max_at_k<T: Reward>(rewards: &[T], k: usize) -> Result<f64> {
 
 /// rho of every group of a dense `[G, group_size]` batch.
 pub fn batch_max_at_k<T: Reward>(rewards: &[T], group_size: usize, k: usize) -> Result<Vec<f64>> {
-    check_dense(rewards, group_size)?;
-    for (g, group) in rewards.chunks(group_size).enumerate() {
-        check_rho(group, k).map_err(|e| e.in_group(g))?;
-    }
-    Ok(rewards
-        .par_chunks(group_size)
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .map_init(Workspace::new, |ws, r| ws.rho(r, k))
-        .collect())
+    let groups = Groups::dense(rewards.len(), group_size)?;
+    groups.check(|_, s| check_rho(&rewards[s], k))?;
+    Ok(groups.map(Workspace::new, |ws, s| ws.rho(&rewards[s], k)))
 }
 
 /// rho of every group of a ragged batch given by CSR offsets.
 pub fn ragged_max_at_k<T: Reward>(rewards: &[T], offsets: &[usize], k: usize) -> Result<Vec<f64>> {
-    check_offsets(offsets, rewards.len())?;
-    for (g, w) in offsets.windows(2).enumerate() {
-        check_rho(&rewards[w[0]..w[1]], k).map_err(|e| e.in_flat_group(g, w[0]))?;
-    }
-    Ok(offsets
-        .par_windows(2)
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .map_init(Workspace::new, |ws, w| ws.rho(&rewards[w[0]..w[1]], k))
-        .collect())
+    let groups = Groups::ragged(offsets, rewards.len())?;
+    groups.check(|_, s| check_rho(&rewards[s], k))?;
+    Ok(groups.map(Workspace::new, |ws, s| ws.rho(&rewards[s], k)))
 }
 
 /// The largest number of samples [`pass_at_k`] accepts (2^30): the exact ratio
@@ -193,36 +153,4 @@ pub fn pass_at_k(n: usize, c: usize, k: usize) -> Result<f64> {
         return Err(Error::InvalidPassAtK { n, c, k });
     }
     Ok(1.0 - crate::binom::ratio_same_k(n - c, n, k))
-}
-
-fn check_dense<T>(rewards: &[T], group_size: usize) -> Result<()> {
-    if group_size == 0 {
-        return Err(Error::EmptyGroup);
-    }
-    if rewards.len() % group_size != 0 {
-        return Err(Error::RaggedBatch { len: rewards.len(), group_size });
-    }
-    Ok(())
-}
-
-/// Turns a flat index error into a per-group one.
-fn locate(e: Error, split: impl Fn(usize) -> (usize, usize)) -> Error {
-    match e {
-        Error::NonFiniteReward { index, value } => {
-            let (g, i) = split(index);
-            Error::NonFiniteReward { index: i, value }.in_group(g)
-        }
-        e => e,
-    }
-}
-
-/// Splits `out` into one mutable slice per group, with each group's start offset.
-fn split_ragged<'a, T>(mut out: &'a mut [T], offsets: &[usize]) -> Vec<(usize, &'a mut [T])> {
-    let mut groups = Vec::with_capacity(offsets.len().saturating_sub(1));
-    for w in offsets.windows(2) {
-        let (head, tail) = out.split_at_mut(w[1] - w[0]);
-        groups.push((w[0], head));
-        out = tail;
-    }
-    groups
 }

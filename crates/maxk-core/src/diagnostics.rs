@@ -12,11 +12,12 @@
 //!   rounding-level for centered estimators, large for pkpo or ei.
 //! - `adv_mean`, `adv_std` (population std), `adv_abs_max` over all samples.
 
+use crate::driver::{Grouping, check_ids};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
 use crate::group::Workspace;
-use crate::small_groups::{Grouping, SmallGroupCounts, SmallGroups, check_ids, grouped_with, plan_ragged};
+use crate::small_groups::{SmallGroupCounts, SmallGroups, grouped_with, plan_ragged};
 use crate::sum::Neumaier;
 use crate::validate::{check_finite, check_offsets, check_output};
 

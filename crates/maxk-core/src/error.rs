@@ -1,6 +1,7 @@
 //! The one error type of the core crate: every variant carries the offending values.
 
 use crate::Estimator;
+use crate::float::Reward;
 
 /// Everything that can be wrong with the input of an estimator.
 ///
@@ -283,6 +284,19 @@ impl Error {
             }
             e => e,
         }
+    }
+
+    /// [`Error::AdvantageOverflow`]: the advantage of `estimator` at `index` is not finite as
+    /// `T`; the message gives the range of the group's `rewards`, its cause.
+    pub(crate) fn advantage_overflow<T: Reward>(
+        estimator: &'static str,
+        index: usize,
+        rewards: &[T],
+    ) -> Error {
+        let (low, high) = rewards
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r.to_f64()), hi.max(r.to_f64())));
+        Error::AdvantageOverflow { estimator, index, ty: T::NAME, max: T::MAX, low, high }
     }
 
     pub(crate) fn k_range(estimator: Estimator, n: usize, k: usize) -> Error {

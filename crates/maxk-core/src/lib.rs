@@ -93,6 +93,7 @@
 mod batch;
 pub mod binom;
 pub mod diagnostics;
+mod driver;
 mod error;
 mod estimator;
 pub mod exact_variance;

@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 
 /// The largest K maj@K accepts (the coefficients `C(m, s) lambda^s` stay below about
@@ -195,7 +196,6 @@ pub fn ragged_maj_advantages(
     offsets: &[usize],
     spec: MajSpec,
 ) -> Result<Vec<f64>> {
-    use rayon::prelude::*;
     if answers.len() != correct.len() {
         return Err(Error::LengthMismatch {
             what: "correct flags",
@@ -203,15 +203,19 @@ pub fn ragged_maj_advantages(
             expected: answers.len(),
         });
     }
-    crate::validate::check_offsets(offsets, answers.len())?;
-    let parts: Vec<Vec<f64>> = offsets
-        .par_windows(2)
-        .enumerate()
-        .map(|(g, w)| {
-            maj_advantages(&answers[w[0]..w[1]], &correct[w[0]..w[1]], spec).map_err(|e| e.in_group(g))
-        })
-        .collect::<Result<_>>()?;
-    Ok(parts.concat())
+    let groups = Groups::ragged(offsets, answers.len())?;
+    let mut out = vec![0.0; answers.len()];
+    // One group per task: a maj@K group costs far more than a sort.
+    groups.run_in_tasks(
+        1,
+        &mut out,
+        || (),
+        |_, _, s, o| {
+            o.copy_from_slice(&maj_advantages(&answers[s.clone()], &correct[s], spec)?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// maj@K advantages where sample `i` belongs to group `group_ids[i]` (as verl's `uid`), output
@@ -222,7 +226,7 @@ pub fn grouped_maj_advantages(
     group_ids: &[u64],
     spec: MajSpec,
 ) -> Result<Vec<f64>> {
-    crate::small_groups::check_ids(group_ids, answers.len())?;
+    check_ids(group_ids, answers.len())?;
     if answers.len() != correct.len() {
         return Err(Error::LengthMismatch {
             what: "correct flags",
@@ -230,14 +234,12 @@ pub fn grouped_maj_advantages(
             expected: answers.len(),
         });
     }
-    let grouping = crate::small_groups::Grouping::by_id(group_ids);
+    let grouping = Grouping::by_id(group_ids);
     let tmp =
         ragged_maj_advantages(&grouping.gather(answers), &grouping.gather(correct), &grouping.offsets, spec)
             .map_err(|e| grouping.name_group(e, group_ids))?;
     let mut out = vec![0.0; answers.len()];
-    for (pos, &i) in grouping.order.iter().enumerate() {
-        out[i] = tmp[pos];
-    }
+    grouping.scatter(&tmp, &mut out);
     Ok(out)
 }
 

@@ -39,17 +39,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rayon::prelude::*;
-
+use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 use crate::float::Reward;
 use crate::group::{COMPENSATE_FROM, Workspace};
-use crate::small_groups::Grouping;
 use crate::sum::{Accumulator, Neumaier, Plain};
-use crate::validate::{check_finite, check_offsets, check_output};
-
-/// Groups per rayon task (as for single-objective batches).
-const MIN_GROUPS_PER_TASK: usize = 16;
+use crate::validate::{check_finite, check_output};
 
 /// One term `w_k J_k` of a mixture.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -251,15 +246,7 @@ impl MixtureWorkspace {
         }
         let back = sorted.unit.back;
         if let Some(b) = self.fwd.iter().position(|a| !T::from_f64(a * back).to_f64().is_finite()) {
-            let (low, high) = (sorted.vals[0] * back, sorted.vals[n - 1] * back);
-            return Err(Error::AdvantageOverflow {
-                estimator: "mixture",
-                index: sorted.index(b),
-                ty: T::NAME,
-                max: T::MAX,
-                low,
-                high,
-            });
+            return Err(Error::advantage_overflow("mixture", sorted.index(b), rewards));
         }
         for (b, a) in self.fwd.iter().enumerate() {
             out[sorted.index(b)] = T::from_f64(a * back);
@@ -306,14 +293,9 @@ pub fn batch_mixture_advantages<T: Reward>(
     group_size: usize,
     mix: &Mixture,
 ) -> Result<Vec<T>> {
-    if group_size == 0 {
-        return Err(Error::EmptyGroup);
-    }
-    if rewards.len() % group_size != 0 {
-        return Err(Error::RaggedBatch { len: rewards.len(), group_size });
-    }
-    let offsets: Vec<usize> = (0..=rewards.len() / group_size).map(|g| g * group_size).collect();
-    ragged_mixture_advantages(rewards, &offsets, mix)
+    let mut out = vec![T::from_f64(0.0); rewards.len()];
+    compute_groups(rewards, Groups::dense(rewards.len(), group_size)?, mix, &mut out)?;
+    Ok(out)
 }
 
 /// Mixture advantages of ragged groups: group `g` is `rewards[offsets[g]..offsets[g + 1]]`.
@@ -334,29 +316,20 @@ pub fn ragged_mixture_advantages_into<T: Reward>(
     mix: &Mixture,
     out: &mut [T],
 ) -> Result<()> {
-    check_offsets(offsets, rewards.len())?;
+    let groups = Groups::ragged(offsets, rewards.len())?;
     check_output(out.len(), rewards.len())?;
-    for (g, w) in offsets.windows(2).enumerate() {
-        MixtureWorkspace::check(&rewards[w[0]..w[1]], mix).map_err(|e| e.in_group(g))?;
-    }
     // Compute into a scratch buffer so that an overflow in a late group leaves `out` untouched.
     let mut tmp = vec![T::from_f64(0.0); rewards.len()];
-    let mut groups = Vec::with_capacity(offsets.len().saturating_sub(1));
-    let mut rest = tmp.as_mut_slice();
-    for w in offsets.windows(2) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        groups.push((w[0], head));
-        rest = tail;
-    }
-    groups
-        .into_par_iter()
-        .enumerate()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .try_for_each_init(MixtureWorkspace::default, |ws, (g, (start, o))| {
-            ws.compute(&rewards[start..start + o.len()], mix, o).map_err(|e| e.in_group(g))
-        })?;
+    compute_groups(rewards, groups, mix, &mut tmp)?;
     out.copy_from_slice(&tmp);
     Ok(())
+}
+
+/// Every group checked, then computed in parallel into `out` (which an overflow found in
+/// the computation leaves partly written).
+fn compute_groups<T: Reward>(rewards: &[T], groups: Groups<'_>, mix: &Mixture, out: &mut [T]) -> Result<()> {
+    groups.check(|_, s| MixtureWorkspace::check(&rewards[s], mix))?;
+    groups.run(out, MixtureWorkspace::default, |ws, _, s, o| ws.compute(&rewards[s], mix, o))
 }
 
 /// Mixture advantages where sample `i` belongs to group `group_ids[i]` (as verl's `uid`);
@@ -366,14 +339,11 @@ pub fn grouped_mixture_advantages<T: Reward>(
     group_ids: &[u64],
     mix: &Mixture,
 ) -> Result<Vec<T>> {
-    crate::small_groups::check_ids(group_ids, rewards.len())?;
+    check_ids(group_ids, rewards.len())?;
     let grouping = Grouping::by_id(group_ids);
-    let gathered = grouping.gather(rewards);
-    let tmp = ragged_mixture_advantages(&gathered, &grouping.offsets, mix)
+    let tmp = ragged_mixture_advantages(&grouping.gather(rewards), &grouping.offsets, mix)
         .map_err(|e| grouping.name_group(e, group_ids))?;
     let mut out = vec![T::from_f64(0.0); rewards.len()];
-    for (pos, &i) in grouping.order.iter().enumerate() {
-        out[i] = tmp[pos];
-    }
+    grouping.scatter(&tmp, &mut out);
     Ok(out)
 }

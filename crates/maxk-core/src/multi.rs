@@ -47,18 +47,14 @@
 //! # Ok::<(), maxk_core::Error>(())
 //! ```
 
-use rayon::prelude::*;
-
+use crate::driver::Groups;
 use crate::error::{Error, Result};
 #[cfg(doc)]
 use crate::estimator::Estimator;
 use crate::estimator::{Scale, Spec};
 use crate::float::Reward;
 use crate::group::Workspace;
-use crate::validate::{check_offsets, check_output, check_shape};
-
-/// Groups per rayon task (as for single-axis batches).
-const MIN_GROUPS_PER_TASK: usize = 16;
+use crate::validate::{check_output, check_shape};
 
 /// One reward axis: what to compute on its column, and its weight in the sum.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,26 +160,10 @@ pub fn batch_multi_advantages_into<T: Reward>(
     spec: &MultiSpec,
     out: &mut [T],
 ) -> Result<()> {
-    let d = spec.width();
-    let n = rows(rewards.len(), d)?;
-    if group_size == 0 {
-        return Err(Error::EmptyGroup);
-    }
-    if n % group_size != 0 {
-        return Err(Error::RaggedBatch { len: n, group_size });
-    }
+    let n = rows(rewards.len(), spec.width())?;
+    let groups = Groups::dense(n, group_size)?;
     check_output(out.len(), n)?;
-    let mut ws = MultiWorkspace::default();
-    for (g, group) in rewards.chunks(group_size * d).enumerate() {
-        ws.check(group, spec).map_err(|e| e.in_group(g))?;
-    }
-    out.par_chunks_mut(group_size)
-        .zip(rewards.par_chunks(group_size * d))
-        .enumerate()
-        .with_min_len(MIN_GROUPS_PER_TASK)
-        .try_for_each_init(MultiWorkspace::default, |ws, (g, (o, r))| {
-            ws.compute(r, spec, o).map_err(|e| e.in_group(g))
-        })
+    compute_groups(rewards, groups, spec, out)
 }
 
 /// Multi-objective advantages of ragged groups: `rewards` is row-major `[B, D]` and group `g`
@@ -206,27 +186,25 @@ pub fn ragged_multi_advantages_into<T: Reward>(
     spec: &MultiSpec,
     out: &mut [T],
 ) -> Result<()> {
-    let d = spec.width();
-    let n = rows(rewards.len(), d)?;
-    check_offsets(offsets, n)?;
+    let n = rows(rewards.len(), spec.width())?;
+    let groups = Groups::ragged(offsets, n)?;
     check_output(out.len(), n)?;
+    compute_groups(rewards, groups, spec, out)
+}
+
+/// Every group checked, then computed in parallel; `groups` split the samples (rows of D
+/// values). On error nothing is written.
+fn compute_groups<T: Reward>(
+    rewards: &[T],
+    groups: Groups<'_>,
+    spec: &MultiSpec,
+    out: &mut [T],
+) -> Result<()> {
+    let d = spec.width();
+    let values = |s: std::ops::Range<usize>| &rewards[s.start * d..s.end * d];
     let mut ws = MultiWorkspace::default();
-    for (g, w) in offsets.windows(2).enumerate() {
-        ws.check(&rewards[w[0] * d..w[1] * d], spec).map_err(|e| e.in_group(g))?;
-    }
-    let mut groups = Vec::with_capacity(offsets.len().saturating_sub(1));
-    let mut rest = out;
-    for w in offsets.windows(2) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        groups.push((w[0], head));
-        rest = tail;
-    }
-    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
-        MultiWorkspace::default,
-        |ws, (g, (start, o))| {
-            ws.compute(&rewards[start * d..(start + o.len()) * d], spec, o).map_err(|e| e.in_group(g))
-        },
-    )
+    groups.check(|_, s| ws.check(values(s), spec))?;
+    groups.run(out, MultiWorkspace::default, |ws, _, s, o| ws.compute(values(s), spec, o))
 }
 
 /// Number of samples in `len` values of `d` axes.
@@ -297,17 +275,7 @@ impl MultiWorkspace {
             }
         }
         if let Some(index) = self.sum.iter().position(|s| !T::from_f64(*s).to_f64().is_finite()) {
-            let (low, high) = rewards.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
-                (lo.min(r.to_f64()), hi.max(r.to_f64()))
-            });
-            return Err(Error::AdvantageOverflow {
-                estimator: "multi-objective",
-                index,
-                ty: T::NAME,
-                max: T::MAX,
-                low,
-                high,
-            });
+            return Err(Error::advantage_overflow("multi-objective", index, rewards));
         }
         for (o, s) in out.iter_mut().zip(&self.sum) {
             *o = T::from_f64(*s);

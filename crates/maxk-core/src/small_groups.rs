@@ -25,22 +25,20 @@
 //! At K = N, `EI_i = max(0, r_i - max_{j != i} r_j)`: only a strict best sample gets
 //! `r_max - r_second` (verl's `best-minus-second`), so `centered-ei` gives it
 //! `(N-1)/N (r_max - r_second)` and every other sample `-(r_max - r_second)/N`.
-//! `tests/small_groups.rs` checks these statements, including the bias of `centered-ei`, by
-//! enumeration.
+//! `tests/small_groups.rs` checks these statements by exact expectations (the K = N closed form
+//! of `centered-ei` included) and random batches; `tests/unbiasedness.rs` checks the bias
+//! column by enumeration (`k_equal_n_fallbacks`: `shrink-k` unbiased for grad J_{N-1},
+//! `centered-ei` biased for grad J_N).
 
 use std::fmt;
 use std::str::FromStr;
 
-use rayon::prelude::*;
-
+use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 use crate::estimator::{Estimator, Scale, Spec};
 use crate::float::Reward;
 use crate::group::{Unit, Workspace, max_abs, near_max, std_factor};
-use crate::validate::{check_binary, check_finite, check_offsets, check_output};
-
-/// Groups per rayon task (as in `batch`).
-const MIN_GROUPS_PER_TASK: usize = 16;
+use crate::validate::{check_binary, check_finite, check_output};
 
 /// The rule for groups that cannot carry the estimator (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -242,17 +240,9 @@ fn centered_ei<T: Reward>(
     for (o, e) in out.iter_mut().zip(&ei) {
         *o = T::from_f64(factor * (e - mean));
     }
-    if out.iter().all(|a| a.to_f64().is_finite()) {
-        Ok(())
-    } else {
-        Err(Error::AdvantageOverflow {
-            estimator: spec.estimator.id(),
-            index: out.iter().position(|a| !a.to_f64().is_finite()).unwrap_or(0),
-            ty: T::NAME,
-            max: T::MAX,
-            low: r64.iter().copied().fold(f64::INFINITY, f64::min),
-            high: r64.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        })
+    match out.iter().position(|a| !a.to_f64().is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(Error::advantage_overflow(spec.estimator.id(), index, rewards)),
     }
 }
 
@@ -269,17 +259,43 @@ pub fn plan_ragged<T: Reward>(
     spec: Spec,
     rule: SmallGroups,
 ) -> Result<(Vec<Plan>, SmallGroupCounts)> {
-    check_offsets(offsets, rewards.len())?;
+    plan_groups(rewards, Groups::ragged(offsets, rewards.len())?, spec, rule)
+}
+
+/// [`plan_ragged`] for any split of the batch.
+fn plan_groups<T: Reward>(
+    rewards: &[T],
+    groups: Groups<'_>,
+    spec: Spec,
+    rule: SmallGroups,
+) -> Result<(Vec<Plan>, SmallGroupCounts)> {
     let mut counts = SmallGroupCounts::default();
-    let mut plans = Vec::with_capacity(offsets.len().saturating_sub(1));
-    for (g, w) in offsets.windows(2).enumerate() {
-        let group = &rewards[w[0]..w[1]];
-        check_values(group, spec).map_err(|e| e.in_flat_group(g, w[0]))?;
-        let p = plan(spec, group.len(), rule).map_err(|e| e.in_group(g))?;
+    let mut plans = Vec::with_capacity(groups.count());
+    groups.check(|_, s| {
+        let group = &rewards[s];
+        check_values(group, spec)?;
+        let p = plan(spec, group.len(), rule)?;
         counts.add(p, group.len());
         plans.push(p);
-    }
+        Ok(())
+    })?;
     Ok((plans, counts))
+}
+
+/// The advantages of every group under its plan: every check first, then the groups in
+/// parallel. On error nothing is written.
+fn advantages_with<T: Reward>(
+    rewards: &[T],
+    groups: Groups<'_>,
+    spec: Spec,
+    rule: SmallGroups,
+    out: &mut [T],
+) -> Result<SmallGroupCounts> {
+    let (plans, counts) = plan_groups(rewards, groups, spec, rule)?;
+    let mut ws = Workspace::new();
+    groups.check(|g, s| check_planned(&mut ws, &rewards[s], spec, plans[g]))?;
+    groups.run(out, Workspace::new, |ws, g, s, o| compute_planned(ws, &rewards[s], spec, plans[g], o))?;
+    Ok(counts)
 }
 
 /// [`crate::ragged_advantages_into`] with a small-group rule: group `g` is
@@ -292,26 +308,7 @@ pub fn ragged_advantages_with<T: Reward>(
     out: &mut [T],
 ) -> Result<SmallGroupCounts> {
     check_output(out.len(), rewards.len())?;
-    let (plans, counts) = plan_ragged(rewards, offsets, spec, rule)?;
-    let mut ws = Workspace::new();
-    for (g, (w, &p)) in offsets.windows(2).zip(&plans).enumerate() {
-        check_planned(&mut ws, &rewards[w[0]..w[1]], spec, p).map_err(|e| e.in_flat_group(g, w[0]))?;
-    }
-    let mut groups = Vec::with_capacity(plans.len());
-    let mut rest = &mut out[..];
-    for (w, &p) in offsets.windows(2).zip(&plans) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        groups.push((w[0], p, head));
-        rest = tail;
-    }
-    groups.into_par_iter().enumerate().with_min_len(MIN_GROUPS_PER_TASK).try_for_each_init(
-        Workspace::new,
-        |ws, (g, (start, p, o))| {
-            compute_planned(ws, &rewards[start..start + o.len()], spec, p, o)
-                .map_err(|e| e.in_flat_group(g, start))
-        },
-    )?;
-    Ok(counts)
+    advantages_with(rewards, Groups::ragged(offsets, rewards.len())?, spec, rule, out)
 }
 
 /// [`crate::batch_advantages_into`] (row-major `[G, group_size]`) with a small-group rule.
@@ -322,69 +319,9 @@ pub fn batch_advantages_with<T: Reward>(
     rule: SmallGroups,
     out: &mut [T],
 ) -> Result<SmallGroupCounts> {
-    if group_size == 0 {
-        return Err(Error::EmptyGroup);
-    }
-    if rewards.len() % group_size != 0 {
-        return Err(Error::RaggedBatch { len: rewards.len(), group_size });
-    }
-    let offsets: Vec<usize> = (0..=rewards.len() / group_size).map(|g| g * group_size).collect();
-    // A dense batch names a sample by its index in its row, as batch_advantages does.
-    ragged_advantages_with(rewards, &offsets, spec, rule, out).map_err(|e| match e {
-        Error::InGroup { group, error } => error.map_index(|i| i - group * group_size).in_group(group),
-        e => e,
-    })
-}
-
-/// Samples grouped by id: a stable order that puts each group's samples together (in their
-/// original relative order) and the CSR offsets of the groups in that order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grouping {
-    /// `order[pos]` is the original index of the sample at position `pos`.
-    pub order: Vec<usize>,
-    /// Group `g` is `order[offsets[g]..offsets[g + 1]]`; `[0]` for an empty batch.
-    pub offsets: Vec<usize>,
-}
-
-impl Grouping {
-    /// Groups `group_ids` (any ids, any order).
-    pub fn by_id(group_ids: &[u64]) -> Grouping {
-        let mut order: Vec<usize> = (0..group_ids.len()).collect();
-        order.sort_by_key(|&i| group_ids[i]);
-        let mut offsets = vec![0];
-        for w in 1..order.len() {
-            if group_ids[order[w]] != group_ids[order[w - 1]] {
-                offsets.push(w);
-            }
-        }
-        if !order.is_empty() {
-            offsets.push(order.len());
-        }
-        Grouping { order, offsets }
-    }
-
-    /// The values in grouped order.
-    pub fn gather<T: Copy>(&self, values: &[T]) -> Vec<T> {
-        self.order.iter().map(|&i| values[i]).collect()
-    }
-
-    /// Turns the error of group `g` (in grouped order) into one naming the group's id.
-    pub fn name_group(&self, e: Error, group_ids: &[u64]) -> Error {
-        match e {
-            Error::InGroup { group, error } => Error::InGroupId {
-                id: group_ids[self.order[self.offsets[group]]],
-                error: Box::new(error.map_index(|p| self.order[p])),
-            },
-            e => e,
-        }
-    }
-}
-
-pub(crate) fn check_ids(group_ids: &[u64], len: usize) -> Result<()> {
-    if group_ids.len() != len {
-        return Err(Error::IdsLength { ids: group_ids.len(), rewards: len });
-    }
-    Ok(())
+    let groups = Groups::dense(rewards.len(), group_size)?;
+    check_output(out.len(), rewards.len())?;
+    advantages_with(rewards, groups, spec, rule, out)
 }
 
 /// [`crate::grouped_advantages_into`] with a small-group rule: sample `i` belongs to group
@@ -420,9 +357,7 @@ pub(crate) fn grouped_with<T: Reward, R>(
     let counts = ragged_advantages_with(&gathered, &grouping.offsets, spec, rule, &mut tmp)
         .map_err(|e| grouping.name_group(e, group_ids))?;
     let result = then(&gathered, &grouping.offsets, &tmp, counts)?;
-    for (pos, &i) in grouping.order.iter().enumerate() {
-        out[i] = tmp[pos];
-    }
+    grouping.scatter(&tmp, out);
     Ok(result)
 }
 

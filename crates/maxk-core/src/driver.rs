@@ -1,0 +1,211 @@
+//! The one batching driver: how a flat batch splits into groups (equal groups `[G, n]`,
+//! CSR offsets, or an id per sample), how an error names its group and sample, and the
+//! parallel loop over the groups with one workspace per rayon job.
+//!
+//! Every batch entry point (plain, under a small-group rule, multi-objective, mixtures of K,
+//! maj@K) first validates its whole input group by group ([`Groups::check`]) and only then
+//! computes through [`Groups::run`], so a failing call has written nothing.
+//!
+//! Errors name the group, and a sample by its index in its row for a dense batch, in the whole
+//! batch for a ragged one ([`Groups::locate`]); a batch grouped by id names the group by its id
+//! and the sample by its index in the caller's order ([`Grouping::name_group`]).
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::validate::check_offsets;
+
+/// Groups per rayon task: enough work to amortise the task and the workspace.
+pub(crate) const MIN_GROUPS_PER_TASK: usize = 16;
+
+/// How a batch of samples splits into groups.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Groups<'a> {
+    /// `count` groups of `size` consecutive samples.
+    Dense {
+        /// Samples per group (at least 1).
+        size: usize,
+        /// Number of groups.
+        count: usize,
+    },
+    /// Group `g` is the samples `offsets[g]..offsets[g + 1]` (checked CSR offsets).
+    Ragged(&'a [usize]),
+}
+
+impl<'a> Groups<'a> {
+    /// `samples` split into groups of `size`.
+    ///
+    /// Errors: [`Error::EmptyGroup`] for `size = 0`, [`Error::RaggedBatch`] when `size` does not
+    /// divide `samples`.
+    pub(crate) fn dense(samples: usize, size: usize) -> Result<Groups<'static>> {
+        if size == 0 {
+            return Err(Error::EmptyGroup);
+        }
+        if samples % size != 0 {
+            return Err(Error::RaggedBatch { len: samples, group_size: size });
+        }
+        Ok(Groups::Dense { size, count: samples / size })
+    }
+
+    /// `samples` split by CSR `offsets`. Errors: [`Error::InvalidOffsets`], or
+    /// [`Error::EmptyGroup`] inside the group that is empty.
+    pub(crate) fn ragged(offsets: &'a [usize], samples: usize) -> Result<Groups<'a>> {
+        check_offsets(offsets, samples)?;
+        Ok(Groups::Ragged(offsets))
+    }
+
+    /// Number of groups.
+    pub(crate) fn count(&self) -> usize {
+        match *self {
+            Groups::Dense { count, .. } => count,
+            Groups::Ragged(offsets) => offsets.len().saturating_sub(1),
+        }
+    }
+
+    /// The samples of group `g`.
+    pub(crate) fn range(&self, g: usize) -> Range<usize> {
+        match *self {
+            Groups::Dense { size, .. } => g * size..(g + 1) * size,
+            Groups::Ragged(offsets) => offsets[g]..offsets[g + 1],
+        }
+    }
+
+    /// `e`, an error of group `g` whose sample index (if any) is within the group, as the
+    /// batch's error: the index stays in the row for a dense batch and becomes the index in
+    /// the batch for a ragged one.
+    pub(crate) fn locate(&self, e: Error, g: usize) -> Error {
+        match *self {
+            Groups::Dense { .. } => e.in_group(g),
+            Groups::Ragged(offsets) => e.in_flat_group(g, offsets[g]),
+        }
+    }
+
+    /// Calls `check(g, samples of g)` on every group in order, serially; the first error,
+    /// located ([`Groups::locate`]).
+    pub(crate) fn check(&self, mut check: impl FnMut(usize, Range<usize>) -> Result<()>) -> Result<()> {
+        (0..self.count()).try_for_each(|g| check(g, self.range(g)).map_err(|e| self.locate(e, g)))
+    }
+
+    /// Calls `f(workspace, g, samples of g, out[samples of g])` for every group g in parallel,
+    /// [`MIN_GROUPS_PER_TASK`] groups at least per rayon task, one `init()` workspace per
+    /// task; an error is located ([`Groups::locate`]). `out` has one value per sample.
+    pub(crate) fn run<O: Send, W>(
+        &self,
+        out: &mut [O],
+        init: impl Fn() -> W + Sync + Send,
+        f: impl Fn(&mut W, usize, Range<usize>, &mut [O]) -> Result<()> + Sync + Send,
+    ) -> Result<()> {
+        self.run_in_tasks(MIN_GROUPS_PER_TASK, out, init, f)
+    }
+
+    /// [`Groups::run`] with at least `grain` groups per rayon task (1 for groups that are
+    /// costly one by one).
+    pub(crate) fn run_in_tasks<O: Send, W>(
+        &self,
+        grain: usize,
+        out: &mut [O],
+        init: impl Fn() -> W + Sync + Send,
+        f: impl Fn(&mut W, usize, Range<usize>, &mut [O]) -> Result<()> + Sync + Send,
+    ) -> Result<()> {
+        match *self {
+            Groups::Dense { size, .. } => out
+                .par_chunks_mut(size)
+                .enumerate()
+                .with_min_len(grain)
+                .try_for_each_init(init, |ws, (g, o)| {
+                    f(ws, g, self.range(g), o).map_err(|e| self.locate(e, g))
+                }),
+            Groups::Ragged(offsets) => {
+                let mut groups = Vec::with_capacity(self.count());
+                let mut rest = out;
+                for w in offsets.windows(2) {
+                    let (head, tail) = rest.split_at_mut(w[1] - w[0]);
+                    groups.push(head);
+                    rest = tail;
+                }
+                groups
+                    .into_par_iter()
+                    .enumerate()
+                    .with_min_len(grain)
+                    .try_for_each_init(init, |ws, (g, o)| {
+                        f(ws, g, self.range(g), o).map_err(|e| self.locate(e, g))
+                    })
+            }
+        }
+    }
+
+    /// `f(workspace, samples of g)` of every group, in parallel as [`Groups::run`].
+    pub(crate) fn map<R: Send, W>(
+        &self,
+        init: impl Fn() -> W + Sync + Send,
+        f: impl Fn(&mut W, Range<usize>) -> R + Sync + Send,
+    ) -> Vec<R> {
+        (0..self.count())
+            .into_par_iter()
+            .with_min_len(MIN_GROUPS_PER_TASK)
+            .map_init(init, |ws, g| f(ws, self.range(g)))
+            .collect()
+    }
+}
+
+/// Samples grouped by id: a stable order that puts each group's samples together (in their
+/// original relative order) and the CSR offsets of the groups in that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grouping {
+    /// `order[pos]` is the original index of the sample at position `pos`.
+    pub(crate) order: Vec<usize>,
+    /// Group `g` is `order[offsets[g]..offsets[g + 1]]`; `[0]` for an empty batch.
+    pub(crate) offsets: Vec<usize>,
+}
+
+impl Grouping {
+    /// Groups `group_ids` (any ids, any order).
+    pub(crate) fn by_id(group_ids: &[u64]) -> Grouping {
+        let mut order: Vec<usize> = (0..group_ids.len()).collect();
+        order.sort_by_key(|&i| group_ids[i]);
+        let mut offsets = vec![0];
+        for w in 1..order.len() {
+            if group_ids[order[w]] != group_ids[order[w - 1]] {
+                offsets.push(w);
+            }
+        }
+        if !order.is_empty() {
+            offsets.push(order.len());
+        }
+        Grouping { order, offsets }
+    }
+
+    /// The values in grouped order.
+    pub(crate) fn gather<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        self.order.iter().map(|&i| values[i]).collect()
+    }
+
+    /// Writes `grouped` (values in grouped order) into `out` in the original order.
+    pub(crate) fn scatter<T: Copy>(&self, grouped: &[T], out: &mut [T]) {
+        for (&i, &v) in self.order.iter().zip(grouped) {
+            out[i] = v;
+        }
+    }
+
+    /// Turns the error of group `g` of the grouped batch (a sample by its position there, as a
+    /// ragged batch names it) into one naming the group's id and the sample's original index.
+    pub(crate) fn name_group(&self, e: Error, group_ids: &[u64]) -> Error {
+        match e {
+            Error::InGroup { group, error } => Error::InGroupId {
+                id: group_ids[self.order[self.offsets[group]]],
+                error: Box::new(error.map_index(|p| self.order[p])),
+            },
+            e => e,
+        }
+    }
+}
+
+/// [`Error::IdsLength`] unless there is one group id per sample.
+pub(crate) fn check_ids(group_ids: &[u64], len: usize) -> Result<()> {
+    if group_ids.len() != len {
+        return Err(Error::IdsLength { ids: group_ids.len(), rewards: len });
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The sort paths against each other and against a comparator sort, and bit-identity of the
+//! u/v/w kernel across them.
+
+use super::sort::{PAR_SORT_FROM, RADIX_FROM, from_ordered_bits, ordered_bits, sort_key};
+use super::{Unit, Workspace};
+use crate::estimator::Estimator;
+use proptest::prelude::*;
+
+/// The sorted group as (reward, index) pairs.
+fn sorted_pairs(ws: &Workspace) -> Vec<(u64, usize)> {
+    ws.sorter
+        .vals
+        .iter()
+        .enumerate()
+        .map(|(b, v)| (v.to_bits(), (ws.sorter.packed[b] & ws.sorter.index_mask) as usize))
+        .collect()
+}
+
+/// `Workspace::sort` against a comparator sort of the same rewards: the values must come
+/// out in `total_cmp` order and the indices must point at them.
+fn check_sorted(rewards: &[f64]) {
+    let mut ws = Workspace::new();
+    ws.sorter.sort(rewards);
+    let mut expected = rewards.to_vec();
+    expected.sort_by(f64::total_cmp);
+    let got = sorted_pairs(&ws);
+    assert_eq!(
+        got.iter().map(|p| p.0).collect::<Vec<_>>(),
+        expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    let mut seen = vec![false; rewards.len()];
+    for &(v, i) in &got {
+        assert_eq!(v, rewards[i].to_bits(), "index {i} does not hold {}", f64::from_bits(v));
+        assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+    }
+}
+
+/// Rewards within a few ulps of each other defeat the packed keys' low bits: a few need
+/// the insertion pass, a whole group of them the exact fallback; both must sort exactly.
+#[test]
+fn nearly_equal_rewards_sort_exactly() {
+    let ulps = |base: f64, n: usize, stride: u64| -> Vec<f64> {
+        // A fixed scramble (multiplication by an odd constant mod n is a bijection when n
+        // is a power of two) so that the input is far from sorted.
+        (0..n).map(|i| f64::from_bits(base.to_bits() + ((i * 37) % n) as u64 * stride)).collect()
+    };
+    check_sorted(&ulps(1.0, 64, 1));
+    check_sorted(&ulps(-3.5, 64, 1));
+    check_sorted(&ulps(0.25, 1024, 3));
+    let mut mixed = ulps(1.0, 8, 1);
+    mixed.extend([0.5, 2.0, -0.0, 0.0, 1.0, 7.25]);
+    check_sorted(&mixed);
+    // The parallel sort, on packed keys and (nearly equal rewards) on exact ones.
+    check_sorted(&ulps(1.0, PAR_SORT_FROM * 2, 1));
+    let spread: Vec<f64> =
+        (0..PAR_SORT_FROM * 2).map(|i| ((i * 7919) % 10007) as f64 / 10007.0 - 0.5).collect();
+    check_sorted(&spread);
+    check_sorted(&[]);
+    check_sorted(&[4.0]);
+}
+
+proptest! {
+    /// Random groups (with ties and both zeros) sort exactly.
+    #[test]
+    fn workspace_sort_matches_a_comparator_sort(v in prop::collection::vec(prop_oneof![-4i8..4i8, any::<i8>()].prop_map(|x| f64::from(x) / 4.0), 0..300)) {
+        check_sorted(&v);
+    }
+}
+
+/// The group sorted by one path: 0 and 1 the packed keys by comparison and by radix sort
+/// (`None` when the insertion pass gives up), 2 and 3 the exact keys serially and in
+/// parallel.
+fn sorted_by(rewards: &[f64], path: usize) -> Option<Workspace> {
+    let mut ws = Workspace::new();
+    match path {
+        0 | 1 => ws.sorter.sort_packed(rewards, path == 1).then_some(ws),
+        _ => {
+            ws.sorter.sort_exact(rewards, path == 3);
+            Some(ws)
+        }
+    }
+}
+
+/// Every sort path gives the same sorted group (equal rewards by index) and, through the
+/// u/v/w kernel, bit for bit the same advantages, at every valid K up to `max_k`.
+fn check_paths_agree(rewards: &[f64], max_k: usize) {
+    let n = rewards.len();
+    let reference = sorted_by(rewards, 2).expect("the exact sort always finishes");
+    let family = [
+        Estimator::Ei,
+        Estimator::Pkpo,
+        Estimator::PkpoLoo,
+        Estimator::PkpoLoo1,
+        Estimator::Maxpo,
+        Estimator::Canonical,
+    ];
+    let advantages = |mut ws: Workspace, est: Estimator, k: usize| -> Vec<u64> {
+        let unit = Unit::rescale_sorted(&mut ws.sorter.vals);
+        let mut out = vec![0.0f64; n];
+        ws.ranked(n, est, k, 1.0, unit.back, &mut out);
+        out.iter().map(|a| a.to_bits()).collect()
+    };
+    for path in [0, 1, 3] {
+        let Some(ws) = sorted_by(rewards, path) else { continue };
+        assert_eq!(sorted_pairs(&ws), sorted_pairs(&reference), "path {path}");
+        for est in family {
+            for k in (1..=max_k.min(n)).filter(|&k| est.validate(n, k).is_ok()) {
+                assert_eq!(
+                    advantages(ws.clone(), est, k),
+                    advantages(reference.clone(), est, k),
+                    "path {path}, {est:?}, K = {k}"
+                );
+            }
+        }
+    }
+}
+
+/// Rewards with many ties, both zeros, and clusters a few ulps apart (which the packed
+/// keys cannot tell apart, so the insertion pass has work to do).
+fn tied_rewards() -> impl Strategy<Value = Vec<f64>> {
+    let value = prop_oneof![
+        (-3i8..3).prop_map(|x| f64::from(x) / 2.0),
+        Just(-0.0),
+        (0u64..8).prop_map(|u| f64::from_bits(0.75f64.to_bits() + u)),
+        (-1e6f64..1e6),
+    ];
+    prop::collection::vec(value, 1..400)
+}
+
+proptest! {
+    /// The radix path of large groups and the comparison path of small ones agree.
+    #[test]
+    fn sort_paths_agree_on_random_groups(rewards in tied_rewards(), k in 1usize..6) {
+        check_paths_agree(&rewards, k);
+    }
+}
+
+/// The same at a size where [`Workspace::sort`] picks the radix sort, with ties.
+#[test]
+fn sort_paths_agree_on_a_large_group() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let n = RADIX_FROM + 123;
+    let rewards: Vec<f64> = (0..n)
+        .map(|_| {
+            if rng.gen_bool(0.3) { f64::from(rng.gen_range(0..4u8)) } else { rng.r#gen::<f64>() * 8.0 - 4.0 }
+        })
+        .collect();
+    check_paths_agree(&rewards, 3);
+    let mut ws = Workspace::new();
+    ws.sorter.sort(&rewards);
+    assert_eq!(sorted_pairs(&ws), sorted_pairs(&sorted_by(&rewards, 2).unwrap()));
+}
+
+fn edge_values() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>().prop_filter("finite", |x| x.is_finite()),
+        Just(0.0),
+        Just(-0.0),
+        Just(f64::MIN_POSITIVE),
+        Just(-f64::MIN_POSITIVE),
+        Just(f64::MAX),
+        Just(f64::MIN),
+        Just(5e-324),
+        Just(-5e-324),
+    ]
+}
+
+proptest! {
+    /// The integer key orders exactly like `f64::total_cmp`, then by index.
+    #[test]
+    fn sort_key_orders_like_total_cmp(a in edge_values(), b in edge_values(), i in 0usize..1000, j in 0usize..1000) {
+        let expected = a.total_cmp(&b).then(i.cmp(&j));
+        prop_assert_eq!(sort_key(a, i).cmp(&sort_key(b, j)), expected);
+        prop_assert_eq!(from_ordered_bits(ordered_bits(a)).to_bits(), a.to_bits());
+    }
+}
