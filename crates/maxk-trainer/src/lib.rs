@@ -38,6 +38,7 @@ pub mod pipeline;
 pub mod report;
 pub mod results;
 pub mod rl;
+pub mod run_label;
 pub mod sampling;
 pub mod sft;
 pub mod tasks;
