@@ -164,7 +164,7 @@ fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k
     // The resolved config names the selected lr of each estimator, one of the grid.
     let resolved = maxk_trainer::config::LmConfig::load(&dir.join("config.toml")).unwrap();
     let lrs = &resolved.rl.lr_by_estimator;
-    assert_eq!(lrs.keys().map(String::as_str).collect::<Vec<_>>(), ["grpo", "maxpo"], "{resolved:?}");
+    assert_eq!(lrs.keys().map(|e| e.id()).collect::<Vec<_>>(), ["maxpo", "grpo"], "{resolved:?}");
     for lr in lrs.values() {
         assert!([0.001, 0.003].contains(lr), "{resolved:?}");
     }
@@ -180,8 +180,8 @@ fn lm_reproduce_tunes_each_estimators_lr_on_the_validation_split_then_runs_the_k
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 3, "grpo, maxpo, maxpo-K2");
     for run in runs {
-        let est = run["estimator"].as_str().unwrap();
-        assert_eq!(run["lr"].as_f64(), Some(lrs[est]), "{run}");
+        let est: maxk_core::Estimator = run["estimator"].as_str().unwrap().parse().unwrap();
+        assert_eq!(run["lr"].as_f64(), Some(lrs[&est]), "{run}");
         assert!(!run["evals_rollout"].as_array().unwrap().is_empty());
     }
     assert_files(&dir, &["figures/ksweep.png"]);

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use maxk_core::{Estimator, Mixture, Scale};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainerError};
@@ -58,17 +59,27 @@ pub struct StudyConfig {
     /// The k values of the secondary comparisons.
     pub secondary_ks: Vec<usize>,
     /// Multiplicity correction of the secondary family: `holm` or `bonferroni`.
-    pub correction: String,
+    pub correction: Correction,
+}
+
+/// The multiplicity correction of a study's secondary comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Correction {
+    /// Holm's step-down method.
+    Holm,
+    /// Bonferroni's.
+    Bonferroni,
 }
 
 /// A pass@k difference between two runs' estimators.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
-    /// Estimator id of the minuend (a run label of the study).
-    pub estimator: String,
-    /// Estimator id of the subtrahend.
-    pub reference: String,
+    /// The minuend's estimator (a run of the study, at its one training K).
+    pub estimator: Estimator,
+    /// The subtrahend's estimator.
+    pub reference: Estimator,
     /// The k of pass@k.
     pub k: usize,
 }
@@ -117,21 +128,23 @@ pub struct SftConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RlConfig {
-    /// Estimator id (`maxk estimators`).
-    pub estimator: String,
+    /// The advantage estimator (its id in the file, `maxk estimators`).
+    pub estimator: Estimator,
     /// Training K of max@K (every step, unless `k_schedule` is set).
     pub k: usize,
-    /// K as a function of the step (`[rl.k_schedule]`, see [`crate::schedule`]).
+    /// K as a function of the step (`[rl.k_schedule]`, see [`maxk_core::KSchedule`]): a table
+    /// with `kind = "constant"` and `k`, `kind = "linear"` with `start`, `end` and `steps`, or
+    /// `kind = "steps"` with `milestones = [[0, k0], [s1, k1], ...]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k_schedule: Option<crate::schedule::KSchedule>,
+    pub k_schedule: Option<maxk_core::KSchedule>,
     /// Post-estimator scale: `none`, `std` or `pg`.
-    pub scale: String,
+    pub scale: Scale,
     /// Train on a mixture of K instead of the estimator (`maxk_core::Mixture`'s text form):
     /// `"1:1,8:0.5"` for pass@1 + 0.5 pass@8, `"harmonic"` for MaxRL's objective extended to
     /// any reward. Its advantages are PG-unbiased with factor 1; `estimator` and `scale` are then
     /// unused and `k` only names the logged max@K.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mixture: Option<String>,
+    pub mixture: Option<Mixture>,
     /// Updates.
     pub steps: usize,
     /// Prompts per update.
@@ -152,15 +165,43 @@ pub struct RlConfig {
     /// Checkpoint every this many steps (0: only at the end).
     pub checkpoint_every: usize,
     /// Per-estimator Adam lr (estimator id -> lr) that replaces `adam.lr` for that estimator;
-    /// filled in by the lr selection of `[tune]`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub lr_by_estimator: BTreeMap<String, f64>,
+    /// filled in by the lr selection of `[tune]`. Written in id order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", serialize_with = "in_id_order")]
+    pub lr_by_estimator: BTreeMap<Estimator, f64>,
+}
+
+/// Writes an estimator-keyed map in the order of the ids (as the files have always listed
+/// them), not in the registry order of [`Estimator`].
+fn in_id_order<S: serde::Serializer>(map: &BTreeMap<Estimator, f64>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().map(|(e, lr)| (e.id(), lr)).collect::<BTreeMap<_, _>>())
 }
 
 impl RlConfig {
     /// The Adam lr of `estimator`: its `lr_by_estimator` entry, else `adam.lr`.
-    pub fn lr_for(&self, estimator: &str) -> f64 {
-        self.lr_by_estimator.get(estimator).copied().unwrap_or(self.adam.lr)
+    pub fn lr_for(&self, estimator: Estimator) -> f64 {
+        self.lr_by_estimator.get(&estimator).copied().unwrap_or(self.adam.lr)
+    }
+
+    /// The training K at step `step`: `k_schedule`'s, or `k` without one.
+    pub fn k_at(&self, step: usize) -> usize {
+        self.k_schedule.as_ref().map_or(self.k, |s| s.k_at(step))
+    }
+
+    /// Every training K the run can use (the schedule validated first), to check each against
+    /// the group size before training.
+    pub fn k_values(&self) -> Result<Vec<usize>> {
+        match &self.k_schedule {
+            None => Ok(vec![self.k]),
+            Some(s) => {
+                s.validate().map_err(|e| match e {
+                    maxk_core::Error::InvalidKSchedule { reason } => {
+                        TrainerError::Config(format!("rl.k_schedule: {reason}"))
+                    }
+                    e => e.into(),
+                })?;
+                Ok(s.values())
+            }
+        }
     }
 }
 
@@ -204,10 +245,10 @@ impl LmConfig {
                 checkpoint_every: 200,
             },
             rl: RlConfig {
-                estimator: "maxpo".into(),
+                estimator: Estimator::Maxpo,
                 k: 8,
                 k_schedule: None,
-                scale: "pg".into(),
+                scale: Scale::Pg,
                 mixture: None,
                 steps: 100,
                 prompts_per_step: 16,
@@ -297,13 +338,11 @@ impl LmConfig {
             return Err(TrainerError::Config("tasks is empty".into()));
         }
         let bad = |m: String| Err(TrainerError::Config(m));
-        let estimator: maxk_core::Estimator = self.rl.estimator.parse()?;
-        self.rl.scale.parse::<maxk_core::Scale>()?;
         for k in self.rl.k_values()? {
-            estimator.validate(self.rl.group_size, k)?;
+            self.rl.estimator.validate(self.rl.group_size, k)?;
         }
         if let Some(mixture) = &self.rl.mixture {
-            mixture.parse::<maxk_core::Mixture>()?.validate(self.rl.group_size)?;
+            mixture.validate(self.rl.group_size)?;
         }
         if self.rl.minibatches == 0 || self.rl.minibatches > self.rl.prompts_per_step {
             return bad(format!(
@@ -328,7 +367,6 @@ impl LmConfig {
         }
         // Longest prompt (path: 2 + 6*3 - 1 + 4 = 23 chars) + BOS + answer + EOS.
         for (id, &lr) in &self.rl.lr_by_estimator {
-            id.parse::<maxk_core::Estimator>()?;
             if !(lr.is_finite() && lr > 0.0) {
                 return bad(format!(
                     "rl.lr_by_estimator.{id} = {lr}: a learning rate must be finite and > 0"
@@ -352,7 +390,7 @@ impl LmConfig {
     /// The config with `rl.adam.lr` set to the lr of `rl.estimator` (`rl.lr_by_estimator`).
     pub fn with_estimator_lr(&self) -> Self {
         let mut c = self.clone();
-        c.rl.adam.lr = self.rl.lr_for(&self.rl.estimator);
+        c.rl.adam.lr = self.rl.lr_for(self.rl.estimator);
         c
     }
 
@@ -375,9 +413,6 @@ impl StudyConfig {
     fn validate(&self, n_samples: usize) -> Result<()> {
         let bad = |m: String| Err(TrainerError::Config(m));
         let p = &self.primary;
-        for id in [&p.estimator, &p.reference] {
-            id.parse::<maxk_core::Estimator>()?;
-        }
         if p.estimator == p.reference {
             return bad(format!("study.primary compares {} with itself", p.estimator));
         }
@@ -385,9 +420,6 @@ impl StudyConfig {
             std::iter::once(p.k).chain(self.secondary_ks.iter().copied()).find(|&k| k == 0 || k > n_samples)
         {
             return bad(format!("study: pass@{k} needs 1 <= k <= eval.n_samples = {n_samples}"));
-        }
-        if !["holm", "bonferroni"].contains(&self.correction.as_str()) {
-            return bad(format!("study.correction {:?} must be holm or bonferroni", self.correction));
         }
         Ok(())
     }
@@ -447,7 +479,7 @@ mod tests {
             // sampling and the estimator settings.
             assert_eq!(c.eval.sampling, base.eval.sampling, "{name}");
             assert_eq!(c.rl.sampling, base.rl.sampling, "{name}");
-            assert_eq!((c.rl.estimator.as_str(), c.rl.scale.as_str()), ("maxpo", "pg"), "{name}");
+            assert_eq!((c.rl.estimator, c.rl.scale), (Estimator::Maxpo, Scale::Pg), "{name}");
             assert_eq!(c.eval.test_seed, base.eval.test_seed, "{name}");
         }
     }
@@ -460,24 +492,56 @@ mod tests {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.model.max_seq_len = 8;
         assert!(c.validate().unwrap_err().to_string().contains("max_seq_len"));
-        let mut c = LmConfig::preset("tiny").unwrap();
-        c.rl.estimator = "nope".into();
-        assert!(c.validate().is_err());
+        // An unknown estimator cannot be in a config: it fails to load, naming the id.
+        let text = toml::to_string_pretty(&LmConfig::preset("tiny").unwrap()).unwrap();
+        let bad = text.replace("estimator = \"maxpo\"", "estimator = \"nope\"");
+        assert_ne!(bad, text);
+        assert!(
+            toml::from_str::<LmConfig>(&bad).unwrap_err().to_string().contains("unknown estimator \"nope\"")
+        );
+    }
+
+    #[test]
+    fn a_k_schedule_is_an_rl_table_checked_by_validate() {
+        let rl = |schedule: &str| -> std::result::Result<RlConfig, toml::de::Error> {
+            let mut text = toml::to_string_pretty(&LmConfig::preset("tiny").unwrap().rl).unwrap();
+            text.push_str(&format!("\n[k_schedule]\n{schedule}\n"));
+            toml::from_str(&text)
+        };
+        let c = rl("kind = \"linear\"\nstart = 2\nend = 8\nsteps = 4").unwrap();
+        assert_eq!(c.k_schedule, Some(maxk_core::KSchedule::Linear { start: 2, end: 8, steps: 4 }));
+        assert_eq!((0..6).map(|t| c.k_at(t)).collect::<Vec<_>>(), [2, 4, 5, 7, 8, 8]);
+        assert_eq!(c.k_values().unwrap(), [2, 8]);
+        assert_eq!(toml::from_str::<RlConfig>(&toml::to_string_pretty(&c).unwrap()).unwrap(), c);
+        let c = rl("kind = \"steps\"\nmilestones = [[0, 2], [10, 4]]").unwrap();
+        assert_eq!((c.k_at(9), c.k_at(12)), (2, 4));
+        assert_eq!(rl("kind = \"constant\"\nk = 4").unwrap().k_at(7), 4);
+        assert!(rl("kind = \"cosine\"\nk = 2").is_err());
+        assert!(rl("kind = \"constant\"\nk = 2\nextra = 1").is_err());
+        let err = rl("kind = \"steps\"\nmilestones = [[1, 2]]").unwrap().k_values().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: rl.k_schedule: the step list must start at step 0, got [(1, 2)]"
+        );
+        let err = rl("kind = \"linear\"\nstart = 0\nend = 2\nsteps = 3").unwrap().k_values().unwrap_err();
+        assert_eq!(err.to_string(), "invalid config: rl.k_schedule: start = 0 must be >= 1");
+        let c = LmConfig::preset("tiny").unwrap().rl;
+        assert_eq!((c.k_at(3), c.k_values().unwrap()), (c.k, vec![c.k]));
     }
 
     #[test]
     fn a_mixture_of_k_is_one_rl_key() {
         let mut c = LmConfig::preset("tiny").unwrap();
-        c.rl.mixture = Some("1:1,4:0.5".into());
+        c.rl.mixture = Some("1:1,4:0.5".parse().unwrap());
         c.validate().unwrap();
         let text = toml::to_string_pretty(&c).unwrap();
         assert!(text.contains("mixture = \"1:1,4:0.5\""), "{text}");
         assert_eq!(toml::from_str::<LmConfig>(&text).unwrap(), c);
-        c.rl.mixture = Some(format!("1,{}", c.rl.group_size));
+        c.rl.mixture = Some(format!("1,{}", c.rl.group_size).parse().unwrap());
         assert!(c.validate().unwrap_err().to_string().contains("out of range for mixture"));
-        c.rl.mixture = Some("1:x".into());
-        assert!(c.validate().unwrap_err().to_string().contains("invalid mixture"));
-        c.rl.mixture = Some("harmonic".into());
+        let bad = text.replace("1:1,4:0.5", "1:x");
+        assert!(toml::from_str::<LmConfig>(&bad).unwrap_err().to_string().contains("invalid mixture"));
+        c.rl.mixture = Some(maxk_core::Mixture::Harmonic);
         c.validate().unwrap();
     }
 
@@ -486,9 +550,9 @@ mod tests {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.study = Some(StudyConfig {
             regime: "moderate".into(),
-            primary: Endpoint { estimator: "maxpo".into(), reference: "pkpo-loo1".into(), k: 4 },
+            primary: Endpoint { estimator: Estimator::Maxpo, reference: Estimator::PkpoLoo1, k: 4 },
             secondary_ks: vec![1, 16],
-            correction: "holm".into(),
+            correction: Correction::Holm,
         });
         c.validate().unwrap();
         let text = toml::to_string_pretty(&c).unwrap();
@@ -502,9 +566,15 @@ mod tests {
         // tiny evaluates n = 16 samples: pass@32 cannot be estimated.
         assert!(with(&|s| s.secondary_ks.push(32)).contains("pass@32"));
         assert!(with(&|s| s.primary.k = 0).contains("pass@0"));
-        assert!(with(&|s| s.primary.reference = "maxpo".into()).contains("itself"));
-        assert!(with(&|s| s.correction = "none".into()).contains("none"));
-        assert!(with(&|s| s.primary.estimator = "nope".into()).contains("nope"));
+        assert!(with(&|s| s.primary.reference = Estimator::Maxpo).contains("itself"));
+        // An unknown correction or estimator fails to load, naming the value.
+        for (from, to) in [("correction = \"holm\"", "correction = \"none\""), ("\"pkpo-loo1\"", "\"nope\"")]
+        {
+            let bad = text.replace(from, to);
+            assert_ne!(bad, text);
+            let err = toml::from_str::<LmConfig>(&bad).unwrap_err().to_string();
+            assert!(err.contains(if from.contains("holm") { "none" } else { "nope" }), "{err}");
+        }
     }
 
     #[test]
@@ -513,16 +583,19 @@ mod tests {
         c.tune.lrs = vec![1e-4, 3e-4, 1e-3];
         c.tune.seeds = vec![5, 6];
         c.eval.at_rollout_temperature = true;
-        c.rl.lr_by_estimator.insert("grpo".into(), 1e-3);
+        c.rl.lr_by_estimator.insert(Estimator::Grpo, 1e-3);
+        c.rl.lr_by_estimator.insert(Estimator::Ei, 2e-3);
         c.validate().unwrap();
         let text = toml::to_string_pretty(&c).unwrap();
         assert!(text.contains("[tune]") && text.contains("[rl.lr_by_estimator]"), "{text}");
+        // In id order (ei before grpo), as before the ids were typed.
+        assert!(text.contains("[rl.lr_by_estimator]\nei = 0.002\ngrpo = 0.001\n"), "{text}");
         let back: LmConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, c);
         // The estimator's own lr replaces adam.lr; the others keep adam.lr.
-        c.rl.estimator = "grpo".into();
+        c.rl.estimator = Estimator::Grpo;
         assert_eq!(c.with_estimator_lr().rl.adam.lr, 1e-3);
-        c.rl.estimator = "maxpo".into();
+        c.rl.estimator = Estimator::Maxpo;
         assert_eq!(c.with_estimator_lr().rl.adam.lr, c.rl.adam.lr);
         // A file written before [tune] existed still loads, with tuning off.
         let mut old = toml::Value::try_from(LmConfig::preset("tiny").unwrap()).unwrap();
@@ -544,11 +617,10 @@ mod tests {
         c.tune.lrs = vec![1e-3, -1.0];
         assert!(c.validate().unwrap_err().to_string().contains("-1"));
         let mut c = LmConfig::preset("tiny").unwrap();
-        c.rl.lr_by_estimator.insert("maxpo".into(), f64::NAN);
+        c.rl.lr_by_estimator.insert(Estimator::Maxpo, f64::NAN);
         assert!(c.validate().unwrap_err().to_string().contains("maxpo"));
-        let mut c = LmConfig::preset("tiny").unwrap();
-        c.rl.lr_by_estimator.insert("nope".into(), 1e-3);
-        assert!(c.validate().is_err());
+        let text = toml::to_string_pretty(&c).unwrap().replace("maxpo = nan", "nope = 0.001");
+        assert!(toml::from_str::<LmConfig>(&text).unwrap_err().to_string().contains("nope"));
         // Tuning off: val_seed is not checked.
         let mut c = LmConfig::preset("tiny").unwrap();
         c.tune.val_seed = c.eval.test_seed;

@@ -17,6 +17,36 @@ pub enum TrainerError {
         /// The id given.
         name: String,
     },
+    /// A run label that is not `base`, an estimator id or `<id>-K<k>`.
+    #[error("run label {label:?} is not base, an estimator id or <id>-K<k>")]
+    UnknownRunLabel {
+        /// The label given.
+        label: String,
+    },
+    /// A checkpoint of a study that is not `base`, `mid-<run>` or `final-<run>`.
+    #[error(
+        "checkpoint {label:?}: expected base, mid-<run> or final-<run> (<run> a run label such as maxpo)"
+    )]
+    UnknownCheckpoint {
+        /// The label given.
+        label: String,
+    },
+    /// A study directory without RL runs.
+    #[error("{dir}: no seed<s>/rl directories (not the output of maxk lm reproduce?)")]
+    NoSeeds {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The weights of a study's checkpoint are missing.
+    #[error("checkpoint {checkpoint} of seed {seed}: {path} does not exist")]
+    MissingWeights {
+        /// The checkpoint label.
+        checkpoint: String,
+        /// The seed.
+        seed: u64,
+        /// The weights file expected.
+        path: PathBuf,
+    },
     /// An unknown preset name.
     #[error("unknown preset {name:?}; known: tiny, small, gpu")]
     UnknownPreset {

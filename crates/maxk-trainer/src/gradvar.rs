@@ -26,7 +26,9 @@
 //!
 //! Each prompt's success rate is measured from the same `M N` rollouts.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Instant;
 
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
@@ -42,6 +44,7 @@ use crate::diagnostics::progress_bar;
 use crate::engine::{Engine, Policy, TokenBatch};
 use crate::error::{Result, TrainerError};
 use crate::eval::held_out;
+use crate::run_label::RunLabel;
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler, score};
 use crate::vocab::encode_prompt;
@@ -58,12 +61,65 @@ pub struct Unit {
     pub checkpoints: Vec<(String, PathBuf)>,
 }
 
+/// A checkpoint of every seed of a `maxk lm reproduce` output directory: the base model
+/// (`base`), or the policy of RL run `<run>` after half (`mid-<run>`) or all (`final-<run>`)
+/// of its steps, e.g. `final-maxpo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StudyCheckpoint {
+    /// `base`: `seed<s>/base/base.safetensors`.
+    Base,
+    /// `mid-<run>`: `seed<s>/rl/<run>/policy-mid.safetensors`.
+    Mid(RunLabel),
+    /// `final-<run>`: `seed<s>/rl/<run>/policy.safetensors`.
+    Final(RunLabel),
+}
+
+impl StudyCheckpoint {
+    /// The weights file of this checkpoint in `seed_dir`.
+    pub fn path(self, seed_dir: &Path) -> PathBuf {
+        match self {
+            StudyCheckpoint::Base => seed_dir.join("base").join("base.safetensors"),
+            StudyCheckpoint::Mid(run) => {
+                seed_dir.join("rl").join(run.to_string()).join("policy-mid.safetensors")
+            }
+            StudyCheckpoint::Final(run) => {
+                seed_dir.join("rl").join(run.to_string()).join("policy.safetensors")
+            }
+        }
+    }
+}
+
+impl fmt::Display for StudyCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StudyCheckpoint::Base => f.write_str("base"),
+            StudyCheckpoint::Mid(run) => write!(f, "mid-{run}"),
+            StudyCheckpoint::Final(run) => write!(f, "final-{run}"),
+        }
+    }
+}
+
+impl FromStr for StudyCheckpoint {
+    type Err = TrainerError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || TrainerError::UnknownCheckpoint { label: s.into() };
+        // The run of a mid or final checkpoint: an RL run, never the base model.
+        let run = |r: &str| r.parse::<RunLabel>().ok().filter(|r| !r.is_base()).ok_or_else(bad);
+        match s.split_once('-') {
+            _ if s == "base" => Ok(StudyCheckpoint::Base),
+            Some(("mid", r)) => Ok(StudyCheckpoint::Mid(run(r)?)),
+            Some(("final", r)) => Ok(StudyCheckpoint::Final(run(r)?)),
+            _ => Err(bad()),
+        }
+    }
+}
+
 impl Unit {
     /// The units of a `maxk lm reproduce` output directory: one per seed with RL runs, with the
-    /// checkpoints `labels` among `base` (the base model), `mid-<run>` and `final-<run>` (the
-    /// policy after half and all of the RL steps of run `<run>`, e.g. `final-maxpo`); the
-    /// config is the study's resolved `config.toml` with the seed set.
-    pub fn from_study(study: &str, dir: &Path, labels: &[String]) -> Result<Vec<Unit>> {
+    /// `checkpoints` of each seed; the config is the study's resolved `config.toml` with the
+    /// seed set.
+    pub fn from_study(study: &str, dir: &Path, checkpoints: &[StudyCheckpoint]) -> Result<Vec<Unit>> {
         let cfg = LmConfig::load(&dir.join("config.toml"))?;
         let entries = std::fs::read_dir(dir).map_err(TrainerError::io(dir))?;
         let mut seeds: Vec<u64> = entries
@@ -73,34 +129,24 @@ impl Unit {
             .collect();
         seeds.sort_unstable();
         if seeds.is_empty() {
-            return Err(TrainerError::Config(format!("{}: no seed<s>/rl directories", dir.display())));
+            return Err(TrainerError::NoSeeds { dir: dir.into() });
         }
         seeds
             .into_iter()
             .map(|seed| {
                 let seed_dir = dir.join(format!("seed{seed}"));
-                let checkpoints = labels
+                let checkpoints = checkpoints
                     .iter()
-                    .map(|label| {
-                        let path = match label.split_once('-') {
-                            _ if label == "base" => seed_dir.join("base").join("base.safetensors"),
-                            Some(("mid", run)) => {
-                                seed_dir.join("rl").join(run).join("policy-mid.safetensors")
-                            }
-                            Some(("final", run)) => seed_dir.join("rl").join(run).join("policy.safetensors"),
-                            _ => {
-                                return Err(TrainerError::Config(format!(
-                                    "checkpoint {label:?}: expected base, mid-<run> or final-<run>"
-                                )));
-                            }
-                        };
+                    .map(|&checkpoint| {
+                        let path = checkpoint.path(&seed_dir);
                         if !path.is_file() {
-                            return Err(TrainerError::Config(format!(
-                                "checkpoint {label} of seed {seed}: {} does not exist",
-                                path.display()
-                            )));
+                            return Err(TrainerError::MissingWeights {
+                                checkpoint: checkpoint.to_string(),
+                                seed,
+                                path,
+                            });
                         }
-                        Ok((label.clone(), path))
+                        Ok((checkpoint.to_string(), path))
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let mut cfg = cfg.clone();
@@ -137,8 +183,8 @@ pub struct GradVarRow {
     pub seed: u64,
     /// Checkpoint label.
     pub checkpoint: String,
-    /// Estimator id.
-    pub estimator: String,
+    /// The estimator (its id in the file).
+    pub estimator: Estimator,
     /// Estimate of `tr Cov(g)` (mean of the pair statistics `D_j`).
     pub trace: f64,
     /// Half-width of its 95% t interval over the pairs (rollout noise only).
@@ -163,9 +209,9 @@ pub struct TraceRatio {
     /// Checkpoint label.
     pub checkpoint: String,
     /// Numerator estimator.
-    pub estimator: String,
+    pub estimator: Estimator,
     /// Denominator estimator.
-    pub reference: String,
+    pub reference: Estimator,
     /// `trace(estimator) / trace(reference)`.
     pub ratio: f64,
     /// Half-width of its 95% delta-method interval (pairs shared by both estimators).
@@ -196,9 +242,9 @@ pub struct PromptRow {
 pub struct GradVarResults {
     /// The config of the first unit (group size, K, sampling, model).
     pub config: LmConfig,
-    /// Estimator ids, in the order of [`PromptRow::traces`].
+    /// The estimators, in the order of [`PromptRow::traces`].
     #[serde(default)]
-    pub estimators: Vec<String>,
+    pub estimators: Vec<Estimator>,
     /// M.
     pub batches: usize,
     /// P.
@@ -407,7 +453,7 @@ impl OnBackend for GradVar {
                         study: unit.study.clone(),
                         seed: cfg.seed,
                         checkpoint: label.clone(),
-                        estimator: est.id().into(),
+                        estimator: *est,
                         trace,
                         trace_ci,
                         mean_grad_sq: acc.grad_sums[e].iter().map(|s| (s / mf).powi(2)).sum(),
@@ -419,8 +465,8 @@ impl OnBackend for GradVar {
                         study: unit.study.clone(),
                         seed: cfg.seed,
                         checkpoint: label.clone(),
-                        estimator: est.id().into(),
-                        reference: self.estimators[0].id().into(),
+                        estimator: *est,
+                        reference: self.estimators[0],
                         ratio,
                         ci,
                     });
@@ -440,7 +486,7 @@ impl OnBackend for GradVar {
         }
         Ok(GradVarResults {
             config: self.units[0].cfg.clone(),
-            estimators: self.estimators.iter().map(|e| e.id().to_string()).collect(),
+            estimators: self.estimators.clone(),
             batches: self.batches,
             prompts: self.prompts,
             rows,
@@ -491,6 +537,26 @@ mod tests {
     }
 
     #[test]
+    fn study_checkpoints_parse_name_their_files_and_reject_other_labels() {
+        let seed = Path::new("s/seed3");
+        let cases = [
+            ("base", "s/seed3/base/base.safetensors"),
+            ("mid-maxpo", "s/seed3/rl/maxpo/policy-mid.safetensors"),
+            ("final-pkpo-loo1", "s/seed3/rl/pkpo-loo1/policy.safetensors"),
+            ("final-maxpo-K4", "s/seed3/rl/maxpo-K4/policy.safetensors"),
+        ];
+        for (label, path) in cases {
+            let c: StudyCheckpoint = label.parse().unwrap();
+            assert_eq!(c.to_string(), label);
+            assert_eq!(c.path(seed), Path::new(path));
+        }
+        for bad in ["final", "mid-base", "final-nope", "last-maxpo", "basis"] {
+            let err = bad.parse::<StudyCheckpoint>().unwrap_err().to_string();
+            assert!(err.starts_with(&format!("checkpoint {bad:?}: expected base")), "{err}");
+        }
+    }
+
+    #[test]
     fn merge_concatenates_units_and_refuses_different_protocols() {
         let row = |seed: u64| PromptRow {
             study: "s".into(),
@@ -503,7 +569,7 @@ mod tests {
         };
         let part = |seed: u64, seconds: f64| GradVarResults {
             config: LmConfig::preset("tiny").unwrap(),
-            estimators: vec!["maxpo".into(), "pkpo-loo1".into()],
+            estimators: vec![Estimator::Maxpo, Estimator::PkpoLoo1],
             batches: 4,
             prompts: 1,
             rows: Vec::new(),

@@ -64,9 +64,9 @@ pub struct CheckpointRatio {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mechanism {
     /// Numerator estimator (EI or `pkpo-loo1`).
-    pub numerator: String,
+    pub numerator: Estimator,
     /// Denominator estimator (MaxPO).
-    pub denominator: String,
+    pub denominator: Estimator,
     /// Bins with at least one row.
     pub bins: Vec<Bin>,
     /// `ln ratio` on success rate, per unit, summarised over units.
@@ -132,10 +132,10 @@ pub fn bandit_ratio(
     Ok(trace(numerator)? / trace(denominator)?)
 }
 
-fn index(r: &GradVarResults, id: &str) -> Result<usize> {
+fn index(r: &GradVarResults, id: Estimator) -> Result<usize> {
     r.estimators
         .iter()
-        .position(|e| e == id)
+        .position(|&e| e == id)
         .ok_or_else(|| TrainerError::Config(format!("estimator {id} was not measured ({:?})", r.estimators)))
 }
 
@@ -153,12 +153,11 @@ fn units(rows: &[PromptRow]) -> Vec<(String, u64)> {
 /// Analyses `r` for `numerator / denominator` with bandit predictions for each of `shapes`.
 pub fn analyse(
     r: &GradVarResults,
-    numerator: &str,
-    denominator: &str,
+    numerator: Estimator,
+    denominator: Estimator,
     shapes: &[Shape],
 ) -> Result<Mechanism> {
     let (i, j) = (index(r, numerator)?, index(r, denominator)?);
-    let (num_e, den_e): (Estimator, Estimator) = (numerator.parse()?, denominator.parse()?);
     let (n, k) = (r.config.rl.group_size, r.config.rl.k);
     let with_signal: Vec<&PromptRow> = r
         .prompt_rows
@@ -184,8 +183,10 @@ pub fn analyse(
             })
             .collect();
         let success = in_bin.iter().map(|p| p.success).sum::<f64>() / in_bin.len() as f64;
-        let bandit =
-            shapes.iter().map(|&a| bandit_ratio(num_e, den_e, success, a, n, k)).collect::<Result<_>>()?;
+        let bandit = shapes
+            .iter()
+            .map(|&a| bandit_ratio(numerator, denominator, success, a, n, k))
+            .collect::<Result<_>>()?;
         bins.push(Bin { lo, hi, prompts: in_bin.len(), success, ratio: Ci::geometric(&per_unit), bandit });
     }
     let clusters: Vec<(Vec<f64>, Vec<f64>)> = unit_ids
@@ -207,7 +208,7 @@ pub fn analyse(
     }
     for (study, checkpoint) in keys {
         let rows: Vec<_> = r.rows.iter().filter(|x| x.study == study && x.checkpoint == checkpoint).collect();
-        let trace = |id: &str, seed: u64| {
+        let trace = |id: Estimator, seed: u64| {
             rows.iter().find(|x| x.estimator == id && x.seed == seed).map_or(f64::NAN, |x| x.trace)
         };
         let mut seeds: Vec<u64> = rows.iter().map(|x| x.seed).collect();
@@ -223,8 +224,8 @@ pub fn analyse(
         });
     }
     Ok(Mechanism {
-        numerator: numerator.into(),
-        denominator: denominator.into(),
+        numerator,
+        denominator,
         bins,
         fit,
         crossing,
@@ -253,12 +254,12 @@ mod tests {
         }
     }
 
-    fn row(seed: u64, estimator: &str, trace: f64) -> GradVarRow {
+    fn row(seed: u64, estimator: Estimator, trace: f64) -> GradVarRow {
         GradVarRow {
             study: "s".into(),
             seed,
             checkpoint: "base".into(),
-            estimator: estimator.into(),
+            estimator,
             trace,
             trace_ci: 0.0,
             mean_grad_sq: 0.0,
@@ -274,14 +275,14 @@ mod tests {
         cfg.rl.k = 4;
         let r = GradVarResults {
             config: cfg,
-            estimators: vec!["maxpo".into(), "pkpo-loo1".into()],
+            estimators: vec![Estimator::Maxpo, Estimator::PkpoLoo1],
             batches: 4,
             prompts: 3,
             rows: vec![
-                row(0, "maxpo", 2.0),
-                row(0, "pkpo-loo1", 1.0),
-                row(1, "maxpo", 2.0),
-                row(1, "pkpo-loo1", 4.0),
+                row(0, Estimator::Maxpo, 2.0),
+                row(0, Estimator::PkpoLoo1, 1.0),
+                row(1, Estimator::Maxpo, 2.0),
+                row(1, Estimator::PkpoLoo1, 4.0),
             ],
             ratios: Vec::new(),
             prompt_rows: vec![
@@ -298,7 +299,7 @@ mod tests {
             ],
             seconds: 0.0,
         };
-        let m = analyse(&r, "pkpo-loo1", "maxpo", &[Shape::Spread(8)]).unwrap();
+        let m = analyse(&r, Estimator::PkpoLoo1, Estimator::Maxpo, &[Shape::Spread(8)]).unwrap();
         assert_eq!(m.bins.len(), 2);
         let (low, high) = (&m.bins[0], &m.bins[1]);
         assert_eq!((low.prompts, high.prompts), (3, 2));
@@ -322,7 +323,7 @@ mod tests {
         assert_eq!(m.checkpoints.len(), 1);
         assert!((m.checkpoints[0].ratio.mean - 1.0).abs() < 1e-12);
         assert!((m.checkpoints[0].success.mean - 0.15).abs() < 1e-12);
-        assert!(analyse(&r, "grpo", "maxpo", &[Shape::Spread(8)]).is_err());
+        assert!(analyse(&r, Estimator::Grpo, Estimator::Maxpo, &[Shape::Spread(8)]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use maxk_core::Estimator;
 use serde::Serialize;
 
 use crate::backend::OnBackend;
@@ -22,6 +23,7 @@ use crate::model::HostWeights;
 use crate::report;
 use crate::results::{EvalRecord, Results, RunResult};
 pub use crate::rl::BenchResult;
+use crate::run_label::RunLabel;
 use crate::tune::TuneRun;
 
 /// `maxk lm reproduce`: when `[tune]` has an lr grid, select every estimator's lr on the
@@ -32,8 +34,8 @@ use crate::tune::TuneRun;
 pub struct Reproduce {
     /// Base config (preset plus overrides).
     pub cfg: LmConfig,
-    /// Estimator ids.
-    pub estimators: Vec<String>,
+    /// The estimators compared.
+    pub estimators: Vec<Estimator>,
     /// Training K values (one: labels are the estimator ids; several: `id-K<k>`).
     pub ks: Vec<usize>,
     /// Extra MaxPO runs at these training K (labels `maxpo-K<k>`, MaxPO's lr), the K sweep of
@@ -56,24 +58,25 @@ pub struct Reproduce {
 /// One RL run of a reproduction: estimator, training K and label.
 #[derive(Debug, Clone, PartialEq)]
 struct RunSpec {
-    estimator: String,
+    estimator: Estimator,
     k: usize,
-    label: String,
+    label: RunLabel,
 }
 
 impl Reproduce {
     /// The final RL runs of one seed: estimators x K, then the K sweep.
     fn runs(&self) -> Vec<RunSpec> {
         let mut out = Vec::new();
-        for e in &self.estimators {
+        for &estimator in &self.estimators {
             for &k in &self.ks {
-                let label = if self.ks.len() > 1 { format!("{e}-K{k}") } else { e.clone() };
-                out.push(RunSpec { estimator: e.clone(), k, label });
+                let label = RunLabel::Trained { estimator, k: (self.ks.len() > 1).then_some(k) };
+                out.push(RunSpec { estimator, k, label });
             }
         }
         for &k in &self.ksweep {
-            if !out.iter().any(|r| r.estimator == "maxpo" && r.k == k) {
-                out.push(RunSpec { estimator: "maxpo".into(), k, label: format!("maxpo-K{k}") });
+            let estimator = Estimator::Maxpo;
+            if !out.iter().any(|r| r.estimator == estimator && r.k == k) {
+                out.push(RunSpec { estimator, k, label: RunLabel::Trained { estimator, k: Some(k) } });
             }
         }
         out
@@ -85,7 +88,7 @@ impl Reproduce {
         }
         for r in self.runs() {
             let mut c = self.cfg.clone();
-            c.rl.estimator = r.estimator.clone();
+            c.rl.estimator = r.estimator;
             c.rl.k = r.k;
             c.validate()?;
         }
@@ -168,8 +171,8 @@ impl OnBackend for Reproduce {
             };
             let base_run = RunResult {
                 validation_rollout_success,
-                label: "base".into(),
-                estimator: "base".into(),
+                label: RunLabel::Base,
+                estimator: None,
                 k: 0,
                 seed,
                 lr: 0.0,
@@ -184,18 +187,18 @@ impl OnBackend for Reproduce {
             for spec in self.runs() {
                 let t0 = Instant::now();
                 let mut c = cfg.clone();
-                c.rl.estimator = spec.estimator.clone();
+                c.rl.estimator = spec.estimator;
                 c.rl.k = spec.k;
-                let dir = seed_dir.join("rl").join(&spec.label);
+                let dir = seed_dir.join("rl").join(spec.label.to_string());
                 let (policy, var_proxy, curves) =
                     crate::rl::train(&c, &base, &engine, &dir, self.resume, &mut log, self.progress)?;
                 let (evals, evals_rollout) = self.evaluate(&policy, &c, &engine)?;
                 let run = RunResult {
                     label: spec.label,
-                    estimator: spec.estimator.clone(),
+                    estimator: Some(spec.estimator),
                     k: spec.k,
                     seed,
-                    lr: c.rl.lr_for(&spec.estimator),
+                    lr: c.rl.lr_for(spec.estimator),
                     evals,
                     evals_rollout,
                     validation_rollout_success: None,
@@ -259,8 +262,8 @@ impl Reproduce {
     ) -> Result<Vec<TuneRun>> {
         let k = self.ks[0];
         let mut out = Vec::new();
-        let score = |est: &str, lr: Option<f64>, seed: u64, evals: &[TaskEval], reward: f64| TuneRun {
-            estimator: est.into(),
+        let score = |estimator, lr, seed, evals: &[TaskEval], reward| TuneRun {
+            estimator,
             k,
             lr,
             seed,
@@ -272,13 +275,13 @@ impl Reproduce {
             let mut c = cfg.clone();
             c.seed = seed;
             let (base, _) = bases.get(&c, seed, log)?;
-            let run = score("base", None, seed, &evaluate_validation(&base, &c, engine, self.progress)?, 0.0);
+            let run = score(None, None, seed, &evaluate_validation(&base, &c, engine, self.progress)?, 0.0);
             log.log(&TuneRecord { stage: "tune", score: run.score(), run: &run })?;
             out.push(run);
-            for est in &self.estimators {
+            for &est in &self.estimators {
                 for &lr in &cfg.tune.lrs {
                     let mut c = c.clone();
-                    c.rl.estimator = est.clone();
+                    c.rl.estimator = est;
                     c.rl.k = k;
                     c.rl.lr_by_estimator.clear();
                     c.rl.adam.lr = lr;
@@ -289,7 +292,7 @@ impl Reproduce {
                     let tail = curves.reward.iter().rev().take(5);
                     let reward = tail.clone().sum::<f64>() / tail.count().max(1) as f64;
                     let evals = evaluate_validation(&policy, &c, engine, self.progress)?;
-                    let run = score(est, Some(lr), seed, &evals, reward);
+                    let run = score(Some(est), Some(lr), seed, &evals, reward);
                     log.log(&TuneRecord { stage: "tune", score: run.score(), run: &run })?;
                     out.push(run);
                 }
@@ -350,8 +353,8 @@ impl OnBackend for StageJob {
                 let w = checkpoint::load_weights(weights, &self.cfg.model)?;
                 let evals = evaluate(&w, &self.cfg, &engine, self.progress)?;
                 let run = RunResult {
-                    label: self.cfg.rl.estimator.clone(),
-                    estimator: self.cfg.rl.estimator.clone(),
+                    label: RunLabel::of(self.cfg.rl.estimator),
+                    estimator: Some(self.cfg.rl.estimator),
                     k: self.cfg.rl.k,
                     seed: self.cfg.seed,
                     lr: 0.0,

@@ -6,17 +6,19 @@
 //! when it lies below, and is inconclusive otherwise. Also the gradient-variance study's
 //! report ([`write_gradvar`]).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use maxk_core::Estimator;
 use maxk_experiments::stats::{bonferroni, holm, t_two_sided_p, t975};
 use maxk_plot::{LineChart, Panels, Series, StackedBars};
 
+use crate::config::Correction;
 use crate::error::{Result, TrainerError};
 use crate::eval::{average, per_problem};
 use crate::gradvar::GradVarResults;
 use crate::results::{Results, RunResult};
+use crate::run_label::RunLabel;
 
 /// Writes `passk.csv` (columns `estimator,seed,benchmark,k,pass_at_k`; benchmark `average` is
 /// the task average).
@@ -38,12 +40,12 @@ pub fn write_passk_csv(runs: &[&RunResult], path: &Path) -> Result<()> {
 }
 
 /// Runs grouped by label, in first-seen order (base first).
-fn by_label(results: &Results) -> Vec<(String, Vec<&RunResult>)> {
-    let mut out: Vec<(String, Vec<&RunResult>)> = Vec::new();
+fn by_label(results: &Results) -> Vec<(RunLabel, Vec<&RunResult>)> {
+    let mut out: Vec<(RunLabel, Vec<&RunResult>)> = Vec::new();
     for run in results.base.iter().chain(&results.runs) {
         match out.iter_mut().find(|(l, _)| *l == run.label) {
             Some((_, v)) => v.push(run),
-            None => out.push((run.label.clone(), vec![run])),
+            None => out.push((run.label, vec![run])),
         }
     }
     out
@@ -59,9 +61,9 @@ fn spread(curves: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (mean, lo, hi)
 }
 
-fn series(name: &str, x: Vec<f64>, curves: &[Vec<f64>]) -> Series {
+fn series(name: impl std::fmt::Display, x: Vec<f64>, curves: &[Vec<f64>]) -> Series {
     let (mean, lo, hi) = spread(curves);
-    let s = Series::new(name, x[..mean.len()].to_vec(), mean);
+    let s = Series::new(name.to_string(), x[..mean.len()].to_vec(), mean);
     if curves.len() > 1 { s.with_band(lo, hi) } else { s }
 }
 
@@ -210,7 +212,7 @@ fn verdict(i: Interval) -> &'static str {
 
 /// The k an estimator optimises: pass@1 for the mean-reward estimators, pass@K otherwise.
 fn objective_k(run: &RunResult) -> usize {
-    crate::tune::objective_k(&run.estimator, run.k)
+    crate::tune::objective_k(run.estimator, run.k)
 }
 
 /// Writes everything into `out`.
@@ -265,7 +267,7 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
         .collect();
     Panels { title: "pass@k per benchmark".into(), columns: 3, charts }
         .save(&figs.join("passk_benchmarks"))?;
-    let rl_groups: Vec<_> = groups.iter().filter(|(l, _)| l != "base").collect();
+    let rl_groups: Vec<_> = groups.iter().filter(|(l, _)| !l.is_base()).collect();
     let curve_chart = |title: &str, y: &str, pick: &dyn Fn(&RunResult) -> Vec<f64>| LineChart {
         title: title.into(),
         x_label: "RL step".into(),
@@ -330,13 +332,13 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
                 }
             }
         }
-        support_rows.push(SupportRow { label: label.clone(), problems: c, solutions: sol });
+        support_rows.push(SupportRow { label: *label, problems: c, solutions: sol });
     }
     if !support_rows.is_empty() {
         let names = ["preserved", "shrunk", "expanded", "out of support"];
         StackedBars {
             title: format!("support dynamics vs the base model (solved within k = {n})"),
-            categories: support_rows.iter().map(|r| r.label.clone()).collect(),
+            categories: support_rows.iter().map(|r| r.label.to_string()).collect(),
             stacks: names
                 .iter()
                 .enumerate()
@@ -355,7 +357,7 @@ pub fn write(results: &Results, out: &Path) -> Result<()> {
 
 /// Support counts of one RL label, summed over seeds.
 struct SupportRow {
-    label: String,
+    label: RunLabel,
     /// preserved, shrunk, expanded, out of support (problems).
     problems: [usize; 4],
     /// preserved, shrunk, expanded (distinct correct completions).
@@ -368,7 +370,7 @@ fn cell(i: Interval) -> String {
 
 fn markdown(
     results: &Results,
-    groups: &[(String, Vec<&RunResult>)],
+    groups: &[(RunLabel, Vec<&RunResult>)],
     ks: &[usize],
     tasks: &[String],
     support_rows: &[SupportRow],
@@ -415,7 +417,7 @@ fn markdown(
     );
     let lrs: Vec<String> = groups
         .iter()
-        .filter(|(l, _)| l != "base")
+        .filter(|(l, _)| !l.is_base())
         .filter_map(|(l, runs)| runs.first().map(|r| format!("{l} {}", r.lr)))
         .collect();
     let _ = writeln!(
@@ -429,7 +431,7 @@ fn markdown(
         }
     );
     let est: Vec<String> =
-        groups.iter().filter(|(l, _)| l != "base").map(|(l, _)| format!("`{l}`")).collect();
+        groups.iter().filter(|(l, _)| !l.is_base()).map(|(l, _)| format!("`{l}`")).collect();
     let seeds: Vec<String> = results.base.iter().map(|b| b.seed.to_string()).collect();
     let mut train_ks: Vec<usize> = results.runs.iter().map(|r| r.k).collect();
     train_ks.sort_unstable();
@@ -526,7 +528,7 @@ fn markdown(
         let _ = writeln!(s, "| run | objective | per seed | all seeds | verdict |\n|---|---|---|---|---|");
     }
     let mut improved_all = true;
-    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
+    for (label, runs) in groups.iter().filter(|(l, _)| !l.is_base()) {
         let base: Vec<&RunResult> = results.base.iter().collect();
         let k = runs.first().map_or(1, |r| objective_k(r)).min(n);
         let d = diffs(runs, &base, k)?;
@@ -571,19 +573,19 @@ fn markdown(
         );
     }
     // Other estimators only: the K sweep's MaxPO runs have their own section.
-    let peers: Vec<&str> = groups
+    let peers: Vec<&RunLabel> = groups
         .iter()
-        .filter(|(l, runs)| l != "base" && runs.iter().all(|r| r.estimator != "maxpo"))
-        .map(|(l, _)| l.as_str())
+        .filter(|(l, runs)| !l.is_base() && runs.iter().all(|r| r.estimator != Some(Estimator::Maxpo)))
+        .map(|(l, _)| l)
         .collect();
-    if let Some((_, maxpo)) = groups.iter().find(|(l, _)| l == "maxpo") {
+    if let Some((_, maxpo)) = groups.iter().find(|(l, _)| *l == RunLabel::of(Estimator::Maxpo)) {
         let _ = write!(s, "| MaxPO − peer |");
         for k in &table_ks {
             let _ = write!(s, " pass@{k} |");
         }
         let _ = writeln!(s, " unadjusted verdict at pass@{n} |\n|---|{}---|", "---|".repeat(table_ks.len()));
         for peer in &peers {
-            let Some((_, other)) = groups.iter().find(|(l, _)| l == peer) else { continue };
+            let Some((_, other)) = groups.iter().find(|(l, _)| l == *peer) else { continue };
             let _ = write!(s, "| {peer} |");
             let mut last = None;
             for &k in &table_ks {
@@ -598,9 +600,9 @@ fn markdown(
     }
     let _ = writeln!(s);
 
-    let mut sweep: Vec<(&String, &Vec<&RunResult>)> = groups
+    let mut sweep: Vec<(&RunLabel, &Vec<&RunResult>)> = groups
         .iter()
-        .filter(|(_, runs)| runs.iter().all(|r| r.estimator == "maxpo"))
+        .filter(|(_, runs)| runs.iter().all(|r| r.estimator == Some(Estimator::Maxpo)))
         .map(|(l, runs)| (l, runs))
         .collect();
     if sweep.len() > 1 {
@@ -611,7 +613,7 @@ fn markdown(
             "Same base models, seeds, N = {} and lr ({}); task-average pass@k, mean over seeds, and \
              each run minus the base model with its interval.\n",
             c.rl.group_size,
-            c.rl.lr_for("maxpo")
+            c.rl.lr_for(Estimator::Maxpo)
         );
         let _ = write!(s, "| training K |");
         for k in &table_ks {
@@ -632,14 +634,14 @@ fn markdown(
             let hi = clustered(&diffs(runs, &base, n)?);
             let _ = writeln!(s, " {} | {} |", cell(lo), cell(hi));
             sweep_series.push(series(
-                &format!("K = {k_train}"),
+                format!("K = {k_train}"),
                 ks.iter().map(|&k| k as f64).collect(),
                 &runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>(),
             ));
         }
         let (_, base_runs) = &groups[0];
         sweep_series.push(series(
-            "base",
+            RunLabel::Base,
             ks.iter().map(|&k| k as f64).collect(),
             &base_runs.iter().map(|r| average(&r.evals)).collect::<Vec<_>>(),
         ));
@@ -680,7 +682,7 @@ fn markdown(
     );
     let _ = writeln!(s, "| run | reward first → last 5 steps | pass@K first → last | entropy first → last |");
     let _ = writeln!(s, "|---|---|---|---|");
-    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
+    for (label, runs) in groups.iter().filter(|(l, _)| !l.is_base()) {
         let ends = |pick: &dyn Fn(&RunResult) -> &Vec<f64>| {
             let head = |v: &Vec<f64>| v.iter().take(5).sum::<f64>() / v.len().clamp(1, 5) as f64;
             let tail = |v: &Vec<f64>| v.iter().rev().take(5).sum::<f64>() / v.len().clamp(1, 5) as f64;
@@ -751,14 +753,12 @@ fn markdown(
         }
     );
     let _ = writeln!(s, "| run | mean Var(g) proxy |\n|---|---|");
-    let mut var_means = BTreeMap::new();
-    for (label, runs) in groups.iter().filter(|(l, _)| l != "base") {
+    for (label, runs) in groups.iter().filter(|(l, _)| !l.is_base()) {
         let m = runs
             .iter()
             .map(|r| r.var_proxy.iter().sum::<f64>() / r.var_proxy.len().max(1) as f64)
             .sum::<f64>()
             / runs.len() as f64;
-        var_means.insert(label.clone(), m);
         let _ = writeln!(s, "| {label} | {m:.3e} |");
     }
     let _ = writeln!(s, "\n![variance proxy](figures/variance.png)\n");
@@ -801,15 +801,15 @@ fn tuning_section(s: &mut String, results: &Results) {
     let _ = writeln!(s, " selected |\n|---|---|---|{}---|", "---|".repeat(lrs.len()));
     let selected = crate::tune::select(runs).unwrap_or_default();
     for (est, row) in &table {
-        let Some(first) = runs.iter().find(|r| &r.estimator == est) else { continue };
-        let k = crate::tune::objective_k(est, first.k);
+        let Some(first) = runs.iter().find(|r| r.estimator == Some(*est)) else { continue };
+        let k = crate::tune::objective_k(Some(*est), first.k);
         let bases: Vec<f64> = runs.iter().filter(|r| r.lr.is_none()).map(|r| r.pass_at(k)).collect();
         let base = bases.iter().sum::<f64>() / bases.len().max(1) as f64;
         let _ = write!(s, "| {est} | pass@{k} | {base:.3} |");
         for lr in lrs {
             let reward: Vec<f64> = runs
                 .iter()
-                .filter(|r| &r.estimator == est && r.lr == Some(*lr))
+                .filter(|r| r.estimator == Some(*est) && r.lr == Some(*lr))
                 .map(|r| r.train_reward)
                 .collect();
             let reward = reward.iter().sum::<f64>() / reward.len().max(1) as f64;
@@ -830,9 +830,9 @@ fn tuning_section(s: &mut String, results: &Results) {
     let _ = writeln!(s);
 }
 
-/// The runs of estimator `id` (its label when the study has one training K).
-fn runs_of<'a>(groups: &'a [(String, Vec<&'a RunResult>)], id: &str) -> Option<&'a [&'a RunResult]> {
-    groups.iter().find(|(l, _)| l == id).map(|(_, runs)| runs.as_slice())
+/// The runs labelled `label`.
+fn runs_of<'a>(groups: &'a [(RunLabel, Vec<&'a RunResult>)], label: RunLabel) -> Option<&'a [&'a RunResult]> {
+    groups.iter().find(|(l, _)| *l == label).map(|(_, runs)| runs.as_slice())
 }
 
 /// The pre-declared endpoints of `[study]`: the primary difference with its seed-level t
@@ -841,7 +841,7 @@ fn runs_of<'a>(groups: &'a [(String, Vec<&'a RunResult>)], id: &str) -> Option<&
 fn endpoints_section(
     s: &mut String,
     results: &Results,
-    groups: &[(String, Vec<&RunResult>)],
+    groups: &[(RunLabel, Vec<&RunResult>)],
     study: &crate::config::StudyConfig,
     n: usize,
 ) -> Result<()> {
@@ -860,7 +860,8 @@ fn endpoints_section(
         );
     }
     let p = &study.primary;
-    let (Some(a), Some(b)) = (runs_of(groups, &p.estimator), runs_of(groups, &p.reference)) else {
+    let (primary, reference) = (RunLabel::of(p.estimator), RunLabel::of(p.reference));
+    let (Some(a), Some(b)) = (runs_of(groups, primary), runs_of(groups, reference)) else {
         let _ = writeln!(s, "Primary endpoint: runs `{}` / `{}` missing.\n", p.estimator, p.reference);
         return Ok(());
     };
@@ -882,28 +883,25 @@ fn endpoints_section(
         }
     );
     // The primary's estimator first, then its reference, then the rest: MaxPO is the minuend.
-    let mut labels: Vec<&str> = groups.iter().map(|(l, _)| l.as_str()).filter(|l| *l != "base").collect();
-    labels.sort_by_key(|l| {
-        [p.estimator.as_str(), p.reference.as_str()].iter().position(|x| x == l).unwrap_or(2)
-    });
-    let mut family: Vec<(String, String, usize, Interval)> = Vec::new();
-    for (x, ea) in labels.iter().enumerate() {
-        for eb in &labels[x + 1..] {
+    let mut labels: Vec<RunLabel> = groups.iter().map(|(l, _)| *l).filter(|l| !l.is_base()).collect();
+    labels.sort_by_key(|l| [primary, reference].iter().position(|x| x == l).unwrap_or(2));
+    let mut family: Vec<(RunLabel, RunLabel, usize, Interval)> = Vec::new();
+    for (x, &ea) in labels.iter().enumerate() {
+        for &eb in &labels[x + 1..] {
             for &k in study.secondary_ks.iter().filter(|&&k| k <= n) {
-                let same = |u: &str, v: &str| (u, v) == (p.estimator.as_str(), p.reference.as_str());
+                let same = |u, v| (u, v) == (primary, reference);
                 if k == p.k && (same(ea, eb) || same(eb, ea)) {
                     continue;
                 }
                 let (Some(ra), Some(rb)) = (runs_of(groups, ea), runs_of(groups, eb)) else { continue };
-                family.push((ea.to_string(), eb.to_string(), k, clustered(&diffs(ra, rb, k)?)));
+                family.push((ea, eb, k, clustered(&diffs(ra, rb, k)?)));
             }
         }
     }
     let raw: Vec<f64> = family.iter().map(|f| f.3.p_value()).collect();
-    let (adjusted, name) = if study.correction == "bonferroni" {
-        (bonferroni(&raw), "Bonferroni")
-    } else {
-        (holm(&raw), "Holm")
+    let (adjusted, name) = match study.correction {
+        Correction::Bonferroni => (bonferroni(&raw), "Bonferroni"),
+        Correction::Holm => (holm(&raw), "Holm"),
     };
     let _ = writeln!(
         s,
@@ -1005,14 +1003,14 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
     if !command.is_empty() {
         let _ = writeln!(s, "Command: `{command}`\n");
     }
-    let ei = ["pkpo-loo1", "ei"].into_iter().find(|e| r.estimators.iter().any(|x| x == e));
-    if let (Some(ei), true) = (ei, r.estimators.iter().any(|x| x == "maxpo")) {
+    let ei = [Estimator::PkpoLoo1, Estimator::Ei].into_iter().find(|e| r.estimators.contains(e));
+    if let (Some(ei), true) = (ei, r.estimators.contains(&Estimator::Maxpo)) {
         use crate::mechanism::Shape;
         let shapes = [Shape::Spread(1024), Shape::OneCorrect(1024)];
-        let m = crate::mechanism::analyse(r, ei, "maxpo", &shapes)?;
+        let (num, den) = (ei, Estimator::Maxpo);
+        let m = crate::mechanism::analyse(r, num, den, &shapes)?;
         mechanism_section(&mut s, &m);
         let bx: Vec<f64> = (1..=99).map(|i| f64::from(i) / 100.0).collect();
-        let (num, den): (maxk_core::Estimator, maxk_core::Estimator) = (ei.parse()?, "maxpo".parse()?);
         let mut series = Vec::new();
         for &a in &shapes {
             let y = bx
@@ -1053,7 +1051,7 @@ pub fn write_gradvar(r: &GradVarResults, command: &str, out: &Path) -> Result<()
     let _ = writeln!(
         s,
         "| study | seed | checkpoint | estimator | tr Cov(g) ± 95% | ratio to {} ± 95% | ‖mean g‖² | zero-gradient batches | rollout reward |",
-        r.ratios.first().map_or("-", |x| x.reference.as_str())
+        r.ratios.first().map_or("-", |x| x.reference.id())
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
     for (row, ratio) in r.rows.iter().zip(&r.ratios) {

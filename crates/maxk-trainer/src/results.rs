@@ -3,21 +3,24 @@
 
 use std::path::Path;
 
+use maxk_core::Estimator;
 use serde::{Deserialize, Serialize};
 
 use crate::config::LmConfig;
 use crate::diagnostics::TrainCurves;
 use crate::error::{Result, TrainerError};
 use crate::eval::TaskEval;
+use crate::run_label::RunLabel;
 use crate::tune::TuneRun;
 
 /// One evaluated model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// Label in tables and `passk.csv` (`base`, the estimator id, or `maxpo-K4` in a K sweep).
-    pub label: String,
-    /// Estimator id (`base` for the base model).
-    pub estimator: String,
+    pub label: RunLabel,
+    /// The estimator; None for the base model (`base` in the file).
+    #[serde(with = "crate::run_label::base_or_estimator")]
+    pub estimator: Option<Estimator>,
     /// Training K (0 for the base model).
     pub k: usize,
     /// Seed.
@@ -73,7 +76,7 @@ pub struct Results {
 #[allow(missing_docs)]
 pub struct EvalRecord<'a> {
     stage: &'static str,
-    label: &'a str,
+    label: RunLabel,
     seed: u64,
     ks: &'a [usize],
     pass_at_k: Vec<f64>,
@@ -85,7 +88,7 @@ impl<'a> EvalRecord<'a> {
         let ks = run.evals.first().map_or(&[][..], |e| &e.ks[..]);
         EvalRecord {
             stage: "eval",
-            label: &run.label,
+            label: run.label,
             seed: run.seed,
             ks,
             pass_at_k: crate::eval::average(&run.evals),

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use maxk_core::{Estimator, Scale, Spec, batch_advantages};
+use maxk_core::{Estimator, Spec, batch_advantages};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -36,8 +36,8 @@ use crate::vocab::encode_prompt;
 pub struct RlRecord {
     /// Always `rl`.
     pub stage: &'static str,
-    /// Estimator id.
-    pub estimator: String,
+    /// The estimator (its id in the record).
+    pub estimator: Estimator,
     /// Training K.
     pub k: usize,
     /// Run seed.
@@ -114,9 +114,6 @@ pub fn train<E: Engine>(
     let cfg = &cfg.with_estimator_lr();
     let rl = &cfg.rl;
     let mut curves = TrainCurves::default();
-    let estimator: Estimator = rl.estimator.parse()?;
-    let scale = rl.scale.parse::<Scale>()?;
-    let mixture = rl.mixture.as_deref().map(str::parse::<maxk_core::Mixture>).transpose()?;
     let ckpt = dir.join("ckpt");
     let mut state = if resume && checkpoint::resume_point(&ckpt)? {
         checkpoint::load(&ckpt, &cfg.model)?
@@ -133,12 +130,12 @@ pub fn train<E: Engine>(
         let start = Instant::now();
         // The K of this step (rl.k_schedule), logged in the step's record.
         let k = rl.k_at(state.step);
-        let spec = Spec::new(estimator, k).with_scale(scale);
+        let spec = Spec::new(rl.estimator, k).with_scale(rl.scale);
         let (problems, prompts, completions) = rollout(cfg, &sampler, &mut policy, &mut state.rng)?;
         let sampled: usize = completions.iter().map(Vec::len).sum();
         let sample_secs = start.elapsed().as_secs_f64();
         let rewards = score(&problems, &completions, n);
-        let advantages = match &mixture {
+        let advantages = match &rl.mixture {
             Some(mix) => maxk_core::batch_mixture_advantages(&rewards, n, mix)?,
             None => batch_advantages(&rewards, n, spec)?,
         };
@@ -154,7 +151,7 @@ pub fn train<E: Engine>(
         curves.grad_norm.push(last.grad_norm);
         log.log(&RlRecord {
             stage: "rl",
-            estimator: rl.estimator.clone(),
+            estimator: rl.estimator,
             k,
             seed: cfg.seed,
             step: state.step,
@@ -298,7 +295,7 @@ pub fn bench<E: Engine>(
 ) -> Result<BenchResult> {
     cfg.validate()?;
     let rl = &cfg.rl;
-    let spec = Spec::new(rl.estimator.parse::<Estimator>()?, rl.k).with_scale(rl.scale.parse::<Scale>()?);
+    let spec = Spec::new(rl.estimator, rl.k).with_scale(rl.scale);
     let sampler = TrainSampler::new(cfg.task_list()?, &held_out(cfg)?);
     let mut policy = engine.policy(weights, &AdamState::zeros(&weights.config), rl.adam)?;
     let mut reference = if rl.kl_coef > 0.0 { Some(engine.frozen(weights)?) } else { None };

@@ -9,15 +9,16 @@
 
 use std::collections::BTreeMap;
 
+use maxk_core::Estimator;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainerError};
 
-/// The k of the pass@k an estimator optimises: its training K for the max@K estimators
-/// (`Estimator::uses_k`), 1 otherwise (and for the base model, `base`).
-pub fn objective_k(estimator: &str, k: usize) -> usize {
-    match estimator.parse::<maxk_core::Estimator>() {
-        Ok(e) if e.uses_k() => k,
+/// The k of the pass@k a model optimises: the training K for the max@K estimators
+/// (`Estimator::uses_k`), 1 for the others and for the base model (None).
+pub fn objective_k(estimator: Option<Estimator>, k: usize) -> usize {
+    match estimator {
+        Some(e) if e.uses_k() => k,
         _ => 1,
     }
 }
@@ -25,8 +26,9 @@ pub fn objective_k(estimator: &str, k: usize) -> usize {
 /// One tuning run (or the base model, `lr` = None) scored on the validation problems.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TuneRun {
-    /// Estimator id (`base` for the base model).
-    pub estimator: String,
+    /// The estimator; None for the base model (`base` in the file).
+    #[serde(with = "crate::run_label::base_or_estimator")]
+    pub estimator: Option<Estimator>,
     /// Training K.
     pub k: usize,
     /// Adam lr (None for the base model).
@@ -50,16 +52,18 @@ impl TuneRun {
 
     /// The validation score of the selection: pass@k at the estimator's [`objective_k`].
     pub fn score(&self) -> f64 {
-        self.pass_at(objective_k(&self.estimator, self.k))
+        self.pass_at(objective_k(self.estimator, self.k))
     }
 }
 
-/// Mean validation score of every (estimator, lr) over the tuning seeds, in lr order.
-pub fn table(runs: &[TuneRun]) -> BTreeMap<String, Vec<(f64, f64)>> {
-    let mut acc: BTreeMap<String, Vec<(f64, f64, usize)>> = BTreeMap::new();
+/// Mean validation score of every (estimator, lr) over the tuning seeds, in lr order; the
+/// estimators in the order of their ids.
+pub fn table(runs: &[TuneRun]) -> Vec<(Estimator, Vec<(f64, f64)>)> {
+    // (lr, score sum, count) per estimator.
+    let mut acc: BTreeMap<Estimator, Vec<(f64, f64, usize)>> = BTreeMap::new();
     for r in runs {
-        let Some(lr) = r.lr else { continue };
-        let row = acc.entry(r.estimator.clone()).or_default();
+        let (Some(lr), Some(e)) = (r.lr, r.estimator) else { continue };
+        let row = acc.entry(e).or_default();
         match row.iter_mut().find(|(l, _, _)| *l == lr) {
             Some((_, sum, n)) => {
                 *sum += r.score();
@@ -68,17 +72,20 @@ pub fn table(runs: &[TuneRun]) -> BTreeMap<String, Vec<(f64, f64)>> {
             None => row.push((lr, r.score(), 1)),
         }
     }
-    acc.into_iter()
+    let mut out: Vec<(Estimator, Vec<(f64, f64)>)> = acc
+        .into_iter()
         .map(|(e, mut row)| {
             row.sort_by(|a, b| a.0.total_cmp(&b.0));
             (e, row.into_iter().map(|(lr, sum, n)| (lr, sum / n as f64)).collect())
         })
-        .collect()
+        .collect();
+    out.sort_by_key(|(e, _)| e.id());
+    out
 }
 
 /// The selected lr of every estimator: the lr of the highest mean validation score
 /// ([`table`]), the smallest such lr on an exact tie. An error when a score is not finite.
-pub fn select(runs: &[TuneRun]) -> Result<BTreeMap<String, f64>> {
+pub fn select(runs: &[TuneRun]) -> Result<BTreeMap<Estimator, f64>> {
     let mut out = BTreeMap::new();
     for (estimator, row) in table(runs) {
         if let Some((lr, s)) = row.iter().find(|(_, s)| !s.is_finite()) {
@@ -102,9 +109,11 @@ pub fn select(runs: &[TuneRun]) -> Result<BTreeMap<String, f64>> {
 mod tests {
     use super::*;
 
-    fn run(estimator: &str, lr: f64, seed: u64, curve: [f64; 4]) -> TuneRun {
+    use Estimator::{Grpo, Maxpo, PkpoLoo1};
+
+    fn run(estimator: Estimator, lr: f64, seed: u64, curve: [f64; 4]) -> TuneRun {
         TuneRun {
-            estimator: estimator.into(),
+            estimator: Some(estimator),
             k: 8,
             lr: Some(lr),
             seed,
@@ -118,44 +127,46 @@ mod tests {
     fn each_estimator_is_selected_by_its_own_objective_averaged_over_seeds() {
         let runs = vec![
             // grpo: pass@1 is best at 1e-3 (0.30) although pass@8 is best at 1e-4.
-            run("grpo", 1e-4, 0, [0.20, 0.3, 0.4, 0.90]),
-            run("grpo", 1e-3, 0, [0.30, 0.3, 0.4, 0.50]),
+            run(Grpo, 1e-4, 0, [0.20, 0.3, 0.4, 0.90]),
+            run(Grpo, 1e-3, 0, [0.30, 0.3, 0.4, 0.50]),
             // maxpo: pass@8 averaged over two seeds: 1e-4 -> (0.6 + 0.8)/2 = 0.7, 1e-3 -> (0.9 +
             // 0.3)/2 = 0.6, 3e-4 -> 0.65; the single best seed (0.9 at 1e-3) must not win.
-            run("maxpo", 1e-3, 0, [0.5, 0.6, 0.7, 0.9]),
-            run("maxpo", 1e-3, 1, [0.5, 0.6, 0.7, 0.3]),
-            run("maxpo", 1e-4, 0, [0.1, 0.2, 0.3, 0.6]),
-            run("maxpo", 1e-4, 1, [0.1, 0.2, 0.3, 0.8]),
-            run("maxpo", 3e-4, 0, [0.1, 0.2, 0.3, 0.65]),
-            run("maxpo", 3e-4, 1, [0.1, 0.2, 0.3, 0.65]),
+            run(Maxpo, 1e-3, 0, [0.5, 0.6, 0.7, 0.9]),
+            run(Maxpo, 1e-3, 1, [0.5, 0.6, 0.7, 0.3]),
+            run(Maxpo, 1e-4, 0, [0.1, 0.2, 0.3, 0.6]),
+            run(Maxpo, 1e-4, 1, [0.1, 0.2, 0.3, 0.8]),
+            run(Maxpo, 3e-4, 0, [0.1, 0.2, 0.3, 0.65]),
+            run(Maxpo, 3e-4, 1, [0.1, 0.2, 0.3, 0.65]),
             // pkpo-loo1: a tie at pass@8 goes to the smaller lr.
-            run("pkpo-loo1", 3e-4, 0, [0.1, 0.2, 0.3, 0.5]),
-            run("pkpo-loo1", 1e-4, 0, [0.4, 0.2, 0.3, 0.5]),
+            run(PkpoLoo1, 3e-4, 0, [0.1, 0.2, 0.3, 0.5]),
+            run(PkpoLoo1, 1e-4, 0, [0.4, 0.2, 0.3, 0.5]),
             // The base model is context, never a candidate.
-            TuneRun { lr: None, ..run("base", 0.0, 0, [1.0, 1.0, 1.0, 1.0]) },
+            TuneRun { lr: None, estimator: None, ..run(Grpo, 0.0, 0, [1.0, 1.0, 1.0, 1.0]) },
         ];
         let t = table(&runs);
-        let maxpo: Vec<(f64, f64)> = t["maxpo"].clone();
+        let ids: Vec<Estimator> = t.iter().map(|(e, _)| *e).collect();
+        assert_eq!(ids, [Grpo, Maxpo, PkpoLoo1], "the order of the ids");
+        let maxpo: Vec<(f64, f64)> = t[1].1.clone();
         assert_eq!(maxpo.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1e-4, 3e-4, 1e-3]);
         for (got, want) in maxpo.iter().map(|x| x.1).zip([0.7, 0.65, 0.6]) {
             assert!((got - want).abs() < 1e-12, "{got} vs {want}");
         }
         let s = select(&runs).unwrap();
         assert_eq!(s.len(), 3);
-        assert_eq!(s["grpo"], 1e-3);
-        assert_eq!(s["maxpo"], 1e-4);
-        assert_eq!(s["pkpo-loo1"], 1e-4);
+        assert_eq!(s[&Grpo], 1e-3);
+        assert_eq!(s[&Maxpo], 1e-4);
+        assert_eq!(s[&PkpoLoo1], 1e-4);
     }
 
     #[test]
     fn objectives_and_bad_scores() {
-        assert_eq!(objective_k("grpo", 8), 1);
-        assert_eq!(objective_k("maxpo", 8), 8);
-        assert_eq!(objective_k("pkpo-loo1", 4), 4);
-        assert_eq!(objective_k("base", 8), 1);
+        assert_eq!(objective_k(Some(Grpo), 8), 1);
+        assert_eq!(objective_k(Some(Maxpo), 8), 8);
+        assert_eq!(objective_k(Some(PkpoLoo1), 4), 4);
+        assert_eq!(objective_k(None, 8), 1);
         // pass@k at a k that was not evaluated: the largest evaluated k below it.
-        assert_eq!(run("maxpo", 1e-3, 0, [0.1, 0.2, 0.3, 0.4]).pass_at(6), 0.3);
-        let bad = vec![run("maxpo", 1e-3, 0, [0.1, 0.2, 0.3, f64::NAN])];
+        assert_eq!(run(Maxpo, 1e-3, 0, [0.1, 0.2, 0.3, 0.4]).pass_at(6), 0.3);
+        let bad = vec![run(Maxpo, 1e-3, 0, [0.1, 0.2, 0.3, f64::NAN])];
         assert!(select(&bad).unwrap_err().to_string().contains("maxpo"));
         assert!(select(&[]).unwrap().is_empty());
     }

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use maxk_core::{Estimator, Scale};
 use maxk_trainer::backend::{DeviceKind, dispatch};
 use maxk_trainer::config::LmConfig;
-use maxk_trainer::gradvar::{GradVar, GradVarResults, Unit};
+use maxk_trainer::gradvar::{GradVar, GradVarResults, StudyCheckpoint, Unit};
 use maxk_trainer::pipeline::{Bench, Reproduce, Stage, StageJob};
 
 /// Train and evaluate a small language model with max@K policy gradients.
@@ -107,7 +107,7 @@ impl Overrides {
             cfg.rl.k = k;
         }
         if let Some(scale) = self.scale {
-            cfg.rl.scale = scale.id().into();
+            cfg.rl.scale = scale;
         }
         if let Some(lr) = self.rl_lr {
             cfg.rl.adam.lr = lr;
@@ -217,7 +217,7 @@ struct GradVarArgs {
     study: Vec<String>,
     /// The checkpoints of every seed of a --study: base, mid-<run>, final-<run>.
     #[arg(long, value_delimiter = ',', default_value = "base,mid-maxpo,final-maxpo")]
-    checkpoints: Vec<String>,
+    checkpoints: Vec<StudyCheckpoint>,
     /// Comma-separated estimator ids; ratios are taken against the first.
     #[arg(long, value_delimiter = ',', value_name = "IDS", default_value = "maxpo,pkpo-loo1,ei,grpo")]
     estimators: Vec<Estimator>,
@@ -261,10 +261,10 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
         (true, true) => vec![1, 2, 4, 8, 16],
         (true, false) => vec![cfg.rl.k],
     };
-    let estimators: Vec<String> = match (a.estimators.is_empty(), sweep) {
-        (false, _) => a.estimators.iter().map(|e| e.id().to_string()).collect(),
-        (true, true) => vec!["maxpo".into()],
-        (true, false) => ["grpo", "pkpo-loo1", "ei", "maxpo"].map(String::from).to_vec(),
+    let estimators = match (a.estimators.is_empty(), sweep) {
+        (false, _) => a.estimators.clone(),
+        (true, true) => vec![Estimator::Maxpo],
+        (true, false) => vec![Estimator::Grpo, Estimator::PkpoLoo1, Estimator::Ei, Estimator::Maxpo],
     };
     let max_k = ks.iter().chain(&a.ksweep).copied().max().unwrap_or(1);
     if sweep && cfg.rl.group_size <= max_k {
@@ -370,7 +370,7 @@ pub fn run(args: Args) -> Result<()> {
             let estimator = a.estimator;
             stage(a.stage, "rl", Stage::Rl { base: a.base }, |c| {
                 if let Some(e) = estimator {
-                    c.rl.estimator = e.id().into();
+                    c.rl.estimator = e;
                 }
             })
         }
