@@ -224,6 +224,27 @@ class Settings:
         )
 
 
+def outcome_token_advantages(
+    settings: Settings, token_level_rewards: Any, response_mask: Any, index: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The outcome advantages of verl's and SkyRL's estimator signature: each response's reward
+    is its row sum of ``token_level_rewards`` ``(bs, response_len)``, its advantage
+    (:meth:`Settings.advantages`, groups ``index``) is broadcast over its tokens times
+    ``response_mask``. The result has the dtype of ``token_level_rewards * response_mask`` on the
+    rewards' device; half-precision rewards are summed and their advantages computed in float32
+    (a float16 row sum overflows at 65504), and an advantage that does not fit a half-precision
+    result raises ValueError. Returns the advantages and the step's diagnostics."""
+    import torch
+
+    with torch.no_grad():
+        out_dtype = torch.result_type(token_level_rewards, response_mask)
+        rewards = token_level_rewards
+        if rewards.is_floating_point() and rewards.dtype.itemsize < 4:
+            rewards = rewards.float()
+        adv, diag = settings.advantages(rewards.sum(dim=-1), index)
+        return maxk._torch_result(adv.unsqueeze(-1) * response_mask, out_dtype, adv.device), diag
+
+
 def _check_mixture(mixture: str) -> None:
     """The core's ``ValueError`` for a mixture text that does not parse."""
     maxk._maxk.mixture_terms(mixture)

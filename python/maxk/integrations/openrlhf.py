@@ -225,6 +225,13 @@ def _maxk_cli() -> Iterator[None]:
         )
         add_argument(
             self,
+            "--algo.advantage.maxk_mixture",
+            type=str,
+            default=None,
+            help="maxk: train on a mixture of K instead, e.g. 1:1,8:0.5 (pass@1 + 0.5 pass@8) or harmonic",
+        )
+        add_argument(
+            self,
             "--algo.advantage.maxk_small_groups",
             type=str,
             choices=list(maxk.small_groups_rules()),

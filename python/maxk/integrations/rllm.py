@@ -63,16 +63,18 @@ def configure(
     scale: str | None = None,
     k_schedule: Any = None,
     small_groups: str | None = None,
+    mixture: str | None = None,
     start_step: int = 0,
     group_size: int | None = None,
 ) -> None:
-    """Sets K (or a K schedule, see :mod:`maxk.schedule`), the scale and the small-group rule
-    for every maxk estimator of this process; ``start_step`` starts the schedule there (resumed
+    """Sets K (or a K schedule, see :mod:`maxk.schedule`), the scale, the small-group rule and a
+    mixture of K (``"1:1,8:0.5"``, ``"harmonic"``: trained on instead of the estimator) for
+    every maxk estimator of this process; ``start_step`` starts the schedule there (resumed
     runs). With ``group_size`` (rollouts per task) K is checked against it for MaxPO. Every value
     is checked here."""
-    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups}
+    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups, "mixture": mixture}
     _read(values, "rloo", start_step)  # checks every value but K's need
-    if group_size is not None and (k is not None or k_schedule is not None):
+    if group_size is not None and (k is not None or k_schedule is not None or mixture is not None):
         _read(values, "maxpo", start_step).check_group_size(
             group_size, lambda kk: f"maxk.integrations.rllm.configure(k={kk}, group_size={group_size})"
         )
