@@ -164,12 +164,25 @@ class Settings:
         return cls(**out, start_step=start_step)
 
     @classmethod
-    def from_env(cls, *, k_hint: str, estimator: str | None = None) -> Settings:
-        """The settings from environment variables ``MAXK_ESTIMATOR``, ``MAXK_K``,
-        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS`` (empty = unset)."""
+    def from_env(
+        cls,
+        *,
+        k_hint: str,
+        estimator: str | None = None,
+        given: dict[str, Any] | None = None,
+        name_of: Callable[[str], str] | None = None,
+        start_step: int = 0,
+    ) -> Settings:
+        """The settings from environment variables ``MAXK_<FIELD>`` (``MAXK_ESTIMATOR``,
+        ``MAXK_K``, ``MAXK_K_SCHEDULE``, ``MAXK_SCALE``, ``MAXK_SMALL_GROUPS``,
+        ``MAXK_MIXTURE``, ``MAXK_MAJ``; empty = unset), a non-None value of ``given`` (a
+        function's arguments, e.g. rLLM's ``configure``) winning over its variable; ``name_of``
+        names a field in messages (default ``MAXK_<FIELD>``)."""
+        given = {f: v for f, v in (given or {}).items() if v is not None}
         return cls.read(
-            lambda f: os.environ.get(f"MAXK_{f.upper()}"), lambda f: f"MAXK_{f.upper()}",
-            k_hint=k_hint, estimator=estimator,
+            lambda f: given[f] if f in given else os.environ.get(f"MAXK_{f.upper()}"),
+            name_of or (lambda f: f"MAXK_{f.upper()}"),
+            k_hint=k_hint, estimator=estimator, start_step=start_step,
         )
 
     def ks(self) -> list[int]:
