@@ -1,15 +1,17 @@
 //! Experiment settings: one TOML file, defaults built in, every run writes the resolved config.
 //!
-//! A file only needs the keys it changes; everything else keeps the built-in default (or the
-//! `--quick` default). Unknown keys, wrong types and out-of-range values are errors that name
-//! the key and the value, e.g. `config key `bandit_error.k` = 16: ...`.
+//! A file is an overlay on the built-in defaults ([`Config::default`] or [`Config::quick`]):
+//! it only needs the keys it changes (maxk-study's [`maxk_study::config`]). Unknown keys and
+//! wrong types are errors that name the file, line and key path; out-of-range values name the
+//! key and the value, e.g. `config key `bandit_error.k` = 16: ...`. Estimators are written as
+//! their ids (`"maxpo"`, maxk-core's `serde` feature).
 //!
 //! ```
 //! let cfg = maxk_experiments::Config::from_toml_str("seeds = 3\n[bandit_error]\nk = 2\n", false)?;
 //! assert_eq!(cfg.seeds, 3);
 //! assert_eq!(cfg.bandit_error.k, 2);
 //! assert_eq!(cfg.bandit_error.n, maxk_experiments::Config::default().bandit_error.n);
-//! # Ok::<(), maxk_experiments::Error>(())
+//! # Ok::<(), maxk_study::ConfigError>(())
 //! ```
 
 use std::fmt;
@@ -17,34 +19,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use maxk_core::{Estimator, Scale, Spec};
+use maxk_study::config::{ConfigError, Overlay, at_least, positive, resolve};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bandit::MAX_LOGIT_STD;
-use crate::error::{Error, Result};
-
-/// An estimator id in a config file (`"maxpo"`); an unknown id is a parse error that lists
-/// the known ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EstimatorId(pub Estimator);
-
-impl Serialize for EstimatorId {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.id())
-    }
-}
-
-impl<'de> Deserialize<'de> for EstimatorId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Estimator::from_str(&s).map(EstimatorId).map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for EstimatorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.id())
-    }
-}
 
 /// An estimator at a scale other than the PG one, written `"maxpo:std"` (`"passk-analytic:pg"`):
 /// the biased max@K controls of the estimation-error test.
@@ -102,7 +80,7 @@ pub struct Config {
     /// Independent repetitions per setting; bands are 95% t-intervals over them.
     pub seeds: usize,
     /// The estimators compared, all at maxk-core's PG scale (`Scale::Pg`).
-    pub estimators: Vec<EstimatorId>,
+    pub estimators: Vec<Estimator>,
     /// Experiment 1: gradient estimation error vs number of batches.
     pub bandit_error: BanditError,
     /// Experiment 2: gradient variance vs action-space size.
@@ -229,7 +207,7 @@ impl Default for Config {
             seed: 20260606,
             seeds: 32,
             // The first of two estimators identical at the PG scale is the one run (crate::twins).
-            estimators: [Grpo, Rloo, Pkpo, PkpoLoo, Ei, PkpoLoo1, Maxpo, Canonical].map(EstimatorId).to_vec(),
+            estimators: vec![Grpo, Rloo, Pkpo, PkpoLoo, Ei, PkpoLoo1, Maxpo, Canonical],
             bandit_error: BanditError::default(),
             bandit_actions: BanditActions::default(),
             bandit_k: BanditK::default(),
@@ -364,31 +342,20 @@ impl Config {
 
     /// The defaults (`quick` selects [`Config::quick`]) with the keys of `text` (TOML)
     /// overriding them, validated.
-    pub fn from_toml_str(text: &str, quick: bool) -> Result<Config> {
-        Config::parse(text, Path::new("<string>"), quick)
+    pub fn from_toml_str(text: &str, quick: bool) -> Result<Config, ConfigError> {
+        Config::resolve(&[Overlay::parse(text, "<string>")?], quick)
     }
 
     /// [`Config::from_toml_str`] on a file.
-    pub fn load(path: &Path, quick: bool) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::ReadConfig { path: path.to_path_buf(), source })?;
-        Config::parse(&text, path, quick)
+    pub fn load(path: &Path, quick: bool) -> Result<Config, ConfigError> {
+        Config::resolve(&[Overlay::read(path)?], quick)
     }
 
-    fn parse(text: &str, path: &Path, quick: bool) -> Result<Config> {
-        let parse_err =
-            |e: toml::de::Error| Error::ParseConfig { path: path.to_path_buf(), message: e.to_string() };
-        // Parsing into Config first gives messages with line, column and key for unknown keys
-        // and wrong types; the merge below then only overlays keys known to be valid.
-        toml::from_str::<Config>(text).map_err(parse_err)?;
-        let overrides: toml::Table = toml::from_str(text).map_err(parse_err)?;
+    /// The defaults (`quick` selects [`Config::quick`]) with `overlays` applied in order
+    /// ([`maxk_study::config::resolve`]), validated.
+    pub fn resolve(overlays: &[Overlay], quick: bool) -> Result<Config, ConfigError> {
         let base = if quick { Config::quick() } else { Config::default() };
-        let mut merged = toml::Table::try_from(&base).map_err(|e| Error::ParseConfig {
-            path: path.to_path_buf(),
-            message: format!("internal: defaults do not serialize: {e}"),
-        })?;
-        merge(&mut merged, overrides);
-        let cfg: Config = merged.try_into().map_err(parse_err)?;
+        let cfg = resolve(&base, overlays)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -399,9 +366,9 @@ impl Config {
     }
 
     /// Checks every range; the error names the first bad key and its value.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, value: &dyn fmt::Display, reason: String| {
-            Err(Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason })
+            Err(ConfigError::invalid(key, value, reason))
         };
         if self.seeds < 2 || self.seeds > 10_000 {
             return bad(
@@ -469,7 +436,7 @@ impl Config {
         self.validate_maze()
     }
 
-    fn validate_map(&self) -> Result<()> {
+    fn validate_map(&self) -> Result<(), ConfigError> {
         let m = &self.variance_map;
         for (key, list) in
             [("variance_map.actions", &m.actions), ("variance_map.ns", &m.ns), ("variance_map.ks", &m.ks)]
@@ -514,7 +481,7 @@ impl Config {
         logit_std("variance_map.logit_std", m.logit_std)
     }
 
-    fn validate_maze(&self) -> Result<()> {
+    fn validate_maze(&self) -> Result<(), ConfigError> {
         let m = &self.maze;
         if !(1..=1000).contains(&m.depth) {
             return Err(invalid("maze.depth", m.depth, "must be in 1..=1000".into()));
@@ -573,14 +540,14 @@ impl Config {
     }
 
     /// Group size `n` at key `section.n` and every K in `ks` must suit every estimator.
-    fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<()> {
+    fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<(), ConfigError> {
         if !(2..=100_000).contains(&n) {
             return Err(invalid(&format!("{section}.n"), n, "group size must be in 2..=100000".into()));
         }
         let key = if section == "bandit_k" { "bandit_k.ks".to_string() } else { format!("{section}.k") };
         for &k in ks {
             for e in &self.estimators {
-                if let Err(err) = e.0.validate(n, k) {
+                if let Err(err) = e.validate(n, k) {
                     return Err(invalid(&key, k, format!("{err} (with {section}.n = {n})")));
                 }
             }
@@ -589,23 +556,11 @@ impl Config {
     }
 }
 
-fn invalid(key: &str, value: impl fmt::Display, reason: String) -> Error {
-    Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason }
+fn invalid(key: &str, value: impl fmt::Display, reason: String) -> ConfigError {
+    ConfigError::invalid(key, value, reason)
 }
 
-fn at_least(key: &str, value: usize, min: usize) -> Result<()> {
-    if value < min { Err(invalid(key, value, format!("must be at least {min}"))) } else { Ok(()) }
-}
-
-fn positive(key: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(key, value, "must be finite and > 0".into()))
-    }
-}
-
-fn fractions(key: &str, values: &[f64]) -> Result<()> {
+fn fractions(key: &str, values: &[f64]) -> Result<(), ConfigError> {
     if values.is_empty() {
         return Err(invalid(key, "[]", "list at least one success fraction".into()));
     }
@@ -617,23 +572,11 @@ fn fractions(key: &str, values: &[f64]) -> Result<()> {
     Ok(())
 }
 
-fn logit_std(key: &str, value: f64) -> Result<()> {
+fn logit_std(key: &str, value: f64) -> Result<(), ConfigError> {
     if (0.0..=MAX_LOGIT_STD).contains(&value) {
         Ok(())
     } else {
         Err(invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
-    }
-}
-
-/// Overlays `over` on `base`: tables merge key by key, other values replace.
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
     }
 }
 
@@ -662,7 +605,7 @@ mod tests {
         assert_eq!(cfg.maze.lrs, vec![0.25, 2.5]);
         assert_eq!(cfg.maze.depth, Config::quick().maze.depth);
         let cfg = Config::from_toml_str("estimators = [\"maxpo\", \"ei\"]", false).unwrap();
-        assert_eq!(cfg.estimators, vec![EstimatorId(Estimator::Maxpo), EstimatorId(Estimator::Ei)]);
+        assert_eq!(cfg.estimators, vec![Estimator::Maxpo, Estimator::Ei]);
     }
 
     #[test]

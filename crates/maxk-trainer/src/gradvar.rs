@@ -521,11 +521,11 @@ mod tests {
     #[test]
     fn ratio_and_mean_intervals_match_hand_computations() {
         let (m, ci) = mean_ci(&[1.0, 3.0]);
-        // sd = sqrt(2), se = 1, t_1 = 12.706.
-        assert!((m - 2.0).abs() < 1e-12 && (ci - 12.706).abs() < 1e-12);
+        // sd = sqrt(2), se = 1, t_1 = 12.706204736 (exact quantile).
+        assert!((m - 2.0).abs() < 1e-12 && (ci - 12.706_204_736).abs() < 1e-9);
         // mean 2, sd 1, n = 3: t_2 / sqrt(3).
         let (m, ci) = mean_ci(&[1.0, 2.0, 3.0]);
-        assert!((m - 2.0).abs() < 1e-12 && (ci - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+        assert!((m - 2.0).abs() < 1e-12 && (ci - 4.302_652_730 / 3f64.sqrt()).abs() < 1e-9);
         assert!(mean_ci(&[1.0]).1.is_nan());
         // b = 2a exactly: the ratio is 1/2 with no spread.
         let a = [1.0, 2.0, 4.0, 3.0];

@@ -1152,7 +1152,7 @@ mod tests {
         let i = clustered(&d);
         assert!((i.mean - 0.3).abs() < 1e-12);
         // Row means 0.2, 0.4: Var = 0.02, /2 = 0.01. Column means 0.2, 0.3, 0.4: Var = 0.01, /3.
-        let want = 12.706 * (0.01f64 + 0.01 / 3.0).sqrt();
+        let want = 12.706_204_736 * (0.01f64 + 0.01 / 3.0).sqrt(); // t_{0.975, 1}, exact
         assert!((i.half - want).abs() < 1e-9, "{} vs {want}", i.half);
         assert_eq!(verdict(i), "inconclusive");
         let one = clustered(&d[..1]);
