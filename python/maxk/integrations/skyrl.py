@@ -57,8 +57,9 @@ logger = logging.getLogger(__name__)
 #: SkyRL ``advantage_estimator`` name -> maxk id (filled by :func:`register`).
 SKYRL_NAMES: dict[str, str] = {}
 
-#: The ``maxk.*`` settings of the launcher's command line.
-SETTINGS = tuple(f for f in FIELDS if f != "estimator")
+#: The ``maxk.*`` settings of the launcher's command line: every field but the estimator (the
+#: ``advantage_estimator``) and maj@K (whose answer keys SkyRL's hook does not receive).
+SETTINGS = tuple(f for f in FIELDS if f not in ("estimator", "maj"))
 
 #: How to set K on SkyRL's command line.
 K_HINT = "add maxk.k=K (or maxk.k_schedule=...) to the command line of python -m maxk.integrations.skyrl"
