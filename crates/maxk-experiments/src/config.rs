@@ -367,22 +367,15 @@ impl Config {
 
     /// Checks every range; the error names the first bad key and its value.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, value: &dyn fmt::Display, reason: String| {
-            Err(ConfigError::invalid(key, value, reason))
-        };
         if self.seeds < 2 || self.seeds > 10_000 {
-            return bad(
-                "seeds",
-                &self.seeds,
-                "must be in 2..=10000 (confidence bands need at least 2)".into(),
-            );
+            return bad("seeds", &self.seeds, "must be in 2..=10000 (confidence bands need at least 2)");
         }
         if self.estimators.is_empty() {
-            return bad("estimators", &"[]", "list at least one estimator".into());
+            return bad("estimators", &"[]", "list at least one estimator");
         }
         for (i, e) in self.estimators.iter().enumerate() {
             if self.estimators[..i].contains(e) {
-                return bad(&format!("estimators[{i}]"), &format!("\"{e}\""), "is listed twice".into());
+                return bad(&format!("estimators[{i}]"), &format!("\"{e}\""), "is listed twice");
             }
         }
         let e = &self.bandit_error;
@@ -390,7 +383,7 @@ impl Config {
         self.group("bandit_error", e.n, &[e.k])?;
         at_least("bandit_error.max_batches", e.max_batches, 2)?;
         if e.max_batches > 1 << 24 {
-            return bad("bandit_error.max_batches", &e.max_batches, "must be at most 16777216".into());
+            return bad("bandit_error.max_batches", &e.max_batches, "must be at most 16777216");
         }
         logit_std("bandit_error.logit_std", e.logit_std)?;
         if !(e.binary_fraction > 0.0 && e.binary_fraction < 1.0) || e.actions as f64 * e.binary_fraction < 1.0
@@ -412,11 +405,11 @@ impl Config {
         }
         let a = &self.bandit_actions;
         if a.actions.is_empty() {
-            return bad("bandit_actions.actions", &"[]", "list at least one action-space size".into());
+            return bad("bandit_actions.actions", &"[]", "list at least one action-space size");
         }
         for (i, &n) in a.actions.iter().enumerate() {
             if !(2..=1 << 20).contains(&n) {
-                return bad(&format!("bandit_actions.actions[{i}]"), &n, "must be in 2..=1048576".into());
+                return bad(&format!("bandit_actions.actions[{i}]"), &n, "must be in 2..=1048576");
             }
         }
         self.group("bandit_actions", a.n, &[a.k])?;
@@ -426,7 +419,7 @@ impl Config {
         let k = &self.bandit_k;
         at_least("bandit_k.actions", k.actions, 2)?;
         if k.ks.is_empty() {
-            return bad("bandit_k.ks", &"[]", "list at least one K".into());
+            return bad("bandit_k.ks", &"[]", "list at least one K");
         }
         self.group("bandit_k", k.n, &k.ks)?;
         at_least("bandit_k.batches", k.batches, 2)?;
@@ -442,31 +435,31 @@ impl Config {
             [("variance_map.actions", &m.actions), ("variance_map.ns", &m.ns), ("variance_map.ks", &m.ks)]
         {
             if list.is_empty() {
-                return Err(invalid(key, "[]", "list at least one value".into()));
+                return Err(ConfigError::invalid(key, "[]", "list at least one value"));
             }
         }
         for (i, &a) in m.actions.iter().enumerate() {
             if !(2..=1 << 20).contains(&a) {
-                return Err(invalid(
-                    &format!("variance_map.actions[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("variance_map.actions[{i}]"),
                     a,
-                    "must be in 2..=1048576".into(),
+                    "must be in 2..=1048576",
                 ));
             }
         }
         for (i, &n) in m.ns.iter().enumerate() {
             if !(2..=4096).contains(&n) {
-                return Err(invalid(&format!("variance_map.ns[{i}]"), n, "must be in 2..=4096".into()));
+                return Err(ConfigError::invalid(format!("variance_map.ns[{i}]"), n, "must be in 2..=4096"));
             }
         }
         for (j, &k) in m.ks.iter().enumerate() {
             if k == 0 {
-                return Err(invalid(&format!("variance_map.ks[{j}]"), k, "must be at least 1".into()));
+                return Err(ConfigError::invalid(format!("variance_map.ks[{j}]"), k, "must be at least 1"));
             }
         }
         // The map compares ei and maxpo; cells with K >= N (MaxPO needs N >= K + 1) are skipped.
         if !m.ns.iter().any(|&n| m.ks.iter().any(|&k| Estimator::Maxpo.validate(n, k).is_ok())) {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "variance_map.ks",
                 format!("{:?}", m.ks),
                 format!(
@@ -484,12 +477,12 @@ impl Config {
     fn validate_maze(&self) -> Result<(), ConfigError> {
         let m = &self.maze;
         if !(1..=1000).contains(&m.depth) {
-            return Err(invalid("maze.depth", m.depth, "must be in 1..=1000".into()));
+            return Err(ConfigError::invalid("maze.depth", m.depth, "must be in 1..=1000"));
         }
         for (i, &t) in m.traps.iter().enumerate() {
             if t >= m.depth {
-                return Err(invalid(
-                    &format!("maze.traps[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("maze.traps[{i}]"),
                     t,
                     format!("must be < maze.depth = {}", m.depth),
                 ));
@@ -498,12 +491,12 @@ impl Config {
         // The goal must stay the unique best outcome: trap t plus its bait earns t + bait.
         let last = m.traps.iter().max().copied().unwrap_or(0);
         if m.baits.is_empty() {
-            return Err(invalid("maze.baits", "[]", "list at least one bait (0 for no lure)".into()));
+            return Err(ConfigError::invalid("maze.baits", "[]", "list at least one bait (0 for no lure)"));
         }
         for (i, &b) in m.baits.iter().enumerate() {
             if !b.is_finite() || b < 0.0 || (last as f64 + b) >= m.depth as f64 {
-                return Err(invalid(
-                    &format!("maze.baits[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("maze.baits[{i}]"),
                     b,
                     format!(
                         "must be >= 0 and below maze.depth - last trap = {} so the goal stays the best return",
@@ -512,29 +505,29 @@ impl Config {
                 ));
             }
             if m.baits[..i].contains(&b) {
-                return Err(invalid(&format!("maze.baits[{i}]"), b, "is listed twice".into()));
+                return Err(ConfigError::invalid(format!("maze.baits[{i}]"), b, "is listed twice"));
             }
         }
         if !(m.init_p1 > 0.0 && m.init_p1 < 1.0) {
-            return Err(invalid("maze.init_p1", m.init_p1, "must be in (0, 1)".into()));
+            return Err(ConfigError::invalid("maze.init_p1", m.init_p1, "must be in (0, 1)"));
         }
         self.group("maze", m.n, &[m.k])?;
         at_least("maze.updates", m.updates, 1)?;
         if m.lrs.is_empty() {
-            return Err(invalid("maze.lrs", "[]", "list at least one learning rate".into()));
+            return Err(ConfigError::invalid("maze.lrs", "[]", "list at least one learning rate"));
         }
         for (i, &lr) in m.lrs.iter().enumerate() {
             let key = format!("maze.lrs[{i}]");
             positive(&key, lr)?;
             if lr > 1000.0 {
-                return Err(invalid(&key, lr, "must be at most 1000".into()));
+                return Err(ConfigError::invalid(&key, lr, "must be at most 1000"));
             }
             if m.lrs[..i].contains(&lr) {
-                return Err(invalid(&key, lr, "is listed twice".into()));
+                return Err(ConfigError::invalid(&key, lr, "is listed twice"));
             }
         }
         if !(2..=10_000).contains(&m.tune_seeds) {
-            return Err(invalid("maze.tune_seeds", m.tune_seeds, "must be in 2..=10000".into()));
+            return Err(ConfigError::invalid("maze.tune_seeds", m.tune_seeds, "must be in 2..=10000"));
         }
         at_least("maze.window", m.window, 1)
     }
@@ -542,13 +535,13 @@ impl Config {
     /// Group size `n` at key `section.n` and every K in `ks` must suit every estimator.
     fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<(), ConfigError> {
         if !(2..=100_000).contains(&n) {
-            return Err(invalid(&format!("{section}.n"), n, "group size must be in 2..=100000".into()));
+            return Err(ConfigError::invalid(format!("{section}.n"), n, "group size must be in 2..=100000"));
         }
         let key = if section == "bandit_k" { "bandit_k.ks".to_string() } else { format!("{section}.k") };
         for &k in ks {
             for e in &self.estimators {
                 if let Err(err) = e.validate(n, k) {
-                    return Err(invalid(&key, k, format!("{err} (with {section}.n = {n})")));
+                    return Err(ConfigError::invalid(&key, k, format!("{err} (with {section}.n = {n})")));
                 }
             }
         }
@@ -556,17 +549,17 @@ impl Config {
     }
 }
 
-fn invalid(key: &str, value: impl fmt::Display, reason: String) -> ConfigError {
-    ConfigError::invalid(key, value, reason)
+fn bad<T>(key: &str, value: &dyn fmt::Display, reason: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::invalid(key, value, reason))
 }
 
 fn fractions(key: &str, values: &[f64]) -> Result<(), ConfigError> {
     if values.is_empty() {
-        return Err(invalid(key, "[]", "list at least one success fraction".into()));
+        return Err(ConfigError::invalid(key, "[]", "list at least one success fraction"));
     }
     for (i, &p) in values.iter().enumerate() {
         if !(p > 0.0 && p < 1.0) {
-            return Err(invalid(&format!("{key}[{i}]"), p, "must be in (0, 1)".into()));
+            return Err(ConfigError::invalid(format!("{key}[{i}]"), p, "must be in (0, 1)"));
         }
     }
     Ok(())
@@ -576,7 +569,7 @@ fn logit_std(key: &str, value: f64) -> Result<(), ConfigError> {
     if (0.0..=MAX_LOGIT_STD).contains(&value) {
         Ok(())
     } else {
-        Err(invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
+        Err(ConfigError::invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
     }
 }
 
