@@ -45,7 +45,7 @@ pub struct LmConfig {
 ///
 /// The primary endpoint is the pass@`k` difference `estimator - reference` on the test
 /// problems, reported with its seed-level t interval (problems clustered,
-/// [`crate::report::clustered`]) at the 95 % level. The secondary family is every pair of the
+/// [`maxk_study::stats::paired`]) at the 95 % level. The secondary family is every pair of the
 /// study's estimators at every k of `secondary_ks` (the primary comparison excluded), with
 /// Holm's step-down correction of their two-sided t p-values (`correction = "holm"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

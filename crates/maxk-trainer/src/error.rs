@@ -86,6 +86,14 @@ pub enum TrainerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// JSON that could not be read or written.
+    #[error("{what}: {source}")]
+    Json {
+        /// The file or record.
+        what: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
     /// A figure could not be drawn.
     #[error("plot: {0}")]
     Plot(#[from] maxk_plot::PlotError),
@@ -96,6 +104,12 @@ impl TrainerError {
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainerError {
         let path = path.into();
         move |source| TrainerError::Io { path, source }
+    }
+
+    /// Wraps a JSON error with the file or record it concerns.
+    pub fn json(what: impl std::fmt::Display) -> impl FnOnce(serde_json::Error) -> TrainerError {
+        let what = what.to_string();
+        move |source| TrainerError::Json { what, source }
     }
 }
 

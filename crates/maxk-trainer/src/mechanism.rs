@@ -21,7 +21,7 @@
 
 use maxk_core::exact_variance::{TwoClass, moments};
 use maxk_core::{Estimator, Scale, Spec};
-use maxk_experiments::stats::{Ci, ClusteredFit};
+use maxk_study::stats::{Ci, ClusteredFit};
 use serde::Serialize;
 
 use crate::error::{Result, TrainerError};
@@ -316,8 +316,7 @@ mod tests {
         assert_eq!(m.fit.slope.n, 2);
         // Seed 0: x = 0.03, 0.04, 0.35; y = ln 1/2, ln 3/2, ln 4.
         let (_, slope0) =
-            maxk_experiments::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()])
-                .unwrap();
+            maxk_study::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()]).unwrap();
         assert!((m.fit.slope.mean - (slope0 + slope1) / 2.0).abs() < 1e-9);
         // Batch-gradient ratios: seed 0 1/2, seed 1 2: geometric mean 1; success 0.1, 0.2.
         assert_eq!(m.checkpoints.len(), 1);

@@ -323,7 +323,7 @@ fn gradvar(a: GradVarArgs) -> Result<()> {
         let parts = a.merge.iter().map(|p| GradVarResults::load(p)).collect::<Result<Vec<_>, _>>()?;
         let results = GradVarResults::merge(parts)?;
         let out = a.common.out("gradvar")?;
-        maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+        maxk_trainer::gradvar::report::write(&results, &command_line(), &out)?;
         println!("wrote {}", out.join("gradvar.md").display());
         return Ok(());
     }
@@ -349,7 +349,7 @@ fn gradvar(a: GradVarArgs) -> Result<()> {
         progress: !a.common.quiet,
     };
     let results = dispatch(a.common.device, job)?;
-    maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+    maxk_trainer::gradvar::report::write(&results, &command_line(), &out)?;
     for r in &results.ratios {
         println!(
             "{} seed {} {}: tr Cov(g) {} / {} = {:.3} +- {:.3}",
