@@ -1,6 +1,6 @@
 """Type stubs of the private native module ``maxk._maxk`` (crates/maxk-py). Use ``maxk`` instead."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ __all__ = [
     "maj_advantages",
     "maj_at_k",
     "plan",
+    "KSchedule",
 ]
 
 __version__: str
@@ -96,3 +97,25 @@ def maj_at_k(answers: npt.NDArray[np.uint64], correct: npt.NDArray[np.bool_], k:
 def plan(
     rates: list[float], n: int, k: int, target: float | None = None, actions: int | None = None
 ) -> dict[str, Any]: ...
+
+@final
+class KSchedule:
+    """The core's validated K schedule (``maxk_core::KSchedule``); see ``maxk.schedule``."""
+
+    @staticmethod
+    def constant(k: int) -> KSchedule: ...
+    @staticmethod
+    def linear(start: int, end: int, steps: int) -> KSchedule: ...
+    @staticmethod
+    def steps(milestones: list[tuple[int, int]]) -> KSchedule: ...
+    @staticmethod
+    def parse(text: str) -> KSchedule: ...
+    @staticmethod
+    def kinds() -> list[str]: ...
+    @property
+    def kind(self) -> str: ...
+    def fields(self) -> dict[str, Any]: ...
+    def k_at(self, step: int) -> int: ...
+    def values(self) -> list[int]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...

@@ -1,7 +1,9 @@
 """K schedules: K of max@K as a function of the training step.
 
 PKPO (Walder & Karkhanis 2025, arXiv 2505.15201) anneals K during training; every maxk adapter
-and the Rust trainer (``[rl.k_schedule]`` in its TOML config) accept the same three schedules:
+and the Rust trainer (``[rl.k_schedule]`` in its TOML config) accept the same three schedules,
+computed by one implementation, the Rust core's ``maxk_core::KSchedule`` (this module holds the
+Python input forms and the adapters' :class:`ScheduledK`):
 
 - ``constant``: ``K(step) = k``;
 - ``linear``: from ``start`` at step 0 to ``end`` at step ``steps``, rounded half up, then held:
@@ -31,15 +33,19 @@ import logging
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from . import _maxk
 
 __all__ = ["KSchedule", "ScheduledK"]
 
 _LOG = logging.getLogger("maxk.schedule")
-_KINDS = ("constant", "linear", "steps")
 
 
-def _int(name: str, value: Any, minimum: int) -> int:
+def _int(name: str, value: Any) -> int:
+    """``value`` as a non-negative int: an int, or a string of digits from a command line or a
+    YAML file. The ranges of each field are checked by the core (``maxk_core::KSchedule``)."""
     try:
         n = operator.index(value)
     except TypeError:
@@ -47,8 +53,8 @@ def _int(name: str, value: Any, minimum: int) -> int:
             n = int(value)
         else:
             raise TypeError(f"K schedule: {name} must be an integer, got {value!r}") from None
-    if n < minimum:
-        raise ValueError(f"K schedule: {name} = {n} must be >= {minimum}")
+    if n < 0:
+        raise ValueError(f"K schedule: {name} = {n} must not be negative")
     return n
 
 
@@ -56,8 +62,10 @@ def _int(name: str, value: Any, minimum: int) -> int:
 class KSchedule:
     """K as a function of the training step; see the module docs for the three kinds.
 
-    Build it with :meth:`constant`, :meth:`linear`, :meth:`steps` or :meth:`parse`; the
+    Build it with :meth:`constant`, :meth:`linear`, :meth:`step_list` or :meth:`parse`; the
     constructor validates every field (K >= 1, ``steps >= 1``, milestones ascending from 0).
+    The schedule itself is the Rust core's (``maxk_core::KSchedule``, also the trainer's
+    ``[rl.k_schedule]``): this class holds its fields and Python's input forms.
     """
 
     kind: str = "constant"
@@ -68,22 +76,23 @@ class KSchedule:
     milestones: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ValueError(f"K schedule: unknown kind {self.kind!r}; known: {', '.join(_KINDS)}")
+        # Builds (and so validates) the core's schedule and keeps the fields as it read them.
+        for name, value in self._native.fields().items():
+            object.__setattr__(self, name, tuple(map(tuple, value)) if name == "milestones" else value)
+
+    @cached_property
+    def _native(self) -> _maxk.KSchedule:
         if self.kind == "constant":
-            object.__setattr__(self, "k", _int("k", self.k, 1))
-        elif self.kind == "linear":
-            object.__setattr__(self, "start", _int("start", self.start, 1))
-            object.__setattr__(self, "end", _int("end", self.end, 1))
-            object.__setattr__(self, "steps", _int("steps", self.steps, 1))
-        else:
-            pairs = tuple((_int("milestone step", s, 0), _int("milestone k", k, 1)) for s, k in self.milestones)
-            if not pairs or pairs[0][0] != 0:
-                raise ValueError(f"K schedule: the step list must start at step 0, got {list(pairs)}")
-            for (a, _), (b, _) in zip(pairs, pairs[1:]):
-                if b <= a:
-                    raise ValueError(f"K schedule: milestone steps must increase, got {a} then {b}")
-            object.__setattr__(self, "milestones", pairs)
+            return _maxk.KSchedule.constant(_int("k", self.k))
+        if self.kind == "linear":
+            return _maxk.KSchedule.linear(_int("start", self.start), _int("end", self.end), _int("steps", self.steps))
+        if self.kind == "steps":
+            return _maxk.KSchedule.steps([(_int("milestone step", s), _int("milestone k", k)) for s, k in self.milestones])
+        raise ValueError(f"K schedule: unknown kind {self.kind!r}; known: {', '.join(_maxk.KSchedule.kinds())}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The cached native schedule does not pickle; the fields rebuild it.
+        return (type(self), (self.kind, self.k, self.start, self.end, self.steps, self.milestones))
 
     @classmethod
     def constant(cls, k: int) -> KSchedule:
@@ -103,12 +112,13 @@ class KSchedule:
     @classmethod
     def parse(cls, value: Any) -> KSchedule:
         """A schedule from an int, a string (``"4"``, ``"linear:2:8:1000"``,
-        ``"steps:0=2,100=4"``), a mapping with ``kind`` (an omegaconf DictConfig works), or a
-        :class:`KSchedule`."""
+        ``"steps:0=2,100=4"``, read by the core), a mapping with ``kind`` (an omegaconf
+        DictConfig works), or a :class:`KSchedule`."""
         if isinstance(value, KSchedule):
             return value
         if isinstance(value, str):
-            return cls._parse_str(value.strip())
+            native = _maxk.KSchedule.parse(value)
+            return cls(native.kind, **native.fields())
         if isinstance(value, Mapping) or hasattr(value, "items"):
             d = dict(value.items())
             kind = d.pop("kind", "constant")
@@ -118,58 +128,22 @@ class KSchedule:
             if "milestones" in d:
                 d["milestones"] = tuple((m[0], m[1]) for m in d["milestones"])
             return cls(str(kind), **d)
-        return cls.constant(_int("k", value, 1))
-
-    @classmethod
-    def _parse_str(cls, text: str) -> KSchedule:
-        kind, _, rest = text.partition(":")
-        if not rest:
-            return cls.constant(_int("k", text, 1))
-        if kind == "linear":
-            parts = rest.split(":")
-            if len(parts) != 3:
-                raise ValueError(f"K schedule {text!r}: expected linear:START:END:STEPS, e.g. linear:2:8:1000")
-            return cls.linear(*parts)  # type: ignore[arg-type]  # validated by __post_init__
-        if kind == "steps":
-            try:
-                pairs = [tuple(p.split("=")) for p in rest.split(",")]
-                milestones = [(s, k) for s, k in pairs]
-            except ValueError:
-                raise ValueError(f"K schedule {text!r}: expected steps:0=K0,STEP=K1,..., e.g. steps:0=2,100=4") from None
-            return cls.step_list(milestones)  # type: ignore[arg-type]
-        raise ValueError(f"K schedule {text!r}: expected an integer, linear:START:END:STEPS or steps:0=K0,STEP=K1,...")
+        return cls.constant(_int("k", value))
 
     def k_at(self, step: int) -> int:
         """K at training step ``step`` (>= 0)."""
-        step = _int("step", step, 0)
-        if self.kind == "constant":
-            return int(self.k)  # type: ignore[arg-type]
-        if self.kind == "linear":
-            start, end, steps = int(self.start), int(self.end), int(self.steps)  # type: ignore[arg-type]
-            s = min(step, steps)
-            return start + ((end - start) * 2 * s + steps) // (2 * steps)
-        k = self.milestones[0][1]
-        for at, value in self.milestones:
-            if at > step:
-                break
-            k = value
-        return k
+        return int(self._native.k_at(_int("step", step)))
 
     def values(self) -> list[int]:
         """Every K the schedule can take (to validate it against a group size up front)."""
-        if self.kind == "constant":
-            return [int(self.k)]  # type: ignore[arg-type]
-        if self.kind == "linear":
-            return [int(self.start), int(self.end)]  # type: ignore[arg-type]  # monotone: the extremes
-        return [k for _, k in self.milestones]
+        return list(self._native.values())
 
     def to_dict(self) -> dict[str, Any]:
-        """The mapping form, as :meth:`parse` reads it (for resolved-config files)."""
-        if self.kind == "constant":
-            return {"kind": "constant", "k": self.k}
-        if self.kind == "linear":
-            return {"kind": "linear", "start": self.start, "end": self.end, "steps": self.steps}
-        return {"kind": "steps", "milestones": [list(m) for m in self.milestones]}
+        """The mapping form, as :meth:`parse` and the trainer's ``[rl.k_schedule]`` read it."""
+        fields = self._native.fields()
+        if "milestones" in fields:
+            fields["milestones"] = [list(m) for m in fields["milestones"]]
+        return {"kind": self.kind, **fields}
 
 
 class ScheduledK:
@@ -183,7 +157,7 @@ class ScheduledK:
 
     def __init__(self, schedule: KSchedule | Any, start_step: int = 0) -> None:
         self.schedule = KSchedule.parse(schedule)
-        self._calls = _int("start_step", start_step, 0)
+        self._calls = _int("start_step", start_step)
         self.last_step: int | None = None
         self.last_k: int | None = None
 

@@ -117,3 +117,18 @@ def valid_ks(estimator: str, n: int) -> range:
     if estimator in ("rloo", "dr-grpo", "grpo", "best-minus-second", "maxrl", "rs-grpo"):
         return range(1, 3)
     return range(1, n + 1)
+
+
+def scheduled_k(schedule: dict, step: int) -> int:
+    """K of a K schedule (its mapping form) at ``step``, in exact rationals: ``constant`` is k;
+    ``linear`` rounds ``start + (end - start) min(step, steps) / steps`` half up; ``steps`` takes
+    the K of the last milestone at or before the step."""
+    from fractions import Fraction
+
+    if schedule["kind"] == "constant":
+        return schedule["k"]
+    if schedule["kind"] == "linear":
+        start, end, steps = schedule["start"], schedule["end"], schedule["steps"]
+        x = start + Fraction((end - start) * min(step, steps), steps)
+        return math.floor(x + Fraction(1, 2))
+    return [k for at, k in schedule["milestones"] if at <= step][-1]

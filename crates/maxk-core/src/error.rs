@@ -246,6 +246,12 @@ pub enum Error {
         /// What is wrong, with the values.
         reason: String,
     },
+    /// A K schedule ([`crate::KSchedule`]) that is invalid or whose text form does not parse.
+    #[error("K schedule: {reason}")]
+    InvalidKSchedule {
+        /// What is wrong, with the field and its value.
+        reason: String,
+    },
     /// A string is not a maj@K tie rule.
     #[error("unknown tie rule {name:?}; known: split, wrong")]
     UnknownTies {

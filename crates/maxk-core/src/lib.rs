@@ -38,7 +38,8 @@
 //!
 //! Beyond the registry, the same jackknife `A_i = U(B) - U(B\i)` of other K-sample objectives
 //! (docs/MATH.md): mixtures of K ([`Mixture`], [`mixture_advantages`]), maj@K
-//! ([`maj_advantages`]), and the planning maths of `maxk plan` ([`plan`]).
+//! ([`maj_advantages`]), and the planning maths of `maxk plan` ([`plan`]). [`KSchedule`] is
+//! the training K as a function of the step (constant, linear or a step list).
 //!
 //! The PG factor c is one convention everywhere ([`Estimator::pg_factor`], [`Scale::Pg`],
 //! `maxk estimators`, docs/MATH.md): `c * sum_i A_i grad log pi(y_i)` is an unbiased estimate
@@ -105,6 +106,7 @@ pub(crate) mod peers;
 pub mod plan;
 pub mod quadratic;
 pub mod reference;
+mod schedule;
 #[cfg(feature = "serde")]
 mod serde_ids;
 pub mod small_groups;
@@ -139,6 +141,7 @@ pub use multi::{
     multi_advantages_into, ragged_multi_advantages, ragged_multi_advantages_into,
 };
 pub use peers::RS_GRPO_BETA;
+pub use schedule::KSchedule;
 pub use small_groups::{
     SmallGroupCounts, SmallGroups, batch_advantages_with, grouped_advantages_with, ragged_advantages_with,
 };

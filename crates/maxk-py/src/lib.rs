@@ -9,6 +9,8 @@
 //! array of the right rank, non-negative integers), and still checks it: bad input is a Python
 //! exception, never a panic.
 
+mod schedule;
+
 use maxk_core::{Diagnostics, Error, Estimator, Reward, Scale, SmallGroups, Spec};
 use numpy::{Element, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -634,5 +636,6 @@ fn _maxk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(maj_advantages, m)?)?;
     m.add_function(wrap_pyfunction!(maj_at_k, m)?)?;
     m.add_function(wrap_pyfunction!(plan, m)?)?;
+    m.add_class::<schedule::PyKSchedule>()?;
     Ok(())
 }

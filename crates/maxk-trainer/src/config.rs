@@ -132,9 +132,11 @@ pub struct RlConfig {
     pub estimator: Estimator,
     /// Training K of max@K (every step, unless `k_schedule` is set).
     pub k: usize,
-    /// K as a function of the step (`[rl.k_schedule]`, see [`crate::schedule`]).
+    /// K as a function of the step (`[rl.k_schedule]`, see [`maxk_core::KSchedule`]): a table
+    /// with `kind = "constant"` and `k`, `kind = "linear"` with `start`, `end` and `steps`, or
+    /// `kind = "steps"` with `milestones = [[0, k0], [s1, k1], ...]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k_schedule: Option<crate::schedule::KSchedule>,
+    pub k_schedule: Option<maxk_core::KSchedule>,
     /// Post-estimator scale: `none`, `std` or `pg`.
     pub scale: Scale,
     /// Train on a mixture of K instead of the estimator (`maxk_core::Mixture`'s text form):
@@ -178,6 +180,28 @@ impl RlConfig {
     /// The Adam lr of `estimator`: its `lr_by_estimator` entry, else `adam.lr`.
     pub fn lr_for(&self, estimator: Estimator) -> f64 {
         self.lr_by_estimator.get(&estimator).copied().unwrap_or(self.adam.lr)
+    }
+
+    /// The training K at step `step`: `k_schedule`'s, or `k` without one.
+    pub fn k_at(&self, step: usize) -> usize {
+        self.k_schedule.as_ref().map_or(self.k, |s| s.k_at(step))
+    }
+
+    /// Every training K the run can use (the schedule validated first), to check each against
+    /// the group size before training.
+    pub fn k_values(&self) -> Result<Vec<usize>> {
+        match &self.k_schedule {
+            None => Ok(vec![self.k]),
+            Some(s) => {
+                s.validate().map_err(|e| match e {
+                    maxk_core::Error::InvalidKSchedule { reason } => {
+                        TrainerError::Config(format!("rl.k_schedule: {reason}"))
+                    }
+                    e => e.into(),
+                })?;
+                Ok(s.values())
+            }
+        }
     }
 }
 
@@ -475,6 +499,34 @@ mod tests {
         assert!(
             toml::from_str::<LmConfig>(&bad).unwrap_err().to_string().contains("unknown estimator \"nope\"")
         );
+    }
+
+    #[test]
+    fn a_k_schedule_is_an_rl_table_checked_by_validate() {
+        let rl = |schedule: &str| -> std::result::Result<RlConfig, toml::de::Error> {
+            let mut text = toml::to_string_pretty(&LmConfig::preset("tiny").unwrap().rl).unwrap();
+            text.push_str(&format!("\n[k_schedule]\n{schedule}\n"));
+            toml::from_str(&text)
+        };
+        let c = rl("kind = \"linear\"\nstart = 2\nend = 8\nsteps = 4").unwrap();
+        assert_eq!(c.k_schedule, Some(maxk_core::KSchedule::Linear { start: 2, end: 8, steps: 4 }));
+        assert_eq!((0..6).map(|t| c.k_at(t)).collect::<Vec<_>>(), [2, 4, 5, 7, 8, 8]);
+        assert_eq!(c.k_values().unwrap(), [2, 8]);
+        assert_eq!(toml::from_str::<RlConfig>(&toml::to_string_pretty(&c).unwrap()).unwrap(), c);
+        let c = rl("kind = \"steps\"\nmilestones = [[0, 2], [10, 4]]").unwrap();
+        assert_eq!((c.k_at(9), c.k_at(12)), (2, 4));
+        assert_eq!(rl("kind = \"constant\"\nk = 4").unwrap().k_at(7), 4);
+        assert!(rl("kind = \"cosine\"\nk = 2").is_err());
+        assert!(rl("kind = \"constant\"\nk = 2\nextra = 1").is_err());
+        let err = rl("kind = \"steps\"\nmilestones = [[1, 2]]").unwrap().k_values().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: rl.k_schedule: the step list must start at step 0, got [(1, 2)]"
+        );
+        let err = rl("kind = \"linear\"\nstart = 0\nend = 2\nsteps = 3").unwrap().k_values().unwrap_err();
+        assert_eq!(err.to_string(), "invalid config: rl.k_schedule: start = 0 must be >= 1");
+        let c = LmConfig::preset("tiny").unwrap().rl;
+        assert_eq!((c.k_at(3), c.k_values().unwrap()), (c.k, vec![c.k]));
     }
 
     #[test]

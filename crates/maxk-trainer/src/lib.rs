@@ -40,7 +40,6 @@ pub mod results;
 pub mod rl;
 pub mod run_label;
 pub mod sampling;
-pub mod schedule;
 pub mod sft;
 pub mod tasks;
 pub mod tune;
