@@ -124,19 +124,17 @@ pub fn bandit_ratio(
 ) -> Result<f64> {
     let policy = shape.policy(p);
     let trace = |e: Estimator| -> Result<f64> {
-        let m = moments(&policy, Spec::new(e, k).with_scale(Scale::Pg), n)
-            .map_err(|err| TrainerError::Config(err.to_string()))?;
-        m.map(|m| m.trace_cov)
-            .ok_or_else(|| TrainerError::Config(format!("{}: no exact binary variance", e.id())))
+        let m = moments(&policy, Spec::new(e, k).with_scale(Scale::Pg), n)?;
+        m.map(|m| m.trace_cov).ok_or(TrainerError::NoExactVariance { estimator: e })
     };
     Ok(trace(numerator)? / trace(denominator)?)
 }
 
 fn index(r: &GradVarResults, id: Estimator) -> Result<usize> {
-    r.estimators
-        .iter()
-        .position(|&e| e == id)
-        .ok_or_else(|| TrainerError::Config(format!("estimator {id} was not measured ({:?})", r.estimators)))
+    r.estimators.iter().position(|&e| e == id).ok_or_else(|| TrainerError::NotMeasured {
+        estimator: id,
+        measured: r.estimators.iter().map(|e| e.id()).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// The units (study, seed) in first-seen order.

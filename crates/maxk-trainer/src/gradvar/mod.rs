@@ -275,15 +275,20 @@ impl GradVarResults {
     /// the runs differ in estimators, M or P.
     pub fn merge(parts: Vec<GradVarResults>) -> Result<Self> {
         let mut it = parts.into_iter();
-        let mut out = it.next().ok_or_else(|| TrainerError::Config("nothing to merge".into()))?;
+        let mut out = it.next().ok_or(TrainerError::Argument {
+            arg: "--merge",
+            value: "(none)".into(),
+            reason: "at least one gradvar.json is needed",
+        })?;
         for r in it {
             if (r.estimators.as_slice(), r.batches, r.prompts)
                 != (out.estimators.as_slice(), out.batches, out.prompts)
             {
-                return Err(TrainerError::Config(format!(
-                    "cannot merge gradvar runs with estimators {:?}, M = {}, P = {} and {:?}, M = {}, P = {}",
-                    out.estimators, out.batches, out.prompts, r.estimators, r.batches, r.prompts
-                )));
+                let protocol = |r: &GradVarResults| {
+                    let ids: Vec<&str> = r.estimators.iter().map(|e| e.id()).collect();
+                    format!("estimators {ids:?}, M = {}, P = {}", r.batches, r.prompts)
+                };
+                return Err(TrainerError::MergeMismatch { first: protocol(&out), other: protocol(&r) });
             }
             out.rows.extend(r.rows);
             out.ratios.extend(r.ratios);
@@ -319,15 +324,24 @@ pub fn ratio_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
 impl GradVar {
     fn check(&self) -> Result<()> {
         if self.batches < 4 || self.batches % 2 != 0 {
-            return Err(TrainerError::Config(format!("batches {} must be even and >= 4", self.batches)));
+            let value = self.batches.to_string();
+            return Err(TrainerError::Argument { arg: "--batches", value, reason: "must be even and >= 4" });
         }
-        if self.prompts == 0 || self.estimators.is_empty() || self.units.is_empty() {
-            return Err(TrainerError::Config("prompts, estimators and units must be non-empty".into()));
+        let none =
+            |arg| TrainerError::Argument { arg, value: "(none)".into(), reason: "at least one is needed" };
+        for (arg, empty) in [
+            ("--prompts", self.prompts == 0),
+            ("--estimators", self.estimators.is_empty()),
+            ("--study or --weights", self.units.is_empty()),
+        ] {
+            if empty {
+                return Err(none(arg));
+            }
         }
         for u in &self.units {
             u.cfg.validate()?;
             if u.checkpoints.is_empty() {
-                return Err(TrainerError::Config(format!("seed {}: no checkpoints", u.cfg.seed)));
+                return Err(none("--checkpoints"));
             }
             for e in &self.estimators {
                 e.validate(u.cfg.rl.group_size, u.cfg.rl.k)?;
