@@ -145,7 +145,20 @@ fn config_errors_name_the_key_and_exit_2() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "expected `{expect}` in: {err}");
     }
+    // Typed flags: clap rejects an unknown id before anything runs, listing the known ones.
     let out = maxk(&["reproduce", "--quick", "--only", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown experiment `nope`"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown experiment `nope`") && err.contains("bandit-error, bandit-actions"),
+        "{err}"
+    );
+    let out = maxk(&["reproduce", "--quick", "--estimators", "maxpo,maxpoo", "--print-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--estimators") && err.contains("maxpoo") && err.contains("rs-grpo"), "{err}");
+    let out = maxk(&["reproduce", "--quick", "--estimators", "maxpo, maxrl", "--print-config"]);
+    assert_eq!(out.status.code(), Some(0));
+    let config = String::from_utf8_lossy(&out.stdout);
+    assert!(config.contains("estimators = [\"maxpo\", \"maxrl\"]"), "{config}");
 }

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bandit::{Bandit, BatchRunner, GradientStats, distance, norm};
-use crate::config::{Config, Control, EstimatorId};
+use crate::config::{Config, Control};
 use crate::error::Result;
 use crate::exact::{TwoClass, moments};
 use crate::progress::Progress;
@@ -45,7 +45,7 @@ const K_STREAM: u64 = 3;
 #[derive(Debug, Clone, Serialize)]
 pub struct Centering {
     /// The estimator (at the PG scale).
-    pub estimator: EstimatorId,
+    pub estimator: Estimator,
     /// Largest `|sum_i A_i| / max_i |A_i|` over every batch.
     pub max_rel_sum: f64,
     /// Mean of `sum_i A_i / max_i |A_i|` over every batch.
@@ -68,7 +68,7 @@ pub enum Role {
 #[derive(Debug, Clone, Serialize)]
 pub struct BiasCheck {
     /// The estimator.
-    pub estimator: EstimatorId,
+    pub estimator: Estimator,
     /// Its scale (`pg`, or a control's).
     #[serde(serialize_with = "scale_id")]
     pub scale: Scale,
@@ -140,7 +140,7 @@ pub struct VarianceResult {
     /// What x is (`A` or `K`).
     pub x_name: String,
     /// The estimators of `curves` and `ratios`, in order.
-    pub estimators: Vec<EstimatorId>,
+    pub estimators: Vec<Estimator>,
     /// Continuous rewards: `tr Cov / ||grad J_K||^2` (geometric mean over seeds), one curve per
     /// estimator.
     pub curves: Vec<Curve>,
@@ -150,17 +150,17 @@ pub struct VarianceResult {
     /// Binary rewards, one family per success fraction.
     pub binary: Vec<BinaryFamily>,
     /// The reference estimator of the ratios (maxpo when compared, else the first).
-    pub reference: EstimatorId,
+    pub reference: Estimator,
     /// One centering record per estimator.
     pub centering: Vec<Centering>,
     /// `(skipped, same as)`: estimators identical at the PG scale to one run earlier.
-    pub twins: Vec<(EstimatorId, EstimatorId)>,
+    pub twins: Vec<(Estimator, Estimator)>,
 }
 
 impl VarianceResult {
     /// The index of raw EI in `estimators` (`ei`, else its PG-scale twin `pkpo-loo1`).
     pub fn ei_index(&self) -> Option<usize> {
-        let at = |e: Estimator| self.estimators.iter().position(|x| x.0 == e);
+        let at = |e: Estimator| self.estimators.iter().position(|x| *x == e);
         at(Estimator::Ei).or_else(|| at(Estimator::PkpoLoo1))
     }
 }
@@ -171,8 +171,8 @@ fn pg(e: Estimator, k: usize) -> Spec {
 
 /// The estimators of `cfg` that are not identical at the PG scale to an earlier one (checked
 /// at group size `n`, K = `k`), and the twins left out.
-pub fn distinct(cfg: &Config, n: usize, k: usize) -> (Vec<EstimatorId>, Vec<(EstimatorId, EstimatorId)>) {
-    let specs: Vec<Spec> = cfg.estimators.iter().map(|e| pg(e.0, k)).collect();
+pub fn distinct(cfg: &Config, n: usize, k: usize) -> (Vec<Estimator>, Vec<(Estimator, Estimator)>) {
+    let specs: Vec<Spec> = cfg.estimators.iter().map(|e| pg(*e, k)).collect();
     let classes = crate::twins::classes(&specs, n);
     let keep = (0..specs.len()).filter(|&i| classes[i] == i).map(|i| cfg.estimators[i]).collect();
     let twins = (0..specs.len())
@@ -200,7 +200,7 @@ pub fn m_grid(max: usize) -> Vec<usize> {
 /// One estimator of experiment 1: spec, factor applied after maxk-core, label, role.
 #[derive(Debug, Clone)]
 struct Subject {
-    id: EstimatorId,
+    id: Estimator,
     spec: Spec,
     factor: f64,
     label: String,
@@ -219,10 +219,10 @@ fn subjects(cfg: &Config, binary: bool) -> (Vec<Subject>, Twins) {
         .iter()
         .map(|&id| Subject {
             id,
-            spec: pg(id.0, c.k),
+            spec: pg(id, c.k),
             factor: 1.0,
-            label: id.0.id().to_string(),
-            role: if unbiased_for(id.0, c.k) { Role::Unbiased } else { Role::MeanReward },
+            label: id.id().to_string(),
+            role: if unbiased_for(id, c.k) { Role::Unbiased } else { Role::MeanReward },
         })
         .collect();
     let probe: Vec<f64> = (0..c.n).map(|i| (i as f64 + 0.5) / c.n as f64).collect();
@@ -235,13 +235,7 @@ fn subjects(cfg: &Config, binary: bool) -> (Vec<Subject>, Twins) {
             continue; // binary rewards only (passk-analytic)
         }
         let factor = if scale == Scale::Std { estimator.pg_factor(c.n, c.k) } else { 1.0 };
-        all.push(Subject {
-            id: EstimatorId(estimator),
-            spec,
-            factor,
-            label: ctrl.label(),
-            role: Role::Control,
-        });
+        all.push(Subject { id: estimator, spec, factor, label: ctrl.label(), role: Role::Control });
     }
     let specs: Vec<Spec> = all.iter().map(|s| s.spec).collect();
     let classes = crate::twins::classes(&specs, c.n);
@@ -388,7 +382,7 @@ pub fn run_error(cfg: &Config, show: bool) -> Result<ErrorResult> {
     Ok(ErrorResult { variants, grid, twins })
 }
 
-fn centering<'a>(ids: &[EstimatorId], jobs: impl Iterator<Item = Vec<&'a GradientStats>>) -> Vec<Centering> {
+fn centering<'a>(ids: &[Estimator], jobs: impl Iterator<Item = Vec<&'a GradientStats>>) -> Vec<Centering> {
     let mut out: Vec<Centering> =
         ids.iter().map(|&e| Centering { estimator: e, max_rel_sum: 0.0, mean_rel_sum: 0.0 }).collect();
     let mut batches = 0usize;
@@ -451,7 +445,7 @@ fn run_variance(
             let mut rng = job_rng(cfg.seed, stream, i as u64, s as u64);
             let bandit = Bandit::random(st.actions, logit_std, &mut rng);
             let scale = norm(&bandit.gradient(st.k)).powi(2);
-            let mut runner = BatchRunner::new(&bandit, ests.iter().map(|e| pg(e.0, st.k)).collect(), st.n);
+            let mut runner = BatchRunner::new(&bandit, ests.iter().map(|e| pg(*e, st.k)).collect(), st.n);
             let mut stats: Vec<GradientStats> = ests.iter().map(|_| GradientStats::new(st.actions)).collect();
             for _ in 0..batches {
                 runner.step(&mut rng, &mut stats)?;
@@ -461,7 +455,7 @@ fn run_variance(
         })
         .collect::<Result<_>>()?;
     progress.finish();
-    let reference = ests.iter().position(|e| e.0 == Estimator::Maxpo).unwrap_or(0);
+    let reference = ests.iter().position(|e| *e == Estimator::Maxpo).unwrap_or(0);
     let x: Vec<f64> = settings.iter().map(|s| s.x).collect();
     let per_setting = |f: &dyn Fn(&[f64]) -> f64| -> Vec<Vec<f64>> {
         (0..settings.len())
@@ -471,8 +465,8 @@ fn run_variance(
     let mut curves = Vec::new();
     let mut ratios = Vec::new();
     for (e, id) in ests.iter().enumerate() {
-        curves.push(Curve::geometric(id.0.id(), x.clone(), &per_setting(&|rv| rv[e])));
-        ratios.push(Curve::geometric(id.0.id(), x.clone(), &per_setting(&|rv| rv[e] / rv[reference])));
+        curves.push(Curve::geometric(id.id(), x.clone(), &per_setting(&|rv| rv[e])));
+        ratios.push(Curve::geometric(id.id(), x.clone(), &per_setting(&|rv| rv[e] / rv[reference])));
     }
     let binary = success
         .iter()
@@ -493,7 +487,7 @@ fn run_variance(
 /// Exact relative variance (and ratio to `ests[reference]`) of every estimator at every
 /// setting, binary rewards with success fraction `p` on the uniform two-class policy.
 fn binary_family(
-    ests: &[EstimatorId],
+    ests: &[Estimator],
     reference: usize,
     settings: &[Setting],
     x: &[f64],
@@ -503,7 +497,7 @@ fn binary_family(
     for (i, st) in settings.iter().enumerate() {
         let policy = TwoClass::uniform(st.actions, p);
         for (e, id) in ests.iter().enumerate() {
-            if let Some(m) = moments(&policy, pg(id.0, st.k), st.n)? {
+            if let Some(m) = moments(&policy, pg(*id, st.k), st.n)? {
                 rv[e][i] = m.relative_variance(&policy, st.k);
             }
         }
@@ -513,13 +507,13 @@ fn binary_family(
         x: x.to_vec(),
         ci: y.iter().map(|&v| Ci::exact(v)).collect(),
     };
-    let curves = ests.iter().zip(&rv).map(|(id, y)| exact(id.0.id(), y)).collect();
+    let curves = ests.iter().zip(&rv).map(|(id, y)| exact(id.id(), y)).collect();
     let ratios = ests
         .iter()
         .zip(&rv)
         .map(|(id, y)| {
             let r: Vec<f64> = y.iter().zip(&rv[reference]).map(|(a, b)| a / b).collect();
-            exact(id.0.id(), &r)
+            exact(id.id(), &r)
         })
         .collect();
     Ok(BinaryFamily { p, curves, ratios })
@@ -543,7 +537,7 @@ mod tests {
         let r = run_error(&cfg, false).unwrap();
         assert!(r.twins.contains(&("pkpo-loo1".to_string(), "ei".to_string())), "{:?}", r.twins);
         for v in &r.variants {
-            assert!(v.bias.iter().all(|b| b.estimator.0 != Estimator::Canonical), "twin ran");
+            assert!(v.bias.iter().all(|b| b.estimator != Estimator::Canonical), "twin ran");
             let controls = v.bias.iter().filter(|b| b.role == Role::Control).count();
             assert_eq!(controls, if v.name == "binary" { 3 } else { 2 }, "{}", v.name);
             for b in &v.bias {
@@ -566,7 +560,7 @@ mod tests {
                 }
             }
             for c in &v.centering {
-                if c.estimator.0 == Estimator::Maxpo {
+                if c.estimator == Estimator::Maxpo {
                     assert!(c.max_rel_sum < 1e-12, "{}: {}", c.estimator, c.max_rel_sum);
                 }
             }

@@ -1,5 +1,5 @@
 //! The claims tested, each measured from the typed results and decided by one rule of
-//! [`crate::verdict`]. This module only gathers numbers and words; every decision is a call
+//! [`maxk_study::verdict`]. This module only gathers numbers and words; every decision is a call
 //! to a pure rule whose text ([`Claim::rule`]) the report prints.
 //!
 //! What the paper (arXiv 2606.06080) is credited with is kept to what its public text (the
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::maze_runs::{MazeEstimator, MazeFinal, MazeResult, MazeVariant};
 use crate::stats::Ci;
 use crate::variance_map::{Family, MapResult};
-use crate::verdict::{self, Verdict};
+use maxk_study::verdict::{self, Verdict};
 
 /// One claim with what was measured, the rule and the verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +29,7 @@ pub struct Claim {
     pub source: &'static str,
     /// The measured figures behind the verdict.
     pub measured: String,
-    /// The rule that decided the verdict, as coded ([`crate::verdict`]).
+    /// The rule that decided the verdict, as coded ([`maxk_study::verdict`]).
     pub rule: &'static str,
     /// The verdict.
     pub verdict: Verdict,
@@ -196,7 +196,7 @@ fn centering(r: &Results) -> Claim {
         "the centering identity of the Leave-Two-Out baseline (arXiv 2606.06080), derived in docs/MATH.md";
     let id = "exact-centering";
     let all = all_centering(r);
-    let of = |e: Estimator| all.iter().filter(move |c| c.estimator.0 == e);
+    let of = |e: Estimator| all.iter().filter(move |c| c.estimator == e);
     let worst: Vec<f64> = of(Estimator::Maxpo).map(|c| c.max_rel_sum).collect();
     let ei: Vec<f64> = of(Estimator::Ei).map(|c| c.mean_rel_sum).collect();
     let ei_mean = (!ei.is_empty()).then(|| ei.iter().sum::<f64>() / ei.len() as f64);
@@ -300,14 +300,14 @@ fn lower_variance(r: &Results) -> Vec<Claim> {
     // (peer, interval, where)
     let mut all: Vec<(Estimator, Ci, String)> = Vec::new();
     for v in [&r.actions, &r.k].into_iter().flatten() {
-        if v.reference.0 != Estimator::Maxpo {
+        if v.reference != Estimator::Maxpo {
             continue;
         }
         let fams = std::iter::once(("continuous".to_string(), &v.ratios))
             .chain(v.binary.iter().map(|b| (format!("binary p = {}", b.p), &b.ratios)));
         for (fam, ratios) in fams {
             for (c, e) in ratios.iter().zip(&v.estimators) {
-                if !peer(e.0) {
+                if !peer(*e) {
                     continue;
                 }
                 for (x, ci) in c.x.iter().zip(&c.ci) {
@@ -315,7 +315,7 @@ fn lower_variance(r: &Results) -> Vec<Claim> {
                     if v.x_name == "K" && *x == 1.0 {
                         continue;
                     }
-                    all.push((e.0, *ci, format!("{fam} at {} = {x}", v.x_name)));
+                    all.push((*e, *ci, format!("{fam} at {} = {x}", v.x_name)));
                 }
             }
         }
@@ -414,10 +414,8 @@ fn maze_centering(v: &MazeVariant, cfg: &Config) -> Vec<Claim> {
     let peers: Vec<&MazeEstimator> = v
         .estimators
         .iter()
-        .filter(|e| {
-            e.estimator.0 != Estimator::Maxpo && e.estimator.0.uses_k() && e.estimator.0.is_unbiased()
-        })
-        .filter(|e| !e.estimator.0.is_centered())
+        .filter(|e| e.estimator != Estimator::Maxpo && e.estimator.uses_k() && e.estimator.is_unbiased())
+        .filter(|e| !e.estimator.is_centered())
         .collect();
     maze_comparisons(&id, &claim, source, cfg.maze.k, maxpo, &peers)
 }

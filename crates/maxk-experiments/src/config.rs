@@ -1,15 +1,17 @@
 //! Experiment settings: one TOML file, defaults built in, every run writes the resolved config.
 //!
-//! A file only needs the keys it changes; everything else keeps the built-in default (or the
-//! `--quick` default). Unknown keys, wrong types and out-of-range values are errors that name
-//! the key and the value, e.g. `config key `bandit_error.k` = 16: ...`.
+//! A file is an overlay on the built-in defaults ([`Config::default`] or [`Config::quick`]):
+//! it only needs the keys it changes (maxk-study's [`maxk_study::config`]). Unknown keys and
+//! wrong types are errors that name the file, line and key path; out-of-range values name the
+//! key and the value, e.g. `config key `bandit_error.k` = 16: ...`. Estimators are written as
+//! their ids (`"maxpo"`, maxk-core's `serde` feature).
 //!
 //! ```
 //! let cfg = maxk_experiments::Config::from_toml_str("seeds = 3\n[bandit_error]\nk = 2\n", false)?;
 //! assert_eq!(cfg.seeds, 3);
 //! assert_eq!(cfg.bandit_error.k, 2);
 //! assert_eq!(cfg.bandit_error.n, maxk_experiments::Config::default().bandit_error.n);
-//! # Ok::<(), maxk_experiments::Error>(())
+//! # Ok::<(), maxk_study::ConfigError>(())
 //! ```
 
 use std::fmt;
@@ -17,34 +19,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use maxk_core::{Estimator, Scale, Spec};
+use maxk_study::config::{ConfigError, Overlay, at_least, positive, resolve};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::bandit::MAX_LOGIT_STD;
-use crate::error::{Error, Result};
-
-/// An estimator id in a config file (`"maxpo"`); an unknown id is a parse error that lists
-/// the known ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EstimatorId(pub Estimator);
-
-impl Serialize for EstimatorId {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.id())
-    }
-}
-
-impl<'de> Deserialize<'de> for EstimatorId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Estimator::from_str(&s).map(EstimatorId).map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Display for EstimatorId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.id())
-    }
-}
 
 /// An estimator at a scale other than the PG one, written `"maxpo:std"` (`"passk-analytic:pg"`):
 /// the biased max@K controls of the estimation-error test.
@@ -102,7 +80,7 @@ pub struct Config {
     /// Independent repetitions per setting; bands are 95% t-intervals over them.
     pub seeds: usize,
     /// The estimators compared, all at maxk-core's PG scale (`Scale::Pg`).
-    pub estimators: Vec<EstimatorId>,
+    pub estimators: Vec<Estimator>,
     /// Experiment 1: gradient estimation error vs number of batches.
     pub bandit_error: BanditError,
     /// Experiment 2: gradient variance vs action-space size.
@@ -229,7 +207,7 @@ impl Default for Config {
             seed: 20260606,
             seeds: 32,
             // The first of two estimators identical at the PG scale is the one run (crate::twins).
-            estimators: [Grpo, Rloo, Pkpo, PkpoLoo, Ei, PkpoLoo1, Maxpo, Canonical].map(EstimatorId).to_vec(),
+            estimators: vec![Grpo, Rloo, Pkpo, PkpoLoo, Ei, PkpoLoo1, Maxpo, Canonical],
             bandit_error: BanditError::default(),
             bandit_actions: BanditActions::default(),
             bandit_k: BanditK::default(),
@@ -364,31 +342,20 @@ impl Config {
 
     /// The defaults (`quick` selects [`Config::quick`]) with the keys of `text` (TOML)
     /// overriding them, validated.
-    pub fn from_toml_str(text: &str, quick: bool) -> Result<Config> {
-        Config::parse(text, Path::new("<string>"), quick)
+    pub fn from_toml_str(text: &str, quick: bool) -> Result<Config, ConfigError> {
+        Config::resolve(&[Overlay::parse(text, "<string>")?], quick)
     }
 
     /// [`Config::from_toml_str`] on a file.
-    pub fn load(path: &Path, quick: bool) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::ReadConfig { path: path.to_path_buf(), source })?;
-        Config::parse(&text, path, quick)
+    pub fn load(path: &Path, quick: bool) -> Result<Config, ConfigError> {
+        Config::resolve(&[Overlay::read(path)?], quick)
     }
 
-    fn parse(text: &str, path: &Path, quick: bool) -> Result<Config> {
-        let parse_err =
-            |e: toml::de::Error| Error::ParseConfig { path: path.to_path_buf(), message: e.to_string() };
-        // Parsing into Config first gives messages with line, column and key for unknown keys
-        // and wrong types; the merge below then only overlays keys known to be valid.
-        toml::from_str::<Config>(text).map_err(parse_err)?;
-        let overrides: toml::Table = toml::from_str(text).map_err(parse_err)?;
+    /// The defaults (`quick` selects [`Config::quick`]) with `overlays` applied in order
+    /// ([`maxk_study::config::resolve`]), validated.
+    pub fn resolve(overlays: &[Overlay], quick: bool) -> Result<Config, ConfigError> {
         let base = if quick { Config::quick() } else { Config::default() };
-        let mut merged = toml::Table::try_from(&base).map_err(|e| Error::ParseConfig {
-            path: path.to_path_buf(),
-            message: format!("internal: defaults do not serialize: {e}"),
-        })?;
-        merge(&mut merged, overrides);
-        let cfg: Config = merged.try_into().map_err(parse_err)?;
+        let cfg = resolve(&base, overlays)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -399,23 +366,16 @@ impl Config {
     }
 
     /// Checks every range; the error names the first bad key and its value.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |key: &str, value: &dyn fmt::Display, reason: String| {
-            Err(Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason })
-        };
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.seeds < 2 || self.seeds > 10_000 {
-            return bad(
-                "seeds",
-                &self.seeds,
-                "must be in 2..=10000 (confidence bands need at least 2)".into(),
-            );
+            return bad("seeds", &self.seeds, "must be in 2..=10000 (confidence bands need at least 2)");
         }
         if self.estimators.is_empty() {
-            return bad("estimators", &"[]", "list at least one estimator".into());
+            return bad("estimators", &"[]", "list at least one estimator");
         }
         for (i, e) in self.estimators.iter().enumerate() {
             if self.estimators[..i].contains(e) {
-                return bad(&format!("estimators[{i}]"), &format!("\"{e}\""), "is listed twice".into());
+                return bad(&format!("estimators[{i}]"), &format!("\"{e}\""), "is listed twice");
             }
         }
         let e = &self.bandit_error;
@@ -423,7 +383,7 @@ impl Config {
         self.group("bandit_error", e.n, &[e.k])?;
         at_least("bandit_error.max_batches", e.max_batches, 2)?;
         if e.max_batches > 1 << 24 {
-            return bad("bandit_error.max_batches", &e.max_batches, "must be at most 16777216".into());
+            return bad("bandit_error.max_batches", &e.max_batches, "must be at most 16777216");
         }
         logit_std("bandit_error.logit_std", e.logit_std)?;
         if !(e.binary_fraction > 0.0 && e.binary_fraction < 1.0) || e.actions as f64 * e.binary_fraction < 1.0
@@ -445,11 +405,11 @@ impl Config {
         }
         let a = &self.bandit_actions;
         if a.actions.is_empty() {
-            return bad("bandit_actions.actions", &"[]", "list at least one action-space size".into());
+            return bad("bandit_actions.actions", &"[]", "list at least one action-space size");
         }
         for (i, &n) in a.actions.iter().enumerate() {
             if !(2..=1 << 20).contains(&n) {
-                return bad(&format!("bandit_actions.actions[{i}]"), &n, "must be in 2..=1048576".into());
+                return bad(&format!("bandit_actions.actions[{i}]"), &n, "must be in 2..=1048576");
             }
         }
         self.group("bandit_actions", a.n, &[a.k])?;
@@ -459,7 +419,7 @@ impl Config {
         let k = &self.bandit_k;
         at_least("bandit_k.actions", k.actions, 2)?;
         if k.ks.is_empty() {
-            return bad("bandit_k.ks", &"[]", "list at least one K".into());
+            return bad("bandit_k.ks", &"[]", "list at least one K");
         }
         self.group("bandit_k", k.n, &k.ks)?;
         at_least("bandit_k.batches", k.batches, 2)?;
@@ -469,37 +429,37 @@ impl Config {
         self.validate_maze()
     }
 
-    fn validate_map(&self) -> Result<()> {
+    fn validate_map(&self) -> Result<(), ConfigError> {
         let m = &self.variance_map;
         for (key, list) in
             [("variance_map.actions", &m.actions), ("variance_map.ns", &m.ns), ("variance_map.ks", &m.ks)]
         {
             if list.is_empty() {
-                return Err(invalid(key, "[]", "list at least one value".into()));
+                return Err(ConfigError::invalid(key, "[]", "list at least one value"));
             }
         }
         for (i, &a) in m.actions.iter().enumerate() {
             if !(2..=1 << 20).contains(&a) {
-                return Err(invalid(
-                    &format!("variance_map.actions[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("variance_map.actions[{i}]"),
                     a,
-                    "must be in 2..=1048576".into(),
+                    "must be in 2..=1048576",
                 ));
             }
         }
         for (i, &n) in m.ns.iter().enumerate() {
             if !(2..=4096).contains(&n) {
-                return Err(invalid(&format!("variance_map.ns[{i}]"), n, "must be in 2..=4096".into()));
+                return Err(ConfigError::invalid(format!("variance_map.ns[{i}]"), n, "must be in 2..=4096"));
             }
         }
         for (j, &k) in m.ks.iter().enumerate() {
             if k == 0 {
-                return Err(invalid(&format!("variance_map.ks[{j}]"), k, "must be at least 1".into()));
+                return Err(ConfigError::invalid(format!("variance_map.ks[{j}]"), k, "must be at least 1"));
             }
         }
         // The map compares ei and maxpo; cells with K >= N (MaxPO needs N >= K + 1) are skipped.
         if !m.ns.iter().any(|&n| m.ks.iter().any(|&k| Estimator::Maxpo.validate(n, k).is_ok())) {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "variance_map.ks",
                 format!("{:?}", m.ks),
                 format!(
@@ -514,15 +474,15 @@ impl Config {
         logit_std("variance_map.logit_std", m.logit_std)
     }
 
-    fn validate_maze(&self) -> Result<()> {
+    fn validate_maze(&self) -> Result<(), ConfigError> {
         let m = &self.maze;
         if !(1..=1000).contains(&m.depth) {
-            return Err(invalid("maze.depth", m.depth, "must be in 1..=1000".into()));
+            return Err(ConfigError::invalid("maze.depth", m.depth, "must be in 1..=1000"));
         }
         for (i, &t) in m.traps.iter().enumerate() {
             if t >= m.depth {
-                return Err(invalid(
-                    &format!("maze.traps[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("maze.traps[{i}]"),
                     t,
                     format!("must be < maze.depth = {}", m.depth),
                 ));
@@ -531,12 +491,12 @@ impl Config {
         // The goal must stay the unique best outcome: trap t plus its bait earns t + bait.
         let last = m.traps.iter().max().copied().unwrap_or(0);
         if m.baits.is_empty() {
-            return Err(invalid("maze.baits", "[]", "list at least one bait (0 for no lure)".into()));
+            return Err(ConfigError::invalid("maze.baits", "[]", "list at least one bait (0 for no lure)"));
         }
         for (i, &b) in m.baits.iter().enumerate() {
             if !b.is_finite() || b < 0.0 || (last as f64 + b) >= m.depth as f64 {
-                return Err(invalid(
-                    &format!("maze.baits[{i}]"),
+                return Err(ConfigError::invalid(
+                    format!("maze.baits[{i}]"),
                     b,
                     format!(
                         "must be >= 0 and below maze.depth - last trap = {} so the goal stays the best return",
@@ -545,43 +505,43 @@ impl Config {
                 ));
             }
             if m.baits[..i].contains(&b) {
-                return Err(invalid(&format!("maze.baits[{i}]"), b, "is listed twice".into()));
+                return Err(ConfigError::invalid(format!("maze.baits[{i}]"), b, "is listed twice"));
             }
         }
         if !(m.init_p1 > 0.0 && m.init_p1 < 1.0) {
-            return Err(invalid("maze.init_p1", m.init_p1, "must be in (0, 1)".into()));
+            return Err(ConfigError::invalid("maze.init_p1", m.init_p1, "must be in (0, 1)"));
         }
         self.group("maze", m.n, &[m.k])?;
         at_least("maze.updates", m.updates, 1)?;
         if m.lrs.is_empty() {
-            return Err(invalid("maze.lrs", "[]", "list at least one learning rate".into()));
+            return Err(ConfigError::invalid("maze.lrs", "[]", "list at least one learning rate"));
         }
         for (i, &lr) in m.lrs.iter().enumerate() {
             let key = format!("maze.lrs[{i}]");
             positive(&key, lr)?;
             if lr > 1000.0 {
-                return Err(invalid(&key, lr, "must be at most 1000".into()));
+                return Err(ConfigError::invalid(&key, lr, "must be at most 1000"));
             }
             if m.lrs[..i].contains(&lr) {
-                return Err(invalid(&key, lr, "is listed twice".into()));
+                return Err(ConfigError::invalid(&key, lr, "is listed twice"));
             }
         }
         if !(2..=10_000).contains(&m.tune_seeds) {
-            return Err(invalid("maze.tune_seeds", m.tune_seeds, "must be in 2..=10000".into()));
+            return Err(ConfigError::invalid("maze.tune_seeds", m.tune_seeds, "must be in 2..=10000"));
         }
         at_least("maze.window", m.window, 1)
     }
 
     /// Group size `n` at key `section.n` and every K in `ks` must suit every estimator.
-    fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<()> {
+    fn group(&self, section: &str, n: usize, ks: &[usize]) -> Result<(), ConfigError> {
         if !(2..=100_000).contains(&n) {
-            return Err(invalid(&format!("{section}.n"), n, "group size must be in 2..=100000".into()));
+            return Err(ConfigError::invalid(format!("{section}.n"), n, "group size must be in 2..=100000"));
         }
         let key = if section == "bandit_k" { "bandit_k.ks".to_string() } else { format!("{section}.k") };
         for &k in ks {
             for e in &self.estimators {
-                if let Err(err) = e.0.validate(n, k) {
-                    return Err(invalid(&key, k, format!("{err} (with {section}.n = {n})")));
+                if let Err(err) = e.validate(n, k) {
+                    return Err(ConfigError::invalid(&key, k, format!("{err} (with {section}.n = {n})")));
                 }
             }
         }
@@ -589,51 +549,27 @@ impl Config {
     }
 }
 
-fn invalid(key: &str, value: impl fmt::Display, reason: String) -> Error {
-    Error::InvalidConfig { key: key.to_string(), value: value.to_string(), reason }
+fn bad<T>(key: &str, value: &dyn fmt::Display, reason: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::invalid(key, value, reason))
 }
 
-fn at_least(key: &str, value: usize, min: usize) -> Result<()> {
-    if value < min { Err(invalid(key, value, format!("must be at least {min}"))) } else { Ok(()) }
-}
-
-fn positive(key: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(key, value, "must be finite and > 0".into()))
-    }
-}
-
-fn fractions(key: &str, values: &[f64]) -> Result<()> {
+fn fractions(key: &str, values: &[f64]) -> Result<(), ConfigError> {
     if values.is_empty() {
-        return Err(invalid(key, "[]", "list at least one success fraction".into()));
+        return Err(ConfigError::invalid(key, "[]", "list at least one success fraction"));
     }
     for (i, &p) in values.iter().enumerate() {
         if !(p > 0.0 && p < 1.0) {
-            return Err(invalid(&format!("{key}[{i}]"), p, "must be in (0, 1)".into()));
+            return Err(ConfigError::invalid(format!("{key}[{i}]"), p, "must be in (0, 1)"));
         }
     }
     Ok(())
 }
 
-fn logit_std(key: &str, value: f64) -> Result<()> {
+fn logit_std(key: &str, value: f64) -> Result<(), ConfigError> {
     if (0.0..=MAX_LOGIT_STD).contains(&value) {
         Ok(())
     } else {
-        Err(invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
-    }
-}
-
-/// Overlays `over` on `base`: tables merge key by key, other values replace.
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
+        Err(ConfigError::invalid(key, value, format!("must be in [0, {MAX_LOGIT_STD}]")))
     }
 }
 
@@ -662,7 +598,7 @@ mod tests {
         assert_eq!(cfg.maze.lrs, vec![0.25, 2.5]);
         assert_eq!(cfg.maze.depth, Config::quick().maze.depth);
         let cfg = Config::from_toml_str("estimators = [\"maxpo\", \"ei\"]", false).unwrap();
-        assert_eq!(cfg.estimators, vec![EstimatorId(Estimator::Maxpo), EstimatorId(Estimator::Ei)]);
+        assert_eq!(cfg.estimators, vec![Estimator::Maxpo, Estimator::Ei]);
     }
 
     #[test]

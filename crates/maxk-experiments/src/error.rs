@@ -6,32 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The config file could not be read.
-    #[error("could not read config file {path}: {source}")]
-    ReadConfig {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The config file is not valid TOML, has an unknown key or a value of the wrong type.
-    #[error("invalid config file {path}: {message}")]
-    ParseConfig {
-        /// The file.
-        path: PathBuf,
-        /// The TOML parser's message (with line and column and the key).
-        message: String,
-    },
-    /// A config value is out of range.
-    #[error("config key `{key}` = {value}: {reason}")]
-    InvalidConfig {
-        /// Dotted key, e.g. `bandit_error.k`.
-        key: String,
-        /// The value found, as written in TOML.
-        value: String,
-        /// What is wrong and what is allowed.
-        reason: String,
-    },
+    /// The config could not be read, has an unknown key, a value of the wrong type or out of
+    /// range.
+    #[error(transparent)]
+    Config(#[from] maxk_study::ConfigError),
     /// An experiment name (`--only`) is not known.
     #[error("unknown experiment `{name}`, known: {known}")]
     UnknownExperiment {

@@ -99,7 +99,7 @@ pub fn variance(r: &VarianceResult, title: &str, log_x: bool, stem: &Path) -> Re
         true,
         &r.curves,
     )];
-    if let (Some(i), true) = (r.ei_index(), r.reference.0 == maxk_core::Estimator::Maxpo) {
+    if let (Some(i), true) = (r.ei_index(), r.reference == maxk_core::Estimator::Maxpo) {
         let mut series =
             vec![Curve { name: "continuous (95% CI)".into(), ..filter_x(&r.ratios[i], keep) }.series()];
         for b in &r.binary {

@@ -12,7 +12,7 @@
 //! [`run`] runs the experiments selected by a [`Config`], in parallel (rayon) and
 //! deterministically given its seed, and writes figures (PNG + SVG), CSV, `config.toml`,
 //! `summary.json` and `report.md` with a verdict per claim: [`claims`] measures, the pure
-//! rules of [`verdict`] decide, [`report`] renders.
+//! rules of [`maxk_study::verdict`] decide, [`report`] renders.
 //!
 //! ```no_run
 //! use maxk_experiments::{run, Config, RunOptions};
@@ -39,8 +39,7 @@ pub mod seeding;
 pub mod stats;
 pub mod twins;
 pub mod variance_map;
-pub mod verdict;
 
-pub use config::{Config, Control, EstimatorId};
+pub use config::{Config, Control};
 pub use error::{Error, Result};
 pub use runner::{Experiment, RunOptions, Summary, run};

@@ -11,11 +11,11 @@
 //!   lr and bait, so differences between estimators are paired by seed.
 //! - Estimators identical at the PG scale ([`crate::twins`]) run once.
 
-use maxk_core::{Scale, Spec};
+use maxk_core::{Estimator, Scale, Spec};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{Config, EstimatorId};
+use crate::config::Config;
 use crate::error::Result;
 use crate::maze::{Maze, Trace, moving_average, train};
 use crate::progress::Progress;
@@ -29,7 +29,7 @@ const EVAL_STREAM: u64 = 6;
 #[derive(Debug, Clone, Serialize)]
 pub struct MazeFinal {
     /// The estimator.
-    pub estimator: EstimatorId,
+    pub estimator: Estimator,
     /// The learning rate.
     pub lr: f64,
     /// Exact pass@K after the last update.
@@ -64,7 +64,7 @@ pub struct LrPoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct MazeEstimator {
     /// The estimator.
-    pub estimator: EstimatorId,
+    pub estimator: Estimator,
     /// Mean pass@K over training against lr.
     pub lr_curve: Vec<LrPoint>,
     /// The lr chosen on the selection seeds.
@@ -108,7 +108,7 @@ impl MazeVariant {
 
     /// The record of `e`, if it was run.
     pub fn find(&self, e: maxk_core::Estimator) -> Option<&MazeEstimator> {
-        self.estimators.iter().find(|x| x.estimator.0 == e)
+        self.estimators.iter().find(|x| x.estimator == e)
     }
 }
 
@@ -122,13 +122,13 @@ pub struct MazeResult {
     /// One per bait value.
     pub variants: Vec<MazeVariant>,
     /// `(skipped, same as)`: estimators identical at the PG scale to one run earlier.
-    pub twins: Vec<(EstimatorId, EstimatorId)>,
+    pub twins: Vec<(Estimator, Estimator)>,
 }
 
 /// Runs experiment 5.
 pub fn run_maze(cfg: &Config, show: bool) -> Result<MazeResult> {
     let m = &cfg.maze;
-    let specs: Vec<Spec> = cfg.estimators.iter().map(|e| Spec::new(e.0, m.k).with_scale(Scale::Pg)).collect();
+    let specs: Vec<Spec> = cfg.estimators.iter().map(|e| Spec::new(*e, m.k).with_scale(Scale::Pg)).collect();
     let classes = crate::twins::classes(&specs, m.n);
     let run: Vec<usize> = (0..specs.len()).filter(|&i| classes[i] == i).collect();
     let twins = (0..specs.len())
@@ -214,7 +214,7 @@ fn per_seed_mean(runs: &[&Trace]) -> Vec<f64> {
     runs.iter().map(|t| t.pass_at_k.iter().sum::<f64>() / t.pass_at_k.len().max(1) as f64).collect()
 }
 
-fn summarize(cfg: &Config, id: EstimatorId, lr: f64, runs: &[&Trace]) -> MazeFinal {
+fn summarize(cfg: &Config, id: Estimator, lr: f64, runs: &[&Trace]) -> MazeFinal {
     let m = &cfg.maze;
     let per_seed = per_seed_mean(runs);
     let finals: Vec<f64> = runs.iter().map(|t| t.final_pass_at_k).collect();
@@ -238,14 +238,14 @@ fn summarize(cfg: &Config, id: EstimatorId, lr: f64, runs: &[&Trace]) -> MazeFin
     }
 }
 
-fn curves(cfg: &Config, id: EstimatorId, runs: &[&Trace]) -> MazeCurves {
+fn curves(cfg: &Config, id: Estimator, runs: &[&Trace]) -> MazeCurves {
     let m = &cfg.maze;
     let x: Vec<f64> = (1..=m.updates).map(|u| u as f64).collect();
     let curve = |f: &dyn Fn(&Trace) -> Vec<f64>| {
         let per_seed: Vec<Vec<f64>> = runs.iter().map(|t| f(t)).collect();
         let samples: Vec<Vec<f64>> =
             (0..m.updates).map(|u| per_seed.iter().map(|s| s[u]).collect()).collect();
-        Curve::from_samples(id.0.id(), x.clone(), &samples)
+        Curve::from_samples(id.id(), x.clone(), &samples)
     };
     MazeCurves {
         returns: curve(&|t| moving_average(&t.mean_return, m.window)),
@@ -275,7 +275,7 @@ mod tests {
         let r = run_maze(&cfg, false).unwrap();
         let v = &r.variants[0];
         assert!(v.find(Estimator::Canonical).is_none() && v.find(Estimator::PkpoLoo1).is_none());
-        assert!(r.twins.contains(&(EstimatorId(Estimator::Canonical), EstimatorId(Estimator::Maxpo))));
+        assert!(r.twins.contains(&(Estimator::Canonical, Estimator::Maxpo)));
         for e in &v.estimators {
             let lrs: Vec<f64> = e.lr_curve.iter().map(|p| p.lr).collect();
             assert_eq!(lrs, cfg.maze.lrs);

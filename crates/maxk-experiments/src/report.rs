@@ -1,5 +1,5 @@
 //! `report.md`: renders the results and the claims ([`crate::claims`]) as Markdown. No
-//! verdict is decided here; each claim row prints the rule ([`crate::verdict`]) that decided it.
+//! verdict is decided here; each claim row prints the rule ([`maxk_study::verdict`]) that decided it.
 
 use std::fmt::Write as _;
 
@@ -8,7 +8,7 @@ use crate::claims::{Claim, Results, fmt_ci, sig};
 use crate::config::Config;
 use crate::maze_runs::MazeResult;
 use crate::variance_map::{Family, MapResult};
-use crate::verdict::{BIAS_Z, REFUTE_Z};
+use maxk_study::verdict::{BIAS_Z, REFUTE_Z};
 
 const PAPER: &str = "arXiv 2606.06080";
 
@@ -66,7 +66,7 @@ pub fn markdown(inp: &ReportInput<'_>) -> String {
             c.verdict.word()
         );
     }
-    let _ = writeln!(s, "\n### Verdict rules, as coded (`crates/maxk-experiments/src/verdict.rs`)\n");
+    let _ = writeln!(s, "\n### Verdict rules, as coded (`crates/maxk-study/src/verdict.rs`)\n");
     let mut seen: Vec<&str> = Vec::new();
     for c in inp.claims {
         if !seen.contains(&c.rule) {

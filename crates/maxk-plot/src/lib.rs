@@ -8,7 +8,7 @@
 //! - Text is drawn with a bundled DejaVu Sans (plotters' `ab_glyph` feature), so PNGs render
 //!   on machines without fontconfig or system fonts.
 //! - Colours are deterministic per series name ([`style_for`]): an estimator id has the same
-//!   colour in every figure.
+//!   colour in every figure ([`estimator_style`], one per `maxk_core::Estimator`).
 //! - Legends sit in a column right of the plots and never hide data.
 //!
 //! ```no_run
@@ -41,4 +41,4 @@ pub use bars::StackedBars;
 pub use error::PlotError;
 pub use heatmap::{HeatMap, HeatMaps};
 pub use line::{LineChart, Panels, Series};
-pub use style::{LineStyle, REFERENCE_LINE, style_for};
+pub use style::{LineStyle, REFERENCE_LINE, estimator_style, style_for};

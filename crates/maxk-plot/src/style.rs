@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use maxk_core::Estimator;
 use plotters::style::{FontStyle, RGBColor};
 
 use crate::PlotError;
@@ -55,35 +56,47 @@ const PALETTE: [RGBColor; 16] = [
     RGBColor(197, 176, 213),
 ];
 
-/// Fixed styles for maxk's estimator ids, so an estimator has one colour in every figure.
-/// At the PG scale `canonical` equals `maxpo` and `pkpo-loo1` equals `ei` exactly, so those
-/// two are dashed in a contrasting colour: both stay visible where they overlap. A series named
-/// [`REFERENCE_LINE`] is dashed black as well.
-const KNOWN: [(&str, usize, bool); 12] = [
-    ("pkpo", 0, false),
-    ("ei", 1, false),
-    ("passk-analytic", 2, false),
-    ("maxpo", 3, false),
-    ("pkpo-loo1", 4, true),
-    ("rloo", 5, false),
-    ("best-minus-second", 6, false),
-    ("grpo", 7, false),
-    ("dr-grpo", 8, false),
-    ("pkpo-loo", 9, false),
-    ("canonical", 10, true),
-    (REFERENCE_LINE, 10, true),
-];
+/// The fixed style of each estimator, so an estimator has one colour in every figure (a
+/// `match`: a new estimator gets its style here or does not compile). At the PG scale
+/// `canonical` equals `maxpo` and `pkpo-loo1` equals `ei` exactly, so those two are dashed in a
+/// contrasting colour: both stay visible where they overlap.
+pub fn estimator_style(e: Estimator) -> LineStyle {
+    let (i, dashed) = match e {
+        Estimator::Pkpo => (0, false),
+        Estimator::Ei => (1, false),
+        Estimator::PasskAnalytic => (2, false),
+        Estimator::Maxpo => (3, false),
+        Estimator::PkpoLoo1 => (4, true),
+        Estimator::Rloo => (5, false),
+        Estimator::BestMinusSecond => (6, false),
+        Estimator::Grpo => (7, false),
+        Estimator::DrGrpo => (8, false),
+        Estimator::PkpoLoo => (9, false),
+        Estimator::Canonical => (10, true),
+        Estimator::Maxrl => (11, false),
+        Estimator::BonMean => (12, false),
+        Estimator::RsGrpo => (13, false),
+    };
+    LineStyle { colour: PALETTE[i], dashed }
+}
 
 /// The name of a reference line (e.g. a ratio of 1): drawn dashed black in every figure.
 pub const REFERENCE_LINE: &str = "reference (no effect)";
 
-/// The style a series name gets on its own: the fixed one for estimator ids, otherwise a
-/// palette colour chosen by an FNV-1a hash of the name (stable across runs and platforms).
-pub fn style_for(name: &str) -> LineStyle {
-    match KNOWN.iter().find(|(id, _, _)| *id == name) {
-        Some(&(_, i, dashed)) => LineStyle { colour: PALETTE[i], dashed },
-        None => LineStyle { colour: PALETTE[hash_index(name)], dashed: false },
+/// The fixed style of a series name, if it has one: an estimator id ([`estimator_style`]) or
+/// [`REFERENCE_LINE`] (dashed black).
+fn fixed_style(name: &str) -> Option<LineStyle> {
+    if name == REFERENCE_LINE {
+        return Some(LineStyle { colour: PALETTE[10], dashed: true });
     }
+    name.parse::<Estimator>().ok().map(estimator_style)
+}
+
+/// The style a series name gets on its own: the fixed one for estimator ids and the reference
+/// line, otherwise a palette colour chosen by an FNV-1a hash of the name (stable across runs
+/// and platforms).
+pub fn style_for(name: &str) -> LineStyle {
+    fixed_style(name).unwrap_or_else(|| LineStyle { colour: PALETTE[hash_index(name)], dashed: false })
 }
 
 fn hash_index(name: &str) -> usize {
@@ -107,10 +120,11 @@ pub(crate) fn assign_styles<'a>(names: impl IntoIterator<Item = &'a str>) -> Has
     }
     let mut out = HashMap::new();
     let mut used: Vec<RGBColor> = Vec::new();
-    for n in order.iter().filter(|n| KNOWN.iter().any(|(id, _, _)| id == *n)) {
-        let s = style_for(n);
-        used.push(s.colour);
-        out.insert((*n).to_string(), s);
+    for n in &order {
+        if let Some(s) = fixed_style(n) {
+            used.push(s.colour);
+            out.insert((*n).to_string(), s);
+        }
     }
     let rest: Vec<&str> = order.into_iter().filter(|n| !out.contains_key(*n)).collect();
     for n in rest {
@@ -154,6 +168,24 @@ mod tests {
         assert_eq!(fmt_tick(1e-4), "1e-4");
         assert_eq!(fmt_tick(2.5e6), "2.5e6");
         assert_eq!(fmt_tick(-0.5), "-0.5");
+    }
+
+    #[test]
+    fn every_estimator_has_its_own_colour_and_only_the_twins_are_dashed() {
+        let styles: Vec<LineStyle> = Estimator::ALL.iter().map(|&e| estimator_style(e)).collect();
+        for (i, a) in styles.iter().enumerate() {
+            for b in &styles[..i] {
+                assert_ne!(a.colour, b.colour);
+            }
+        }
+        for (e, s) in Estimator::ALL.iter().zip(&styles) {
+            assert_eq!(style_for(e.id()), *s, "{e}");
+            assert_eq!(s.dashed, matches!(e, Estimator::Canonical | Estimator::PkpoLoo1), "{e}");
+        }
+        assert_eq!(style_for(REFERENCE_LINE), LineStyle { colour: RGBColor(0, 0, 0), dashed: true });
+        // The styles of before the table was typed: figures keep their colours.
+        assert_eq!(style_for("maxpo").colour, RGBColor(214, 39, 40));
+        assert_eq!(style_for("ei").colour, RGBColor(255, 127, 14));
     }
 
     #[test]

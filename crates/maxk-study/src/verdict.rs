@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::stats::{Ci, Paired};
 
 /// A claim's verdict. `Display` writes the id (`confirmed`, `refuted`, `mixed`, `not-run`),
-/// as serialised.
+/// as serialised, padded to the width asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
@@ -59,7 +59,7 @@ impl Verdict {
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
+        f.pad(self.id())
     }
 }
 
@@ -78,7 +78,7 @@ pub enum Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Outcome::Holds => "holds",
             Outcome::DoesNotHold => "does not hold",
             Outcome::Inconclusive => "inconclusive",
@@ -288,6 +288,7 @@ mod tests {
     #[test]
     fn ids_and_words() {
         assert_eq!(Verdict::NotRun.to_string(), "not-run");
+        assert_eq!(format!("[{:<9}]", Verdict::Mixed), "[mixed    ]"); // pads, for tables
         assert_eq!(Verdict::Confirmed.word(), "**confirmed**");
         for v in [Verdict::Confirmed, Verdict::Refuted, Verdict::Mixed, Verdict::NotRun] {
             assert_eq!(toml::Value::try_from(v).unwrap(), toml::Value::String(v.id().into()));

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use maxk_experiments::{Config, EstimatorId, Experiment, RunOptions, Summary};
+use maxk_core::Estimator;
+use maxk_experiments::{Config, Experiment, RunOptions, Summary};
 
 /// Flags every experiment command takes.
 #[derive(Debug, clap::Args)]
@@ -28,8 +29,8 @@ pub struct CommonArgs {
     #[arg(long)]
     pub seeds: Option<usize>,
     /// Estimators to compare, comma-separated ids (overrides `estimators`).
-    #[arg(long, value_delimiter = ',', value_name = "IDS")]
-    pub estimators: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "IDS", value_parser = parse_estimator)]
+    pub estimators: Vec<Estimator>,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -42,8 +43,8 @@ pub struct Args {
     common: CommonArgs,
     /// Run only this experiment (repeatable): bandit-error, bandit-actions, bandit-k,
     /// variance-map, maze.
-    #[arg(long, value_name = "NAME")]
-    only: Vec<String>,
+    #[arg(long, value_name = "NAME", value_parser = parse_experiment)]
+    only: Vec<Experiment>,
     /// Print the resolved config as TOML and exit without running.
     #[arg(long)]
     print_config: bool,
@@ -56,12 +57,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", cfg.to_toml());
         return Ok(());
     }
-    let only = if args.only.is_empty() {
-        None
-    } else {
-        Some(args.only.iter().map(|s| s.parse::<Experiment>()).collect::<Result<Vec<_>, _>>()?)
-    };
+    let only = if args.only.is_empty() { None } else { Some(args.only) };
     execute(&cfg, &args.common, only)
+}
+
+/// An estimator id (spaces around it allowed, as in `--estimators "maxpo, ei"`); the error
+/// lists the known ids.
+fn parse_estimator(s: &str) -> Result<Estimator, String> {
+    super::advantages::parse_estimator(s.trim())
+}
+
+/// An experiment name; the error lists the known ones.
+fn parse_experiment(s: &str) -> Result<Experiment, String> {
+    s.parse().map_err(|e: maxk_experiments::Error| e.to_string())
 }
 
 /// The built-in (or `--quick`) config, overridden by `--config` and the common flags.
@@ -78,12 +86,7 @@ pub(crate) fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
         cfg.seeds = seeds;
     }
     if !common.estimators.is_empty() {
-        cfg.estimators = common
-            .estimators
-            .iter()
-            .map(|s| s.trim().parse().map(EstimatorId))
-            .collect::<Result<_, _>>()
-            .context("--estimators")?;
+        cfg.estimators = common.estimators.clone();
     }
     Ok(cfg)
 }
@@ -117,8 +120,7 @@ fn print_summary(s: &Summary, out: &std::path::Path, secs: f64) -> std::io::Resu
     writeln!(w, "report: {}", out.join("report.md").display())?;
     writeln!(w, "claims:")?;
     for c in &s.claims {
-        let verdict = serde_json::to_value(c.verdict).ok().and_then(|v| v.as_str().map(str::to_string));
-        writeln!(w, "  {:<10} {:<22} {}", verdict.unwrap_or_default(), c.id, c.measured)?;
+        writeln!(w, "  {:<10} {:<22} {}", c.verdict, c.id, c.measured)?;
     }
     Ok(())
 }
