@@ -1,6 +1,8 @@
-//! `maxk bench`: speed of the O(N log N) estimators against the paper's O(N^2) algorithm and
-//! against plain sorting of the same groups. Every ratio is against a baseline measured in the
-//! same run, on the same data.
+//! `maxk bench`: speed of the O(N log N) estimators against the paper's O(N^2) algorithm,
+//! against sorting the same groups (the floor of any sort-based estimator), and of one huge
+//! group end to end through the CLI against the trivial dr-grpo. Every ratio is against a
+//! baseline measured in the same run, on the same data, from interleaved repetitions: each
+//! table gives the median and the range (min, max) of the per-repetition ratios.
 
 use std::hint::black_box;
 use std::io::{self, Write};
@@ -15,15 +17,34 @@ use rayon::prelude::*;
 /// Arguments of `maxk bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Shorter measurements (about 0.1 s per figure instead of 1 s): noisier, for smoke tests.
+    /// Shorter measurements (about 0.1 s per figure instead of 1 s, fewer repetitions):
+    /// noisier, for smoke tests.
     #[arg(long)]
     pub quick: bool,
-    /// K used throughout (the huge group uses K = 64).
+    /// K used throughout (the huge group and the mixture use K = 64).
     #[arg(short = 'k', long, default_value_t = 8)]
     pub k: usize,
     /// Size of the one huge group run through `maxk advantages` (a process per run).
     #[arg(long, default_value_t = 1_000_000)]
     pub huge_n: usize,
+    /// Only these sections, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Section>,
+}
+
+/// A table of `maxk bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// One group: the O(N log N) kernel against the paper's O(N^2) Leave-Two-Out.
+    OneGroup,
+    /// A [4096, 64] batch against sorting its rows, on one thread and on all.
+    Batch,
+    /// [G, N] shapes from [1, 10^6] to [125000, 8] against sorting their rows.
+    Shapes,
+    /// Mixtures of K and maj@K against single-K MaxPO.
+    Objectives,
+    /// One huge group through `maxk advantages`, maxpo against dr-grpo.
+    Huge,
 }
 
 /// Median seconds per call of `f`, over 5 samples each lasting about `budget / 5`.
@@ -75,18 +96,43 @@ fn human(seconds: f64) -> String {
 /// Runs the benchmark and prints its tables.
 pub fn run(args: Args) -> Result<()> {
     let mut out = io::stdout().lock();
-    let budget = Duration::from_millis(if args.quick { 100 } else { 1000 });
     let mut rng = SplitMix(0);
-    let spec = Spec::new(Estimator::Maxpo, args.k);
+    let on = |s: Section| args.only.is_empty() || args.only.contains(&s);
     // Every group below has at least 64 rewards: a K that fits them all is checked once here,
     // so the timed calls cannot fail.
     Estimator::Maxpo.validate(64, args.k).context("-k must suit the benchmark's smallest group (N = 64)")?;
     writeln!(out, "maxk bench: MaxPO, K = {}, {} rayon threads", args.k, rayon::current_num_threads())?;
-    writeln!(out)?;
+    if on(Section::OneGroup) {
+        writeln!(out)?;
+        one_group(&mut out, &mut rng, &args)?;
+    }
+    if on(Section::Batch) {
+        writeln!(out)?;
+        batch(&mut out, &mut rng, &args)?;
+    }
+    if on(Section::Shapes) {
+        writeln!(out)?;
+        shapes(&mut out, &mut rng, &args)?;
+    }
+    if on(Section::Objectives) {
+        writeln!(out)?;
+        objectives(&mut out, &mut rng, &args)?;
+    }
+    if on(Section::Huge) {
+        writeln!(out)?;
+        huge_group(&mut out, &mut rng, &args)?;
+    }
+    Ok(())
+}
+
+/// MaxPO on one group against the paper's O(N^2) algorithm.
+fn one_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
+    let budget = Duration::from_millis(if args.quick { 100 } else { 1000 });
+    let spec = Spec::new(Estimator::Maxpo, args.k);
     writeln!(out, "One group: O(N log N) kernel vs the paper's O(N^2) Leave-Two-Out")?;
     writeln!(out, "{:>7}  {:>12}  {:>12}  {:>9}", "N", "maxk", "quadratic", "speed-up")?;
     for n in [64usize, 1024, 16384] {
-        let r = rewards(&mut rng, n);
+        let r = rewards(rng, n);
         let mut ws = maxk_core::Workspace::new();
         let mut adv = vec![0.0; n];
         let fast = seconds_per_call(budget, || {
@@ -97,33 +143,181 @@ pub fn run(args: Args) -> Result<()> {
         });
         writeln!(out, "{n:>7}  {:>12}  {:>12}  {:>8.1}x", human(fast), human(slow), slow / fast)?;
     }
-    writeln!(out)?;
-    let (g, n) = (4096usize, 64usize);
-    writeln!(out, "Batch [{g} x {n}] (parallel): maxk vs sorting each group (copy + sort_unstable)")?;
-    writeln!(out, "{:>18}  {:>12}  {:>14}  {:>14}", "", "time", "groups/s", "vs sort")?;
-    let batch = rewards(&mut rng, g * n);
-    let mut adv = vec![0.0; g * n];
-    let mut scratch = vec![0.0; g * n];
-    let sort = seconds_per_call(budget, || {
-        scratch.copy_from_slice(&batch);
-        scratch.par_chunks_mut(n).with_min_len(16).for_each(|c| c.sort_unstable_by(f64::total_cmp));
-        black_box(&scratch);
+    Ok(())
+}
+
+/// Bits of `x` that order like `f64::total_cmp` (as the core's sort keys).
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+}
+
+/// The sorting floor of a `[G, n]` batch: every row's values sorted (no permutation), as
+/// integer keys that order like the floats, rows in parallel. The fastest sort of the rows
+/// this safe, portable build has (numpy's SIMD `np.sort` is measured against maxk by
+/// `benches/python/bench_advantages.py`).
+fn sort_rows(batch: &[f64], n: usize, scratch: &mut [u64]) {
+    scratch.par_chunks_mut(n).zip(batch.par_chunks(n)).with_min_len(16).for_each(|(s, r)| {
+        for (k, &x) in s.iter_mut().zip(r) {
+            *k = ordered_bits(x);
+        }
+        s.sort_unstable();
     });
-    let f64_time = seconds_per_call(budget, || {
-        black_box(maxk_core::batch_advantages_into(black_box(&batch), n, spec, &mut adv).is_ok());
-    });
-    let batch32: Vec<f32> = batch.iter().map(|&x| x as f32).collect();
-    let mut adv32 = vec![0.0f32; g * n];
-    let f32_time = seconds_per_call(budget, || {
-        black_box(maxk_core::batch_advantages_into(black_box(&batch32), n, spec, &mut adv32).is_ok());
-    });
-    for (name, t) in [("sort (baseline)", sort), ("maxk maxpo f64", f64_time), ("maxk maxpo f32", f32_time)] {
-        writeln!(out, "{name:>18}  {:>12}  {:>14.0}  {:>13.2}x", human(t), g as f64 / t, t / sort)?;
+}
+
+/// Seconds per call of every function in `fs`, in `reps` rounds: each round times each
+/// function once in turn, over an inner loop calibrated to about `target` per sample (so
+/// that load on the machine hits every function alike). `times[f][round]`.
+fn rounds(reps: usize, target: Duration, fs: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+    let inner: Vec<usize> = fs
+        .iter_mut()
+        .map(|f| {
+            f();
+            let t = Instant::now();
+            f();
+            let one = t.elapsed().as_secs_f64().max(1e-9);
+            ((target.as_secs_f64() / one).ceil() as usize).max(1)
+        })
+        .collect();
+    let mut times = vec![Vec::with_capacity(reps); fs.len()];
+    for _ in 0..reps {
+        for ((f, &m), t) in fs.iter_mut().zip(&inner).zip(times.iter_mut()) {
+            let start = Instant::now();
+            for _ in 0..m {
+                f();
+            }
+            t.push(start.elapsed().as_secs_f64() / m as f64);
+        }
     }
-    writeln!(out)?;
-    objectives(&mut out, &mut rng, &args)?;
-    writeln!(out)?;
-    huge_group(&mut out, &mut rng, &args)
+    times
+}
+
+/// The per-round ratios `a / b`.
+fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
+/// `median [min, max]` of ratios.
+fn ratio_text(mut r: Vec<f64>) -> String {
+    let (m, lo, hi) = spread(&mut r);
+    format!("{m:.2}x [{lo:.2}, {hi:.2}]")
+}
+
+/// The [4096, 64] batch, f64 and f32, on one thread and on all, against sorting its rows
+/// (and against the comparator sort of earlier versions of this table).
+fn batch(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
+    let (g, n) = (4096usize, 64usize);
+    let reps = if args.quick { 5 } else { 15 };
+    let target = Duration::from_millis(if args.quick { 10 } else { 40 });
+    let spec = Spec::new(Estimator::Maxpo, args.k);
+    let batch = rewards(rng, g * n);
+    let batch32: Vec<f32> = batch.iter().map(|&x| x as f32).collect();
+    let (mut adv, mut adv32) = (vec![0.0; g * n], vec![0.0f32; g * n]);
+    let (mut keys, mut scratch) = (vec![0u64; g * n], vec![0.0; g * n]);
+    let single =
+        rayon::ThreadPoolBuilder::new().num_threads(1).build().context("cannot start a 1-thread pool")?;
+    writeln!(
+        out,
+        "Batch [{g} x {n}], K = {}: maxk vs sorting the rows, {reps} interleaved reps; ratios vs the \
+         key sort of the same thread count: median [min, max]",
+        args.k
+    )?;
+    writeln!(out, "{:>32}  {:>8}  {:>10}  {:>10}  {:>22}", "", "threads", "time", "groups/s", "vs sort")?;
+    let all = rayon::current_num_threads();
+    for (threads, pool) in [(1, Some(&single)), (all, None)] {
+        let mut measure = || {
+            rounds(
+                reps,
+                target,
+                &mut [
+                    &mut || sort_rows(black_box(&batch), n, &mut keys),
+                    &mut || {
+                        scratch.copy_from_slice(&batch);
+                        scratch
+                            .par_chunks_mut(n)
+                            .with_min_len(16)
+                            .for_each(|c| c.sort_unstable_by(f64::total_cmp));
+                    },
+                    &mut || {
+                        black_box(
+                            maxk_core::batch_advantages_into(black_box(&batch), n, spec, &mut adv).is_ok(),
+                        );
+                    },
+                    &mut || {
+                        black_box(
+                            maxk_core::batch_advantages_into(black_box(&batch32), n, spec, &mut adv32)
+                                .is_ok(),
+                        );
+                    },
+                ],
+            )
+        };
+        let times = match pool {
+            Some(p) => p.install(measure),
+            None => measure(),
+        };
+        let names = [
+            "key sort, values only (baseline)",
+            "copy + sort_unstable_by(total_cmp)",
+            "maxk maxpo f64",
+            "maxk maxpo f32",
+        ];
+        for (name, t) in names.iter().zip(&times) {
+            let mut sorted = t.clone();
+            let (m, _, _) = spread(&mut sorted);
+            writeln!(
+                out,
+                "{name:>32}  {threads:>8}  {:>10}  {:>10.0}  {:>22}",
+                human(m),
+                g as f64 / m,
+                ratio_text(ratios(t, &times[0]))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// MaxPO on `[G, N]` batches of about 10^6 rewards, from one group of 10^6 to 125000 groups of
+/// 8, on all threads, against sorting the rows (values only) of the same batch.
+fn shapes(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
+    let reps = if args.quick { 3 } else { 9 };
+    let target = Duration::from_millis(if args.quick { 20 } else { 60 });
+    writeln!(
+        out,
+        "[G, N] shapes of about 10^6 rewards, all threads, {reps} interleaved reps: maxpo (K = min({}, N - 1)) \
+         vs the key sort of the same rows (ratio median [min, max])",
+        args.k
+    )?;
+    writeln!(
+        out,
+        "{:>8}  {:>8}  {:>14}  {:>14}  {:>22}",
+        "G", "N", "sort ns/sample", "maxk ns/sample", "maxk / sort"
+    )?;
+    for n in [1_000_000usize, 100_000, 10_000, 1000, 100, 64, 16, 8] {
+        let g = 1_000_000 / n;
+        let spec = Spec::new(Estimator::Maxpo, args.k.min(n - 1));
+        let batch = rewards(rng, g * n);
+        let (mut adv, mut keys) = (vec![0.0; g * n], vec![0u64; g * n]);
+        let times = rounds(
+            reps,
+            target,
+            &mut [&mut || sort_rows(black_box(&batch), n, &mut keys), &mut || {
+                black_box(maxk_core::batch_advantages_into(black_box(&batch), n, spec, &mut adv).is_ok());
+            }],
+        );
+        let per = |t: &[f64]| {
+            let mut t = t.to_vec();
+            spread(&mut t).0 / (g * n) as f64 * 1e9
+        };
+        writeln!(
+            out,
+            "{g:>8}  {n:>8}  {:>14.1}  {:>14.1}  {:>22}",
+            per(&times[0]),
+            per(&times[1]),
+            ratio_text(ratios(&times[1], &times[0]))
+        )?;
+    }
+    Ok(())
 }
 
 /// Times `a` and `b` alternately, `reps` times each (one call per sample after a warm-up of
@@ -233,10 +427,10 @@ fn objectives(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()
 }
 
 /// One huge group through `maxk advantages` end to end, as a user runs it: this binary is
-/// started on a file holding one line of `--huge-n` rewards (output discarded), maxpo
-/// against the trivial dr-grpo on the same file, alternating, `repeats` times. Process start,
-/// reading, JSON parsing and printing are the same for both; the ratio is what the sort and
-/// the kernel of maxpo add.
+/// started on a file holding one line of `--huge-n` rewards, writing to a file, maxpo against
+/// the trivial dr-grpo on the same file, alternating, `repeats` times. Process start, reading,
+/// JSON parsing and printing are the same for both; the ratio is what the sort and the kernel
+/// of maxpo add.
 fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
     let n = args.huge_n;
     let k = 64.min(n.saturating_sub(1)).max(1);
@@ -248,19 +442,23 @@ fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()
         .and_then(|()| file.flush())
         .context("cannot write the huge group's input file")?;
     drop(file);
+    let (output, file) = Staged::create_in(&std::env::temp_dir(), "maxk-bench", ".out.jsonl")
+        .context("cannot create the huge group's output file")?;
+    drop(file);
     let exe = std::env::current_exe().context("cannot find the maxk binary to run")?;
-    let repeats = if args.quick { 5 } else { 9 };
+    let repeats = if args.quick { 5 } else { 15 };
     writeln!(
         out,
         "One group of N = {n} through `maxk advantages -k {k}` (a process per run, one line \
-         from a file, output discarded): maxpo vs dr-grpo, {repeats} alternating repeats"
+         from a file, output to a file): maxpo vs dr-grpo, {repeats} alternating repeats"
     )?;
     let time = |estimator: Estimator| -> Result<f64> {
         let start = Instant::now();
         let status = std::process::Command::new(&exe)
             .args(["advantages", "--estimator", estimator.id(), "-k", &k.to_string(), "--input"])
             .arg(input.path())
-            .stdout(std::process::Stdio::null())
+            .arg("--output")
+            .arg(output.path())
             .status()
             .with_context(|| format!("cannot run {}", exe.display()))?;
         let t = start.elapsed().as_secs_f64();

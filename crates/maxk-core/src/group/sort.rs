@@ -2,7 +2,7 @@
 //! packed integer keys (radix sort for large groups, `sort_unstable` for small ones) and an
 //! exact fallback; every path gives the same order, equal rewards by ascending index.
 
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 
 use crate::float::Reward;
 
@@ -21,10 +21,10 @@ pub(super) struct Sorter {
     /// Exact sort keys (see [`sort_key`]).
     pub(super) exact: Vec<u128>,
 }
-/// Groups from this size sort their packed keys by an LSD radix sort ([`radix_sort_from`])
-/// instead of a comparison sort: at N = 10^6 it needs about half the CPU time of a serial
-/// `sort_unstable` of the same keys and less than rayon's parallel sort of exact keys did
-/// (what a single huge group through the CLI waits for). These groups also touch less
+/// Groups from this size sort their packed keys by a radix sort ([`radix_sort_from`]) instead
+/// of a comparison sort: at N = 10^6 it needs about half the CPU time of a serial
+/// `sort_unstable` of the same keys, and most of its passes run in parallel (what a single
+/// huge group through the CLI waits for). These groups also touch less
 /// memory in the kernel (see `Tables::fwd` in the kernel) and fill its tables on a second thread
 /// ([`super::Workspace::sort_and_prepare`]). Smaller groups keep `sort_unstable`, faster while the
 /// keys fit in cache.
@@ -35,31 +35,121 @@ pub(super) const RADIX_FROM: usize = 1 << 15;
 /// per core and waking the pool costs more than sorting a few thousand keys.
 pub(super) const PAR_SORT_FROM: usize = 1 << 15;
 
-/// Bits per digit of [`radix_sort_from`]: 256 counters per pass stay in L1 and the scatter
-/// writes to 256 streams, few enough for the write-combining of the cache.
+/// Bits per digit of the radix sort: 256 counters per pass stay in L1 and the scatter writes
+/// to 256 streams, few enough for the write-combining of the cache.
 const RADIX_BITS: u32 = 8;
 
-/// Fills `keys` with `input` sorted ascending by bits `low..64`, stably (keys equal in
-/// those bits keep their input order), by an LSD radix sort over 8-bit digits; `spare` is
-/// scratch. Filling `keys` counts every digit at once; then each digit that does not put
-/// all keys in one bucket scatters them once (rewards in a narrow range share their top
-/// digits, which are skipped).
-fn radix_sort_from(input: impl Iterator<Item = u64>, keys: &mut Vec<u64>, spare: &mut Vec<u64>, low: u32) {
-    let digits = (64 - low).div_ceil(RADIX_BITS);
-    let digit = |key: u64, d: u32| ((key >> (low + d * RADIX_BITS)) & 0xff) as usize;
-    let mut counts = vec![[0usize; 1 << RADIX_BITS]; digits as usize];
+/// Keys per rayon task in the passes of [`radix_sort_from`] that run in parallel.
+const RADIX_CHUNK: usize = 1 << 14;
+
+/// Buckets below this size are sorted by `sort_unstable` instead of by radix passes.
+const SMALL_BUCKET: usize = 256;
+
+/// Fills `keys` with `key(i, rewards[i])` for every i, sorted ascending by bits `low..64`,
+/// stably (keys equal in those bits keep their input order); `spare` is scratch.
+///
+/// One most-significant-digit pass, then least-significant-digit passes per bucket: the keys
+/// are built in parallel (with the bits in which any two differ), one serial pass scatters
+/// them by the 8 highest bits that vary, and the buckets, contiguous and independent, are
+/// sorted by the bits below in parallel ([`sort_bucket`]). Rewards in a narrow range share
+/// their top bits, which cost nothing; a bucket (about `N / 256` keys, or the rewards of one
+/// binade) fits in the cache, where its passes run several times faster than over the whole
+/// group, and the buckets keep every core busy.
+fn radix_sort_from<T: Reward>(
+    rewards: &[T],
+    key: impl Fn(usize, &T) -> u64 + Sync,
+    keys: &mut Vec<u64>,
+    spare: &mut Vec<u64>,
+    low: u32,
+) {
+    let n = rewards.len();
     keys.clear();
-    for key in input {
-        for (d, c) in (0..digits).zip(counts.iter_mut()) {
-            c[digit(key, d)] += 1;
-        }
-        keys.push(key);
+    keys.resize(n, 0);
+    let Some(first) = rewards.first().map(|r| key(0, r)) else { return };
+    let varying = keys
+        .par_chunks_mut(RADIX_CHUNK)
+        .zip(rewards.par_chunks(RADIX_CHUNK))
+        .enumerate()
+        .map(|(c, (ks, rs))| {
+            let mut varying = 0;
+            for (i, (k, r)) in ks.iter_mut().zip(rs).enumerate() {
+                *k = key(c * RADIX_CHUNK + i, r);
+                varying |= *k ^ first;
+            }
+            varying
+        })
+        .reduce(|| 0, |a, b| a | b)
+        >> low
+        << low;
+    if varying == 0 {
+        // Equal in every sorted bit: the input order is the order.
+        return;
     }
-    let n = keys.len();
+    let high = 64 - varying.leading_zeros();
+    let top = high.saturating_sub(RADIX_BITS).max(low);
+    let digit = |k: u64| ((k >> top) & 0xff) as usize;
+    let counts = keys
+        .par_chunks(RADIX_CHUNK)
+        .map(|ks| {
+            let mut c = [0usize; 1 << RADIX_BITS];
+            for &k in ks {
+                c[digit(k)] += 1;
+            }
+            c
+        })
+        .reduce(
+            || [0usize; 1 << RADIX_BITS],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     spare.clear();
     spare.resize(n, 0);
-    for (d, c) in (0..digits).zip(counts.iter_mut()) {
-        if c.contains(&n) {
+    let mut next = [0usize; 1 << RADIX_BITS];
+    let mut start = 0;
+    for (slot, &count) in next.iter_mut().zip(&counts) {
+        *slot = start;
+        start += count;
+    }
+    for &k in keys.iter() {
+        let slot = &mut next[digit(k)];
+        spare[*slot] = k;
+        *slot += 1;
+    }
+    let mut buckets = Vec::with_capacity(1 << RADIX_BITS);
+    let (mut from, mut to) = (&mut spare[..], &mut keys[..]);
+    for &count in counts.iter().filter(|&&c| c > 0) {
+        let (f, rest_from) = from.split_at_mut(count);
+        let (t, rest_to) = to.split_at_mut(count);
+        buckets.push((f, t));
+        (from, to) = (rest_from, rest_to);
+    }
+    buckets.into_par_iter().for_each(|(from, to)| sort_bucket(from, to, low, top));
+}
+
+/// Sorts `from`, keys equal from bit `high` up, into `to` by bits `low..high`, stably, by
+/// least-significant-digit radix passes (a digit on which every key agrees is skipped);
+/// `from` is scratch afterwards. Below [`SMALL_BUCKET`] keys, `sort_unstable` of the whole
+/// keys gives the same order (the bits below `low` hold the index, ascending in input order).
+fn sort_bucket(from: &mut [u64], to: &mut [u64], low: u32, high: u32) {
+    let m = from.len();
+    if m < SMALL_BUCKET || high <= low {
+        from.sort_unstable();
+        to.copy_from_slice(from);
+        return;
+    }
+    let digits = (high - low).div_ceil(RADIX_BITS) as usize;
+    let digit = |k: u64, d: usize| ((k >> (low + d as u32 * RADIX_BITS)) & 0xff) as usize;
+    let mut counts = vec![[0usize; 1 << RADIX_BITS]; digits];
+    for &k in from.iter() {
+        for (d, c) in counts.iter_mut().enumerate() {
+            c[digit(k, d)] += 1;
+        }
+    }
+    let (mut src, mut dst, mut in_from) = (from, to, true);
+    for (d, c) in counts.iter_mut().enumerate() {
+        if c.contains(&m) {
             continue;
         }
         let mut start = 0;
@@ -68,12 +158,17 @@ fn radix_sort_from(input: impl Iterator<Item = u64>, keys: &mut Vec<u64>, spare:
             *slot = start;
             start += count;
         }
-        for &key in keys.iter() {
-            let slot = &mut c[digit(key, d)];
-            spare[*slot] = key;
+        for &k in src.iter() {
+            let slot = &mut c[digit(k, d)];
+            dst[*slot] = k;
             *slot += 1;
         }
-        std::mem::swap(keys, spare);
+        std::mem::swap(&mut src, &mut dst);
+        in_from = !in_from;
+    }
+    if in_from {
+        // The sorted keys are in `from` (= `src` now): move them to `to`.
+        dst.copy_from_slice(src);
     }
 }
 
@@ -141,15 +236,21 @@ impl Sorter {
         let value = |&key: &u64| rewards[(key & mask) as usize].to_f64();
         if radix {
             // The index bits are in input order already: a stable sort of the rest suffices.
-            let input = rewards.iter().enumerate().map(key);
-            radix_sort_from(input, &mut self.packed, &mut self.spare, mask.count_ones());
+            let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
+            radix_sort_from(rewards, key, &mut self.packed, &mut self.spare, mask.count_ones());
+            self.vals.clear();
+            self.vals.resize(n, 0.0);
+            self.vals
+                .par_chunks_mut(RADIX_CHUNK)
+                .zip(self.packed.par_chunks(RADIX_CHUNK))
+                .for_each(|(v, k)| v.iter_mut().zip(k).for_each(|(v, k)| *v = value(k)));
         } else {
             self.packed.clear();
             self.packed.extend(rewards.iter().enumerate().map(key));
             self.packed.sort_unstable();
+            self.vals.clear();
+            self.vals.extend(self.packed.iter().map(value));
         }
-        self.vals.clear();
-        self.vals.extend(self.packed.iter().map(value));
         self.index_mask = mask;
         insertion_pass(&mut self.vals, &mut self.packed, 4 * n)
     }
