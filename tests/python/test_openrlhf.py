@@ -154,6 +154,21 @@ def test_errors_and_small_groups():
         torch.testing.assert_close(experience.advantages, want[experience.index][:, None] * experience.action_mask)
 
 
+@pytest.mark.parametrize("mixture", ["1:1,2:0.5", "harmonic"])
+def test_mixture_of_k_is_the_public_mixture_function(mixture):
+    experiences, rewards = make_experiences(seed=5)
+    maker = make_maker("maxpo", maxk_mixture=mixture)  # K, the scale and the schedule unused
+    maker.kl_ctl.value = 0.0
+    out = maker.compute_advantages_and_returns(experiences)
+    want = maxk.mixture_advantages(rewards.reshape(PROMPTS, N), mixture).reshape(-1)
+    for experience in out:
+        torch.testing.assert_close(experience.advantages, want[experience.index][:, None] * experience.action_mask)
+    if mixture != "harmonic":
+        assert "maxk/max@2" in out[0].info and "maxk/mixture_objective" in out[0].info
+    with pytest.raises(ValueError, match=r"--algo.advantage.maxk_mixture='1:x': invalid mixture \"1:x\""):
+        make_maker("maxpo", maxk_mixture="1:x").compute_advantages_and_returns(make_experiences()[0])
+
+
 def test_diagnostics_in_experience_info():
     experiences, rewards = make_experiences(seed=4)
     out = make_maker("maxpo", maxk_k=2).compute_advantages_and_returns(experiences)
@@ -246,6 +261,14 @@ def test_launcher_cli(tmp_path):
     )
     assert proc.returncode == 2 and record is None
     assert "k = 8 is out of range for maxpo with group size 8" in proc.stderr
+
+    # a mixture of K: checked against the group size when parsing, named in the error
+    proc, record = run_launcher(
+        ["--algo.advantage.estimator", "maxpo", "--algo.advantage.maxk_mixture", "1:1,8:0.5"] + COMMON,
+        tmp_path / "mixture",
+    )
+    assert proc.returncode == 2 and record is None
+    assert "mixture '1:1,8:0.5'" in proc.stderr and "out of range for mixture" in proc.stderr
 
     proc, _ = run_launcher(["--help"], tmp_path / "help")
     assert proc.returncode == 0

@@ -61,6 +61,20 @@ def test_rllm_step_writes_maxk_advantages_on_every_step():
     assert metrics["advantage/solver/mean"] == pytest.approx(0.0, abs=1e-12)  # MaxPO is centered
 
 
+@pytest.mark.parametrize("mixture", ["1:1,2:0.5", "harmonic"])
+def test_mixture_of_k_is_the_public_mixture_function(mixture):
+    maxk_rllm.configure(mixture=mixture)  # no K needed: the mixture replaces the estimator
+    rewards = [[1.0, 0.0, 0.0, 1.0, 0.0], [0.5, 0.25, 1.0], [0.0, 0.0, 0.0, 1.0]]  # ragged groups
+    groups = make_groups(rewards)
+    rllm_advantage.collect_reward_and_advantage_from_trajectory_groups(groups, config("maxpo"))
+    for group, r in zip(groups, rewards):
+        want = maxk.mixture_advantages(np.asarray(r), mixture)
+        for traj, a in zip(group.trajectories, want):
+            assert all(step.advantage == pytest.approx(a, abs=1e-12) for step in traj.steps)
+    with pytest.raises(ValueError, match=r"configure\(mixture=...\) / MAXK_MIXTURE='1:x': invalid mixture"):
+        maxk_rllm.configure(mixture="1:x")
+
+
 def test_role_map_selects_maxk_and_schedule_advances_per_call(caplog):
     caplog.set_level(logging.INFO, logger="maxk.schedule")
     maxk_rllm.configure(k_schedule="steps:0=1,1=3", scale="pg")

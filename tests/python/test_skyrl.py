@@ -78,6 +78,18 @@ def test_schedule_and_scale(caplog):
     assert "maxk K=3 at step 2" in caplog.text
 
 
+@pytest.mark.parametrize("mixture", ["1:1,2:0.5", "harmonic"])
+def test_mixture_of_k_is_the_public_mixture_function(mixture):
+    maxk_skyrl.register(mixture=mixture)  # no K needed: the mixture replaces the estimator
+    groups = {"p1": [1.0, 0.0, 0.5, 0.0], "p0": [0.0, 1.0, 1.0, 0.25], "p2": [0.0, 0.0, 1.0]}
+    token_level, mask, uids, rewards = batch(groups)
+    adv, _ = step(token_level, mask, uids, "maxpo")
+    want = maxk.mixture_advantages(np.asarray(rewards), mixture, index=list(uids))
+    np.testing.assert_allclose(adv[:, 1].numpy(), want, atol=1e-6)
+    with pytest.raises(ValueError, match=r"maxk.mixture='1:x': invalid mixture \"1:x\""):
+        maxk_skyrl.register(mixture="1:x")
+
+
 def test_registered_function_pickles_by_reference_with_its_settings():
     maxk_skyrl.register(k=3, scale="std")
     fn = ppo_utils.AdvantageEstimatorRegistry.get("maxpo")

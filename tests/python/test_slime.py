@@ -52,6 +52,17 @@ def test_without_group_index_uses_n_samples_per_prompt_and_reward_key():
     np.testing.assert_allclose(adv, want, atol=1e-12)
 
 
+@pytest.mark.parametrize("mixture", ["1:1,2:0.5", "harmonic"])
+def test_mixture_of_k_is_the_public_mixture_function(mixture):
+    rewards = [1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.25]
+    groups = [0, 1, 0, 1, 0, 1, 0, 1]
+    raw, adv = reward_post_process(args(maxk_mixture=mixture), samples(rewards, groups))
+    want = maxk.mixture_advantages(np.asarray(rewards), mixture, index=groups)
+    np.testing.assert_allclose(adv, want, atol=1e-12)
+    with pytest.raises(ValueError, match=r"maxk_mixture \(--custom-config-path YAML\)='1:x': invalid mixture"):
+        reward_post_process(args(maxk_mixture="1:x"), samples(rewards, groups))
+
+
 def test_schedule_follows_slime_rollout_id(caplog):
     caplog.set_level(logging.INFO, logger="maxk.schedule")
     r = [1.0, 0.0, 0.5, 0.0, 0.25]

@@ -36,7 +36,8 @@ def plugin(monkeypatch):
     """The plugin loaded as ms-swift loads ``--external_plugins`` files, with MAXK_* set."""
 
     def load(**env):
-        for name in ("MAXK_ESTIMATOR", "MAXK_K", "MAXK_K_SCHEDULE", "MAXK_SCALE", "MAXK_SMALL_GROUPS"):
+        for name in ("MAXK_ESTIMATOR", "MAXK_K", "MAXK_K_SCHEDULE", "MAXK_SCALE", "MAXK_SMALL_GROUPS", "MAXK_MIXTURE",
+                     "MAXK_MAJ"):
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, str(value))
@@ -131,6 +132,19 @@ def test_hf_trainer_advantage_step_is_maxk(plugin, estimator, k, scale_rewards, 
     m = trainer._metrics["train"]
     assert m["reward"] and m["maxk/groups"] == [3.0]  # ms-swift's metrics and maxk's, once per step
     assert f"maxk/max@{k or 1}" in m and "maxk/no_signal_share" in m
+
+
+@pytest.mark.parametrize("mixture", ["1:1,2:0.5", "harmonic"])
+def test_mixture_of_k_is_the_public_mixture_function(plugin, mixture):
+    plugin(MAXK_MIXTURE=mixture)  # no K needed: the mixture replaces the estimator
+    trainer = hf_trainer(scale_rewards="none")
+    rpf = rewards_per_func(3)
+    adv = trainer._compute_advantages([], rpf, [])
+    rewards = (rpf * WEIGHTS).nansum(dim=1)
+    want = maxk.mixture_advantages(rewards.view(-1, G), mixture).reshape(-1)
+    torch.testing.assert_close(adv, want.to(adv.dtype), rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"MAXK_MIXTURE='1:x': invalid mixture \"1:x\""):
+        plugin(MAXK_MIXTURE="1:x")
 
 
 def test_kl_in_reward_is_swifts_reward(plugin):

@@ -46,7 +46,7 @@ def test_unsloth_first_trains_on_unsloths_trainer_with_maxk_advantages(tmp_path)
     for record in report["records"]:
         rewards = (torch.tensor(record["rewards_per_func"]) * torch.tensor([1.0, 0.5])).nansum(dim=1)
         want = maxk.advantages(rewards.view(-1, 4), 2, "maxpo").reshape(-1)
-        torch.testing.assert_close(torch.tensor(record["advantages"]), want.float(), rtol=0, atol=0)
+        torch.testing.assert_close(torch.tensor(record["local_advantages"]), want.float(), rtol=0, atol=0)
 
 
 @pytest.mark.slow

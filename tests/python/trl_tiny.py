@@ -1,6 +1,7 @@
-"""A tiny TRL setting shared by the TRL tests (tests/python/test_trl*.py and the script that
-``accelerate launch`` runs): a character-level tokenizer built in memory, a 1-layer random Llama
-and two reward functions. Nothing comes from the hub."""
+"""A tiny TRL setting shared by the TRL tests (tests/python/test_trl*.py and the scripts they run
+in fresh processes): a character-level tokenizer built in memory, a 1-layer random Llama, two
+reward functions, and :func:`recording`, a trainer that records each batch. Nothing comes from
+the hub."""
 
 from __future__ import annotations
 
@@ -85,3 +86,32 @@ def tiny_trainer(trainer_cls, output_dir, per_device_train_batch_size: int, max_
         processing_class=tokenizer,
         **(trainer_kwargs or {}),
     )
+
+
+def recording(trainer_cls):
+    """A subclass of ``trainer_cls`` (a ``MaxKGRPOTrainer``, on whatever TRL base it was built)
+    whose ``records`` keep, per generation batch, the rewards TRL gathered (``rewards_per_func``),
+    the advantages of this process's slice (``local_advantages``), maxk's advantages of the whole
+    batch (``batch_advantages``) and the scalar diagnostics. A factory, not a class, because the
+    Unsloth script may import the maxk trainer only after Unsloth has patched TRL."""
+
+    class Recording(trainer_cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.records: list[dict] = []
+
+        def _calculate_rewards(self, *args, **kwargs):
+            rewards_per_func = super()._calculate_rewards(*args, **kwargs)
+            self.records.append({"rewards_per_func": rewards_per_func.tolist()})
+            return rewards_per_func
+
+        def _generate_and_score_completions(self, inputs):
+            output = super()._generate_and_score_completions(inputs)
+            self.records[-1].update(
+                local_advantages=output["advantages"].tolist(),
+                batch_advantages=self.last_maxk_advantages.tolist(),
+                diagnostics={k: v for k, v in self.last_maxk_diagnostics.items() if not isinstance(v, list)},
+            )
+            return output
+
+    return Recording

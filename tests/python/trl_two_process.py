@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import torch
-from trl_tiny import tiny_trainer
+from trl_tiny import recording, tiny_trainer
 
 from maxk.integrations.trl import MaxKGRPOTrainer
 
@@ -22,28 +22,8 @@ G = 4  # completions per prompt
 LOCAL = 6  # completions per process and generation batch: 12 = 3 prompts x 4 over 2 processes
 
 
-class Recording(MaxKGRPOTrainer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.records: list[dict] = []
-
-    def _calculate_rewards(self, *args, **kwargs):
-        rewards_per_func = super()._calculate_rewards(*args, **kwargs)
-        self.records.append({"rewards_per_func": rewards_per_func.tolist()})
-        return rewards_per_func
-
-    def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)
-        self.records[-1].update(
-            local_advantages=output["advantages"].tolist(),
-            batch_advantages=self.last_maxk_advantages.tolist(),
-            diagnostics={k: v for k, v in self.last_maxk_diagnostics.items() if not isinstance(v, list)},
-        )
-        return output
-
-
 def main(out_dir: str) -> None:
-    trainer = tiny_trainer(Recording, out_dir, LOCAL, 2, num_generations=G, maxk_estimator="maxpo", maxk_k=2)
+    trainer = tiny_trainer(recording(MaxKGRPOTrainer), out_dir, LOCAL, 2, num_generations=G, maxk_estimator="maxpo", maxk_k=2)
     result = trainer.train()
     rank = trainer.accelerator.process_index
     report = {

@@ -29,31 +29,16 @@ def main(out: str, order: str) -> None:
     patch_trl_rl_trainers()
     import torch
     import trl
-    from trl_tiny import tiny_trainer
+    from trl_tiny import recording, tiny_trainer
 
     from maxk.integrations.trl import BASE, MaxKGRPOTrainer
 
     transformers.PreTrainedModel.for_training = lambda self, use_gradient_checkpointing=True: self.train()
     transformers.PreTrainedModel.for_inference = lambda self: self.eval()
 
-    class Recording(MaxKGRPOTrainer):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.records: list[dict] = []
-
-        def _calculate_rewards(self, *args, **kwargs):
-            rewards_per_func = super()._calculate_rewards(*args, **kwargs)
-            self.records.append({"rewards_per_func": rewards_per_func.tolist()})
-            return rewards_per_func
-
-        def _generate_and_score_completions(self, inputs):
-            output = super()._generate_and_score_completions(inputs)
-            self.records[-1]["advantages"] = output["advantages"].tolist()
-            return output
-
     report = {"base": f"{BASE.__module__}.{BASE.__qualname__}", "trl_grpo": trl.GRPOTrainer.__qualname__}
     try:
-        trainer = tiny_trainer(Recording, out + ".run", 8, 2, num_generations=4, maxk_estimator="maxpo", maxk_k=2)
+        trainer = tiny_trainer(recording(MaxKGRPOTrainer), out + ".run", 8, 2, num_generations=4, maxk_estimator="maxpo", maxk_k=2)
     except RuntimeError as e:
         report["error"] = str(e)
     else:

@@ -275,12 +275,18 @@ fn lm_errors_are_clear() {
     let out = maxk(&[&args[..], &["--out", eval_out.to_str().unwrap()]].concat());
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.safetensors"));
-    // --config and --preset conflict; ids and devices are checked by their registries.
+    // A file overlays the preset, `--set` the file: a bad key is an error naming the file, line
+    // and key, or the assignment; ids and devices are checked by their registries.
     let cfg = tmp.path().join("c.toml");
-    std::fs::write(&cfg, "").unwrap();
+    std::fs::write(&cfg, "[rl]\nstepz = 3\n").unwrap();
     let out = maxk(&["lm", "pretrain", "--preset", "tiny", "--config", cfg.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2: rl.stepz: unknown field `stepz`"), "{err}");
+    let out = maxk(&["lm", "pretrain", "--preset", "tiny", "--set", "sft.steps=many"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`sft.steps=many`: sft.steps: invalid type: string \"many\""), "{err}");
     let args = ["lm", "rl", "--preset", "tiny", "--base", "b.safetensors", "--estimator", "nope"];
     let out = maxk(&args);
     assert!(!out.status.success());

@@ -39,7 +39,7 @@ impl FromStr for DeviceKind {
             "cpu" => Ok(DeviceKind::Cpu),
             "cpu-burn" => Ok(DeviceKind::CpuBurn),
             "cuda" => Ok(DeviceKind::Cuda),
-            _ => Err(TrainerError::Config(format!("unknown device {s:?}; known: cpu, cpu-burn, cuda"))),
+            _ => Err(TrainerError::UnknownDevice { name: s.into() }),
         }
     }
 }

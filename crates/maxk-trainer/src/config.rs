@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use maxk_core::{Estimator, Mixture, Scale};
+pub use maxk_study::config::Assignment;
+use maxk_study::config::{ConfigError, Overlay, at_least, positive};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainerError};
@@ -45,7 +47,7 @@ pub struct LmConfig {
 ///
 /// The primary endpoint is the pass@`k` difference `estimator - reference` on the test
 /// problems, reported with its seed-level t interval (problems clustered,
-/// [`crate::report::clustered`]) at the 95 % level. The secondary family is every pair of the
+/// [`maxk_study::stats::paired`]) at the 95 % level. The secondary family is every pair of the
 /// study's estimators at every k of `secondary_ks` (the primary comparison excluded), with
 /// Holm's step-down correction of their two-sided t p-values (`correction = "holm"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,9 +197,9 @@ impl RlConfig {
             Some(s) => {
                 s.validate().map_err(|e| match e {
                     maxk_core::Error::InvalidKSchedule { reason } => {
-                        TrainerError::Config(format!("rl.k_schedule: {reason}"))
+                        ConfigError::invalid("rl.k_schedule", s, reason).into()
                     }
-                    e => e.into(),
+                    e => TrainerError::from(e),
                 })?;
                 Ok(s.values())
             }
@@ -225,13 +227,27 @@ pub struct EvalConfig {
     pub at_rollout_temperature: bool,
 }
 
-/// The preset names.
-pub const PRESETS: [&str; 4] = ["tiny", "cpu", "small", "gpu"];
+/// The presets, each a TOML overlay on [`LmConfig::base`] (`presets/<name>.toml`): `tiny`
+/// (CI: seconds), `cpu` (the committed multi-seed CPU study: a smaller model, so that
+/// 4 estimators x 3 seeds fit in about an hour of 2-core time), `small` (the defaults
+/// themselves) and `gpu` (tens of M parameters).
+pub const PRESETS: [(&str, &str); 4] = [
+    ("tiny", include_str!("../presets/tiny.toml")),
+    ("cpu", include_str!("../presets/cpu.toml")),
+    ("small", include_str!("../presets/small.toml")),
+    ("gpu", include_str!("../presets/gpu.toml")),
+];
+
+/// The preset names, comma-separated (for messages and help).
+pub fn preset_names() -> String {
+    PRESETS.map(|(name, _)| name).join(", ")
+}
 
 impl LmConfig {
-    /// The `small` preset, the base every other preset overrides: an 0.8M-parameter model on
-    /// all five tasks, evaluation with n = 256 samples (pass@k to k = 256, as far as the paper's
-    /// curves reach) at temperature 0.6, top-p 0.95, and rollouts at temperature 1.
+    /// The defaults, which are the `small` preset and the base every overlay changes: an
+    /// 0.8M-parameter model on all five tasks, evaluation with n = 256 samples (pass@k to
+    /// k = 256, as far as the paper's curves reach) at temperature 0.6, top-p 0.95, and
+    /// rollouts at temperature 1.
     pub fn base() -> Self {
         LmConfig {
             preset: "small".into(),
@@ -276,54 +292,31 @@ impl LmConfig {
         }
     }
 
-    /// A preset: the [`LmConfig::base`] (`small`, CPU default) with the overrides of `name`:
-    /// `tiny` (CI: seconds), `cpu` (the committed multi-seed CPU study: a smaller model, so
-    /// that 4 estimators x 3 seeds fit in about an hour of 2-core time) or `gpu` (tens of M
-    /// parameters).
+    /// Preset `name` ([`PRESETS`]): its overlay on [`LmConfig::base`], named `name`.
     pub fn preset(name: &str) -> Result<Self> {
+        LmConfig::resolve(Some(name), None, &[])
+    }
+
+    /// The config of a run: the defaults ([`LmConfig::base`]), then the overlays in order: the
+    /// preset `preset`, the TOML file `file` (any subset of the keys; a config written next to
+    /// a run is a complete one) and the `key=value` assignments (`maxk lm --set`). Unknown keys
+    /// and wrong types are errors naming the origin, line and key; ranges are checked by
+    /// [`LmConfig::validate`].
+    pub fn resolve(preset: Option<&str>, file: Option<&Path>, set: &[Assignment]) -> Result<Self> {
         let mut c = LmConfig::base();
-        c.preset = name.into();
-        match name {
-            "small" => {}
-            "tiny" => {
-                c.model = ModelConfig { d_model: 32, n_layers: 1, n_heads: 2, d_ff: 64, max_seq_len: 32 };
-                c.sft = SftConfig { steps: 30, batch_size: 32, checkpoint_every: 0, ..c.sft };
-                c.sft.adam.lr = 3e-3;
-                c.rl.k = 4;
-                c.rl.steps = 3;
-                c.rl.prompts_per_step = 4;
-                c.rl.group_size = 8;
-                c.rl.checkpoint_every = 0;
-                c.rl.adam.lr = 1e-3;
-                c.eval.problems_per_task = 3;
-                c.eval.n_samples = 16;
-                c.eval.batch_rows = 256;
-            }
-            "cpu" => {
-                c.model = ModelConfig { d_model: 64, n_layers: 2, n_heads: 4, d_ff: 256, max_seq_len: 32 };
-                c.tasks = vec!["path".into(), "countdown".into(), "mod".into()];
-                c.sft.steps = 400;
-                c.rl.steps = 40;
-                c.rl.prompts_per_step = 8;
-                c.rl.checkpoint_every = 0;
-                c.eval.problems_per_task = 40;
-                c.eval.n_samples = 64;
-            }
-            "gpu" => {
-                c.model = ModelConfig { d_model: 512, n_layers: 8, n_heads: 8, d_ff: 2048, max_seq_len: 32 };
-                c.sft = SftConfig { steps: 3000, batch_size: 256, checkpoint_every: 500, ..c.sft };
-                c.sft.adam.lr = 5e-4;
-                c.rl.steps = 300;
-                c.rl.prompts_per_step = 64;
-                c.rl.minibatches = 4;
-                c.rl.checkpoint_every = 50;
-                c.rl.adam.lr = 1e-5;
-                c.eval.problems_per_task = 100;
-                c.eval.batch_rows = 4096;
-            }
-            _ => return Err(TrainerError::UnknownPreset { name: name.into() }),
+        if let Some(name) = preset {
+            let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
+                return Err(TrainerError::UnknownPreset { name: name.into(), known: preset_names() });
+            };
+            c = Overlay::parse(text, format!("preset {name}"))?.apply(&c)?;
+            c.preset = name.into();
         }
-        Ok(c)
+        let mut overlays = Vec::new();
+        if let Some(path) = file {
+            overlays.push(Overlay::read(path)?);
+        }
+        overlays.extend(set.iter().map(Assignment::overlay));
+        Ok(maxk_study::config::resolve(&c, &overlays)?)
     }
 
     /// The parsed task list.
@@ -331,58 +324,48 @@ impl LmConfig {
         self.tasks.iter().map(|t| t.parse()).collect()
     }
 
-    /// Checks that the pieces fit together (K vs N, sizes, sampling ranges).
+    /// Checks that the pieces fit together (K vs N, sizes, sampling ranges); an error names
+    /// the key and its value.
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         if self.task_list()?.is_empty() {
-            return Err(TrainerError::Config("tasks is empty".into()));
+            return Err(ConfigError::invalid("tasks", "[]", "at least one task is needed").into());
         }
-        let bad = |m: String| Err(TrainerError::Config(m));
-        for k in self.rl.k_values()? {
-            self.rl.estimator.validate(self.rl.group_size, k)?;
+        let rl = &self.rl;
+        for k in rl.k_values()? {
+            let key = if rl.k_schedule.is_some() { "rl.k_schedule" } else { "rl.k" };
+            rl.estimator
+                .validate(rl.group_size, k)
+                .map_err(|e| ConfigError::invalid(key, k, e.to_string()))?;
         }
-        if let Some(mixture) = &self.rl.mixture {
-            mixture.validate(self.rl.group_size)?;
+        if let Some(mixture) = &rl.mixture {
+            mixture
+                .validate(rl.group_size)
+                .map_err(|e| ConfigError::invalid("rl.mixture", mixture, e.to_string()))?;
         }
-        if self.rl.minibatches == 0 || self.rl.minibatches > self.rl.prompts_per_step {
-            return bad(format!(
-                "rl.minibatches {} must be in 1..={} (prompts_per_step)",
-                self.rl.minibatches, self.rl.prompts_per_step
-            ));
+        if rl.minibatches == 0 || rl.minibatches > rl.prompts_per_step {
+            let reason = format!("must be in 1..={} (rl.prompts_per_step)", rl.prompts_per_step);
+            return Err(ConfigError::invalid("rl.minibatches", rl.minibatches, reason).into());
         }
-        if self.sft.batch_size == 0 || self.rl.prompts_per_step == 0 {
-            return bad("batch sizes must be positive".into());
-        }
-        if self.eval.n_samples == 0 || self.eval.problems_per_task == 0 || self.eval.batch_rows == 0 {
-            return bad("eval.n_samples, problems_per_task and batch_rows must be positive".into());
-        }
-        for s in [&self.rl.sampling, &self.eval.sampling] {
-            let temperature_ok = s.temperature.is_finite() && s.temperature > 0.0;
-            let top_p_ok = s.top_p > 0.0 && s.top_p <= 1.0;
-            if !temperature_ok || !top_p_ok || s.max_new_tokens == 0 {
-                return bad(format!(
-                    "sampling needs temperature > 0, top_p in (0, 1], max_new_tokens > 0: {s:?}"
-                ));
-            }
-        }
-        // Longest prompt (path: 2 + 6*3 - 1 + 4 = 23 chars) + BOS + answer + EOS.
-        for (id, &lr) in &self.rl.lr_by_estimator {
-            if !(lr.is_finite() && lr > 0.0) {
-                return bad(format!(
-                    "rl.lr_by_estimator.{id} = {lr}: a learning rate must be finite and > 0"
-                ));
-            }
+        at_least("sft.batch_size", self.sft.batch_size, 1)?;
+        at_least("rl.prompts_per_step", rl.prompts_per_step, 1)?;
+        at_least("eval.n_samples", self.eval.n_samples, 1)?;
+        at_least("eval.problems_per_task", self.eval.problems_per_task, 1)?;
+        at_least("eval.batch_rows", self.eval.batch_rows, 1)?;
+        rl.sampling.validate("rl.sampling")?;
+        self.eval.sampling.validate("eval.sampling")?;
+        for (id, &lr) in &rl.lr_by_estimator {
+            positive(&format!("rl.lr_by_estimator.{id}"), lr)?;
         }
         self.tune.validate(self.eval.test_seed)?;
         if let Some(study) = &self.study {
             study.validate(self.eval.n_samples)?;
         }
-        let need = 24 + self.rl.sampling.max_new_tokens.max(self.eval.sampling.max_new_tokens);
+        // Longest prompt (path: 2 + 6*3 - 1 + 4 = 23 chars) + BOS + answer + EOS.
+        let need = 24 + rl.sampling.max_new_tokens.max(self.eval.sampling.max_new_tokens);
         if self.model.max_seq_len < need {
-            return bad(format!(
-                "model.max_seq_len {} < {need} needed by the prompts and answers",
-                self.model.max_seq_len
-            ));
+            let reason = format!("must be at least {need}, the longest prompt and answer");
+            return Err(ConfigError::invalid("model.max_seq_len", self.model.max_seq_len, reason).into());
         }
         Ok(())
     }
@@ -394,32 +377,46 @@ impl LmConfig {
         c
     }
 
-    /// Reads a TOML config.
+    /// Reads a TOML config: the file overlaid on the defaults ([`LmConfig::resolve`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
-        toml::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+        LmConfig::resolve(None, Some(path), &[])
     }
 
     /// Writes the resolved config as `dir/config.toml`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(TrainerError::io(dir))?;
-        let text = toml::to_string_pretty(self).map_err(|e| TrainerError::Config(e.to_string()))?;
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Serialize(e.to_string()))?;
         let path = dir.join("config.toml");
         std::fs::write(&path, text).map_err(TrainerError::io(path))
     }
 }
 
+impl SampleConfig {
+    /// Temperature finite and > 0, top-p in (0, 1], at least one new token; keys under `key`.
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        positive(&format!("{key}.temperature"), self.temperature)?;
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(ConfigError::invalid(format!("{key}.top_p"), self.top_p, "must be in (0, 1]"));
+        }
+        at_least(&format!("{key}.max_new_tokens"), self.max_new_tokens, 1)
+    }
+}
+
 impl StudyConfig {
-    fn validate(&self, n_samples: usize) -> Result<()> {
-        let bad = |m: String| Err(TrainerError::Config(m));
+    fn validate(&self, n_samples: usize) -> Result<(), ConfigError> {
         let p = &self.primary;
         if p.estimator == p.reference {
-            return bad(format!("study.primary compares {} with itself", p.estimator));
+            let reason = "the primary endpoint compares study.primary.estimator with itself";
+            return Err(ConfigError::invalid("study.primary.reference", p.reference, reason));
         }
-        if let Some(k) =
-            std::iter::once(p.k).chain(self.secondary_ks.iter().copied()).find(|&k| k == 0 || k > n_samples)
-        {
-            return bad(format!("study: pass@{k} needs 1 <= k <= eval.n_samples = {n_samples}"));
+        let ks = std::iter::once(("study.primary.k", p.k))
+            .chain(self.secondary_ks.iter().map(|&k| ("study.secondary_ks", k)));
+        if let Some((key, k)) = ks.into_iter().find(|&(_, k)| k == 0 || k > n_samples) {
+            return Err(ConfigError::invalid(
+                key,
+                k,
+                format!("pass@{k} needs 1 <= k <= eval.n_samples = {n_samples}"),
+            ));
         }
         Ok(())
     }
@@ -431,24 +428,21 @@ impl TuneConfig {
         !self.lrs.is_empty()
     }
 
-    fn validate(&self, test_seed: u64) -> Result<()> {
-        let bad = |m: String| Err(TrainerError::Config(m));
-        if let Some(lr) = self.lrs.iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
-            return bad(format!("tune.lrs holds {lr}: every learning rate must be finite and > 0"));
+    fn validate(&self, test_seed: u64) -> Result<(), ConfigError> {
+        for &lr in &self.lrs {
+            positive("tune.lrs", lr)?;
         }
         if !self.enabled() {
             return Ok(());
         }
-        if self.seeds.is_empty() || self.problems_per_task == 0 || self.n_samples == 0 {
-            return bad(
-                "tune.seeds, tune.problems_per_task and tune.n_samples must be non-empty / positive".into()
-            );
+        if self.seeds.is_empty() {
+            return Err(ConfigError::invalid("tune.seeds", "[]", "at least one tuning seed is needed"));
         }
+        at_least("tune.problems_per_task", self.problems_per_task, 1)?;
+        at_least("tune.n_samples", self.n_samples, 1)?;
         if self.val_seed == test_seed {
-            return bad(format!(
-                "tune.val_seed {} equals eval.test_seed: the validation problems must come from another stream",
-                self.val_seed
-            ));
+            let reason = "equals eval.test_seed: the validation problems must come from another stream";
+            return Err(ConfigError::invalid("tune.val_seed", self.val_seed, reason));
         }
         Ok(())
     }
@@ -460,20 +454,44 @@ mod tests {
 
     #[test]
     fn presets_are_valid_and_round_trip_through_toml() {
-        for name in PRESETS {
+        for (name, _) in PRESETS {
             let c = LmConfig::preset(name).unwrap();
             c.validate().unwrap();
             let back: LmConfig = toml::from_str(&toml::to_string_pretty(&c).unwrap()).unwrap();
             assert_eq!(back, c);
         }
-        assert!(LmConfig::preset("huge").is_err());
+        let err = LmConfig::preset("huge").unwrap_err().to_string();
+        assert_eq!(err, "unknown preset \"huge\"; known: tiny, cpu, small, gpu");
+        // The list is the preset table's, so it cannot miss one.
+        assert_eq!(err, format!("unknown preset \"huge\"; known: {}", preset_names()));
+        assert!(PRESETS.iter().all(|(name, _)| err.contains(name)));
+    }
+
+    #[test]
+    fn a_partial_file_and_assignments_overlay_the_preset_and_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(&path, "[rl]\nestimator = \"grpo\"\nsteps = 7\n").unwrap();
+        let set: Assignment = "rl.adam.lr=0.01".parse().unwrap();
+        let c = LmConfig::resolve(Some("tiny"), Some(&path), &[set]).unwrap();
+        let mut want = LmConfig::preset("tiny").unwrap();
+        (want.rl.estimator, want.rl.steps, want.rl.adam.lr) = (Estimator::Grpo, 7, 0.01);
+        assert_eq!(c, want);
+        // Without a preset the file overlays the defaults.
+        let c = LmConfig::load(&path).unwrap();
+        assert_eq!((c.preset.as_str(), c.rl.steps, c.model), ("small", 7, LmConfig::base().model));
+        std::fs::write(&path, "[rl]\nsteps = 7\nestimator = \"grpoo\"\n").unwrap();
+        let err = LmConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3: rl.estimator: unknown estimator \"grpoo\""), "{err}");
+        let err = LmConfig::resolve(None, None, &["rl.stepz=3".parse().unwrap()]).unwrap_err().to_string();
+        assert!(err.starts_with("`rl.stepz=3`: rl.stepz: unknown field `stepz`"), "{err}");
     }
 
     #[test]
     fn presets_are_the_base_plus_their_overrides() {
         let base = LmConfig::base();
         assert_eq!(LmConfig::preset("small").unwrap(), base);
-        for name in PRESETS {
+        for (name, _) in PRESETS {
             let c = LmConfig::preset(name).unwrap();
             // What no preset overrides stays the base's: the evaluation protocol, the rollout
             // sampling and the estimator settings.
@@ -488,10 +506,20 @@ mod tests {
     fn configs_that_do_not_fit_are_errors() {
         let mut c = LmConfig::preset("tiny").unwrap();
         c.rl.k = c.rl.group_size; // maxpo needs K <= N - 1
-        assert!(c.validate().unwrap_err().to_string().contains("k"));
+        let core = Estimator::Maxpo.validate(8, 8).unwrap_err();
+        assert_eq!(c.validate().unwrap_err().to_string(), format!("config key `rl.k` = 8: {core}"));
         let mut c = LmConfig::preset("tiny").unwrap();
         c.model.max_seq_len = 8;
-        assert!(c.validate().unwrap_err().to_string().contains("max_seq_len"));
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "config key `model.max_seq_len` = 8: must be at least 32, the longest prompt and answer"
+        );
+        let mut c = LmConfig::preset("tiny").unwrap();
+        c.rl.minibatches = 5;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "config key `rl.minibatches` = 5: must be in 1..=4 (rl.prompts_per_step)"
+        );
         // An unknown estimator cannot be in a config: it fails to load, naming the id.
         let text = toml::to_string_pretty(&LmConfig::preset("tiny").unwrap()).unwrap();
         let bad = text.replace("estimator = \"maxpo\"", "estimator = \"nope\"");
@@ -521,10 +549,10 @@ mod tests {
         let err = rl("kind = \"steps\"\nmilestones = [[1, 2]]").unwrap().k_values().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid config: rl.k_schedule: the step list must start at step 0, got [(1, 2)]"
+            "config key `rl.k_schedule` = steps:1=2: the step list must start at step 0, got [(1, 2)]"
         );
         let err = rl("kind = \"linear\"\nstart = 0\nend = 2\nsteps = 3").unwrap().k_values().unwrap_err();
-        assert_eq!(err.to_string(), "invalid config: rl.k_schedule: start = 0 must be >= 1");
+        assert_eq!(err.to_string(), "config key `rl.k_schedule` = linear:0:2:3: start = 0 must be >= 1");
         let c = LmConfig::preset("tiny").unwrap().rl;
         assert_eq!((c.k_at(3), c.k_values().unwrap()), (c.k, vec![c.k]));
     }

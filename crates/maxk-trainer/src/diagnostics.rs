@@ -34,11 +34,7 @@ impl MetricsLog {
         }
         let file = options.open(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                TrainerError::Config(format!(
-                    "{} already holds an earlier run's metrics; pass --resume to continue that run or \
-                     choose another --out",
-                    path.display()
-                ))
+                TrainerError::EarlierRun { path: path.to_path_buf() }
             } else {
                 TrainerError::io(path)(e)
             }
@@ -54,7 +50,7 @@ impl MetricsLog {
     /// Writes one record and flushes it.
     pub fn log<T: Serialize>(&mut self, record: &T) -> Result<()> {
         let Some(out) = self.out.as_mut() else { return Ok(()) };
-        let line = serde_json::to_string(record).map_err(|e| TrainerError::Config(e.to_string()))?;
+        let line = serde_json::to_string(record).map_err(TrainerError::json(self.path.display()))?;
         writeln!(out, "{line}").and_then(|_| out.flush()).map_err(TrainerError::io(&self.path))
     }
 }

@@ -97,10 +97,7 @@ pub fn validation_problems(cfg: &LmConfig) -> Result<ProblemSets> {
 pub fn check_disjoint(a: &ProblemSets, b: &ProblemSets) -> Result<()> {
     let prompts: HashSet<&str> = a.iter().flat_map(|(_, ps)| ps.iter().map(|p| p.prompt.as_str())).collect();
     match b.iter().flat_map(|(_, ps)| ps).find(|p| prompts.contains(p.prompt.as_str())) {
-        Some(p) => Err(TrainerError::Config(format!(
-            "problem {:?} is in both the test and the validation set",
-            p.prompt
-        ))),
+        Some(p) => Err(TrainerError::ProblemOverlap { prompt: p.prompt.clone() }),
         None => Ok(()),
     }
 }
@@ -201,7 +198,7 @@ pub fn validation_rollout_success<E: Engine>(
         seed,
         progress,
     )?;
-    average(&evals).first().copied().ok_or_else(|| TrainerError::Config("no validation problems".into()))
+    average(&evals).first().copied().ok_or(TrainerError::NoValidationProblems)
 }
 
 /// Samples `n` completions per problem of `sets` with `sampling` (in batches of `batch_rows`

@@ -21,7 +21,7 @@
 
 use maxk_core::exact_variance::{TwoClass, moments};
 use maxk_core::{Estimator, Scale, Spec};
-use maxk_experiments::stats::{Ci, ClusteredFit};
+use maxk_study::stats::{Ci, ClusteredFit};
 use serde::Serialize;
 
 use crate::error::{Result, TrainerError};
@@ -124,19 +124,17 @@ pub fn bandit_ratio(
 ) -> Result<f64> {
     let policy = shape.policy(p);
     let trace = |e: Estimator| -> Result<f64> {
-        let m = moments(&policy, Spec::new(e, k).with_scale(Scale::Pg), n)
-            .map_err(|err| TrainerError::Config(err.to_string()))?;
-        m.map(|m| m.trace_cov)
-            .ok_or_else(|| TrainerError::Config(format!("{}: no exact binary variance", e.id())))
+        let m = moments(&policy, Spec::new(e, k).with_scale(Scale::Pg), n)?;
+        m.map(|m| m.trace_cov).ok_or(TrainerError::NoExactVariance { estimator: e })
     };
     Ok(trace(numerator)? / trace(denominator)?)
 }
 
 fn index(r: &GradVarResults, id: Estimator) -> Result<usize> {
-    r.estimators
-        .iter()
-        .position(|&e| e == id)
-        .ok_or_else(|| TrainerError::Config(format!("estimator {id} was not measured ({:?})", r.estimators)))
+    r.estimators.iter().position(|&e| e == id).ok_or_else(|| TrainerError::NotMeasured {
+        estimator: id,
+        measured: r.estimators.iter().map(|e| e.id()).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// The units (study, seed) in first-seen order.
@@ -316,8 +314,7 @@ mod tests {
         assert_eq!(m.fit.slope.n, 2);
         // Seed 0: x = 0.03, 0.04, 0.35; y = ln 1/2, ln 3/2, ln 4.
         let (_, slope0) =
-            maxk_experiments::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()])
-                .unwrap();
+            maxk_study::stats::ols(&[0.03, 0.04, 0.35], &[0.5f64.ln(), 1.5f64.ln(), 4f64.ln()]).unwrap();
         assert!((m.fit.slope.mean - (slope0 + slope1) / 2.0).abs() < 1e-9);
         // Batch-gradient ratios: seed 0 1/2, seed 1 2: geometric mean 1; success 0.1, 0.2.
         assert_eq!(m.checkpoints.len(), 1);

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainerError};
+use crate::error::Result;
 use crate::vocab::VOCAB_SIZE;
 
 /// Additive attention bias of a masked key.
@@ -64,15 +64,19 @@ pub struct ParamSpec {
 impl ModelConfig {
     /// Checks the shape constraints.
     pub fn validate(&self) -> Result<()> {
-        let positive = [self.d_model, self.n_layers, self.n_heads, self.d_ff, self.max_seq_len];
-        if positive.contains(&0) {
-            return Err(TrainerError::Config(format!("model sizes must be positive: {self:?}")));
+        let sizes = [
+            ("model.d_model", self.d_model),
+            ("model.n_layers", self.n_layers),
+            ("model.n_heads", self.n_heads),
+            ("model.d_ff", self.d_ff),
+            ("model.max_seq_len", self.max_seq_len),
+        ];
+        for (key, value) in sizes {
+            maxk_study::config::at_least(key, value, 1)?;
         }
         if self.d_model % self.n_heads != 0 {
-            return Err(TrainerError::Config(format!(
-                "d_model {} is not divisible by n_heads {}",
-                self.d_model, self.n_heads
-            )));
+            let reason = format!("must be divisible by model.n_heads = {}", self.n_heads);
+            return Err(maxk_study::ConfigError::invalid("model.d_model", self.d_model, reason).into());
         }
         Ok(())
     }

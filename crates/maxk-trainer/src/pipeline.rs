@@ -83,8 +83,16 @@ impl Reproduce {
     }
 
     fn check(&self) -> Result<()> {
-        if self.estimators.is_empty() || self.ks.is_empty() || self.seeds.is_empty() {
-            return Err(TrainerError::Config("estimators, k and seeds must be non-empty".into()));
+        let none =
+            |arg| TrainerError::Argument { arg, value: "(none)".into(), reason: "at least one is needed" };
+        for (arg, empty) in [
+            ("--estimators", self.estimators.is_empty()),
+            ("--k", self.ks.is_empty()),
+            ("--seeds", self.seeds.is_empty()),
+        ] {
+            if empty {
+                return Err(none(arg));
+            }
         }
         for r in self.runs() {
             let mut c = self.cfg.clone();
@@ -94,10 +102,11 @@ impl Reproduce {
         }
         if self.cfg.tune.enabled() {
             if self.ks.len() != 1 {
-                return Err(TrainerError::Config(format!(
-                    "lr tuning selects one lr per estimator at one training K; got k = {:?}",
-                    self.ks
-                )));
+                return Err(TrainerError::Argument {
+                    arg: "--k",
+                    value: format!("{:?}", self.ks),
+                    reason: "lr tuning ([tune] of the config) selects one lr per estimator at one training K",
+                });
             }
             crate::eval::validation_problems(&self.cfg)?;
         }
@@ -367,8 +376,7 @@ impl OnBackend for StageJob {
                 };
                 log.log(&EvalRecord::new(&run))?;
                 report::write_passk_csv(&[&run], &self.out.join("passk.csv"))?;
-                let json =
-                    serde_json::to_string_pretty(&run).map_err(|e| TrainerError::Config(e.to_string()))?;
+                let json = serde_json::to_string_pretty(&run).map_err(TrainerError::json("eval.json"))?;
                 let path = self.out.join("eval.json");
                 std::fs::write(&path, json).map_err(TrainerError::io(path))?;
                 self.cfg.save(&self.out)?;

@@ -100,5 +100,5 @@ impl<'a> EvalRecord<'a> {
 pub fn load_results(dir: &Path) -> Result<Results> {
     let path = dir.join("results.json");
     let text = std::fs::read_to_string(&path).map_err(TrainerError::io(&path))?;
-    serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(TrainerError::json(path.display()))
 }

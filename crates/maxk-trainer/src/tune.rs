@@ -89,9 +89,7 @@ pub fn select(runs: &[TuneRun]) -> Result<BTreeMap<Estimator, f64>> {
     let mut out = BTreeMap::new();
     for (estimator, row) in table(runs) {
         if let Some((lr, s)) = row.iter().find(|(_, s)| !s.is_finite()) {
-            return Err(TrainerError::Config(format!(
-                "tuning: validation score of {estimator} at lr {lr} is {s}, not a number"
-            )));
+            return Err(TrainerError::NonFiniteScore { estimator, lr: *lr, score: *s });
         }
         // Ascending lr, so keeping the first maximum picks the smaller lr on a tie.
         let best = row.iter().fold(None::<(f64, f64)>, |best, &(lr, s)| match best {

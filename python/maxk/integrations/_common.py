@@ -164,12 +164,25 @@ class Settings:
         return cls(**out, start_step=start_step)
 
     @classmethod
-    def from_env(cls, *, k_hint: str, estimator: str | None = None) -> Settings:
-        """The settings from environment variables ``MAXK_ESTIMATOR``, ``MAXK_K``,
-        ``MAXK_K_SCHEDULE``, ``MAXK_SCALE`` and ``MAXK_SMALL_GROUPS`` (empty = unset)."""
+    def from_env(
+        cls,
+        *,
+        k_hint: str,
+        estimator: str | None = None,
+        given: dict[str, Any] | None = None,
+        name_of: Callable[[str], str] | None = None,
+        start_step: int = 0,
+    ) -> Settings:
+        """The settings from environment variables ``MAXK_<FIELD>`` (``MAXK_ESTIMATOR``,
+        ``MAXK_K``, ``MAXK_K_SCHEDULE``, ``MAXK_SCALE``, ``MAXK_SMALL_GROUPS``,
+        ``MAXK_MIXTURE``, ``MAXK_MAJ``; empty = unset), a non-None value of ``given`` (a
+        function's arguments, e.g. rLLM's ``configure``) winning over its variable; ``name_of``
+        names a field in messages (default ``MAXK_<FIELD>``)."""
+        given = {f: v for f, v in (given or {}).items() if v is not None}
         return cls.read(
-            lambda f: os.environ.get(f"MAXK_{f.upper()}"), lambda f: f"MAXK_{f.upper()}",
-            k_hint=k_hint, estimator=estimator,
+            lambda f: given[f] if f in given else os.environ.get(f"MAXK_{f.upper()}"),
+            name_of or (lambda f: f"MAXK_{f.upper()}"),
+            k_hint=k_hint, estimator=estimator, start_step=start_step,
         )
 
     def ks(self) -> list[int]:
@@ -222,6 +235,27 @@ class Settings:
         return maxk.advantages_with_diagnostics(
             scores, index, self.k_now(step), self.estimator, self.scale, self.small_groups
         )
+
+
+def outcome_token_advantages(
+    settings: Settings, token_level_rewards: Any, response_mask: Any, index: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The outcome advantages of verl's and SkyRL's estimator signature: each response's reward
+    is its row sum of ``token_level_rewards`` ``(bs, response_len)``, its advantage
+    (:meth:`Settings.advantages`, groups ``index``) is broadcast over its tokens times
+    ``response_mask``. The result has the dtype of ``token_level_rewards * response_mask`` on the
+    rewards' device; half-precision rewards are summed and their advantages computed in float32
+    (a float16 row sum overflows at 65504), and an advantage that does not fit a half-precision
+    result raises ValueError. Returns the advantages and the step's diagnostics."""
+    import torch
+
+    with torch.no_grad():
+        out_dtype = torch.result_type(token_level_rewards, response_mask)
+        rewards = token_level_rewards
+        if rewards.is_floating_point() and rewards.dtype.itemsize < 4:
+            rewards = rewards.float()
+        adv, diag = settings.advantages(rewards.sum(dim=-1), index)
+        return maxk._torch_result(adv.unsqueeze(-1) * response_mask, out_dtype, adv.device), diag
 
 
 def _check_mixture(mixture: str) -> None:

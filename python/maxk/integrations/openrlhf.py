@@ -191,10 +191,26 @@ def install() -> None:
     patch_on_import(TARGET_MODULE, _patch)
 
 
+def _cli_options() -> dict[str, dict[str, Any]]:
+    """The maxk options added to OpenRLHF's parser: field -> ``add_argument`` keywords
+    (``type=str``, ``default=None`` unless given)."""
+    return {
+        "k": {"type": int, "help": "maxk: K of max@K for the maxk estimators"},
+        "k_schedule": {"help": "maxk: K per step instead of maxk_k, e.g. linear:2:8:200 or steps:0=2,100=4 (maxk.schedule)"},
+        "scale": {"choices": list(maxk.scales()), "default": "none", "help": "maxk: scaling of the maxk advantages"},
+        "mixture": {"help": "maxk: train on a mixture of K instead, e.g. 1:1,8:0.5 (pass@1 + 0.5 pass@8) or harmonic"},
+        "small_groups": {
+            "choices": list(maxk.small_groups_rules()),
+            "default": DEFAULT_SMALL_GROUPS,
+            "help": "maxk: what a group that cannot carry the estimator at K gets (docs/python.md)",
+        },
+    }
+
+
 @contextlib.contextmanager
 def _maxk_cli() -> Iterator[None]:
     """While active, argparse parsers that define ``--algo.advantage.estimator`` also accept the
-    maxk names and the ``maxk_k``/``maxk_scale`` options, and check K when parsing."""
+    maxk names and the ``maxk_<field>`` options (:func:`_cli_options`), and check K when parsing."""
     add_argument = argparse.ArgumentParser.add_argument
     parse_known_args = argparse.ArgumentParser.parse_known_args
 
@@ -205,32 +221,8 @@ def _maxk_cli() -> Iterator[None]:
             kwargs["choices"] = list(kwargs["choices"]) + [n for n in OPENRLHF_NAMES if n not in kwargs["choices"]]
         kwargs["help"] = (kwargs.get("help") or "") + f" (maxk: {', '.join(OPENRLHF_NAMES)})"
         action = add_argument(self, *args, **kwargs)
-        add_argument(
-            self, "--algo.advantage.maxk_k", type=int, default=None, help="maxk: K of max@K for the maxk estimators"
-        )
-        add_argument(
-            self,
-            "--algo.advantage.maxk_k_schedule",
-            type=str,
-            default=None,
-            help="maxk: K per step instead of maxk_k, e.g. linear:2:8:200 or steps:0=2,100=4 (maxk.schedule)",
-        )
-        add_argument(
-            self,
-            "--algo.advantage.maxk_scale",
-            type=str,
-            choices=list(maxk.scales()),
-            default="none",
-            help="maxk: scaling of the maxk advantages",
-        )
-        add_argument(
-            self,
-            "--algo.advantage.maxk_small_groups",
-            type=str,
-            choices=list(maxk.small_groups_rules()),
-            default=DEFAULT_SMALL_GROUPS,
-            help="maxk: what a group that cannot carry the estimator at K gets (docs/python.md)",
-        )
+        for field, options in _cli_options().items():
+            add_argument(self, f"--algo.advantage.maxk_{field}", **{"type": str, "default": None, **options})
         return action
 
     def patched_parse_known_args(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:

@@ -15,7 +15,8 @@ over its steps. Importing this module registers every maxk id with rLLM's own
 
 rLLM's ``AlgorithmConfig`` has no free-form keys, so K, the scale, the small-group rule and the K
 schedule are set by :func:`configure` in the launching script (or ``MAXK_K``, ``MAXK_SCALE``,
-``MAXK_SMALL_GROUPS``, ``MAXK_K_SCHEDULE`` in the environment; :func:`configure` wins). Note that
+``MAXK_SMALL_GROUPS``, ``MAXK_K_SCHEDULE``, ``MAXK_MIXTURE`` in the environment; :func:`configure`
+wins; :meth:`maxk.integrations._common.Settings.from_env`). Note that
 ``AlgorithmConfig.from_config`` turns an unknown ``rllm.algorithm.adv_estimator`` into ``OTHER``;
 select maxk through the role map above or by setting ``algorithm_config.estimator = "maxpo"`` on
 the built config.
@@ -33,7 +34,6 @@ The hook receives no training step: the K schedule advances once per training ca
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import numpy as np
@@ -63,16 +63,18 @@ def configure(
     scale: str | None = None,
     k_schedule: Any = None,
     small_groups: str | None = None,
+    mixture: str | None = None,
     start_step: int = 0,
     group_size: int | None = None,
 ) -> None:
-    """Sets K (or a K schedule, see :mod:`maxk.schedule`), the scale and the small-group rule
-    for every maxk estimator of this process; ``start_step`` starts the schedule there (resumed
+    """Sets K (or a K schedule, see :mod:`maxk.schedule`), the scale, the small-group rule and a
+    mixture of K (``"1:1,8:0.5"``, ``"harmonic"``: trained on instead of the estimator) for
+    every maxk estimator of this process; ``start_step`` starts the schedule there (resumed
     runs). With ``group_size`` (rollouts per task) K is checked against it for MaxPO. Every value
     is checked here."""
-    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups}
+    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups, "mixture": mixture}
     _read(values, "rloo", start_step)  # checks every value but K's need
-    if group_size is not None and (k is not None or k_schedule is not None):
+    if group_size is not None and (k is not None or k_schedule is not None or mixture is not None):
         _read(values, "maxpo", start_step).check_group_size(
             group_size, lambda kk: f"maxk.integrations.rllm.configure(k={kk}, group_size={group_size})"
         )
@@ -82,14 +84,10 @@ def configure(
 
 
 def _read(values: dict[str, Any], estimator: str, start_step: int = 0) -> Settings:
-    def get(name: str) -> Any:
-        value = values.get(name)
-        return value if value is not None else os.environ.get(f"MAXK_{name.upper()}")
-
-    def name_of(name: str) -> str:
-        return f"configure({name}=...) / MAXK_{name.upper()}"
-
-    return Settings.read(get, name_of, k_hint=K_HINT, estimator=estimator, start_step=start_step)
+    return Settings.from_env(
+        k_hint=K_HINT, estimator=estimator, given=values,
+        name_of=lambda name: f"configure({name}=...) / MAXK_{name.upper()}", start_step=start_step,
+    )
 
 
 def rllm_name(estimator: str) -> str:

@@ -48,7 +48,7 @@ from skyrl.backends.skyrl_train.utils import ppo_utils
 
 import maxk
 
-from ._common import FIELDS, MetricsBuffer, Settings, framework_name
+from ._common import FIELDS, MetricsBuffer, Settings, framework_name, outcome_token_advantages
 
 __all__ = ["SKYRL_NAMES", "compute_maxk_outcome_advantage", "drain_metrics", "main", "register", "skyrl_name"]
 
@@ -57,8 +57,9 @@ logger = logging.getLogger(__name__)
 #: SkyRL ``advantage_estimator`` name -> maxk id (filled by :func:`register`).
 SKYRL_NAMES: dict[str, str] = {}
 
-#: The ``maxk.*`` settings of the launcher's command line.
-SETTINGS = tuple(f for f in FIELDS if f != "estimator")
+#: The ``maxk.*`` settings of the launcher's command line: every field but the estimator (the
+#: ``advantage_estimator``) and maj@K (whose answer keys SkyRL's hook does not receive).
+SETTINGS = tuple(f for f in FIELDS if f not in ("estimator", "maj"))
 
 #: How to set K on SkyRL's command line.
 K_HINT = "add maxk.k=K (or maxk.k_schedule=...) to the command line of python -m maxk.integrations.skyrl"
@@ -85,17 +86,15 @@ def compute_maxk_outcome_advantage(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Outcome advantages of a maxk estimator with SkyRL's estimator signature; ``kwargs`` (the
-    ``values``, ``gamma``, ``config``, ... SkyRL passes to every estimator) are ignored. The
-    step's diagnostics wait in :func:`drain_metrics` (and are logged at INFO)."""
+    ``values``, ``gamma``, ``config``, ... SkyRL passes to every estimator) are ignored. As verl's
+    (:func:`maxk.integrations._common.outcome_token_advantages`): half-precision rewards are
+    summed in float32 and the result has their dtype. The step's diagnostics wait in :func:`drain_metrics` (and are logged at INFO)."""
     del kwargs
     if index is None:
         raise ValueError(f"maxk estimator {estimator!r} needs the prompt uid of each response (index)")
     if settings is None:
         settings = _settings({}, estimator)
-    with torch.no_grad():
-        scores = token_level_rewards.sum(dim=-1)
-        adv, diag = settings.advantages(scores, np.asarray(index, dtype=object))
-        adv = adv.unsqueeze(-1) * response_mask
+    adv, diag = outcome_token_advantages(settings, token_level_rewards, response_mask, np.asarray(index, dtype=object))
     logger.info("maxk step: %s", _METRICS.add(diag))
     return adv, adv
 
@@ -111,18 +110,20 @@ def register(
     scale: str | None = None,
     k_schedule: Any = None,
     small_groups: str | None = None,
+    mixture: str | None = None,
     replace: bool = True,
 ) -> dict[str, str]:
     """Registers every maxk estimator in SkyRL's registry with these settings.
 
     ``k``/``k_schedule``: K or a schedule (:meth:`maxk.schedule.KSchedule.parse`); ``scale``:
     ``none`` (default), ``std`` or ``pg``; ``small_groups``: the small-group rule (default
-    ``zero``). Call it in the driver before Ray starts (the launcher does). ``replace=False``
+    ``zero``); ``mixture``: a mixture of K trained on instead of the estimator (``"1:1,8:0.5"``,
+    ``"harmonic"``). Call it in the driver before Ray starts (the launcher does). ``replace=False``
     keeps names already registered (the import-time registration, which also runs in the
     trainer process when it unpickles the configured functions). Returns :data:`SKYRL_NAMES`.
     """
-    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups}
-    no_k = k is None and k_schedule is None
+    values = {"k": k, "k_schedule": k_schedule, "scale": scale, "small_groups": small_groups, "mixture": mixture}
+    no_k = k is None and k_schedule is None and mixture is None
     registry = ppo_utils.AdvantageEstimatorRegistry
     bound = {}
     for estimator in maxk.estimators():  # every setting checked before anything is registered

@@ -111,6 +111,9 @@ def reward_post_process(args: Any, samples: Any) -> tuple[list[float], list[floa
         adv, diag = settings.advantages(np.asarray(raw), groups, step)
         logger.info("maxk rollout %s: %s", step, _METRICS.add(diag))
         return raw, adv.tolist()
+    if settings.mixture is not None or settings.maj is not None:
+        given = "maxk_mixture" if settings.mixture is not None else "maxk_maj"
+        raise ValueError(f"maxk_reward_keys={list(keys)!r} (multi-objective max@K) does not combine with {given}")
     k = settings.k_now(step)
     weights = getattr(args, "maxk_weights", None)
     weights = [1.0] * len(keys) if weights is None else [float(w) for w in weights]

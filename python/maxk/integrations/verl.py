@@ -66,7 +66,7 @@ from verl.trainer.ppo import core_algos
 
 import maxk
 
-from ._common import MetricsBuffer, Settings, framework_name
+from ._common import MetricsBuffer, Settings, framework_name, outcome_token_advantages
 
 __all__ = [
     "VERL_NAMES",
@@ -153,16 +153,7 @@ def compute_maxk_outcome_advantage(
             "(verl passes DataProto.non_tensor_batch['uid'] as index)"
         )
     settings = _settings(config, estimator, {"k": maxk_k, "scale": maxk_scale, "small_groups": maxk_small_groups})
-    with torch.no_grad():
-        out_dtype = torch.result_type(token_level_rewards, response_mask)
-        rewards = token_level_rewards
-        if rewards.is_floating_point() and rewards.dtype.itemsize < 4:
-            # A float16/bfloat16 row sum overflows (65504) where its float32 sum does not; the
-            # advantages then come back in float32 and are checked on the way to out_dtype.
-            rewards = rewards.float()
-        scores = rewards.sum(dim=-1)
-        adv, diag = settings.advantages(scores, index)
-        adv = maxk._torch_result(adv.unsqueeze(-1) * response_mask, out_dtype, adv.device)
+    adv, diag = outcome_token_advantages(settings, token_level_rewards, response_mask, index)
     _METRICS.add(diag)
     if diag["small_groups"]:
         logger.info("maxk: %d groups (%d responses) handled by small_groups=%s", diag["small_groups"],

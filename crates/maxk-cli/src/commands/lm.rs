@@ -2,9 +2,11 @@
 //! any estimator, pass@k evaluation, the gradient-variance study and the end-to-end
 //! reproduction with its report.
 //!
-//! The config is a preset (`--preset`, default `small`) or a TOML file (`--config`, as written
-//! next to every run); the two conflict. A flag changes the config only when it is given, so
-//! `maxk lm rl --config FILE` trains exactly what FILE says. Every run writes into its own
+//! The config is the defaults (the `small` preset) with overlays applied in order: a preset
+//! (`--preset`), a TOML file (`--config`: any subset of the keys; the complete config written
+//! next to every run reproduces that run), `--set KEY=VALUE` assignments, then the flags
+//! (`--seed`, `--k`, `--scale`, `--rl-lr`, `--rl-steps`). A flag changes the config only when
+//! it is given, so `maxk lm rl --config FILE` trains exactly what FILE says. Every run writes into its own
 //! directory, `runs/lm-<command>-<UTC timestamp>` unless `--out` names one, and a fresh run
 //! refuses a directory that holds an earlier run's `metrics.jsonl` (`--resume` continues it).
 //! A config with a `[tune]` lr grid makes `reproduce` select each estimator's lr on validation
@@ -16,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use maxk_core::{Estimator, Scale};
 use maxk_trainer::backend::{DeviceKind, dispatch};
-use maxk_trainer::config::LmConfig;
+use maxk_trainer::config::{Assignment, LmConfig};
 use maxk_trainer::gradvar::{GradVar, GradVarResults, StudyCheckpoint, Unit};
 use maxk_trainer::pipeline::{Bench, Reproduce, Stage, StageJob};
 
@@ -57,12 +59,18 @@ struct ReportArgs {
 /// Where the config comes from, and how the run is executed.
 #[derive(Debug, Parser)]
 struct Common {
-    /// Preset: tiny (CI), cpu (the committed CPU study), small (the base), gpu [default: small].
-    #[arg(long, conflicts_with = "config")]
+    /// Preset, overlaid on the defaults: tiny (CI), cpu (the committed CPU study), small (the
+    /// defaults), gpu [default: small].
+    #[arg(long)]
     preset: Option<String>,
-    /// A TOML config (as written next to every run) instead of a preset.
+    /// A TOML config overlaid on the preset: any subset of the keys (the config written next
+    /// to every run is complete).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Set one config key after the preset and the file (repeatable), the value in TOML: e.g.
+    /// `--set rl.adam.lr=3e-4 --set rl.estimator=grpo`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<Assignment>,
     /// cpu (the native engine), cpu-burn (burn NdArray, the reference) or cuda (burn; needs
     /// the `cuda` build feature).
     #[arg(long, default_value = "cpu")]
@@ -84,9 +92,10 @@ struct Overrides {
     /// Master seed (config `seed`).
     #[arg(long)]
     seed: Option<u64>,
-    /// Training K of max@K (config `rl.k`).
-    #[arg(long)]
-    k: Option<usize>,
+    /// Training K of max@K (config `rl.k`); `reproduce` and `ksweep` take a comma-separated
+    /// list, one run per K [their default: the config's rl.k; the K sweep: 1,2,4,8,16].
+    #[arg(long, value_delimiter = ',')]
+    k: Vec<usize>,
     /// Advantage scale after the estimator: none, std or pg (config `rl.scale`).
     #[arg(long)]
     scale: Option<Scale>,
@@ -99,12 +108,21 @@ struct Overrides {
 }
 
 impl Overrides {
-    fn apply(&self, cfg: &mut LmConfig) {
+    /// Applies the flags given, `--k` included (one value).
+    fn apply(&self, cfg: &mut LmConfig) -> Result<()> {
+        match self.k[..] {
+            [] => {}
+            [k] => cfg.rl.k = k,
+            _ => bail!("--k {:?}: this command trains at one K", self.k),
+        }
+        self.apply_but_k(cfg);
+        Ok(())
+    }
+
+    /// Applies the flags given but `--k` (a list for `reproduce`).
+    fn apply_but_k(&self, cfg: &mut LmConfig) {
         if let Some(seed) = self.seed {
             cfg.seed = seed;
-        }
-        if let Some(k) = self.k {
-            cfg.rl.k = k;
         }
         if let Some(scale) = self.scale {
             cfg.rl.scale = scale;
@@ -119,12 +137,9 @@ impl Overrides {
 }
 
 impl Common {
-    /// The preset or file, unchanged.
+    /// The defaults with the preset, the file and the `--set` assignments applied.
     fn config(&self) -> Result<LmConfig> {
-        Ok(match &self.config {
-            Some(path) => LmConfig::load(path)?,
-            None => LmConfig::preset(self.preset.as_deref().unwrap_or("small"))?,
-        })
+        Ok(LmConfig::resolve(self.preset.as_deref(), self.config.as_deref(), &self.set)?)
     }
 
     /// `--out`, or a fresh `runs/lm-<command>-<timestamp>`.
@@ -151,16 +166,11 @@ struct ReproduceArgs {
     /// K sweep: maxpo].
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     estimators: Vec<Estimator>,
-    /// Training K, or a comma-separated list (one run per K) [default: the config's rl.k; the K
-    /// sweep: 1,2,4,8,16].
-    #[arg(long, value_delimiter = ',')]
-    k: Vec<usize>,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Comma-separated seeds, or a count S meaning seeds 0..S [default: the config's seed].
     #[arg(long)]
     seeds: Option<String>,
-    /// RL Adam learning rate (config `rl.adam.lr`).
-    #[arg(long)]
-    rl_lr: Option<f64>,
     /// Comma-separated training K of extra MaxPO runs (labels maxpo-K<k>, at MaxPO's lr): the
     /// K sweep beside the estimator comparison, from the same base models.
     #[arg(long, value_delimiter = ',', value_name = "KS")]
@@ -253,11 +263,9 @@ fn parse_seeds(s: &str) -> Result<Vec<u64>> {
 
 fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
     let mut cfg = a.common.config()?;
-    if let Some(lr) = a.rl_lr {
-        cfg.rl.adam.lr = lr;
-    }
-    let ks = match (a.k.is_empty(), sweep) {
-        (false, _) => a.k.clone(),
+    a.overrides.apply_but_k(&mut cfg);
+    let ks = match (a.overrides.k.is_empty(), sweep) {
+        (false, _) => a.overrides.k.clone(),
         (true, true) => vec![1, 2, 4, 8, 16],
         (true, false) => vec![cfg.rl.k],
     };
@@ -299,7 +307,7 @@ fn reproduce(a: ReproduceArgs, sweep: bool) -> Result<()> {
 
 fn stage(s: StageArgs, name: &str, stage: Stage, f: impl FnOnce(&mut LmConfig)) -> Result<()> {
     let mut cfg = s.common.config()?;
-    s.overrides.apply(&mut cfg);
+    s.overrides.apply(&mut cfg)?;
     f(&mut cfg);
     let out = s.common.out(name)?;
     let job = StageJob { stage, cfg, out: out.clone(), resume: s.common.resume, progress: !s.common.quiet };
@@ -323,13 +331,13 @@ fn gradvar(a: GradVarArgs) -> Result<()> {
         let parts = a.merge.iter().map(|p| GradVarResults::load(p)).collect::<Result<Vec<_>, _>>()?;
         let results = GradVarResults::merge(parts)?;
         let out = a.common.out("gradvar")?;
-        maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+        maxk_trainer::gradvar::report::write(&results, &command_line(), &out)?;
         println!("wrote {}", out.join("gradvar.md").display());
         return Ok(());
     }
     let units = if a.study.is_empty() {
         let mut cfg = a.common.config()?;
-        a.overrides.apply(&mut cfg);
+        a.overrides.apply(&mut cfg)?;
         let checkpoints = a.weights.iter().map(|w| label_path("weights", w)).collect::<Result<Vec<_>>>()?;
         vec![Unit { study: String::new(), cfg, checkpoints }]
     } else {
@@ -349,7 +357,7 @@ fn gradvar(a: GradVarArgs) -> Result<()> {
         progress: !a.common.quiet,
     };
     let results = dispatch(a.common.device, job)?;
-    maxk_trainer::report::write_gradvar(&results, &command_line(), &out)?;
+    maxk_trainer::gradvar::report::write(&results, &command_line(), &out)?;
     for r in &results.ratios {
         println!(
             "{} seed {} {}: tr Cov(g) {} / {} = {:.3} +- {:.3}",

@@ -118,18 +118,16 @@ pub trait Engine {
 
 /// The error of a backward step without a forward pass.
 pub(crate) fn no_pending() -> TrainerError {
-    TrainerError::Config("backward_step without a pending forward_train".into())
+    TrainerError::Backward { got: 0, expected: "none (no pending forward_train)".into() }
 }
 
 /// Checks that `dlogp` matches the pending forward pass of `rows x (cols-1)` log-probs.
 pub(crate) fn check_dlogp(dlogp: &[f32], pending: Option<[usize; 2]>) -> Result<()> {
     match pending {
         None => Err(no_pending()),
-        Some([rows, cols]) if dlogp.len() != rows * (cols - 1) => Err(TrainerError::Config(format!(
-            "dlogp has {} values, the pending forward pass {rows} x {} log-probs",
-            dlogp.len(),
-            cols - 1
-        ))),
+        Some([rows, cols]) if dlogp.len() != rows * (cols - 1) => {
+            Err(TrainerError::Backward { got: dlogp.len(), expected: format!("{rows} x {}", cols - 1) })
+        }
         Some(_) => Ok(()),
     }
 }

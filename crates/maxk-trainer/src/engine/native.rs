@@ -49,10 +49,7 @@ impl Engine for NativeEngine {
             ts.len() == specs.len() && ts.iter().zip(&specs).all(|(t, s)| t.len() == s.shape[0] * s.shape[1])
         };
         if !sizes_ok(&weights.tensors) || !sizes_ok(&adam.m) || !sizes_ok(&adam.v) {
-            return Err(crate::TrainerError::Config(format!(
-                "weights or Adam moments do not match the model {:?}",
-                weights.config
-            )));
+            return Err(crate::TrainerError::WeightsMismatch { model: format!("{:?}", weights.config) });
         }
         Ok(NativePolicy {
             cfg: weights.config.clone(),

@@ -22,7 +22,7 @@
 //! per pair by `D_j = (1/P^2) sum_p d_pj`; its interval is `mean(D) +- t_{M/2-1} sd(D)/sqrt(M/2)`
 //! (rollout noise at fixed prompts and weights). The ratio of two estimators' traces is paired
 //! (same rollouts) with a delta-method interval. Intervals that also cover the choice of
-//! prompts and the training seed are taken over seeds in [`crate::report::write_gradvar`].
+//! prompts and the training seed are taken over seeds in [`report`] ([`crate::mechanism`]).
 //!
 //! Each prompt's success rate is measured from the same `M N` rollouts.
 
@@ -32,7 +32,8 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use maxk_core::{Estimator, Scale, Spec, batch_advantages};
-use maxk_experiments::stats::t975;
+use maxk_study::Ci;
+use maxk_study::stats::t975;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ use crate::run_label::RunLabel;
 use crate::sampling::sample;
 use crate::tasks::{Problem, TrainSampler, score};
 use crate::vocab::encode_prompt;
+
+pub mod report;
 
 /// One model and its checkpoints: the config (model, tasks, N, K, rollout sampling, and the
 /// seed that draws the prompts) and `(label, weights path)` pairs.
@@ -261,10 +264,10 @@ pub struct GradVarResults {
 }
 
 impl GradVarResults {
-    /// Reads a `gradvar.json` written by [`crate::report::write_gradvar`].
+    /// Reads a `gradvar.json` written by [`report::write`].
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(TrainerError::io(path))?;
-        serde_json::from_str(&text).map_err(|e| TrainerError::Config(format!("{}: {e}", path.display())))
+        serde_json::from_str(&text).map_err(TrainerError::json(path.display()))
     }
 
     /// The results of several runs as one (their units side by side; the first one's config,
@@ -272,15 +275,20 @@ impl GradVarResults {
     /// the runs differ in estimators, M or P.
     pub fn merge(parts: Vec<GradVarResults>) -> Result<Self> {
         let mut it = parts.into_iter();
-        let mut out = it.next().ok_or_else(|| TrainerError::Config("nothing to merge".into()))?;
+        let mut out = it.next().ok_or(TrainerError::Argument {
+            arg: "--merge",
+            value: "(none)".into(),
+            reason: "at least one gradvar.json is needed",
+        })?;
         for r in it {
             if (r.estimators.as_slice(), r.batches, r.prompts)
                 != (out.estimators.as_slice(), out.batches, out.prompts)
             {
-                return Err(TrainerError::Config(format!(
-                    "cannot merge gradvar runs with estimators {:?}, M = {}, P = {} and {:?}, M = {}, P = {}",
-                    out.estimators, out.batches, out.prompts, r.estimators, r.batches, r.prompts
-                )));
+                let protocol = |r: &GradVarResults| {
+                    let ids: Vec<&str> = r.estimators.iter().map(|e| e.id()).collect();
+                    format!("estimators {ids:?}, M = {}, P = {}", r.batches, r.prompts)
+                };
+                return Err(TrainerError::MergeMismatch { first: protocol(&out), other: protocol(&r) });
             }
             out.rows.extend(r.rows);
             out.ratios.extend(r.ratios);
@@ -289,17 +297,6 @@ impl GradVarResults {
         }
         Ok(out)
     }
-}
-
-/// Mean and 95% half-width of `d` (Student's t with `len - 1` degrees of freedom).
-pub fn mean_ci(d: &[f64]) -> (f64, f64) {
-    let n = d.len() as f64;
-    if d.len() < 2 {
-        return (d.first().copied().unwrap_or(f64::NAN), f64::NAN);
-    }
-    let m = d.iter().sum::<f64>() / n;
-    let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    (m, t975(d.len() - 1) * (var / n).sqrt())
 }
 
 /// `mean(a)/mean(b)` with the 95% half-width of the delta method for paired samples:
@@ -327,15 +324,24 @@ pub fn ratio_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
 impl GradVar {
     fn check(&self) -> Result<()> {
         if self.batches < 4 || self.batches % 2 != 0 {
-            return Err(TrainerError::Config(format!("batches {} must be even and >= 4", self.batches)));
+            let value = self.batches.to_string();
+            return Err(TrainerError::Argument { arg: "--batches", value, reason: "must be even and >= 4" });
         }
-        if self.prompts == 0 || self.estimators.is_empty() || self.units.is_empty() {
-            return Err(TrainerError::Config("prompts, estimators and units must be non-empty".into()));
+        let none =
+            |arg| TrainerError::Argument { arg, value: "(none)".into(), reason: "at least one is needed" };
+        for (arg, empty) in [
+            ("--prompts", self.prompts == 0),
+            ("--estimators", self.estimators.is_empty()),
+            ("--study or --weights", self.units.is_empty()),
+        ] {
+            if empty {
+                return Err(none(arg));
+            }
         }
         for u in &self.units {
             u.cfg.validate()?;
             if u.checkpoints.is_empty() {
-                return Err(TrainerError::Config(format!("seed {}: no checkpoints", u.cfg.seed)));
+                return Err(none("--checkpoints"));
             }
             for e in &self.estimators {
                 e.validate(u.cfg.rl.group_size, u.cfg.rl.k)?;
@@ -448,14 +454,14 @@ impl OnBackend for GradVar {
                 let (mf, pairs) = (self.batches as f64, (self.batches / 2) as f64);
                 let reward_mean = acc.correct.iter().sum::<f64>() / (mf * (self.prompts * n) as f64);
                 for (e, est) in self.estimators.iter().enumerate() {
-                    let (trace, trace_ci) = mean_ci(&acc.batch_pairs[e]);
+                    let trace = Ci::of(&acc.batch_pairs[e]);
                     rows.push(GradVarRow {
                         study: unit.study.clone(),
                         seed: cfg.seed,
                         checkpoint: label.clone(),
                         estimator: *est,
-                        trace,
-                        trace_ci,
+                        trace: trace.mean,
+                        trace_ci: trace.hi - trace.mean,
                         mean_grad_sq: acc.grad_sums[e].iter().map(|s| (s / mf).powi(2)).sum(),
                         zero_batches: acc.zero[e] as f64 / mf,
                         reward_mean,
@@ -519,14 +525,7 @@ mod tests {
     use crate::vocab::PAD;
 
     #[test]
-    fn ratio_and_mean_intervals_match_hand_computations() {
-        let (m, ci) = mean_ci(&[1.0, 3.0]);
-        // sd = sqrt(2), se = 1, t_1 = 12.706204736 (exact quantile).
-        assert!((m - 2.0).abs() < 1e-12 && (ci - 12.706_204_736).abs() < 1e-9);
-        // mean 2, sd 1, n = 3: t_2 / sqrt(3).
-        let (m, ci) = mean_ci(&[1.0, 2.0, 3.0]);
-        assert!((m - 2.0).abs() < 1e-12 && (ci - 4.302_652_730 / 3f64.sqrt()).abs() < 1e-9);
-        assert!(mean_ci(&[1.0]).1.is_nan());
+    fn ratio_intervals_match_hand_computations() {
         // b = 2a exactly: the ratio is 1/2 with no spread.
         let a = [1.0, 2.0, 4.0, 3.0];
         let b: Vec<f64> = a.iter().map(|x| 2.0 * x).collect();
@@ -607,8 +606,8 @@ mod tests {
                 x.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / 2.0
             })
             .collect();
-        let (m, ci) = mean_ci(&d);
-        assert!((m - 5.25).abs() < ci.max(0.05), "{m} +- {ci}");
+        let c = Ci::of(&d);
+        assert!((c.mean - 5.25).abs() < (c.hi - c.mean).max(0.05), "{c:?}");
     }
 
     #[test]
