@@ -96,7 +96,7 @@ impl<'a> EvalRecord<'a> {
     }
 }
 
-/// Reads `results.json` written by [`Reproduce`] (to redraw a report).
+/// Reads `results.json` written by [`crate::pipeline::Reproduce`] (to redraw a report).
 pub fn load_results(dir: &Path) -> Result<Results> {
     let path = dir.join("results.json");
     let text = std::fs::read_to_string(&path).map_err(TrainerError::io(&path))?;

@@ -268,7 +268,7 @@ fn optimise<P: Policy>(
     Ok(last)
 }
 
-/// What [`bench`] measured.
+/// What [`bench()`] measured.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BenchResult {
     /// Parameters of the model.

@@ -2,7 +2,7 @@
 //! [`crate::model`] (same weight layout, pre-norm blocks, layer-norm eps 1e-5, tanh-GELU,
 //! causal attention with masked keys excluded, which equals burn's additive -1e9 bias after
 //! `exp` underflows to 0), in the style of llm.c: activation buffers reused across calls,
-//! fused per-row kernels, sgemm from the `gemm` crate ([`super::kernels`]), rayon over
+//! fused per-row kernels, sgemm from the `gemm` crate (`engine::kernels`), rayon over
 //! sequences and row blocks with shape-determined chunking (bitwise deterministic given the
 //! seed), a static KV cache for batched decoding, and Adam fused over the flat weights.
 //!

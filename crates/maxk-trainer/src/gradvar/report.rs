@@ -1,4 +1,4 @@
-//! The gradient-variance study's report ([`write`]): `gradvar.md`, `gradvar.csv`,
+//! The gradient-variance study's report ([`write()`]): `gradvar.md`, `gradvar.csv`,
 //! `prompts.csv`, `gradvar.json`, `config.toml` and `figures/gradvar.{png,svg}`.
 
 use std::fmt::Write as _;

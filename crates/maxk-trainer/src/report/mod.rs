@@ -1,11 +1,11 @@
 //! `report.md`, `passk.csv`, `results.json` and the figures of a reproduction.
 //!
 //! Verdicts compare two models on the same held-out problems, paired by seed and problem:
-//! `d[s][j] = pass@k_a(s, j) - pass@k_b(s, j)` ([`compare`]), with an interval at the seed
+//! `d[s][j] = pass@k_a(s, j) - pass@k_b(s, j)` (`report::compare`), with an interval at the seed
 //! level and the problems clustered ([`maxk_study::stats::paired`]); a claim holds when the
 //! interval lies above 0, does not hold when it lies below, and is inconclusive otherwise
-//! ([`maxk_study::verdict::difference`]). [`sections`] writes the markdown, one function per
-//! section; [`figures`] draws the charts. The gradient-variance study has its own report
+//! ([`maxk_study::verdict::difference`]). `report::sections` writes the markdown, one function per
+//! section; `report::figures` draws the charts. The gradient-variance study has its own report
 //! beside it, [`crate::gradvar::report`].
 
 mod compare;
