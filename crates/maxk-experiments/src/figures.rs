@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use maxk_core::{Estimator, Scale};
 use maxk_plot::{HeatMap, HeatMaps, LineChart, Panels, Series};
 
 use crate::bandit_runs::{ErrorResult, ErrorVariant, Role, VarianceResult};
@@ -61,7 +62,7 @@ fn sqrt_reference(v: &ErrorVariant) -> Option<maxk_plot::Series> {
         .curves
         .iter()
         .zip(&v.bias)
-        .find(|(c, _)| c.name == "maxpo")
+        .find(|(_, b)| b.estimator == Estimator::Maxpo && b.scale == Scale::Pg)
         .or_else(|| v.curves.iter().zip(&v.bias).find(|(_, b)| b.role == Role::Unbiased))?
         .0;
     let (m0, e0) = (*anchor.x.first()?, anchor.ci.first()?.mean);
@@ -99,7 +100,7 @@ pub fn variance(r: &VarianceResult, title: &str, log_x: bool, stem: &Path) -> Re
         true,
         &r.curves,
     )];
-    if let (Some(i), true) = (r.ei_index(), r.reference == maxk_core::Estimator::Maxpo) {
+    if let (Some(i), true) = (r.ei_index(), r.reference == Estimator::Maxpo) {
         let mut series =
             vec![Curve { name: "continuous (95% CI)".into(), ..filter_x(&r.ratios[i], keep) }.series()];
         for b in &r.binary {
