@@ -297,6 +297,26 @@ mod tests {
         }
     }
 
+    /// A row of the product has the same bits whichever rows surround it, as long as no
+    /// sgemm block is a single row (the native prefill packs tokens on this: a prompt's
+    /// activations do not depend on the other prompts of the batch or on their padding).
+    #[test]
+    fn matmul_rows_do_not_depend_on_the_batch() {
+        for (k, n) in [(128, 384), (128, 128), (512, 128), (128, 512), (128, 47)] {
+            let m = 700;
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729 % 997) as f32 / 997.0 - 0.5).cos()).collect();
+            let bias: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 * 0.1).collect();
+            let mut full = bias.clone();
+            matmul(&mut full, Mat::new(&a, m, k), Mat::new(&b, k, n), true);
+            for (lo, rows) in [(0, 16), (5, 37), (100, 130), (3, 304), (60, 640), (1, 2)] {
+                let mut part = bias[lo * n..(lo + rows) * n].to_vec();
+                matmul(&mut part, Mat::new(&a[lo * k..(lo + rows) * k], rows, k), Mat::new(&b, k, n), true);
+                assert!(part == full[lo * n..(lo + rows) * n], "k {k} n {n}: rows {lo}..+{rows}");
+            }
+        }
+    }
+
     /// The rational `tanh` is within 5e-7 of f64 `tanh` on a dense grid over [-12, 12] (both
     /// saturated tails included), odd, and exactly ±1 far out.
     #[test]

@@ -30,6 +30,9 @@ const EPS: f32 = 1e-5;
 const PER_LAYER: usize = 12;
 /// Sequences per chunk of a gradient-free forward pass (bounds its memory).
 const CHUNK: usize = 32;
+/// A prefill's packed token count is rounded up to a multiple of this
+/// ([`NativePolicy::embed_cached`]).
+const PACK: usize = 16;
 
 /// The native CPU engine (`--device cpu`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,6 +112,10 @@ struct Acts {
 /// Buffers of gradient-free prefill / decode passes.
 #[derive(Debug, Default)]
 struct Inference {
+    /// Per sequence, the new tokens' first absolute column and count.
+    spans: Vec<(usize, usize)>,
+    /// The new tokens, packed sequence after sequence.
+    ids: Vec<u32>,
     x: Vec<f32>,
     xhat: Vec<f32>,
     rstd: Vec<f32>,
@@ -446,16 +453,20 @@ impl NativePolicy {
         self.grads = grads;
     }
 
-    /// Runs every block on the `rows x q` new tokens in `self.inf.x` (row-major by sequence)
-    /// whose absolute columns start at `start`, attending to cached keys `pad[b]..=column`;
-    /// leaves the final layer-norm output of each sequence's last new token in `inf.last`.
-    fn cached_blocks(&mut self, rows: usize, q: usize, start: usize, pad: &[usize]) {
+    /// Runs every block on the new tokens in `self.inf.x`, packed row after row: sequence `b`
+    /// contributes `inf.spans[b] = (first, len)`, the tokens at absolute columns
+    /// `first..first + len`, which attend to the cached keys `pad[b]..=column`. Rows of
+    /// `inf.x` past the last span are filler (see [`NativePolicy::embed_cached`]). Leaves the
+    /// final-layer-norm output of each sequence's last new token in `inf.last` and its logits
+    /// in `inf.logits`.
+    fn cached_blocks(&mut self, pad: &[usize]) {
         let c = self.cfg.clone();
         let (d, h, f, tmax) = (c.d_model, c.n_heads, c.d_ff, c.max_seq_len);
         let dh = d / h;
-        let n = rows * q;
-        let scale = 1.0 / (dh as f32).sqrt();
         let inf = &mut self.inf;
+        let rows = inf.spans.len();
+        let n = inf.x.len() / d;
+        let scale = 1.0 / (dh as f32).sqrt();
         for v in [&mut inf.xhat, &mut inf.a, &mut inf.y] {
             resize(v, n * d);
         }
@@ -469,21 +480,31 @@ impl NativePolicy {
             fill_rows(&mut inf.qkv, &w[base + 3]);
             matmul(&mut inf.qkv, Mat::new(&inf.a, n, d), Mat::new(&w[base + 2], d, 3 * d), true);
             let (kc, vc) = &mut self.kv[l];
-            let qkv = &inf.qkv;
-            inf.y
-                .par_chunks_mut(q * d)
+            let (qkv, spans) = (&inf.qkv, &inf.spans);
+            // Each sequence's slice of `y` (and, at the same token offsets, of `qkv`).
+            let mut ys = Vec::with_capacity(rows);
+            let mut rest = &mut inf.y[..];
+            let mut first_token = 0;
+            for &(_, len) in spans {
+                let (y, tail) = rest.split_at_mut(len * d);
+                ys.push((first_token, y));
+                first_token += len;
+                rest = tail;
+            }
+            ys.into_par_iter()
                 .zip(kc.par_chunks_mut(h * tmax * dh))
                 .zip(vc.par_chunks_mut(h * tmax * dh))
                 .enumerate()
-                .for_each(|(b, ((y, kb), vb))| {
+                .for_each(|(b, (((at, y), kb), vb))| {
+                    let (start, len) = spans[b];
                     let mut p = vec![0.0f32; tmax];
-                    for i in 0..q {
+                    for i in 0..len {
                         let col = start + i;
-                        let row = &qkv[(b * q + i) * 3 * d..(b * q + i + 1) * 3 * d];
+                        let row = &qkv[(at + i) * 3 * d..(at + i + 1) * 3 * d];
                         for hh in 0..h {
-                            let at = (hh * tmax + col) * dh;
-                            kb[at..at + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
-                            vb[at..at + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
+                            let to = (hh * tmax + col) * dh;
+                            kb[to..to + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
+                            vb[to..to + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
                         }
                         let yi = &mut y[i * d..(i + 1) * d];
                         yi.fill(0.0);
@@ -521,9 +542,10 @@ impl NativePolicy {
             matmul(&mut inf.x, Mat::new(&inf.h, n, f), Mat::new(&w[base + 10], f, d), true);
         }
         resize(&mut inf.last, rows * d);
-        for b in 0..rows {
-            let src = &inf.x[(b * q + q - 1) * d..(b * q + q) * d];
-            inf.last[b * d..(b + 1) * d].copy_from_slice(src);
+        let mut end = 0;
+        for (b, &(_, len)) in inf.spans.iter().enumerate() {
+            end += len;
+            inf.last[b * d..(b + 1) * d].copy_from_slice(&inf.x[(end - 1) * d..end * d]);
         }
         let tail = 2 + c.n_layers * PER_LAYER;
         resize(&mut inf.xhat, rows * d);
@@ -534,16 +556,28 @@ impl NativePolicy {
         matmul(&mut inf.logits, Mat::new(&inf.a, rows, d), Mat::new(&self.w[tail + 2], d, VOCAB_SIZE), false);
     }
 
-    /// Token plus position embeddings of `tokens` at absolute columns `start..` of rows
-    /// left-padded by `pad` into `inf.x`.
-    fn embed_cached(&mut self, tokens: &[u32], rows: usize, q: usize, start: usize, pad: &[usize]) {
+    /// Token plus position embeddings of the new tokens `inf.ids` (packed by sequence as
+    /// `inf.spans` says; positions count from the end of each row's left padding `pad[b]`) into
+    /// `inf.x`, followed by `filler` zero rows.
+    ///
+    /// A prefill passes `filler` rows up to a multiple of [`PACK`] tokens: the packed token
+    /// count is arbitrary, and a sgemm block of a single row takes `gemm`'s gemv path, which
+    /// accumulates into the output in a different order than its micro-kernels; with no
+    /// one-row block every token's activations are the same bits whatever else is in the
+    /// batch (as they were in the padded `[rows, cols]` layout, whose size was a multiple of
+    /// 16 for the trainer's batches).
+    fn embed_cached(&mut self, pad: &[usize], filler: usize) {
         let d = self.cfg.d_model;
-        resize(&mut self.inf.x, rows * q * d);
+        let inf = &mut self.inf;
+        resize(&mut inf.x, (inf.ids.len() + filler) * d);
         let (tok, pos) = (&self.w[0], &self.w[1]);
-        for (e, row) in self.inf.x.chunks_mut(d).enumerate() {
-            let (b, i) = (e / q, e % q);
-            let t = tokens[e] as usize;
-            let p = (start + i).saturating_sub(pad[b]);
+        let cols = inf
+            .spans
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &(first, len))| (first..first + len).map(move |col| (b, col)));
+        for ((row, &t), (b, col)) in inf.x.chunks_mut(d).zip(&inf.ids).zip(cols) {
+            let (t, p) = (t as usize, col.saturating_sub(pad[b]));
             for j in 0..d {
                 row[j] = tok[t * d + j] + pos[p * d + j];
             }
@@ -565,16 +599,33 @@ impl Policy for NativePolicy {
             resize(v, rows * per_row);
         }
         self.kv_rows = rows;
-        self.embed_cached(tokens, rows, cols, 0, pad);
-        self.cached_blocks(rows, cols, 0, pad);
+        // Only the prompt tokens: the left padding's keys are masked and its queries never
+        // read, so its positions are left out of every matmul (nearly half of a mixed-task
+        // batch padded to its longest prompt).
+        let inf = &mut self.inf;
+        inf.spans.clear();
+        inf.ids.clear();
+        for b in 0..rows {
+            let first = pad[b].min(cols.saturating_sub(1));
+            inf.spans.push((first, cols - first));
+            inf.ids.extend_from_slice(&tokens[b * cols + first..(b + 1) * cols]);
+        }
+        let filler = inf.ids.len().next_multiple_of(PACK) - inf.ids.len();
+        self.embed_cached(pad, filler);
+        self.cached_blocks(pad);
         &self.inf.logits
     }
 
     fn decode_step(&mut self, tokens: &[u32], col: usize, pad: &[usize]) -> &[f32] {
         let rows = tokens.len();
         assert_eq!(rows, self.kv_rows, "decode_step batch differs from the prefill batch");
-        self.embed_cached(tokens, rows, 1, col, pad);
-        self.cached_blocks(rows, 1, col, pad);
+        let inf = &mut self.inf;
+        inf.spans.clear();
+        inf.spans.resize(rows, (col, 1));
+        inf.ids.clear();
+        inf.ids.extend_from_slice(tokens);
+        self.embed_cached(pad, 0);
+        self.cached_blocks(pad);
         &self.inf.logits
     }
 
