@@ -68,9 +68,24 @@ unsafe impl Send for OutPtr {}
 #[allow(unsafe_code)]
 unsafe impl Sync for OutPtr {}
 
+/// Longest inner dimension that `gemm` multiplies in one pass (it splits `k` into passes of
+/// `kc >= min(k, 512)`): up to it, every output element is one fused multiply-add chain over `k` in order,
+/// whatever the shape of the call, so a row's bits do not depend on how rows are grouped.
+const ONE_PASS_K: usize = 512;
+
+/// Most [`block_len`] blocks one task multiplies in one sgemm call when `k <=`
+/// [`ONE_PASS_K`]: each call packs the whole right-hand operand, so on tall products (the
+/// 4k-position forward passes) 128-row calls spent about a tenth of the time re-packing the
+/// weights.
+const GROUP: usize = 4;
+
 /// `c = a b + (c if accumulate)`, with `c` row-major `[m, n]`, `a` logical `[m, k]`, `b`
 /// logical `[k, n]`. The output is split into blocks of at most [`BLOCK`] rows (or columns when
-/// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the `gemm-f32` crate.
+/// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the
+/// `gemm-f32` crate; when `k <=` [`ONE_PASS_K`], runs of up to [`GROUP`] whole blocks share one
+/// call (keeping at least 8 tasks), and the last, partial block is always its own call, so the
+/// grouping changes no bits (a single-row call takes `gemm`'s gemv path, which rounds
+/// differently, exactly where it did before).
 pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
@@ -94,9 +109,16 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let len = if by_rows { m } else { n };
     let block = block_len(len);
     let blocks = len.div_ceil(block);
-    let run = |blk: usize| {
-        let lo = blk * block;
-        let hi = (lo + block).min(len);
+    let full = len / block;
+    let group = if k <= ONE_PASS_K { (full / 8).clamp(1, GROUP) } else { 1 };
+    let full_tasks = full.div_ceil(group);
+    let tasks = full_tasks + usize::from(len % block != 0);
+    let run = |task: usize| {
+        let (lo, hi) = if task < full_tasks {
+            (task * group * block, ((task + 1) * group).min(full) * block)
+        } else {
+            (full * block, len)
+        };
         let (rows, cols, a_off, b_off, c_off) = if by_rows {
             (hi - lo, n, lo as isize * ars, 0, lo * n)
         } else {
@@ -133,9 +155,9 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         }
     };
     if blocks == 1 || m * n * k < 1 << 16 {
-        (0..blocks).for_each(run);
+        (0..tasks).for_each(run);
     } else {
-        (0..blocks).into_par_iter().for_each(run);
+        (0..tasks).into_par_iter().for_each(run);
     }
 }
 

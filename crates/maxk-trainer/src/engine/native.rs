@@ -66,6 +66,7 @@ impl Engine for NativeEngine {
             kv: Vec::new(),
             kv_rows: 0,
             inf: Inference::default(),
+            bwd: Default::default(),
         })
     }
 }
@@ -142,10 +143,20 @@ pub struct NativePolicy {
     kv: Vec<(Vec<f32>, Vec<f32>)>,
     kv_rows: usize,
     inf: Inference,
+    /// Scratch of the backward pass (logit, layer-norm and residual gradients; the MLP and
+    /// QKV gradients; one `d`-wide gradient), kept across calls.
+    bwd: [Vec<f32>; 5],
 }
 
+/// `v` as `n` zeros.
 fn resize(v: &mut Vec<f32>, n: usize) {
     v.clear();
+    v.resize(n, 0.0);
+}
+
+/// `v` with length `n`, keeping its old contents (for buffers that are overwritten before they
+/// are read: no memset, and no fresh pages once the buffer has been as large).
+fn reuse(v: &mut Vec<f32>, n: usize) {
     v.resize(n, 0.0);
 }
 
@@ -229,7 +240,7 @@ impl NativePolicy {
         acts.layers.resize_with(c.n_layers, LayerActs::default);
         // Embeddings.
         let mut x = std::mem::take(&mut acts.xf);
-        resize(&mut x, n * d);
+        reuse(&mut x, n * d);
         let (tok, pos) = (&self.w[0], &self.w[1]);
         for (i, row) in x.chunks_mut(d).enumerate() {
             let t = acts.inputs[i] as usize;
@@ -242,22 +253,24 @@ impl NativePolicy {
         for l in 0..c.n_layers {
             let la = &mut acts.layers[l];
             std::mem::swap(&mut la.x, &mut x);
+            // Every buffer but `y` (accumulated into) is written before it is read (`att`
+            // above the diagonal is never read).
             for (v, len) in [
                 (&mut la.xhat1, n * d),
                 (&mut la.a1, n * d),
                 (&mut la.qkv, n * 3 * d),
                 (&mut la.att, rows * h * s * s),
-                (&mut la.y, n * d),
                 (&mut la.xm, n * d),
                 (&mut la.xhat2, n * d),
                 (&mut la.a2, n * d),
                 (&mut la.pre, n * f),
                 (&mut la.act, n * f),
+                (&mut la.rstd1, n),
+                (&mut la.rstd2, n),
             ] {
-                resize(v, len);
+                reuse(v, len);
             }
-            resize(&mut la.rstd1, n);
-            resize(&mut la.rstd2, n);
+            resize(&mut la.y, n * d);
             layer_norm(&la.x, self.layer(l, 0), self.layer(l, 1), &mut la.xhat1, &mut la.a1, &mut la.rstd1);
             fill_rows(&mut la.qkv, self.layer(l, 3));
             matmul(&mut la.qkv, Mat::new(&la.a1, n, d), Mat::new(self.layer(l, 2), d, 3 * d), true);
@@ -299,7 +312,7 @@ impl NativePolicy {
             la.act.par_chunks_mut(f * 16).zip(la.pre.par_chunks(f * 16)).for_each(|(a, p)| {
                 a.iter_mut().zip(p).for_each(|(a, &p)| *a = gelu(p));
             });
-            resize(&mut x, n * d);
+            reuse(&mut x, n * d);
             x.copy_from_slice(&la.xm);
             let b2 = self.layer(l, 11);
             x.par_chunks_mut(d * 64)
@@ -307,11 +320,11 @@ impl NativePolicy {
             matmul(&mut x, Mat::new(&la.act, n, f), Mat::new(self.layer(l, 10), f, d), true);
         }
         acts.xf = x;
-        resize(&mut acts.xhatf, n * d);
-        resize(&mut acts.af, n * d);
-        resize(&mut acts.rstdf, n);
+        reuse(&mut acts.xhatf, n * d);
+        reuse(&mut acts.af, n * d);
+        reuse(&mut acts.rstdf, n);
         layer_norm(&acts.xf, self.tail(0), self.tail(1), &mut acts.xhatf, &mut acts.af, &mut acts.rstdf);
-        resize(&mut acts.probs, n * VOCAB_SIZE);
+        reuse(&mut acts.probs, n * VOCAB_SIZE);
         matmul(&mut acts.probs, Mat::new(&acts.af, n, d), Mat::new(self.tail(2), d, VOCAB_SIZE), false);
         let mut logp = vec![0.0f32; n];
         let targets = &acts.targets;
@@ -334,6 +347,7 @@ impl NativePolicy {
         let c = self.cfg.clone();
         let (d, h, f) = (c.d_model, c.n_heads, c.d_ff);
         let dh = d / h;
+        let [mut gl, mut gaf, mut gx, mut g_big, mut g_d] = std::mem::take(&mut self.bwd);
         let acts = &self.tape;
         let (rows, s) = (acts.rows, acts.cols - 1);
         let n = rows * s;
@@ -344,7 +358,8 @@ impl NativePolicy {
         }
         let tail = 2 + c.n_layers * PER_LAYER;
         // Head: g_logits = g (onehot - p).
-        let mut gl = acts.probs.clone();
+        reuse(&mut gl, n * VOCAB_SIZE);
+        gl.copy_from_slice(&acts.probs);
         gl.par_chunks_mut(VOCAB_SIZE * 64).enumerate().for_each(|(blk, chunk)| {
             for (i, row) in chunk.chunks_mut(VOCAB_SIZE).enumerate() {
                 let e = blk * 64 + i;
@@ -354,9 +369,9 @@ impl NativePolicy {
             }
         });
         matmul(&mut grads[tail + 2], Mat::new(&acts.af, n, d).t(), Mat::new(&gl, n, VOCAB_SIZE), false);
-        let mut gaf = vec![0.0f32; n * d];
+        reuse(&mut gaf, n * d);
         matmul(&mut gaf, Mat::new(&gl, n, VOCAB_SIZE), Mat::new(self.tail(2), d, VOCAB_SIZE).t(), false);
-        let mut gx = vec![0.0f32; n * d];
+        resize(&mut gx, n * d);
         {
             let (head, rest) = grads.split_at_mut(tail + 1);
             layer_norm_backward(
@@ -369,8 +384,8 @@ impl NativePolicy {
                 &mut rest[0],
             );
         }
-        let mut g_big = vec![0.0f32; n * f.max(3 * d)];
-        let mut g_d = vec![0.0f32; n * d];
+        reuse(&mut g_big, n * f.max(3 * d));
+        reuse(&mut g_d, n * d);
         for l in (0..c.n_layers).rev() {
             let la = &acts.layers[l];
             let base = 2 + l * PER_LAYER;
@@ -451,6 +466,7 @@ impl NativePolicy {
             rest[0][p * d..(p + 1) * d].iter_mut().zip(g).for_each(|(a, b)| *a += b);
         }
         self.grads = grads;
+        self.bwd = [gl, gaf, gx, g_big, g_d];
     }
 
     /// Runs every block on the new tokens in `self.inf.x`, packed row after row: sequence `b`
