@@ -83,9 +83,9 @@ const GROUP: usize = 4;
 /// logical `[k, n]`. The output is split into blocks of at most [`BLOCK`] rows (or columns when
 /// `n > m`; [`block_len`]) computed in parallel, each by one single-threaded sgemm of the
 /// `gemm-f32` crate; when `k <=` [`ONE_PASS_K`], runs of up to [`GROUP`] whole blocks share one
-/// call (keeping at least 8 tasks), and the last, partial block is always its own call, so the
-/// grouping changes no bits (a single-row call takes `gemm`'s gemv path, which rounds
-/// differently, exactly where it did before).
+/// call (keeping at least 4 tasks, two per core of the 2-core development machine), and the
+/// last, partial block is always its own call, so the grouping changes no bits (a single-row
+/// call takes `gemm`'s gemv path, which rounds differently, exactly where it did before).
 pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
@@ -110,7 +110,7 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let block = block_len(len);
     let blocks = len.div_ceil(block);
     let full = len / block;
-    let group = if k <= ONE_PASS_K { (full / 8).clamp(1, GROUP) } else { 1 };
+    let group = if k <= ONE_PASS_K { (full / 4).clamp(1, GROUP) } else { 1 };
     let full_tasks = full.div_ceil(group);
     let tasks = full_tasks + usize::from(len % block != 0);
     let run = |task: usize| {
