@@ -59,5 +59,8 @@ for key, name in [("sampled_tokens_per_s", "sampled tokens/s"), ("updates_per_s"
     cols = {s: [run[s][key] for run in runs] for s in sides}
     ratios = [fmt([m / t for m, t in zip(cols["maxk"], cols[s])], ".2f") + "x" for s in base]
     print(f"| {name} | " + " | ".join(fmt(cols[s], ".4g") for s in sides) + " | " + " | ".join(ratios) + " |")
+if "compiled" in sides:
+    late = [run["compiled"].get("timed_compiles") for run in runs]
+    print(f"\ngraphs torch.compile compiled inside the timed steps, per repetition: {late}")
 PY
 echo "(per-run JSON in $out)"

@@ -22,7 +22,8 @@ update's log-probs) with `torch.compile(mode=MODE, dynamic=True)` (inductor; `dy
 because the KV cache and the batch's sequence length change every decoding step and every RL
 step, and a static compile would recompile for each shape). Compilation happens in the
 untimed warm-up step; shapes the warm-up did not meet may still compile during timed steps
-(counted, as a user would pay them). The optimizer step stays eager.
+(counted, as a user would pay them; `--json` records the number as `timed_compiles`, and
+each timed step's seconds as `step_s`). The optimizer step stays eager.
 
 Threads: `--threads` (default 2, the development machine's cores) sets
 `torch.set_num_threads`, matching the maxk side's `RAYON_NUM_THREADS` in scripts/lm-bench.sh.
@@ -212,6 +213,13 @@ def update(model, opt, rl, prompts, completions, advantages, device):
         loss.item()  # maxk reads the loss back every update too
 
 
+def compiled_graphs():
+    """Graphs torch.compile (dynamo) has compiled so far in this process."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -249,7 +257,10 @@ def main():
     n = rl["group_size"]
     tokens = 0
     sample_s = update_s = total_s = 0.0
+    step_s, graphs = [], 0
     for step in range(args.steps + 1):
+        if step == 1:
+            graphs = compiled_graphs() if args.compile else 0
         prompts = [encode_prompt(random_prompt(rng)) for _ in range(rl["prompts_per_step"])]
         prompts = [p for p in prompts for _ in range(n)]
         sync(device)
@@ -264,6 +275,7 @@ def main():
         sync(device)
         t3 = time.perf_counter()
         if step > 0:
+            step_s.append(t3 - t0)
             tokens += sum(len(c) for c in completions)
             sample_s += t1 - t0
             update_s += t3 - t2
@@ -274,10 +286,14 @@ def main():
         "sampled_tokens_per_s": tokens / sample_s,
         "updates_per_s": args.steps * rl["minibatches"] / update_s,
         "steps_per_s": args.steps / total_s,
+        "step_s": step_s,
+        # Graphs compiled during the timed steps (0: every compile fell in the warm-up).
+        "timed_compiles": compiled_graphs() - graphs if args.compile else 0,
     }
     print(
         f"torch {res['mode']} ({device.type}, {torch.get_num_threads()} threads, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
         f"{res['updates_per_s']:.3f} updates/s, {res['steps_per_s']:.3f} RL steps/s"
+        + (f", {res['timed_compiles']} graphs compiled in the timed steps" if args.compile else "")
     )
     if args.json:
         with open(args.json, "w") as f:
