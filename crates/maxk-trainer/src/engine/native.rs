@@ -154,6 +154,15 @@ fn resize(v: &mut Vec<f32>, n: usize) {
     v.resize(n, 0.0);
 }
 
+/// Runs `f` on a thread of rayon's global pool. A pass runs dozens of short parallel loops
+/// (about a dozen per block); started from the caller's thread, each one hands its work to the
+/// pool and sleeps until it is done (a wake-up and a sleep per loop, which a busy machine makes
+/// slow), while inside the pool they fork and join by work stealing. Scheduling only: the
+/// results are the same bits.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// `v` with length `n`, keeping its old contents (for buffers that are overwritten before they
 /// are read: no memset, and no fresh pages once the buffer has been as large).
 fn reuse(v: &mut Vec<f32>, n: usize) {
@@ -628,7 +637,7 @@ impl Policy for NativePolicy {
         }
         let filler = inf.ids.len().next_multiple_of(PACK) - inf.ids.len();
         self.embed_cached(pad, filler);
-        self.cached_blocks(pad);
+        in_pool(|| self.cached_blocks(pad));
         &self.inf.logits
     }
 
@@ -641,7 +650,7 @@ impl Policy for NativePolicy {
         inf.ids.clear();
         inf.ids.extend_from_slice(tokens);
         self.embed_cached(pad, 0);
-        self.cached_blocks(pad);
+        in_pool(|| self.cached_blocks(pad));
         &self.inf.logits
     }
 
@@ -649,7 +658,7 @@ impl Policy for NativePolicy {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut out = Vec::with_capacity(batch.rows * (batch.cols - 1));
         for chunk in batch.tokens.chunks(CHUNK * batch.cols) {
-            out.extend(self.forward(&mut scratch, chunk, chunk.len() / batch.cols, batch.cols));
+            out.extend(in_pool(|| self.forward(&mut scratch, chunk, chunk.len() / batch.cols, batch.cols)));
         }
         self.scratch = scratch;
         out
@@ -657,7 +666,7 @@ impl Policy for NativePolicy {
 
     fn forward_train(&mut self, batch: &TokenBatch) -> Vec<f32> {
         let mut tape = std::mem::take(&mut self.tape);
-        let logp = self.forward(&mut tape, &batch.tokens, batch.rows, batch.cols);
+        let logp = in_pool(|| self.forward(&mut tape, &batch.tokens, batch.rows, batch.cols));
         self.tape = tape;
         self.pending = Some([batch.rows, batch.cols]);
         logp
@@ -668,8 +677,10 @@ impl Policy for NativePolicy {
         if self.pending.take().is_none() {
             return Err(no_pending());
         }
-        self.backward(dlogp);
-        Ok(self.adam.step(&self.adam_cfg, &mut self.w, &self.grads, lr))
+        in_pool(|| {
+            self.backward(dlogp);
+            Ok(self.adam.step(&self.adam_cfg, &mut self.w, &self.grads, lr))
+        })
     }
 
     fn gradients(&mut self, dlogp: &[f32]) -> Result<Vec<Vec<f32>>> {
@@ -677,7 +688,7 @@ impl Policy for NativePolicy {
         if self.pending.take().is_none() {
             return Err(no_pending());
         }
-        self.backward(dlogp);
+        in_pool(|| self.backward(dlogp));
         Ok(self.grads.clone())
     }
 
