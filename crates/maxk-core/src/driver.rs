@@ -43,7 +43,7 @@ impl<'a> Groups<'a> {
         if size == 0 {
             return Err(Error::EmptyGroup);
         }
-        if samples % size != 0 {
+        if !samples.is_multiple_of(size) {
             return Err(Error::RaggedBatch { len: samples, group_size: size });
         }
         Ok(Groups::Dense { size, count: samples / size })

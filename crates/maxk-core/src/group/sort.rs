@@ -1,9 +1,11 @@
 //! The sorted group: the rewards in ascending order with the group index of every rank, by
-//! packed integer keys (radix sort for large groups, `sort_unstable` for small ones) and an
-//! exact fallback; every path gives the same order, equal rewards by ascending index.
+//! packed integer keys (radix sort for large groups, a vectorised sorting network for groups
+//! of 17 to 64 on CPUs with AVX2 ([`super::small_sort`]), `sort_unstable` for the others) and
+//! an exact fallback; every path gives the same order, equal rewards by ascending index.
 
 use rayon::prelude::*;
 
+use super::small_sort::sort_small;
 use crate::float::Reward;
 
 /// The sorted group and the buffers of the sort (see [`Sorter::sort`]).
@@ -247,7 +249,9 @@ impl Sorter {
         } else {
             self.packed.clear();
             self.packed.extend(rewards.iter().enumerate().map(key));
-            self.packed.sort_unstable();
+            if !sort_small(&mut self.packed) {
+                self.packed.sort_unstable();
+            }
             self.vals.clear();
             self.vals.extend(self.packed.iter().map(value));
         }
