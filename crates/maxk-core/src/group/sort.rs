@@ -194,11 +194,15 @@ pub(super) fn sort_key(x: f64, index: usize) -> u128 {
 /// Stable insertion sort by `total_cmp` of an almost sorted `vals`, moving `keys` along;
 /// gives up (returning false, both then a permutation of the input) once it has made more
 /// than `budget` moves.
-fn insertion_pass(vals: &mut [f64], keys: &mut [u64], budget: usize) -> bool {
+///
+/// `keys` are the packed keys, ascending in their bits above `mask`: rewards whose keys differ
+/// there are in order already, so only neighbours with equal high bits (a run that the moves
+/// never leave) compare their rewards. For most groups that is an integer test per reward.
+fn insertion_pass(vals: &mut [f64], keys: &mut [u64], mask: u64, budget: usize) -> bool {
     let mut moves = 0;
     for j in 1..vals.len() {
         let mut i = j;
-        while i > 0 && vals[i - 1].total_cmp(&vals[i]).is_gt() {
+        while i > 0 && (keys[i - 1] ^ keys[i]) <= mask && vals[i - 1].total_cmp(&vals[i]).is_gt() {
             vals.swap(i - 1, i);
             keys.swap(i - 1, i);
             i -= 1;
@@ -256,7 +260,7 @@ impl Sorter {
             self.vals.extend(self.packed.iter().map(value));
         }
         self.index_mask = mask;
-        insertion_pass(&mut self.vals, &mut self.packed, 4 * n)
+        insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
     }
 
     /// The exact sort of [`Sorter::sort`]: one `u128` key per reward (its order-preserving
