@@ -65,8 +65,7 @@ fn radix_sort_from<T: Reward>(
     low: u32,
 ) {
     let n = rewards.len();
-    keys.clear();
-    keys.resize(n, 0);
+    zeroed(keys, n);
     let Some(first) = rewards.first().map(|r| key(0, r)) else { return };
     let varying = keys
         .par_chunks_mut(RADIX_CHUNK)
@@ -106,8 +105,7 @@ fn radix_sort_from<T: Reward>(
                 a
             },
         );
-    spare.clear();
-    spare.resize(n, 0);
+    zeroed(spare, n);
     let mut next = [0usize; 1 << RADIX_BITS];
     let mut start = 0;
     for (slot, &count) in next.iter_mut().zip(&counts) {
@@ -171,6 +169,20 @@ fn sort_bucket(from: &mut [u64], to: &mut [u64], low: u32, high: u32) {
     if in_from {
         // The sorted keys are in `from` (= `src` now): move them to `to`.
         dst.copy_from_slice(src);
+    }
+}
+
+/// Makes `buffer` `n` zeros, for a large buffer that is about to be overwritten. One that must
+/// grow is allocated anew, zeroed by the allocator: memory fresh from the operating system is
+/// zero already and is touched only when written, on whichever thread writes it (the parallel
+/// passes of the radix sort), instead of written with zeros first by this thread (at N = 10^6,
+/// about a tenth of MaxPO's time in a fresh process went into such page faults and memsets).
+pub(super) fn zeroed<T: Copy + Default>(buffer: &mut Vec<T>, n: usize) {
+    if buffer.capacity() < n {
+        *buffer = vec![T::default(); n];
+    } else {
+        buffer.clear();
+        buffer.resize(n, T::default());
     }
 }
 
@@ -244,8 +256,7 @@ impl Sorter {
             // The index bits are in input order already: a stable sort of the rest suffices.
             let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
             radix_sort_from(rewards, key, &mut self.packed, &mut self.spare, mask.count_ones());
-            self.vals.clear();
-            self.vals.resize(n, 0.0);
+            zeroed(&mut self.vals, n);
             self.vals
                 .par_chunks_mut(RADIX_CHUNK)
                 .zip(self.packed.par_chunks(RADIX_CHUNK))
