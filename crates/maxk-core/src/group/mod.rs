@@ -31,6 +31,7 @@ pub(crate) use kernel::COMPENSATE_FROM;
 use kernel::Tables;
 pub(crate) use rescale::{Unit, check_outputs, emit_as, max_abs, near_max};
 pub(crate) use scale::{scale_stage, spread_in, std_factor};
+pub use small_sort::sort_keys;
 use sort::{RADIX_FROM, Sorter};
 
 #[cfg(doc)]
