@@ -89,7 +89,10 @@ fn radix_sort_from<T: Reward>(
     let high = 64 - varying.leading_zeros();
     let top = high.saturating_sub(RADIX_BITS).max(low);
     let digit = |k: u64| ((k >> top) & 0xff) as usize;
-    let counts = keys
+    // The scatter by the top digit runs in parallel, chunk by chunk: every (digit, chunk)
+    // pair owns a contiguous slice of `spare` (digits ascending, chunks in input order within
+    // a digit), so each chunk writes only its own slices and the scatter is stable.
+    let chunk_counts: Vec<[usize; 1 << RADIX_BITS]> = keys
         .par_chunks(RADIX_CHUNK)
         .map(|ks| {
             let mut c = [0usize; 1 << RADIX_BITS];
@@ -98,25 +101,30 @@ fn radix_sort_from<T: Reward>(
             }
             c
         })
-        .reduce(
-            || [0usize; 1 << RADIX_BITS],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .collect();
+    let mut counts = [0usize; 1 << RADIX_BITS];
+    for c in &chunk_counts {
+        counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+    }
     zeroed(spare, n);
-    let mut next = [0usize; 1 << RADIX_BITS];
-    let mut start = 0;
-    for (slot, &count) in next.iter_mut().zip(&counts) {
-        *slot = start;
-        start += count;
+    let mut slices: Vec<Vec<&mut [u64]>> =
+        chunk_counts.iter().map(|_| Vec::with_capacity(1 << RADIX_BITS)).collect();
+    let mut rest = &mut spare[..];
+    for d in 0..1 << RADIX_BITS {
+        for (own, c) in slices.iter_mut().zip(&chunk_counts) {
+            let (head, tail) = rest.split_at_mut(c[d]);
+            own.push(head);
+            rest = tail;
+        }
     }
-    for &k in keys.iter() {
-        let slot = &mut next[digit(k)];
-        spare[*slot] = k;
-        *slot += 1;
-    }
+    keys.par_chunks(RADIX_CHUNK).zip(slices).for_each(|(ks, mut own)| {
+        let mut next = [0usize; 1 << RADIX_BITS];
+        for &k in ks {
+            let d = digit(k);
+            own[d][next[d]] = k;
+            next[d] += 1;
+        }
+    });
     let mut buckets = Vec::with_capacity(1 << RADIX_BITS);
     let (mut from, mut to) = (&mut spare[..], &mut keys[..]);
     for &count in counts.iter().filter(|&&c| c > 0) {
