@@ -3,7 +3,6 @@
 # the API, the verl / TRL / OpenRLHF adapters against the real frameworks, and docs/python.md.
 #
 #   scripts/test-python.sh [pytest args...]     e.g. scripts/test-python.sh -x test_verl.py
-#   MAXK_DEPS_ONLY=1 scripts/test-python.sh     only create the venv and install the dependencies
 #
 # Needs python3 (3.10+), cargo and PyPI. The venv is $MAXK_VENV (default .venv at the repository
 # root); an existing one is reused and only topped up. Everything is pinned in
@@ -46,8 +45,6 @@ echo "== installing test requirements (tests/python/requirements.txt)"
 "$UV" pip install --quiet --no-deps "openrlhf==$OPENRLHF_VERSION"
 t1=$(date +%s)
 echo "== dependencies ready in $((t1 - t0)) s"
-# scripts/test.sh installs the dependencies in the background while the Rust tests build.
-if [[ "${MAXK_DEPS_ONLY:-0}" == 1 ]]; then exit 0; fi
 
 echo "== building and installing the maxk wheel (pip install .)"
 # Reinstall every time: the wheel's version does not change with the sources.

@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the Rust workspace, then the Python package and framework
-# adapters (which build the wheel into .venv). Usage: bash scripts/test.sh
+# Runs every test of the project: the Rust workspace and, at the same time, the Python package
+# and framework adapters (which build the wheel into .venv). Usage: bash scripts/test.sh
 #
-# The Python suite's dependencies (about 4 GB of wheels on a machine with an empty uv cache,
-# most of it torch's CUDA libraries) are downloaded and installed in the background while the
-# Rust tests build and run: the one waits on the network and the disk, the other on the CPU.
+# The two halves run side by side because neither keeps both cores busy alone: the Python
+# half first downloads its dependencies (about 4 GB of wheels on a machine with an empty uv
+# cache, most of it torch's CUDA libraries: network and disk), then its slowest tests wait on
+# Ray and torchrun start-ups; the Rust half has long single-crate compiles and links. The
+# wheel is built in its own target folder (target/python) so that the two cargo builds never
+# wait on each other's lock. The Rust output is shown as it comes, the Python output after it
+# (from its log, then live until it ends). The exit status is non-zero when either half fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deps_log="$(mktemp)"
-MAXK_DEPS_ONLY=1 bash scripts/test-python.sh >"$deps_log" 2>&1 &
-deps=$!
-# A failing Rust build must not leave the installer running.
-trap '[ -n "$deps" ] && kill "$deps" 2>/dev/null; rm -f "$deps_log"' EXIT
+python_log="$(mktemp)"
+echo "== Python: scripts/test-python.sh in the background (log $python_log)"
+CARGO_TARGET_DIR="$PWD/target/python" bash scripts/test-python.sh >"$python_log" 2>&1 &
+python=$!
+# A failing or interrupted run must not leave the Python half running.
+trap '[ -n "$python" ] && kill "$python" 2>/dev/null; rm -f "$python_log"' EXIT
 
 echo "== Rust: cargo test --workspace"
-cargo test --workspace
+rust_status=0
+cargo test --workspace || rust_status=$?
 
-echo "== Python dependencies (installed in the background since the start)"
-deps_status=0
-wait "$deps" || deps_status=$?
-deps=""
-cat "$deps_log"
-if [ "$deps_status" -ne 0 ]; then
-  echo "installing the Python test dependencies failed (exit status $deps_status)" >&2
-  exit "$deps_status"
+echo "== Python: scripts/test-python.sh (started with the Rust tests; its output so far, then live)"
+tail -n +1 -f --pid="$python" "$python_log"
+python_status=0
+wait "$python" || python_status=$?
+python=""
+
+if [ "$rust_status" -ne 0 ] || [ "$python_status" -ne 0 ]; then
+  echo "tests failed: Rust exit status $rust_status, Python exit status $python_status" >&2
+  exit 1
 fi
-echo "== Python: scripts/test-python.sh"
-bash scripts/test-python.sh
+echo "== all tests passed (Rust and Python)"

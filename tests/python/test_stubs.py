@@ -20,8 +20,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, check=False)
 
 
-def test_native_stubs_match_the_built_module():
-    result = _run("mypy.stubtest", "maxk._maxk")
+def test_native_stubs_match_the_built_module(tmp_path):
+    # stubtest compares names, parameters, kinds and defaults of the runtime module with the
+    # stub; numpy's own stubs add nothing to that comparison and are most of mypy's work (30 s
+    # of a 35 s run), so its imports are not followed (numpy types read as Any here; the strict
+    # check below follows them).
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nfollow_imports = skip\n")
+    result = _run("mypy.stubtest", "--mypy-config-file", str(config), "maxk._maxk")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

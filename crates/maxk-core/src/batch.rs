@@ -8,8 +8,8 @@ use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
-use crate::group::{Workspace, max_abs, near_max};
-use crate::validate::{check_finite, check_group, check_output, check_rho, check_shape};
+use crate::group::Workspace;
+use crate::validate::{check_group, check_output, check_rho};
 
 /// Advantages of one group.
 ///
@@ -46,21 +46,16 @@ pub fn batch_advantages_into<T: Reward>(
 ) -> Result<()> {
     let groups = Groups::dense(rewards.len(), group_size)?;
     check_output(out.len(), rewards.len())?;
-    // One pass over the whole batch finds a non-finite reward (the common case vectorises).
-    let top = check_finite(rewards).map_err(|e| match e {
-        Error::NonFiniteReward { index, value } => {
-            Error::NonFiniteReward { index: index % group_size, value }.in_group(index / group_size)
-        }
-        e => e,
-    })?;
-    let mut ws = Workspace::new();
-    groups.check(|_, s| {
+    check_and_run(rewards, groups, spec, out)
+}
+
+/// The plain batch of [`batch_advantages_into`] and [`ragged_advantages_into`]: every group
+/// checked (in parallel), then computed (in parallel).
+fn check_and_run<T: Reward>(rewards: &[T], groups: Groups<'_>, spec: Spec, out: &mut [T]) -> Result<()> {
+    groups.check_in_parallel(Workspace::new, |ws, s| {
         let group = &rewards[s];
-        check_shape(group, spec)?;
-        if near_max::<T>(top) {
-            ws.check_representable(group, spec, max_abs(group))?;
-        }
-        Ok(())
+        let max_abs = check_group(group, spec)?;
+        ws.check_representable(group, spec, max_abs)
     })?;
     groups.run(out, Workspace::new, |ws, _, s, o| ws.compute(&rewards[s], spec, o))
 }
@@ -81,13 +76,7 @@ pub fn ragged_advantages_into<T: Reward>(
 ) -> Result<()> {
     let groups = Groups::ragged(offsets, rewards.len())?;
     check_output(out.len(), rewards.len())?;
-    let mut ws = Workspace::new();
-    groups.check(|_, s| {
-        let group = &rewards[s];
-        let max_abs = check_group(group, spec)?;
-        ws.check_representable(group, spec, max_abs)
-    })?;
-    groups.run(out, Workspace::new, |ws, _, s, o| ws.compute(&rewards[s], spec, o))
+    check_and_run(rewards, groups, spec, out)
 }
 
 /// Advantages where sample `i` belongs to group `group_ids[i]` (any ids, any order, as verl's

@@ -34,12 +34,15 @@ pub fn ratio_same_k(a: usize, b: usize, k: usize) -> f64 {
 }
 
 /// Fills `out[m] = C(m, j) / C(top, j)` for `m = 0..=top` (`out.len() == top + 1`), the
-/// downward recurrence `x_{m-1} = x_m (m - j) / m` from `x_top = 1`.
+/// downward recurrence `x_{m-1} = x_m ((m - j) / m)` from `x_top = 1`. The factor is divided
+/// out of the chain of products: the division's latency (about 13 cycles, against 4 for the
+/// multiplication) then overlaps the other steps, which made this fill 3-4x faster at
+/// N = 10^6 (it was a tenth of a huge MaxPO group's time). Two roundings per step either way.
 pub fn fill_ratio_table(out: &mut [f64], j: usize) {
     let top = out.len() - 1;
     out[top] = 1.0;
     for m in (1..=top).rev() {
-        out[m - 1] = if m > j { out[m] * (m - j) as f64 / m as f64 } else { 0.0 };
+        out[m - 1] = if m > j { out[m] * ((m - j) as f64 / m as f64) } else { 0.0 };
     }
 }
 

@@ -128,7 +128,7 @@ pub use diagnostics::{Diagnostics, GroupedMaxAtK, grouped_diagnostics, grouped_m
 pub use error::{Error, Result};
 pub use estimator::{Estimator, KRange, Scale, Spec};
 pub use float::Reward;
-pub use group::Workspace;
+pub use group::{Workspace, sort_keys};
 pub use majority::{
     MAX_MAJ_K, MajSpec, Ties, grouped_maj_advantages, maj_advantages, maj_at_k, ragged_maj_advantages,
 };

@@ -212,7 +212,7 @@ fn rows(len: usize, d: usize) -> Result<usize> {
     if d == 0 {
         return Err(Error::NoAxes);
     }
-    if len % d != 0 {
+    if !len.is_multiple_of(d) {
         return Err(Error::AxisShape { len, axes: d });
     }
     Ok(len / d)

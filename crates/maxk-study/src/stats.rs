@@ -197,7 +197,7 @@ pub fn t_two_sided_p(t: f64, df: usize) -> f64 {
     }
     let theta = (t.abs() / (df as f64).sqrt()).atan();
     let (s, c2) = (theta.sin(), theta.cos().powi(2));
-    let inside = if df % 2 == 0 {
+    let inside = if df.is_multiple_of(2) {
         // 1 + sum_{j=1}^{df/2-1} prod_{i<=j} (2i-1)/(2i) cos^(2j)
         let (mut term, mut sum) = (1.0, 1.0);
         for j in 1..df / 2 {

@@ -74,7 +74,7 @@ impl ModelConfig {
         for (key, value) in sizes {
             maxk_study::config::at_least(key, value, 1)?;
         }
-        if self.d_model % self.n_heads != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) {
             let reason = format!("must be divisible by model.n_heads = {}", self.n_heads);
             return Err(maxk_study::ConfigError::invalid("model.d_model", self.d_model, reason).into());
         }

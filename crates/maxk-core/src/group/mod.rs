@@ -12,7 +12,8 @@
 //!
 //! Ties need no special case: a zero gap contributes nothing whatever the tie order.
 //!
-//! By concern: [`sort`] (the sorted group and its index by rank), [`kernel`] (the weight tables
+//! By concern: [`sort`] (the sorted group and its index by rank; [`small_sort`], its network
+//! for groups of up to 64), [`kernel`] (the weight tables
 //! and the gap-form passes above), [`rescale`] (the exact power-of-two unit that keeps every
 //! intermediate finite, and the overflow check of the outputs), [`scale`] (the `--scale`
 //! stage); the peer estimators that need no sort are in [`crate::peers`]. This file holds the
@@ -21,6 +22,7 @@
 mod kernel;
 mod rescale;
 mod scale;
+mod small_sort;
 mod sort;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ pub(crate) use kernel::COMPENSATE_FROM;
 use kernel::Tables;
 pub(crate) use rescale::{Unit, check_outputs, emit_as, max_abs, near_max};
 pub(crate) use scale::{scale_stage, spread_in, std_factor};
+pub use small_sort::sort_keys;
 use sort::{RADIX_FROM, Sorter};
 
 #[cfg(doc)]

@@ -323,7 +323,7 @@ pub fn ratio_ci(a: &[f64], b: &[f64]) -> (f64, f64) {
 
 impl GradVar {
     fn check(&self) -> Result<()> {
-        if self.batches < 4 || self.batches % 2 != 0 {
+        if self.batches < 4 || !self.batches.is_multiple_of(2) {
             let value = self.batches.to_string();
             return Err(TrainerError::Argument { arg: "--batches", value, reason: "must be even and >= 4" });
         }
