@@ -90,8 +90,8 @@ impl<'a> Groups<'a> {
 
     /// [`Groups::check`] in parallel, with one `init()` workspace per rayon task: the error of
     /// the first failing group in order, the one the serial check gives. For the plain batches,
-    /// whose checks are a pass over the rewards: done serially, they were a fifth of a
-    /// `[4096, 64]` MaxPO batch on two threads.
+    /// whose checks are a pass over the rewards that would otherwise run on one thread while
+    /// the compute pass uses all of them.
     pub(crate) fn check_in_parallel<W>(
         &self,
         init: impl Fn() -> W + Sync + Send,
