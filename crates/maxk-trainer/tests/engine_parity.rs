@@ -4,9 +4,11 @@
 //! compiled; with it, a missing or failing CUDA device fails it).
 //!
 //! What is compared, on the tiny preset's model: KV-cache logits (prefill of left-padded
-//! prompts, then decoding steps), answer-token log-probs, the gradients of an SFT loss and of
-//! an arbitrary weighting of the log-probs (as the RL surrogate produces), and five SFT Adam
-//! steps. Tolerances (f32 throughout; the engines sum in different orders): logits and
+//! prompts, then decoding steps), the log-probs of a right-padded batch (computed positions
+//! within the tolerance; the positions whose target is trailing padding exactly 0.0 on both
+//! engines, as `Policy::logprobs` says), the gradients of an SFT loss and of an arbitrary
+//! weighting of every log-prob (as the RL surrogate produces, plus weights on the padded
+//! positions, which both engines must ignore), and five SFT Adam steps. Tolerances (f32 throughout; the engines sum in different orders): logits and
 //! log-probs 1e-4 absolute (values O(1)); gradients 1e-3 relative L2 per tensor; losses over
 //! five Adam steps 1e-3 relative (Adam's first steps move near-zero-gradient coordinates by
 //! +-lr whatever their sign, so weights may differ by ~lr where the loss is flat, which moves
@@ -28,6 +30,8 @@ use rand_chacha::ChaCha8Rng;
 struct Trace {
     logits: Vec<f32>,
     logprobs: Vec<f32>,
+    /// Per log-prob, whether its target is trailing padding.
+    padded: Vec<bool>,
     sft_grads: Vec<Vec<f32>>,
     weighted_grads: Vec<Vec<f32>>,
     losses: Vec<f64>,
@@ -66,8 +70,11 @@ impl OnBackend for Steps {
         let count: f32 = mask.iter().sum();
         policy.forward_train(&batch);
         let sft_grads = policy.gradients(&mask.iter().map(|m| -m / count).collect::<Vec<_>>())?;
+        let width = batch.cols - 1;
+        let padded: Vec<bool> = batch.scored().flat_map(|k| (0..width).map(move |t| t >= k)).collect();
+        assert!(padded.iter().any(|&p| p), "the batch has trailing padding");
         let weights_of_logp: Vec<f32> =
-            (0..logprobs.len()).map(|i| ((i * 37 % 11) as f32 - 5.0) / 50.0 * mask[i]).collect();
+            (0..logprobs.len()).map(|i| ((i * 37 % 11) as f32 - 5.0) / 50.0).collect();
         policy.forward_train(&batch);
         let weighted_grads = policy.gradients(&weights_of_logp)?;
 
@@ -75,16 +82,21 @@ impl OnBackend for Steps {
         for batch in &batches {
             losses.push(sft_step(&mut policy, batch, cfg.sft.adam.lr)?.0);
         }
-        Ok(Trace { logits, logprobs, sft_grads, weighted_grads, losses })
+        Ok(Trace { logits, logprobs, padded, sft_grads, weighted_grads, losses })
     }
 }
 
 fn assert_agree(a: &Trace, b: &Trace, what: &str) {
     assert_eq!(a.logits.len(), 8 * VOCAB_SIZE);
+    assert_eq!(a.padded, b.padded);
     for (name, x, y) in [("logits", &a.logits, &b.logits), ("log-probs", &a.logprobs, &b.logprobs)] {
         assert_eq!(x.len(), y.len());
         for (i, (p, q)) in x.iter().zip(y).enumerate() {
-            assert!((p - q).abs() < 1e-4, "{what}: {name}[{i}] {p} vs {q}");
+            if name == "log-probs" && a.padded[i] {
+                assert!(*p == 0.0 && *q == 0.0, "{what}: padded log-prob [{i}] {p} and {q}, not 0.0");
+            } else {
+                assert!((p - q).abs() < 1e-4, "{what}: {name}[{i}] {p} vs {q}");
+            }
         }
     }
     for (name, x, y) in

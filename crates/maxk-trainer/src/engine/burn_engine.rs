@@ -54,8 +54,8 @@ pub struct BurnPolicy<B: AutodiffBackend> {
     device: B::Device,
     cache: Option<KvCache<B::InnerBackend>>,
     logits: Vec<f32>,
-    /// Tracked weights and log-probs of the pending forward pass, with its batch shape.
-    tape: Option<(Weights<B>, Tensor<B, 2>, [usize; 2])>,
+    /// Tracked weights and log-probs of the pending forward pass, with its batch.
+    tape: Option<(Weights<B>, Tensor<B, 2>, TokenBatch)>,
 }
 
 fn ids(tokens: &[u32]) -> Vec<i64> {
@@ -63,11 +63,14 @@ fn ids(tokens: &[u32]) -> Vec<i64> {
 }
 
 impl<B: AutodiffBackend> BurnPolicy<B> {
-    /// Gradients of `sum dlogp * logp` for the pending forward pass.
+    /// Gradients of `sum dlogp * logp` for the pending forward pass (`dlogp` at padded
+    /// positions ignored, as the [`Policy`] contract says).
     fn backward(&mut self, dlogp: &[f32]) -> Result<Vec<Tensor<B::InnerBackend, 2>>> {
-        check_dlogp(dlogp, self.tape.as_ref().map(|t| t.2))?;
-        let Some((tracked, logp, [rows, cols])) = self.tape.take() else { return Err(no_pending()) };
-        let g = Tensor::<B, 2>::from_inner(tensor_2d(dlogp.to_vec(), [rows, cols - 1], &self.device));
+        check_dlogp(dlogp, self.tape.as_ref().map(|t| [t.2.rows, t.2.cols]))?;
+        let Some((tracked, logp, batch)) = self.tape.take() else { return Err(no_pending()) };
+        let mut g = dlogp.to_vec();
+        batch.zero_padding(&mut g);
+        let g = Tensor::<B, 2>::from_inner(tensor_2d(g, [batch.rows, batch.cols - 1], &self.device));
         Ok(gradients(&tracked, (logp * g).sum()))
     }
 }
@@ -94,15 +97,18 @@ impl<B: AutodiffBackend> Policy for BurnPolicy<B> {
 
     fn logprobs(&mut self, batch: &TokenBatch) -> Vec<f32> {
         let t = int_tensor(ids(&batch.tokens), [batch.rows, batch.cols], &self.device);
-        to_f32(self.weights.token_logprobs(t))
+        let mut logp = to_f32(self.weights.token_logprobs(t));
+        batch.zero_padding(&mut logp);
+        logp
     }
 
     fn forward_train(&mut self, batch: &TokenBatch) -> Vec<f32> {
         let tracked = track::<B>(&self.weights);
         let t = int_tensor(ids(&batch.tokens), [batch.rows, batch.cols], &self.device);
         let logp = tracked.token_logprobs(t);
-        let values = to_f32(logp.clone().inner());
-        self.tape = Some((tracked, logp, [batch.rows, batch.cols]));
+        let mut values = to_f32(logp.clone().inner());
+        batch.zero_padding(&mut values);
+        self.tape = Some((tracked, logp, batch.clone()));
         values
     }
 

@@ -30,6 +30,11 @@ use crate::optim::{AdamConfig, AdamState, StepStats};
 use crate::vocab::PAD;
 
 /// Right-padded token sequences `[rows, cols]`, row-major.
+///
+/// A row's sequence runs to its last non-[`PAD`] token; the PAD tokens after it are padding
+/// (a sequence never contains PAD: prompts start with BOS and sampling never draws PAD, so in
+/// the trainer's batches every PAD is trailing). A PAD before a row's last non-PAD token is
+/// an ordinary token. See [`Policy::logprobs`] for what padding means to the log-probs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenBatch {
     /// Token ids, `rows * cols` of them.
@@ -41,6 +46,21 @@ pub struct TokenBatch {
 }
 
 impl TokenBatch {
+    /// Per row, the number of leading positions of [`Policy::logprobs`] whose target is a
+    /// token of the sequence: `len - 1`, with `len` the row's length up to its last non-PAD
+    /// token (0 for a row of PAD or of a single token).
+    pub fn scored(&self) -> impl Iterator<Item = usize> + '_ {
+        self.tokens.chunks(self.cols).map(scored_len)
+    }
+
+    /// Sets `values` `[rows, cols - 1]` (log-probs or their gradients) to exactly 0.0 at every
+    /// position past [`TokenBatch::scored`], the positions whose target is padding.
+    pub fn zero_padding(&self, values: &mut [f32]) {
+        for (row, k) in values.chunks_mut(self.cols - 1).zip(self.scored()) {
+            row[k..].fill(0.0);
+        }
+    }
+
     /// Right-padded `[B, T]` token ids and the answer-token mask `[B, T-1]` (position `j` of the
     /// mask scores token `j + 1`, as [`Policy::logprobs`] does).
     pub fn padded(prompts: &[Vec<u32>], completions: &[Vec<u32>]) -> (TokenBatch, Vec<f32>) {
@@ -75,13 +95,22 @@ pub trait Policy {
     fn decode_step(&mut self, tokens: &[u32], col: usize, pad: &[usize]) -> &[f32];
 
     /// `log pi(tokens[:, t+1] | tokens[:, ..=t])`, `[rows, cols - 1]`, without a gradient.
+    ///
+    /// Padding: `logp[b, t]` is computed for `t < scored[b]` ([`TokenBatch::scored`]: the
+    /// target is a token of the sequence) and is exactly 0.0 at every later position (the
+    /// target is trailing padding), which every loss masks out. An engine need not compute
+    /// those positions: the native engine leaves them out of the forward pass, burn computes
+    /// and then zeroes them. Under the causal mask, trailing padding cannot change an earlier
+    /// position, so the computed values are those of the whole padded batch up to rounding.
     fn logprobs(&mut self, batch: &TokenBatch) -> Vec<f32>;
 
-    /// Like [`Policy::logprobs`], and keeps what [`Policy::backward_step`] needs.
+    /// Like [`Policy::logprobs`] (padded positions exactly 0.0), and keeps what
+    /// [`Policy::backward_step`] needs.
     fn forward_train(&mut self, batch: &TokenBatch) -> Vec<f32>;
 
     /// Back-propagates `L = sum_{b,t} dlogp[b,t] * logp[b,t]` through the last
-    /// [`Policy::forward_train`] and applies one Adam step at learning rate `lr`. An error
+    /// [`Policy::forward_train`] and applies one Adam step at learning rate `lr`. `dlogp` at
+    /// padded positions is ignored (their log-prob is the constant 0). An error
     /// when no forward pass is pending or `dlogp` has the wrong length.
     fn backward_step(&mut self, dlogp: &[f32], lr: f64) -> Result<StepStats>;
 
@@ -114,6 +143,12 @@ pub trait Engine {
     fn frozen(&self, weights: &HostWeights) -> Result<Self::Policy> {
         self.policy(weights, &AdamState::zeros(&weights.config), AdamConfig::default())
     }
+}
+
+/// `len - 1` for the row `tokens` of length `len` up to its last non-PAD token, else 0
+/// ([`TokenBatch::scored`]).
+pub(crate) fn scored_len(tokens: &[u32]) -> usize {
+    tokens.iter().rposition(|&t| t != PAD).unwrap_or(0)
 }
 
 /// The error of a backward step without a forward pass.
