@@ -7,17 +7,30 @@ use crate::float::Reward;
 /// First non-finite reward, as an error; otherwise `max |r|`, which decides whether the
 /// advantages need a trial run to prove them representable.
 ///
-/// The common all-finite case is one branch-free pass (a fold without early exit, which the
-/// compiler vectorises: about 0.1 ms for 2^18 values); only a failing input pays for the
-/// search of the first bad index. A parallel search was slower here: waking the rayon pool
-/// cost more than the scan itself.
+/// The common all-finite case is one branch-free pass in four independent lanes, each
+/// keeping the largest `|r|` so far (`if a > m { a } else { m }`, the comparison a vector
+/// `max` instruction makes, unlike `f64::max` with its NaN rule, which the compiler keeps as a
+/// serial chain) and whether every `|r|` was at most `f64::MAX` (false for an infinity and for
+/// a NaN, which also never wins a comparison). Only a failing input pays for the search of
+/// the first bad index. A parallel search was slower here: waking the rayon pool cost more
+/// than the scan itself.
 pub(crate) fn check_finite<T: Reward>(rewards: &[T]) -> Result<f64> {
-    let (finite, max_abs) = rewards.iter().fold((true, 0.0f64), |(ok, m), r| {
-        let x = r.to_f64();
-        (ok & x.is_finite(), m.max(x.abs()))
-    });
-    if finite {
-        return Ok(max_abs);
+    let (mut top, mut finite) = ([0.0f64; 4], [true; 4]);
+    let mut quads = rewards.chunks_exact(4);
+    for q in &mut quads {
+        for l in 0..4 {
+            let a = q[l].to_f64().abs();
+            top[l] = if a > top[l] { a } else { top[l] };
+            finite[l] &= a <= f64::MAX;
+        }
+    }
+    for (l, r) in quads.remainder().iter().enumerate() {
+        let a = r.to_f64().abs();
+        top[l] = if a > top[l] { a } else { top[l] };
+        finite[l] &= a <= f64::MAX;
+    }
+    if finite == [true; 4] {
+        return Ok(top.into_iter().fold(0.0, |m, a| if a > m { a } else { m }));
     }
     let index = rewards.iter().position(|r| !r.to_f64().is_finite()).unwrap_or(0);
     Err(Error::NonFiniteReward { index, value: rewards[index].to_f64() })
@@ -99,4 +112,47 @@ pub(crate) fn check_offsets(offsets: &[usize], len: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::MAX),
+            Just(f64::MIN),
+            Just(5e-324),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+            Just(-f64::NAN),
+        ]
+    }
+
+    proptest! {
+        /// The lane-wise pass finds what a plain scan finds: the first non-finite reward, or
+        /// the largest `|r|` bit for bit, for every length (remainders of the four lanes
+        /// included) and in f32 as in f64.
+        #[test]
+        fn check_finite_matches_a_plain_scan(rewards in prop::collection::vec(value(), 0..23)) {
+            let expect = |r: &[f64]| match r.iter().position(|x| !x.is_finite()) {
+                Some(index) => Err((index, r[index].to_bits())),
+                None => Ok(r.iter().fold(0.0f64, |m, x| m.max(x.abs())).to_bits()),
+            };
+            let got = |res: Result<f64>| match res {
+                Ok(m) => Ok(m.to_bits()),
+                Err(Error::NonFiniteReward { index, value }) => Err((index, value.to_bits())),
+                Err(e) => panic!("unexpected error {e}"),
+            };
+            prop_assert_eq!(got(check_finite(&rewards)), expect(&rewards));
+            let narrow: Vec<f32> = rewards.iter().map(|&x| x as f32).collect();
+            let wide: Vec<f64> = narrow.iter().map(|&x| f64::from(x)).collect();
+            prop_assert_eq!(got(check_finite(&narrow)), expect(&wide));
+        }
+    }
 }

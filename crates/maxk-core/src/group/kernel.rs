@@ -32,6 +32,8 @@ pub(super) struct Tables {
     /// the sort, instead of touching a fresh buffer of that size (see
     /// [`Workspace::ranked_sorted`]).
     fwd: Vec<u64>,
+    /// The backward sums of maxpo for groups below [`RADIX_FROM`] (see [`both_sums`]).
+    bwd: Vec<f64>,
 }
 impl Tables {
     /// Fills, ahead of the kernel, the tables that `est` at `(n, k)` reads (for large groups
@@ -267,9 +269,20 @@ impl Workspace {
                     self.tables.zq.key = Some((n, k));
                 }
                 let zq_table = &self.tables.zq.values;
-                // Bit for bit the same value either way.
-                let zq = |b: usize| if cached { zq_table[b] } else { q(b) };
-                // fwd[r] = sum_{b<=r} g_b z_b; the backward sum runs in the output pass.
+                let norm = nf / (nf - kf);
+                let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
+                if cached {
+                    let (fwd, bwd) = (&mut self.tables.fwd, &mut self.tables.bwd);
+                    fwd.resize(n, 0);
+                    bwd.resize(n, 0.0);
+                    both_sums::<A>(s, z, zq_table, fwd, bwd);
+                    for (r, (f, b)) in fwd.iter().zip(bwd.iter()).enumerate() {
+                        out[at(r)] = emit(scale * (f64::from_bits(*f) - b));
+                    }
+                    return;
+                }
+                // A large group: fwd[r] = sum_{b<=r} g_b z_b, then the backward sum runs in
+                // the output pass (one buffer as long as the group instead of two).
                 if n >= RADIX_FROM {
                     std::mem::swap(&mut self.tables.fwd, &mut self.sorter.spare);
                 }
@@ -281,16 +294,36 @@ impl Workspace {
                     acc.add(gap(r) * z[r]);
                     fwd[r] = acc.value().to_bits();
                 }
-                let norm = nf / (nf - kf);
                 let mut bwd = A::default();
-                let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
                 out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
                 for r in (0..n - 1).rev() {
-                    bwd.add(gap(r + 1) * zq(r + 1));
+                    bwd.add(gap(r + 1) * q(r + 1));
                     out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
                 }
             }
             _ => unreachable!("ranked() is only called for the u/v/w family"),
         }
+    }
+}
+
+/// Both prefix sums of maxpo's gap form for a group below [`RADIX_FROM`], in one loop:
+/// `fwd[r] = sum_{b<=r} g_b z_b` (as `f64::to_bits`, ascending) and
+/// `bwd[r] = sum_{b>r} g_b zq_b` (descending from `b = N - 1`), with `zq_b = z_b (N - b) / b`.
+/// Each sum adds its terms in the same order as the two-pass form of large groups, so the
+/// results are the same bits; running the two dependency chains side by side lets the CPU
+/// overlap their latencies, which bound a small group's kernel (one add's latency per rank).
+#[inline(always)]
+fn both_sums<A: Accumulator>(s: &[f64], z: &[f64], zq: &[f64], fwd: &mut [u64], bwd: &mut [f64]) {
+    let n = s.len();
+    let (z, zq, fwd, bwd) = (&z[..n], &zq[..n], &mut fwd[..n], &mut bwd[..n]);
+    fwd[0] = 0f64.to_bits();
+    bwd[n - 1] = 0.0;
+    let (mut up, mut down) = (A::default(), A::default());
+    for i in 1..n {
+        up.add((s[i] - s[i - 1]) * z[i]);
+        fwd[i] = up.value().to_bits();
+        let j = n - i;
+        down.add((s[j] - s[j - 1]) * zq[j]);
+        bwd[j - 1] = down.value();
     }
 }

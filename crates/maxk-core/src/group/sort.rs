@@ -219,10 +219,6 @@ pub(super) fn sort_key(x: f64, index: usize) -> u128 {
 /// there are in order already, so only neighbours with equal high bits (a run that the moves
 /// never leave) compare their rewards. For most groups that is an integer test per reward.
 fn insertion_pass(vals: &mut [f64], keys: &mut [u64], mask: u64, budget: usize) -> bool {
-    // Usually no two neighbours share their high bits: one pass without branches says so.
-    if !keys.windows(2).fold(false, |any, k| any | ((k[0] ^ k[1]) <= mask)) {
-        return true;
-    }
     let mut moves = 0;
     for j in 1..vals.len() {
         let mut i = j;
@@ -279,11 +275,24 @@ impl Sorter {
             if !sort_small(&mut self.packed) {
                 self.packed.sort_unstable();
             }
-            self.vals.clear();
-            self.vals.extend(self.packed.iter().map(value));
         }
         self.index_mask = mask;
-        insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
+        // Usually no two neighbours share their high bits, and the order is exact already: a
+        // pass without branches says so (for small groups, in the loop that gathers `vals`).
+        let ties = if radix {
+            self.packed.windows(2).fold(false, |any, k| any | ((k[0] ^ k[1]) <= mask))
+        } else {
+            self.vals.resize(n, 0.0);
+            let mut ties = false;
+            let mut previous = self.packed.first().map_or(0, |k| !k & !mask);
+            for (v, &k) in self.vals.iter_mut().zip(&self.packed) {
+                *v = value(&k);
+                ties |= k & !mask == previous;
+                previous = k & !mask;
+            }
+            ties
+        };
+        !ties || insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
     }
 
     /// The exact sort of [`Sorter::sort`]: one `u128` key per reward (its order-preserving

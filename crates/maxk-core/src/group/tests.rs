@@ -175,3 +175,43 @@ proptest! {
         prop_assert_eq!(from_ordered_bits(ordered_bits(a)).to_bits(), a.to_bits());
     }
 }
+
+/// MaxPO by the two-pass form (the forward sums, then the backward sums in the output pass,
+/// plain sums), by rank, for a sorted group of fewer than [`super::COMPENSATE_FROM`] rewards.
+fn maxpo_two_pass(s: &[f64], k: usize) -> Vec<f64> {
+    let n = s.len();
+    let mut z = vec![0.0; n + 1];
+    crate::binom::fill_ratio_table(&mut z, k);
+    let (nf, kf) = (n as f64, k as f64);
+    let mut fwd = vec![0.0; n];
+    for r in 1..n {
+        fwd[r] = fwd[r - 1] + (s[r] - s[r - 1]) * z[r];
+    }
+    let mut out = vec![0.0; n];
+    let mut bwd = 0.0;
+    out[n - 1] = nf / (nf - kf) * fwd[n - 1];
+    for r in (0..n - 1).rev() {
+        bwd += (s[r + 1] - s[r]) * (z[r + 1] * (n - r - 1) as f64 / (r + 1) as f64);
+        out[r] = nf / (nf - kf) * (fwd[r] - bwd);
+    }
+    out
+}
+
+proptest! {
+    /// The one-loop sums of small groups ([`super::kernel`]'s `both_sums`) add in the order of
+    /// the two-pass form: the same bits.
+    #[test]
+    fn small_maxpo_matches_the_two_pass_form(rewards in tied_rewards(), k in 1usize..9) {
+        let n = rewards.len();
+        prop_assume!(k < n);
+        let mut ws = Workspace::new();
+        ws.sorter.sort(&rewards);
+        let expect = maxpo_two_pass(&ws.sorter.vals, k);
+        let at: Vec<usize> = (0..n).map(|b| (ws.sorter.packed[b] & ws.sorter.index_mask) as usize).collect();
+        let mut out = vec![0.0f64; n];
+        ws.ranked(n, Estimator::Maxpo, k, 1.0, 1.0, &mut out);
+        for b in 0..n {
+            prop_assert_eq!(out[at[b]].to_bits(), expect[b].to_bits(), "rank {}", b);
+        }
+    }
+}
