@@ -13,6 +13,8 @@
 //! `g_S = P (g_P - rowsum(P g_P)) / sqrt(d_h)`, `g_Q = g_S K`, `g_K = g_S^T Q`, `g_V = P^T g_y`,
 //! `gWqkv = a1^T g_qkv`, `g_x += LN1'(g_qkv Wqkv^T)`; embeddings scatter-add `g_x`.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::kernels::{
@@ -66,6 +68,7 @@ impl Engine for NativeEngine {
             kv: Vec::new(),
             kv_rows: 0,
             inf: Inference::default(),
+            share_prompts: true,
             bwd: Default::default(),
         })
     }
@@ -157,6 +160,11 @@ impl Acts {
 struct Inference {
     /// Per sequence, the new tokens' first absolute column and count.
     spans: Vec<(usize, usize)>,
+    /// Per sequence, its row of the KV cache (increasing).
+    cache_rows: Vec<usize>,
+    /// Per row of the prefill's batch, the sequence that computes it ([`Policy::prefill`]:
+    /// rows with the same prompt share one).
+    source: Vec<usize>,
     /// The new tokens, packed sequence after sequence.
     ids: Vec<u32>,
     x: Vec<f32>,
@@ -188,6 +196,9 @@ pub struct NativePolicy {
     /// Scratch of the backward pass (logit, layer-norm and residual gradients; the MLP and
     /// QKV gradients; one `d`-wide gradient), kept across calls.
     bwd: [Vec<f32>; 5],
+    /// Whether the prefill computes each distinct prompt once (always, except in the tests
+    /// that compare it with computing every row).
+    share_prompts: bool,
 }
 
 /// `v` as `n` zeros.
@@ -203,6 +214,12 @@ fn resize(v: &mut Vec<f32>, n: usize) {
 /// results are the same bits.
 fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
+}
+
+/// The `per`-long rows `rows` (increasing) of `buf`.
+fn pick_rows<'a>(buf: &'a mut [f32], per: usize, rows: &[usize]) -> Vec<&'a mut [f32]> {
+    let mut want = rows.iter().copied().peekable();
+    buf.chunks_mut(per).enumerate().filter_map(|(r, c)| want.next_if_eq(&r).map(|_| c)).collect()
 }
 
 /// `v` with length `n`, keeping its old contents (for buffers that are overwritten before they
@@ -544,11 +561,12 @@ impl NativePolicy {
 
     /// Runs every block on the new tokens in `self.inf.x`, packed row after row: sequence `b`
     /// contributes `inf.spans[b] = (first, len)`, the tokens at absolute columns
-    /// `first..first + len`, which attend to the cached keys `pad[b]..=column`. Rows of
-    /// `inf.x` past the last span are filler (see [`NativePolicy::embed_cached`]). Leaves the
-    /// final-layer-norm output of each sequence's last new token in `inf.last` and its logits
-    /// in `inf.logits`.
-    fn cached_blocks(&mut self, pad: &[usize]) {
+    /// `first..first + len`, which attend to the cached keys `pad[b]..=column` of KV-cache row
+    /// `inf.cache_rows[b]`. Rows of `inf.x` past the last span are filler (see
+    /// [`NativePolicy::embed_cached`]). Leaves each sequence's last new token's logits in
+    /// `inf.logits`, computed with `head_filler` zero rows after the last sequence's (a
+    /// shared prefill's head can be a single row, see [`Policy::prefill`]).
+    fn cached_blocks(&mut self, pad: &[usize], head_filler: usize) {
         let c = self.cfg.clone();
         let (d, h, f, tmax) = (c.d_model, c.n_heads, c.d_ff, c.max_seq_len);
         let dh = d / h;
@@ -569,6 +587,8 @@ impl NativePolicy {
             fill_rows(&mut inf.qkv, &w[base + 3]);
             matmul(&mut inf.qkv, Mat::new(&inf.a, n, d), Mat::new(&w[base + 2], d, 3 * d), true);
             let (kc, vc) = &mut self.kv[l];
+            let k_rows = pick_rows(kc, h * tmax * dh, &inf.cache_rows);
+            let v_rows = pick_rows(vc, h * tmax * dh, &inf.cache_rows);
             let (qkv, spans) = (&inf.qkv, &inf.spans);
             // Each sequence's slice of `y` (and, at the same token offsets, of `qkv`).
             let mut ys = Vec::with_capacity(rows);
@@ -580,41 +600,37 @@ impl NativePolicy {
                 first_token += len;
                 rest = tail;
             }
-            ys.into_par_iter()
-                .zip(kc.par_chunks_mut(h * tmax * dh))
-                .zip(vc.par_chunks_mut(h * tmax * dh))
-                .enumerate()
-                .for_each(|(b, (((at, y), kb), vb))| {
-                    let (start, len) = spans[b];
-                    let mut p = vec![0.0f32; tmax];
-                    for i in 0..len {
-                        let col = start + i;
-                        let row = &qkv[(at + i) * 3 * d..(at + i + 1) * 3 * d];
-                        for hh in 0..h {
-                            let to = (hh * tmax + col) * dh;
-                            kb[to..to + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
-                            vb[to..to + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
+            ys.into_par_iter().zip(k_rows).zip(v_rows).enumerate().for_each(|(b, (((at, y), kb), vb))| {
+                let (start, len) = spans[b];
+                let mut p = vec![0.0f32; tmax];
+                for i in 0..len {
+                    let col = start + i;
+                    let row = &qkv[(at + i) * 3 * d..(at + i + 1) * 3 * d];
+                    for hh in 0..h {
+                        let to = (hh * tmax + col) * dh;
+                        kb[to..to + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
+                        vb[to..to + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
+                    }
+                    let yi = &mut y[i * d..(i + 1) * d];
+                    yi.fill(0.0);
+                    if col < pad[b] {
+                        continue; // a padding query: no valid key, never read
+                    }
+                    for hh in 0..h {
+                        let qi = &row[hh * dh..(hh + 1) * dh];
+                        let keys = pad[b]..=col;
+                        let ps = &mut p[..keys.clone().count()];
+                        for (pj, j) in ps.iter_mut().zip(keys.clone()) {
+                            *pj = dot(qi, &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]) * scale;
                         }
-                        let yi = &mut y[i * d..(i + 1) * d];
-                        yi.fill(0.0);
-                        if col < pad[b] {
-                            continue; // a padding query: no valid key, never read
-                        }
-                        for hh in 0..h {
-                            let qi = &row[hh * dh..(hh + 1) * dh];
-                            let keys = pad[b]..=col;
-                            let ps = &mut p[..keys.clone().count()];
-                            for (pj, j) in ps.iter_mut().zip(keys.clone()) {
-                                *pj = dot(qi, &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]) * scale;
-                            }
-                            softmax(ps);
-                            let yh = &mut yi[hh * dh..(hh + 1) * dh];
-                            for (&pj, j) in ps.iter().zip(keys) {
-                                axpy(yh, pj, &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]);
-                            }
+                        softmax(ps);
+                        let yh = &mut yi[hh * dh..(hh + 1) * dh];
+                        for (&pj, j) in ps.iter().zip(keys) {
+                            axpy(yh, pj, &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]);
                         }
                     }
-                });
+                }
+            });
             let bo = &w[base + 5];
             inf.x
                 .par_chunks_mut(d * 64)
@@ -630,19 +646,21 @@ impl NativePolicy {
                 .for_each(|c| c.chunks_mut(d).for_each(|r| r.iter_mut().zip(b2).for_each(|(a, b)| *a += b)));
             matmul(&mut inf.x, Mat::new(&inf.h, n, f), Mat::new(&w[base + 10], f, d), true);
         }
-        resize(&mut inf.last, rows * d);
+        let head = rows + head_filler;
+        resize(&mut inf.last, head * d);
         let mut end = 0;
         for (b, &(_, len)) in inf.spans.iter().enumerate() {
             end += len;
             inf.last[b * d..(b + 1) * d].copy_from_slice(&inf.x[(end - 1) * d..end * d]);
         }
         let tail = 2 + c.n_layers * PER_LAYER;
-        resize(&mut inf.xhat, rows * d);
-        resize(&mut inf.a, rows * d);
-        resize(&mut inf.rstd, rows);
+        resize(&mut inf.xhat, head * d);
+        resize(&mut inf.a, head * d);
+        resize(&mut inf.rstd, head);
         layer_norm(&inf.last, &self.w[tail], &self.w[tail + 1], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
-        resize(&mut inf.logits, rows * VOCAB_SIZE);
-        matmul(&mut inf.logits, Mat::new(&inf.a, rows, d), Mat::new(&self.w[tail + 2], d, VOCAB_SIZE), false);
+        resize(&mut inf.logits, head * VOCAB_SIZE);
+        matmul(&mut inf.logits, Mat::new(&inf.a, head, d), Mat::new(&self.w[tail + 2], d, VOCAB_SIZE), false);
+        inf.logits.truncate(rows * VOCAB_SIZE);
     }
 
     /// Token plus position embeddings of the new tokens `inf.ids` (packed by sequence as
@@ -679,29 +697,82 @@ impl Policy for NativePolicy {
         &self.cfg
     }
 
+    /// Prefix sharing: rows with the same prompt (the same tokens and padding; a GRPO group's
+    /// rows, an evaluation's samples of one problem) are computed once, by the first of them,
+    /// and the others get copies of its KV-cache row and logits. A row's values do not depend
+    /// on the other rows of its batch (the packing rule of [`NativePolicy::embed_cached`]), so
+    /// the copies are the bits that computing every row gave. The head's sgemm then gets
+    /// filler rows up to a multiple of [`PACK`] as the blocks do, since sharing can leave a
+    /// single sequence and a one-row call takes `gemm`'s gemv path (for the head's
+    /// untransposed weight that path gave the same bits in our tests, but nothing promises it).
     fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
         let c = &self.cfg;
-        let per_row = c.n_heads * c.max_seq_len * (c.d_model / c.n_heads);
+        let (h, tmax, dh) = (c.n_heads, c.max_seq_len, c.d_model / c.n_heads);
+        let per_row = h * tmax * dh;
         self.kv.resize_with(c.n_layers, Default::default);
         for (k, v) in self.kv.iter_mut() {
             resize(k, rows * per_row);
             resize(v, rows * per_row);
         }
         self.kv_rows = rows;
-        // Only the prompt tokens: the left padding's keys are masked and its queries never
-        // read, so its positions are left out of every matmul (nearly half of a mixed-task
-        // batch padded to its longest prompt).
+        // Only the prompt tokens of each distinct prompt: the left padding's keys are masked
+        // and its queries never read, so its positions are left out of every matmul (nearly
+        // half of a mixed-task batch padded to its longest prompt).
         let inf = &mut self.inf;
         inf.spans.clear();
         inf.ids.clear();
+        inf.cache_rows.clear();
+        inf.source.clear();
+        let mut span_pad = Vec::new();
+        let mut first_with: HashMap<(&[u32], usize), usize> = HashMap::with_capacity(rows);
         for b in 0..rows {
-            let first = pad[b].min(cols.saturating_sub(1));
-            inf.spans.push((first, cols - first));
-            inf.ids.extend_from_slice(&tokens[b * cols + first..(b + 1) * cols]);
+            let row = &tokens[b * cols..(b + 1) * cols];
+            let mut add = || {
+                let first = pad[b].min(cols.saturating_sub(1));
+                inf.spans.push((first, cols - first));
+                inf.ids.extend_from_slice(&row[first..]);
+                inf.cache_rows.push(b);
+                span_pad.push(pad[b]);
+                inf.spans.len() - 1
+            };
+            let s =
+                if self.share_prompts { *first_with.entry((row, pad[b])).or_insert_with(add) } else { add() };
+            inf.source.push(s);
         }
+        let seqs = inf.spans.len();
         let filler = inf.ids.len().next_multiple_of(PACK) - inf.ids.len();
-        self.embed_cached(pad, filler);
-        in_pool(|| self.cached_blocks(pad));
+        let head_filler = if seqs < rows { seqs.next_multiple_of(PACK) - seqs } else { 0 };
+        self.embed_cached(&span_pad, filler);
+        in_pool(|| self.cached_blocks(&span_pad, head_filler));
+        if seqs < rows {
+            let inf = &mut self.inf;
+            // Each computed KV row holds its prompt's columns `first..cols` of every head and
+            // zeros elsewhere, as does every row of the freshly zeroed cache: copying those
+            // columns makes a duplicate's row equal to its source's.
+            let copy = |cache: &mut Vec<f32>| {
+                for (b, &s) in inf.source.iter().enumerate() {
+                    let (src, (first, len)) = (inf.cache_rows[s], inf.spans[s]);
+                    if src != b {
+                        for hh in 0..h {
+                            let at = (hh * tmax + first) * dh;
+                            cache.copy_within(
+                                src * per_row + at..src * per_row + at + len * dh,
+                                b * per_row + at,
+                            );
+                        }
+                    }
+                }
+            };
+            self.kv.par_iter_mut().flat_map_iter(|(k, v)| [k, v]).for_each(copy);
+            // Sequence `s` is computed by its first row, so `s <= b`: filling rows from the
+            // last down reads every source before it is overwritten.
+            inf.logits.resize(rows * VOCAB_SIZE, 0.0);
+            for (b, &s) in inf.source.iter().enumerate().rev() {
+                if s != b {
+                    inf.logits.copy_within(s * VOCAB_SIZE..(s + 1) * VOCAB_SIZE, b * VOCAB_SIZE);
+                }
+            }
+        }
         &self.inf.logits
     }
 
@@ -711,10 +782,12 @@ impl Policy for NativePolicy {
         let inf = &mut self.inf;
         inf.spans.clear();
         inf.spans.resize(rows, (col, 1));
+        inf.cache_rows.clear();
+        inf.cache_rows.extend(0..rows);
         inf.ids.clear();
         inf.ids.extend_from_slice(tokens);
         self.embed_cached(pad, 0);
-        in_pool(|| self.cached_blocks(pad));
+        in_pool(|| self.cached_blocks(pad, 0));
         &self.inf.logits
     }
 
@@ -952,6 +1025,58 @@ mod tests {
             let tokens = b.tokens[row * b.cols..(row + 1) * b.cols].to_vec();
             let alone = p.logprobs(&TokenBatch { tokens, rows: 1, cols: b.cols });
             assert!(alone[..] == all[row * width..(row + 1) * width], "row {row}");
+        }
+    }
+
+    /// Prefill with prefix sharing gives every row the bits of computing every row: the
+    /// logits, the whole KV cache, and the logits of decoding steps that feed each row its own
+    /// tokens. Batches with repeated prompts (consecutive and interleaved runs), unique
+    /// prompts, mixed prompt lengths (so mixed padding), prompts that differ only in their
+    /// last token, and a batch of one repeated prompt (a single shared sequence). The model is as wide as the small preset's, so the matmuls run `gemm`'s
+    /// real blocking.
+    #[test]
+    fn shared_prompts_prefill_the_bits_of_every_row() {
+        let wide = ModelConfig { d_model: 128, n_layers: 1, n_heads: 4, d_ff: 512, max_seq_len: 16 };
+        let mut w = wide.init_host(7).unwrap();
+        w.tensors.iter_mut().flatten().for_each(|x| *x *= 3.0);
+        let prompts: [&[u32]; 6] = [
+            &[BOS, 5, 9, 14, 22, 7, 3, 40],
+            &[BOS, 11, 12],
+            &[BOS, 20, 21, 22, 23],
+            &[BOS],
+            &[BOS, 20, 21, 22, 24],
+            &[BOS, 30, 31, 32, 33, 34, 35],
+        ];
+        let mixed = [1, 1, 1, 0, 2, 1, 3, 0, 2, 2, 4, 5, 1, 0, 4, 2, 2, 2, 1, 5, 0, 0, 3, 4];
+        for order in [&mixed[..], &[2; 20]] {
+            let cols = order.iter().map(|&i| prompts[i].len()).max().unwrap();
+            let pad: Vec<usize> = order.iter().map(|&i| cols - prompts[i].len()).collect();
+            let tokens: Vec<u32> = order
+                .iter()
+                .flat_map(|&i| {
+                    std::iter::repeat_n(PAD, cols - prompts[i].len()).chain(prompts[i].iter().copied())
+                })
+                .collect();
+            let rows = order.len();
+            let mut shared = NativeEngine.frozen(&w).unwrap();
+            let mut every = NativeEngine.frozen(&w).unwrap();
+            every.share_prompts = false;
+            let got = shared.prefill(&tokens, rows, cols, &pad).to_vec();
+            let distinct = order.iter().collect::<std::collections::BTreeSet<_>>().len();
+            assert_eq!(shared.inf.spans.len(), distinct, "{order:?}: one sequence per prompt");
+            let want = every.prefill(&tokens, rows, cols, &pad).to_vec();
+            assert_eq!(every.inf.spans.len(), rows);
+            for b in 0..rows {
+                let at = b * VOCAB_SIZE..(b + 1) * VOCAB_SIZE;
+                assert!(got[at.clone()] == want[at], "{order:?}: prefill logits of row {b}");
+            }
+            assert!(shared.kv == every.kv, "{order:?}: KV cache");
+            for step in 0..3 {
+                let next: Vec<u32> = (0..rows).map(|b| 3 + ((b * 7 + step * 5) % 40) as u32).collect();
+                let got = shared.decode_step(&next, cols + step, &pad).to_vec();
+                let want = every.decode_step(&next, cols + step, &pad).to_vec();
+                assert!(got == want, "{order:?}: decoding step {step}");
+            }
         }
     }
 
