@@ -27,6 +27,11 @@ OUT="${1:-$ROOT/docs/performance}"
 MATPLOTLIB_VERSION="3.11.2"
 # maturin (the build backend) runs from the venv.
 export PATH="$VENV/bin:$PATH"
+# numpy's OpenBLAS starts a worker thread per CPU at import that spins waiting for work (about
+# 6 % of the samples of a bare np.sort loop here); neither side calls BLAS, and on 2 cores the
+# spinner takes time from maxk's second thread. One BLAS thread keeps numpy single-threaded,
+# as the tables say it is, and the cores free.
+export OPENBLAS_NUM_THREADS=1
 
 if [[ ! -x "$PY" || ! -x "$VENV/bin/uv" ]]; then
     echo "no Python venv at $VENV: run scripts/test-python.sh once first" >&2

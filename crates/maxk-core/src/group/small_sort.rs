@@ -61,8 +61,9 @@ pub fn sort_keys(keys: &mut [u64]) {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
-        __m256i, _mm256_blend_epi32, _mm256_blendv_epi8, _mm256_cmpgt_epi64, _mm256_extract_epi64,
-        _mm256_permute4x64_epi64, _mm256_set_epi64x, _mm256_set1_epi64x, _mm256_xor_si256,
+        __m256i, _mm256_blend_epi32, _mm256_blendv_epi8, _mm256_cmpgt_epi64, _mm256_permute2x128_si256,
+        _mm256_permute4x64_epi64, _mm256_set1_epi64x, _mm256_unpackhi_epi64, _mm256_unpacklo_epi64,
+        _mm256_xor_si256,
     };
 
     use super::PAD;
@@ -76,14 +77,16 @@ mod avx2 {
         let n = keys.len();
         debug_assert!(n <= 64);
         // Keys compare as signed lanes: flipping the top bit maps the unsigned order onto the
-        // signed one.
-        let mut buf = [PAD ^ (1 << 63); 64];
-        for (b, &k) in buf.iter_mut().zip(keys.iter()) {
-            *b = k ^ (1 << 63);
+        // signed one. The keys are loaded four at a time (register `j` holds keys `4j..4j+4`)
+        // and moved into the network's layout by 4x4 transposes.
+        let mut buf = [PAD; 64];
+        buf[..n].copy_from_slice(keys);
+        let top = _mm256_set1_epi64x(i64::MIN);
+        let mut r: Rows = bytemuck::cast(buf);
+        for x in r.iter_mut() {
+            *x = _mm256_xor_si256(*x, top);
         }
-        let key = |e: usize| buf[e] as i64;
-        let mut r: Rows =
-            std::array::from_fn(|i| _mm256_set_epi64x(key(i + 48), key(i + 32), key(i + 16), key(i)));
+        let mut r = to_network(r);
         // p = 1, 2, 4, 8: blocks of 2p keys lie in one lane, every step is between registers.
         flip_between::<1>(&mut r);
         flip_between::<2>(&mut r);
@@ -111,15 +114,58 @@ mod avx2 {
         }
         half_clean_between::<8>(&mut r);
         half_clean_down_from_4(&mut r);
-        let top = _mm256_set1_epi64x(i64::MIN);
-        for (i, x) in r.iter().enumerate() {
-            let x = _mm256_xor_si256(*x, top);
-            buf[i] = _mm256_extract_epi64::<0>(x) as u64;
-            buf[i + 16] = _mm256_extract_epi64::<1>(x) as u64;
-            buf[i + 32] = _mm256_extract_epi64::<2>(x) as u64;
-            buf[i + 48] = _mm256_extract_epi64::<3>(x) as u64;
+        let mut r = from_network(r);
+        for x in r.iter_mut() {
+            *x = _mm256_xor_si256(*x, top);
         }
+        let buf: [u64; 64] = bytemuck::cast(r);
         keys.copy_from_slice(&buf[..n]);
+    }
+
+    /// From the loading layout (key `e` in register `e / 4`, lane `e % 4`) to the network's
+    /// (register `e % 16`, lane `e / 16`): register `4m + t`, lane `l` of the network's is
+    /// register `m + 4l`, lane `t` of the loaded one, so each block of registers
+    /// `m, m + 4, m + 8, m + 12` transposes into registers `4m .. 4m + 4`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn to_network(r: Rows) -> Rows {
+        let mut out = r;
+        for m in 0..4 {
+            let block = transpose4([r[m], r[m + 4], r[m + 8], r[m + 12]]);
+            out[4 * m..4 * m + 4].copy_from_slice(&block);
+        }
+        out
+    }
+
+    /// The inverse of [`to_network`]: registers `4m .. 4m + 4` transpose back into registers
+    /// `m, m + 4, m + 8, m + 12`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn from_network(r: Rows) -> Rows {
+        let mut out = r;
+        for m in 0..4 {
+            let block = transpose4([r[4 * m], r[4 * m + 1], r[4 * m + 2], r[4 * m + 3]]);
+            for (l, x) in block.into_iter().enumerate() {
+                out[m + 4 * l] = x;
+            }
+        }
+        out
+    }
+
+    /// The transpose of four registers as a 4x4 matrix of 64-bit lanes: lane `t` of input `l`
+    /// is lane `l` of output `t`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn transpose4([a, b, c, d]: [__m256i; 4]) -> [__m256i; 4] {
+        // [a0 b0 a2 b2], [a1 b1 a3 b3], and the same of c and d.
+        let (ab_even, ab_odd) = (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+        let (cd_even, cd_odd) = (_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+        [
+            _mm256_permute2x128_si256::<0x20>(ab_even, cd_even),
+            _mm256_permute2x128_si256::<0x20>(ab_odd, cd_odd),
+            _mm256_permute2x128_si256::<0x31>(ab_even, cd_even),
+            _mm256_permute2x128_si256::<0x31>(ab_odd, cd_odd),
+        ]
     }
 
     /// Lane-wise `(min, max)` of two registers of signed keys.
