@@ -700,9 +700,9 @@ impl Policy for NativePolicy {
     /// Prefix sharing: rows with the same prompt (the same tokens and padding; a GRPO group's
     /// rows, an evaluation's samples of one problem) are computed once, by the first of them,
     /// and the others get copies of its KV-cache row and logits. A row's values do not depend
-    /// on the other rows of its batch (the packing rule of [`NativePolicy::embed_cached`]), so
+    /// on the other rows of its batch (the packing rule of `NativePolicy::embed_cached`), so
     /// the copies are the bits that computing every row gave. The head's sgemm then gets
-    /// filler rows up to a multiple of [`PACK`] as the blocks do, since sharing can leave a
+    /// filler rows up to a multiple of `PACK` as the blocks do, since sharing can leave a
     /// single sequence and a one-row call takes `gemm`'s gemv path (for the head's
     /// untransposed weight that path gave the same bits in our tests, but nothing promises it).
     fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
