@@ -16,19 +16,16 @@ use crate::float::Reward;
 /// than the scan itself.
 pub(crate) fn check_finite<T: Reward>(rewards: &[T]) -> Result<f64> {
     let (mut top, mut finite) = ([0.0f64; 4], [true; 4]);
-    let mut quads = rewards.chunks_exact(4);
-    for q in &mut quads {
-        for l in 0..4 {
-            let a = q[l].to_f64().abs();
-            top[l] = if a > top[l] { a } else { top[l] };
-            finite[l] &= a <= f64::MAX;
-        }
-    }
-    for (l, r) in quads.remainder().iter().enumerate() {
+    let mut lane = |l: usize, r: &T| {
         let a = r.to_f64().abs();
         top[l] = if a > top[l] { a } else { top[l] };
         finite[l] &= a <= f64::MAX;
+    };
+    let mut quads = rewards.chunks_exact(4);
+    for q in &mut quads {
+        q.iter().enumerate().for_each(|(l, r)| lane(l, r));
     }
+    quads.remainder().iter().enumerate().for_each(|(l, r)| lane(l, r));
     if finite == [true; 4] {
         return Ok(top.into_iter().fold(0.0, |m, a| if a > m { a } else { m }));
     }
