@@ -591,15 +591,10 @@ impl NativePolicy {
             let v_rows = pick_rows(vc, h * tmax * dh, &inf.cache_rows);
             let (qkv, spans) = (&inf.qkv, &inf.spans);
             // Each sequence's slice of `y` (and, at the same token offsets, of `qkv`).
-            let mut ys = Vec::with_capacity(rows);
-            let mut rest = &mut inf.y[..];
-            let mut first_token = 0;
-            for &(_, len) in spans {
-                let (y, tail) = rest.split_at_mut(len * d);
-                ys.push((first_token, y));
-                first_token += len;
-                rest = tail;
-            }
+            let firsts =
+                spans.iter().scan(0, |first, &(_, len)| Some(std::mem::replace(first, *first + len)));
+            let ys: Vec<_> =
+                firsts.zip(split_spans(&mut inf.y, spans.iter().map(|&(_, len)| len * d))).collect();
             ys.into_par_iter().zip(k_rows).zip(v_rows).enumerate().for_each(|(b, (((at, y), kb), vb))| {
                 let (start, len) = spans[b];
                 let mut p = vec![0.0f32; tmax];
