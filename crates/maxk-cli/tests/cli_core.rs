@@ -389,3 +389,27 @@ fn output_to_a_directory_is_an_error_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
 }
+
+/// Lines long enough that the workspace is readied while they are parsed (a radix-sorted
+/// group): the same bits as the library, whatever the guess from the line's commas (a flat
+/// array, then one whose string holds extra commas), and a bad long line is still its own
+/// error with its column.
+#[test]
+fn long_lines_give_the_library_bits_and_their_errors() {
+    let n = 40_000;
+    let rewards: Vec<f64> = (0..n).map(|i| ((i * 7919) % 10007) as f64 / 10007.0).collect();
+    let line = serde_json::to_string(&rewards).unwrap();
+    for est in [Estimator::Maxpo, Estimator::PkpoLoo1, Estimator::DrGrpo] {
+        let out = maxk(&["advantages", "-e", est.id(), "-k", "8"], &format!("{line}\n{line}\n"));
+        assert!(out.status.success(), "{est}: {}", stderr(&out));
+        let expect = advantages(&rewards, Spec::new(est, 8)).unwrap();
+        assert_eq!(lines(&out), vec![expect.clone(), expect], "{est}");
+    }
+    // Far more commas than rewards: readied for the wrong size, then refused by the parser.
+    let bad = format!("[0.5, [{}0]]", "0, ".repeat(n));
+    let out = maxk(&["advantages", "-e", "maxpo", "-k", "8"], &format!("{line}\n{bad}\n"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: line 2: expected a JSON array of finite numbers"), "{err}");
+    assert!(err.ends_with("invalid type: sequence, expected f64 (column 6)\n"), "{err}");
+}

@@ -34,19 +34,20 @@ pub fn parse_scale(s: &str) -> Result<Scale, String> {
     s.parse().map_err(|e: maxk_core::Error| e.to_string())
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand. A long line's workspace is readied while the line is parsed
+/// ([`Workspace::reserve`]).
 pub fn run(args: Args) -> Result<()> {
     let spec = Spec::new(args.estimator, args.k).with_scale(args.scale);
-    jsonl::map_lines(args.io.input.as_ref(), args.io.output.as_ref(), per_line(spec))
-}
-
-/// The work on one line: the advantages of its group as a JSON array.
-fn per_line(spec: Spec) -> impl FnMut(&[f64]) -> Result<String> {
-    let mut ws = Workspace::new();
-    let mut out = Vec::new();
-    move |rewards| {
-        out.resize(rewards.len(), 0.0);
-        ws.advantages_into(rewards, spec, &mut out)?;
-        jsonl::to_json(&out)
-    }
+    let mut state = (Workspace::new(), Vec::new());
+    jsonl::map_lines_ahead(
+        args.io.input.as_ref(),
+        args.io.output.as_ref(),
+        &mut state,
+        |(ws, _), n| ws.reserve(n, spec),
+        |(ws, out), rewards| {
+            out.resize(rewards.len(), 0.0);
+            ws.advantages_into(rewards, spec, out)?;
+            jsonl::to_json(out)
+        },
+    )
 }

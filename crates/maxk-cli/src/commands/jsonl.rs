@@ -136,9 +136,35 @@ pub fn map_lines(
     output: Option<&PathBuf>,
     mut each: impl FnMut(&[f64]) -> Result<String>,
 ) -> Result<()> {
+    map_lines_ahead(input, output, &mut (), |(), _| {}, |(), rewards| each(rewards))
+}
+
+/// Lines from this many bytes are parsed beside the `ahead` of [`map_lines_ahead`]; shorter
+/// ones hold too few rewards for it to matter (a reward takes at least two bytes, and the
+/// core readies nothing below 2^15 rewards).
+const AHEAD_FROM: usize = 1 << 16;
+
+/// [`map_lines`] with a `state` that `each` works in and that `ahead(state, n)` readies for
+/// a group of about `n` rewards while a long line is being parsed, on a second thread (the
+/// number of commas in the line plus one: the size of a flat array, which parsing then checks;
+/// for anything else only a wrong guess).
+pub fn map_lines_ahead<S: Send>(
+    input: Option<&PathBuf>,
+    output: Option<&PathBuf>,
+    state: &mut S,
+    ahead: impl Fn(&mut S, usize) + Sync,
+    mut each: impl FnMut(&mut S, &[f64]) -> Result<String>,
+) -> Result<()> {
     const EXAMPLE: &str = "expected a JSON array of finite numbers such as [0, 1, 0.5]";
     for_each_line(input, output, |text| {
-        each(&serde_json::from_str::<Vec<f64>>(text).map_err(|e| json_error(e, EXAMPLE))?)
+        let parse = || serde_json::from_str::<Vec<f64>>(text).map_err(|e| json_error(e, EXAMPLE));
+        let rewards = if text.len() >= AHEAD_FROM {
+            let size = || text.bytes().filter(|&b| b == b',').count() + 1;
+            rayon::join(parse, || ahead(state, size())).0?
+        } else {
+            parse()?
+        };
+        each(state, &rewards)
     })
 }
 

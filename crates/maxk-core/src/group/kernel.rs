@@ -4,7 +4,7 @@
 
 use super::Workspace;
 use super::rescale::{Unit, emit_as, max_abs};
-use super::sort::{RADIX_FROM, zeroed};
+use super::sort::{RADIX_FROM, sized};
 use crate::binom::fill_ratio_table;
 use crate::estimator::Estimator;
 use crate::float::Reward;
@@ -70,7 +70,7 @@ impl Table {
     /// `values[m] = C(m, j) / C(top, j)`, cached by `(top, j)`.
     fn get(&mut self, top: usize, j: usize) -> &[f64] {
         if self.key != Some((top, j)) {
-            zeroed(&mut self.values, top + 1);
+            sized(&mut self.values, top + 1);
             fill_ratio_table(&mut self.values, j);
             self.key = Some((top, j));
         }

@@ -69,6 +69,32 @@ impl Workspace {
         self.compute(rewards, spec, out)
     }
 
+    /// Readies this workspace for one group of `n` rewards under `spec`, for a caller that
+    /// learns a group's size before it has the rewards and has a core to spare meanwhile (the
+    /// CLI runs this beside parsing a long JSON line): the buffers of the sort are allocated
+    /// and every page of them written, and the weight tables of `(n, K)` filled, so that the
+    /// group's own call spends no time in page faults or serial table recurrences. At
+    /// N = 10^6 that is most of the difference between a fresh process and a warm one.
+    ///
+    /// Only a hint: it changes no result, does nothing for groups below the radix sort's size
+    /// (whose buffers are small), for estimators that do not sort, or for an `(n, spec)` that
+    /// [`Workspace::advantages_into`] would refuse, and gives up quietly if the memory cannot
+    /// be had. A wrong `n` costs the time spent on it and nothing else.
+    pub fn reserve(&mut self, n: usize, spec: Spec) {
+        let sorts = matches!(
+            spec.estimator,
+            Estimator::Pkpo
+                | Estimator::PkpoLoo
+                | Estimator::PkpoLoo1
+                | Estimator::Ei
+                | Estimator::Maxpo
+                | Estimator::Canonical
+        );
+        if sorts && n >= RADIX_FROM && spec.estimator.validate(n, spec.k).is_ok() && self.sorter.reserve(n) {
+            self.tables.prepare(spec.estimator, n, spec.k);
+        }
+    }
+
     /// Sorts the group into `self.sorter`. For a large group, `prepare` fills the tables the
     /// kernel will read at the same time, on the rayon pool: their recurrences are serial
     /// chains as long as the group (about a third of the sort's time at N = 10^6), and

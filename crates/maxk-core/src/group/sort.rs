@@ -41,8 +41,11 @@ pub(super) const PAR_SORT_FROM: usize = 1 << 15;
 /// to 256 streams, few enough for the write-combining of the cache.
 const RADIX_BITS: u32 = 8;
 
+/// Bits per digit of the passes within a bucket ([`sort_bucket`]).
+const BUCKET_BITS: u32 = 10;
+
 /// Keys per rayon task in the passes of [`radix_sort_from`] that run in parallel.
-const RADIX_CHUNK: usize = 1 << 14;
+pub(super) const RADIX_CHUNK: usize = 1 << 14;
 
 /// Buckets below this size are sorted by `sort_unstable` instead of by radix passes.
 const SMALL_BUCKET: usize = 256;
@@ -65,7 +68,7 @@ fn radix_sort_from<T: Reward>(
     low: u32,
 ) {
     let n = rewards.len();
-    zeroed(keys, n);
+    sized(keys, n);
     let Some(first) = rewards.first().map(|r| key(0, r)) else { return };
     let varying = keys
         .par_chunks_mut(RADIX_CHUNK)
@@ -106,7 +109,7 @@ fn radix_sort_from<T: Reward>(
     for c in &chunk_counts {
         counts.iter_mut().zip(c).for_each(|(x, y)| *x += y);
     }
-    zeroed(spare, n);
+    sized(spare, n);
     let mut slices: Vec<Vec<&mut [u64]>> =
         chunk_counts.iter().map(|_| Vec::with_capacity(1 << RADIX_BITS)).collect();
     let mut rest = &mut spare[..];
@@ -147,9 +150,10 @@ fn sort_bucket(from: &mut [u64], to: &mut [u64], low: u32, high: u32) {
         to.copy_from_slice(from);
         return;
     }
-    let digits = (high - low).div_ceil(RADIX_BITS) as usize;
-    let digit = |k: u64, d: usize| ((k >> (low + d as u32 * RADIX_BITS)) & 0xff) as usize;
-    let mut counts = vec![[0usize; 1 << RADIX_BITS]; digits];
+    let digits = (high - low).div_ceil(BUCKET_BITS) as usize;
+    let digit =
+        |k: u64, d: usize| ((k >> (low + d as u32 * BUCKET_BITS)) & ((1 << BUCKET_BITS) - 1)) as usize;
+    let mut counts = vec![[0usize; 1 << BUCKET_BITS]; digits];
     for &k in from.iter() {
         for (d, c) in counts.iter_mut().enumerate() {
             c[digit(k, d)] += 1;
@@ -180,18 +184,32 @@ fn sort_bucket(from: &mut [u64], to: &mut [u64], low: u32, high: u32) {
     }
 }
 
-/// Makes `buffer` `n` zeros, for a large buffer that is about to be overwritten. One that must
-/// grow is allocated anew, zeroed by the allocator: memory fresh from the operating system is
-/// zero already and is touched only when written, on whichever thread writes it (the parallel
-/// passes of the radix sort), instead of written with zeros first by this thread (at N = 10^6,
-/// about a tenth of MaxPO's time in a fresh process went into such page faults and memsets).
-pub(super) fn zeroed<T: Copy + Default>(buffer: &mut Vec<T>, n: usize) {
+/// Makes `buffer` `n` long, for a large buffer that the caller is about to overwrite whole:
+/// what it holds afterwards is unspecified (zeros, or what a previous group left). One that
+/// must grow is allocated anew, zeroed by the allocator: memory fresh from the operating system
+/// is zero already and is touched only when written, on whichever thread writes it (the
+/// parallel passes of the radix sort), instead of written with zeros first by this thread (at
+/// N = 10^6, about a tenth of MaxPO's time in a fresh process went into such page faults and
+/// memsets). One long enough already is not written at all (a workspace that
+/// [`super::Workspace::reserve`] readied, or that held a group as large before).
+pub(super) fn sized<T: Copy + Default>(buffer: &mut Vec<T>, n: usize) {
     if buffer.capacity() < n {
         *buffer = vec![T::default(); n];
     } else {
-        buffer.clear();
         buffer.resize(n, T::default());
     }
+}
+
+/// Makes `buffer` `n` long with every page of it written now, on this thread (see
+/// [`super::Workspace::reserve`]); false, with `buffer` unchanged, when the memory cannot be
+/// had.
+pub(super) fn touched<T: Copy + Default>(buffer: &mut Vec<T>, n: usize) -> bool {
+    if buffer.try_reserve_exact(n.saturating_sub(buffer.len())).is_err() {
+        return false;
+    }
+    buffer.clear();
+    buffer.resize(n, T::default());
+    true
 }
 
 /// Bits of `x` that order like `f64::total_cmp`: flipping every bit of a negative float and
@@ -209,6 +227,21 @@ pub(super) fn from_ordered_bits(bits: u64) -> f64 {
 /// The exact key `(ordered_bits << 64) | index`.
 pub(super) fn sort_key(x: f64, index: usize) -> u128 {
     (u128::from(ordered_bits(x)) << 64) | index as u128
+}
+
+/// Writes `vals[b] = value(keys[b])` and says whether two neighbouring keys share their bits
+/// above `mask` (`before` is the key before the first, or any key that differs from it there):
+/// where none do, the packed-key order is exact.
+#[inline(always)]
+fn gather(vals: &mut [f64], keys: &[u64], before: u64, mask: u64, value: impl Fn(u64) -> f64) -> bool {
+    let mut ties = false;
+    let mut previous = before & !mask;
+    for (v, &k) in vals.iter_mut().zip(keys) {
+        *v = value(k);
+        ties |= k & !mask == previous;
+        previous = k & !mask;
+    }
+    ties
 }
 
 /// Stable insertion sort by `total_cmp` of an almost sorted `vals`, moving `keys` along;
@@ -235,6 +268,12 @@ fn insertion_pass(vals: &mut [f64], keys: &mut [u64], mask: u64, budget: usize) 
     true
 }
 impl Sorter {
+    /// Readies the buffers of a radix sort of `n` rewards (see [`super::Workspace::reserve`]);
+    /// false when the memory cannot be had.
+    pub(super) fn reserve(&mut self, n: usize) -> bool {
+        touched(&mut self.packed, n) && touched(&mut self.spare, n) && touched(&mut self.vals, n)
+    }
+
     /// Fills `vals` with the rewards in ascending `f64::total_cmp` order, equal rewards
     /// by ascending index (every kernel gives identical results for any order of equal
     /// rewards, but one order keeps every sort path bit for bit the same).
@@ -259,39 +298,35 @@ impl Sorter {
         let n = rewards.len();
         let mask = n.next_power_of_two() as u64 - 1;
         let key = |(i, r): (usize, &T)| (ordered_bits(r.to_f64()) & !mask) | i as u64;
-        let value = |&key: &u64| rewards[(key & mask) as usize].to_f64();
-        if radix {
+        let value = |key: u64| rewards[(key & mask) as usize].to_f64();
+        // Usually no two neighbours share their high bits, and the order is exact already: the
+        // loop that gathers `vals` says so without a branch (see [`gather`]).
+        let ties = if radix {
             // The index bits are in input order already: a stable sort of the rest suffices.
             let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
             radix_sort_from(rewards, key, &mut self.packed, &mut self.spare, mask.count_ones());
-            zeroed(&mut self.vals, n);
+            sized(&mut self.vals, n);
+            let packed = &self.packed;
             self.vals
                 .par_chunks_mut(RADIX_CHUNK)
-                .zip(self.packed.par_chunks(RADIX_CHUNK))
-                .for_each(|(v, k)| v.iter_mut().zip(k).for_each(|(v, k)| *v = value(k)));
+                .zip(packed.par_chunks(RADIX_CHUNK))
+                .enumerate()
+                .map(|(c, (v, k))| {
+                    let before = if c == 0 { !k[0] } else { packed[c * RADIX_CHUNK - 1] };
+                    gather(v, k, before, mask, value)
+                })
+                .reduce(|| false, |a, b| a | b)
         } else {
             self.packed.clear();
             self.packed.extend(rewards.iter().enumerate().map(key));
             if !sort_small(&mut self.packed) {
                 self.packed.sort_unstable();
             }
-        }
-        self.index_mask = mask;
-        // Usually no two neighbours share their high bits, and the order is exact already: a
-        // pass without branches says so (for small groups, in the loop that gathers `vals`).
-        let ties = if radix {
-            self.packed.windows(2).fold(false, |any, k| any | ((k[0] ^ k[1]) <= mask))
-        } else {
             self.vals.resize(n, 0.0);
-            let mut ties = false;
-            let mut previous = self.packed.first().map_or(0, |k| !k & !mask);
-            for (v, &k) in self.vals.iter_mut().zip(&self.packed) {
-                *v = value(&k);
-                ties |= k & !mask == previous;
-                previous = k & !mask;
-            }
-            ties
+            let before = self.packed.first().map_or(0, |k| !k);
+            gather(&mut self.vals, &self.packed, before, mask, value)
         };
+        self.index_mask = mask;
         !ties || insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
     }
 

@@ -1,7 +1,7 @@
 //! The sort paths against each other and against a comparator sort, and bit-identity of the
 //! u/v/w kernel across them.
 
-use super::sort::{PAR_SORT_FROM, RADIX_FROM, from_ordered_bits, ordered_bits, sort_key};
+use super::sort::{PAR_SORT_FROM, RADIX_CHUNK, RADIX_FROM, from_ordered_bits, ordered_bits, sort_key};
 use super::{Unit, Workspace};
 use crate::estimator::Estimator;
 use proptest::prelude::*;
@@ -152,6 +152,22 @@ fn sort_paths_agree_on_a_large_group() {
     assert_eq!(sorted_pairs(&ws), sorted_pairs(&sorted_by(&rewards, 2).unwrap()));
 }
 
+/// The radix path looks for ties chunk by chunk: a pair of rewards an ulp apart (the same
+/// packed high bits, their indices in the wrong order) that straddles two chunks must still
+/// reach the insertion pass.
+#[test]
+fn a_tie_across_two_radix_chunks_sorts_exactly() {
+    let n = RADIX_FROM + 5;
+    let mut rewards: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let below = (RADIX_CHUNK - 1) as f64;
+    rewards[RADIX_CHUNK - 1] = f64::from_bits(below.to_bits() + 1);
+    rewards[RADIX_CHUNK] = below;
+    check_sorted(&rewards);
+    let mut ws = Workspace::new();
+    ws.sorter.sort(&rewards);
+    assert_eq!(ws.sorter.vals[RADIX_CHUNK - 1], below);
+}
+
 fn edge_values() -> impl Strategy<Value = f64> {
     prop_oneof![
         any::<f64>().prop_filter("finite", |x| x.is_finite()),
@@ -213,5 +229,50 @@ proptest! {
         for b in 0..n {
             prop_assert_eq!(out[at[b]].to_bits(), expect[b].to_bits(), "rank {}", b);
         }
+    }
+}
+
+/// [`Workspace::reserve`] is only a hint: for any size it is given (right, too large, too
+/// small, below the radix sort's, or refused by the estimator), and for a workspace whose
+/// buffers still hold a larger group, every sorting estimator gives the bits of a fresh one.
+#[test]
+fn a_readied_or_reused_workspace_gives_the_same_bits() {
+    use crate::estimator::Spec;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let n = RADIX_FROM + 77;
+    let mut draw = |n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|_| if rng.gen_bool(0.2) { f64::from(rng.gen_range(0..3u8)) } else { rng.r#gen() })
+            .collect()
+    };
+    let (rewards, larger) = (draw(n), draw(2 * n));
+    for est in [
+        Estimator::Maxpo,
+        Estimator::Canonical,
+        Estimator::Ei,
+        Estimator::PkpoLoo1,
+        Estimator::Pkpo,
+        Estimator::PkpoLoo,
+    ] {
+        let spec = Spec::new(est, 5);
+        let mut expect = vec![0.0; n];
+        Workspace::new().advantages_into(&rewards, spec, &mut expect).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (hint, hint_spec) in
+            [(n, spec), (n + 999, spec), (n - 50, spec), (RADIX_FROM - 1, spec), (n, Spec::new(est, 0))]
+        {
+            let mut ws = Workspace::new();
+            ws.reserve(hint, hint_spec);
+            let mut out = vec![0.0; n];
+            ws.advantages_into(&rewards, spec, &mut out).unwrap();
+            assert_eq!(bits(&out), bits(&expect), "{est} readied for {hint}");
+        }
+        let mut ws = Workspace::new();
+        let mut big = vec![0.0; 2 * n];
+        ws.advantages_into(&larger, spec, &mut big).unwrap();
+        let mut out = vec![0.0; n];
+        ws.advantages_into(&rewards, spec, &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&expect), "{est} after a larger group");
     }
 }
