@@ -23,9 +23,9 @@ pub(super) struct Tables {
     c_table: Table,
     /// `C(m, K-1) / C(N-2, K-1)`: pkpo-loo's weight of a reward in `v_i = rho_K(B \ i)`.
     a_table: Table,
-    /// `z_b (N - b) / b`, the backward weights of maxpo, for groups below [`RADIX_FROM`]
-    /// (larger ones compute them as they go, which saves a pass and a table as large as the
-    /// group), cached by `(N, K)` as the tables are.
+    /// `z_b (N - b) / b`, the backward weights of maxpo, cached by `(N, K)` as the tables
+    /// are (filled beside the sort for a large group, so that the kernel's serial backward
+    /// pass has no division in it).
     zq: Table,
     /// The forward prefix sums of maxpo, as `f64::to_bits`: stored as `u64` so that a large
     /// group can take over the sort's scratch, already as long as the group and dead after
@@ -53,11 +53,25 @@ impl Tables {
                 }
             }
             Estimator::Maxpo | Estimator::Canonical => {
-                self.z_table.get(n, k);
+                z_and_zq(&mut self.z_table, &mut self.zq, n, k);
             }
             _ => {}
         }
     }
+}
+
+/// The weights of maxpo at `(n, k)`, each table cached by `(n, k)`: `z_b = C(b, K)/C(N, K)`
+/// and `zq_b = z_b (N - b) / b` (`zq_0 = 0`).
+fn z_and_zq<'a>(z: &'a mut Table, zq: &'a mut Table, n: usize, k: usize) -> (&'a [f64], &'a [f64]) {
+    let z = z.get(n, k);
+    if zq.key != Some((n, k)) {
+        sized(&mut zq.values, n);
+        for (b, (q, &z)) in zq.values.iter_mut().zip(z).enumerate() {
+            *q = if b == 0 { 0.0 } else { z * (n - b) as f64 / b as f64 };
+        }
+        zq.key = Some((n, k));
+    }
+    (z, &zq.values)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -260,32 +274,23 @@ impl Workspace {
                 }
             }
             Estimator::Maxpo | Estimator::Canonical => {
-                let z = self.tables.z_table.get(n, k);
-                let q = |b: usize| z[b] * (n - b) as f64 / b as f64;
-                let cached = n < RADIX_FROM;
-                if cached && self.tables.zq.key != Some((n, k)) {
-                    self.tables.zq.values.clear();
-                    self.tables.zq.values.extend((0..n).map(|b| if b == 0 { 0.0 } else { q(b) }));
-                    self.tables.zq.key = Some((n, k));
-                }
-                let zq_table = &self.tables.zq.values;
+                let (z, zq) = z_and_zq(&mut self.tables.z_table, &mut self.tables.zq, n, k);
                 let norm = nf / (nf - kf);
                 let scale = if est == Estimator::Maxpo { factor * norm } else { factor * norm * kf / nf };
-                if cached {
+                if n < RADIX_FROM {
                     let (fwd, bwd) = (&mut self.tables.fwd, &mut self.tables.bwd);
                     fwd.resize(n, 0);
                     bwd.resize(n, 0.0);
-                    both_sums::<A>(s, z, zq_table, fwd, bwd);
+                    both_sums::<A>(s, z, zq, fwd, bwd);
                     for (r, (f, b)) in fwd.iter().zip(bwd.iter()).enumerate() {
                         out[at(r)] = emit(scale * (f64::from_bits(*f) - b));
                     }
                     return;
                 }
                 // A large group: fwd[r] = sum_{b<=r} g_b z_b, then the backward sum runs in
-                // the output pass (one buffer as long as the group instead of two).
-                if n >= RADIX_FROM {
-                    std::mem::swap(&mut self.tables.fwd, &mut self.sorter.spare);
-                }
+                // the output pass (one buffer as long as the group instead of two), in the
+                // sort's scratch, already as long as the group and dead after the sort.
+                std::mem::swap(&mut self.tables.fwd, &mut self.sorter.spare);
                 self.tables.fwd.resize(n, 0);
                 let fwd = &mut self.tables.fwd;
                 let mut acc = A::default();
@@ -297,7 +302,7 @@ impl Workspace {
                 let mut bwd = A::default();
                 out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
                 for r in (0..n - 1).rev() {
-                    bwd.add(gap(r + 1) * q(r + 1));
+                    bwd.add(gap(r + 1) * zq[r + 1]);
                     out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
                 }
             }
