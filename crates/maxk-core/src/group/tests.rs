@@ -153,19 +153,24 @@ fn sort_paths_agree_on_a_large_group() {
 }
 
 /// The radix path looks for ties chunk by chunk: a pair of rewards an ulp apart (the same
-/// packed high bits, their indices in the wrong order) that straddles two chunks must still
-/// reach the insertion pass.
+/// packed high bits, their indices in the wrong order) must be put right wherever it is.
 #[test]
-fn a_tie_across_two_radix_chunks_sorts_exactly() {
-    let n = RADIX_FROM + 5;
+fn near_ties_across_a_chunk_edge_and_elsewhere_sort_exactly() {
+    let n = 3 * RADIX_CHUNK + 5;
+    assert!(n >= RADIX_FROM);
     let mut rewards: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    let below = (RADIX_CHUNK - 1) as f64;
-    rewards[RADIX_CHUNK - 1] = f64::from_bits(below.to_bits() + 1);
-    rewards[RADIX_CHUNK] = below;
+    // Pairs across a chunk boundary, in the middle and near the end.
+    for at in [RADIX_CHUNK, n / 2, n - 7] {
+        let below = (at - 1) as f64;
+        rewards[at - 1] = f64::from_bits(below.to_bits() + 1);
+        rewards[at] = below;
+    }
     check_sorted(&rewards);
     let mut ws = Workspace::new();
     ws.sorter.sort(&rewards);
-    assert_eq!(ws.sorter.vals[RADIX_CHUNK - 1], below);
+    for at in [RADIX_CHUNK, n / 2, n - 7] {
+        assert_eq!(ws.sorter.vals[at - 1], (at - 1) as f64, "{at}");
+    }
 }
 
 fn edge_values() -> impl Strategy<Value = f64> {
