@@ -3,6 +3,7 @@
 //! `(N, K)`). The formulas are in the parent module's docs.
 
 use super::Workspace;
+use super::prefetch::{AHEAD, prefetch};
 use super::rescale::{Unit, emit_as, max_abs};
 use super::sort::{RADIX_FROM, sized};
 use crate::binom::fill_ratio_table;
@@ -302,6 +303,9 @@ impl Workspace {
                 let mut bwd = A::default();
                 out[at(n - 1)] = emit(scale * f64::from_bits(fwd[n - 1]));
                 for r in (0..n - 1).rev() {
+                    if let Some(ahead) = r.checked_sub(AHEAD) {
+                        prefetch(out, at(ahead));
+                    }
                     bwd.add(gap(r + 1) * zq[r + 1]);
                     out[at(r)] = emit(scale * (f64::from_bits(fwd[r]) - bwd.value()));
                 }

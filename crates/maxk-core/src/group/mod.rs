@@ -20,6 +20,7 @@
 //! [`Workspace`] that owns the buffers and dispatches one group to its estimator.
 
 mod kernel;
+mod prefetch;
 mod rescale;
 mod scale;
 mod small_sort;

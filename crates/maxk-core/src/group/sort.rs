@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::prefetch::{AHEAD, prefetch};
 use super::small_sort::sort_small;
 use crate::float::Reward;
 
@@ -229,15 +230,25 @@ pub(super) fn sort_key(x: f64, index: usize) -> u128 {
     (u128::from(ordered_bits(x)) << 64) | index as u128
 }
 
-/// Writes `vals[b] = value(keys[b])` and says whether two neighbouring keys share their bits
-/// above `mask` (`before` is the key before the first, or any key that differs from it there):
-/// where none do, the packed-key order is exact.
+/// Writes `vals[b] = rewards[keys[b] & mask]` and says whether two neighbouring keys share
+/// their bits above `mask` (`before` is the key before the first, or any key that differs from
+/// it there): where none do, the packed-key order is exact. `PREFETCH` asks for the reward
+/// [`AHEAD`] ranks on (for a large group, whose rewards are not in the cache).
 #[inline(always)]
-fn gather(vals: &mut [f64], keys: &[u64], before: u64, mask: u64, value: impl Fn(u64) -> f64) -> bool {
+fn gather<T: Reward, const PREFETCH: bool>(
+    vals: &mut [f64],
+    keys: &[u64],
+    before: u64,
+    mask: u64,
+    rewards: &[T],
+) -> bool {
     let mut ties = false;
     let mut previous = before & !mask;
-    for (v, &k) in vals.iter_mut().zip(keys) {
-        *v = value(k);
+    for (b, (v, &k)) in vals.iter_mut().zip(keys).enumerate() {
+        if PREFETCH && let Some(&ahead) = keys.get(b + AHEAD) {
+            prefetch(rewards, (ahead & mask) as usize);
+        }
+        *v = rewards[(k & mask) as usize].to_f64();
         ties |= k & !mask == previous;
         previous = k & !mask;
     }
@@ -298,7 +309,6 @@ impl Sorter {
         let n = rewards.len();
         let mask = n.next_power_of_two() as u64 - 1;
         let key = |(i, r): (usize, &T)| (ordered_bits(r.to_f64()) & !mask) | i as u64;
-        let value = |key: u64| rewards[(key & mask) as usize].to_f64();
         // Usually no two neighbours share their high bits, and the order is exact already: the
         // loop that gathers `vals` says so without a branch (see [`gather`]).
         let ties = if radix {
@@ -313,7 +323,7 @@ impl Sorter {
                 .enumerate()
                 .map(|(c, (v, k))| {
                     let before = if c == 0 { !k[0] } else { packed[c * RADIX_CHUNK - 1] };
-                    gather(v, k, before, mask, value)
+                    gather::<T, true>(v, k, before, mask, rewards)
                 })
                 .reduce(|| false, |a, b| a | b)
         } else {
@@ -324,7 +334,7 @@ impl Sorter {
             }
             self.vals.resize(n, 0.0);
             let before = self.packed.first().map_or(0, |k| !k);
-            gather(&mut self.vals, &self.packed, before, mask, value)
+            gather::<T, false>(&mut self.vals, &self.packed, before, mask, rewards)
         };
         self.index_mask = mask;
         !ties || insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
