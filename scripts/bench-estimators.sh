@@ -6,7 +6,8 @@
 #
 # 1. `maxk bench` (release build of the estimator filter): one group vs the paper's O(N^2)
 #    algorithm, the [4096, 64] batch on one thread and on all vs sorting its rows, [G, N]
-#    shapes, mixtures and maj@K vs single-K MaxPO, one huge group through the CLI vs dr-grpo.
+#    shapes, mixtures and maj@K vs single-K MaxPO, one huge group through the CLI vs dr-grpo
+#    (its files in the temp dir, then again in /dev/shm where there is one).
 # 2. benches/python/bench_advantages.py (the wheel, rebuilt from this checkout): the batch vs
 #    np.sort and the vectorized numpy MaxPO, f64 and f32, maxk on all threads and on one, and
 #    the [G, N] shapes.
@@ -52,6 +53,12 @@ echo "== built in $((t1 - t0)) s"
 echo "== maxk bench"
 target/release/maxk bench
 echo
+if [[ -d /dev/shm && -w /dev/shm ]]; then
+    # The huge group's files once more in memory: no disk writeback in the spread.
+    echo "== maxk bench --only huge, TMPDIR=/dev/shm"
+    TMPDIR=/dev/shm target/release/maxk bench --only huge
+    echo
+fi
 echo "== benches/python/bench_advantages.py, maxk on every CPU"
 "$PY" benches/python/bench_advantages.py --shapes
 echo

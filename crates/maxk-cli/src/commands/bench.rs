@@ -433,8 +433,8 @@ fn objectives(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()
 /// alternating (maxpo first, then dr-grpo first) so that neither side always runs right after
 /// the other's 20 MB of output. Process start, reading, JSON parsing and printing are the same
 /// for both; the ratio is what the sort and the kernel of maxpo add. A process per run varies
-/// by a fifth or more from run to run (page cache, the output file's writeback), hence 41
-/// pairs.
+/// by a fifth or more from run to run (page cache, the output file's writeback on a disk;
+/// `TMPDIR=/dev/shm` keeps the files in memory), hence 41 pairs.
 fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()> {
     let n = args.huge_n;
     let k = 64.min(n.saturating_sub(1)).max(1);
@@ -454,7 +454,9 @@ fn huge_group(out: &mut dyn Write, rng: &mut SplitMix, args: &Args) -> Result<()
     writeln!(
         out,
         "One group of N = {n} through `maxk advantages -k {k}` (a process per run, one line \
-         from a file, output to a file): maxpo vs dr-grpo, {repeats} pairs in alternating order"
+         from a file, output to a file in {}, set by TMPDIR): maxpo vs dr-grpo, {repeats} pairs \
+         in alternating order",
+        std::env::temp_dir().display()
     )?;
     let time = |estimator: Estimator| -> Result<f64> {
         let start = Instant::now();
