@@ -82,16 +82,11 @@ impl Workspace {
     /// [`Workspace::advantages_into`] would refuse, and gives up quietly if the memory cannot
     /// be had. A wrong `n` costs the time spent on it and nothing else.
     pub fn reserve(&mut self, n: usize, spec: Spec) {
-        let sorts = matches!(
-            spec.estimator,
-            Estimator::Pkpo
-                | Estimator::PkpoLoo
-                | Estimator::PkpoLoo1
-                | Estimator::Ei
-                | Estimator::Maxpo
-                | Estimator::Canonical
-        );
-        if sorts && n >= RADIX_FROM && spec.estimator.validate(n, spec.k).is_ok() && self.sorter.reserve(n) {
+        if is_ranked(spec.estimator)
+            && n >= RADIX_FROM
+            && spec.estimator.validate(n, spec.k).is_ok()
+            && self.sorter.reserve(n)
+        {
             self.tables.prepare(spec.estimator, n, spec.k);
         }
     }
@@ -153,13 +148,14 @@ impl Workspace {
                 let (mult, back) = scale_stage(rewards, spec, Unit::ONE);
                 peers::maxrl(rewards, mult * back, out)
             }
-            _ => {
+            est if is_ranked(est) => {
                 let (n, k) = (rewards.len(), spec.k);
                 self.sort_and_prepare(rewards, |t| t.prepare(spec.estimator, n, k));
                 let unit = Unit::rescale_sorted(&mut self.sorter.vals);
                 let (mult, back) = scale_stage(rewards, spec, unit);
                 self.ranked(rewards.len(), spec.estimator, spec.k, mult, back, out)
             }
+            est => unreachable!("{est} is neither a peer nor of the u/v/w family"),
         }
         check_outputs(rewards, spec, out)
     }
@@ -180,6 +176,21 @@ impl Workspace {
         let mut trial = vec![T::from_f64(0.0); rewards.len()];
         self.compute(rewards, spec, &mut trial)
     }
+}
+
+/// Whether [`Workspace::compute`] sorts `est`'s groups and runs the gap-form kernel on them
+/// ([`Workspace::ranked`]): the u/v/w family. Every other estimator is a peer
+/// ([`crate::peers`]).
+const fn is_ranked(est: Estimator) -> bool {
+    matches!(
+        est,
+        Estimator::Pkpo
+            | Estimator::PkpoLoo
+            | Estimator::PkpoLoo1
+            | Estimator::Ei
+            | Estimator::Maxpo
+            | Estimator::Canonical
+    )
 }
 
 /// A sorted group (see [`Workspace::sorted`]).
