@@ -136,7 +136,7 @@ pub fn map_lines(
     output: Option<&PathBuf>,
     mut each: impl FnMut(&[f64]) -> Result<String>,
 ) -> Result<()> {
-    map_lines_ahead(input, output, &mut (), |(), _| {}, |(), rewards| each(rewards))
+    for_each_line(input, output, |text| each(&parse_rewards(text)?))
 }
 
 /// Lines from this many bytes are parsed beside the `ahead` of [`map_lines_ahead`]; shorter
@@ -155,17 +155,21 @@ pub fn map_lines_ahead<S: Send>(
     ahead: impl Fn(&mut S, usize) + Sync,
     mut each: impl FnMut(&mut S, &[f64]) -> Result<String>,
 ) -> Result<()> {
-    const EXAMPLE: &str = "expected a JSON array of finite numbers such as [0, 1, 0.5]";
     for_each_line(input, output, |text| {
-        let parse = || serde_json::from_str::<Vec<f64>>(text).map_err(|e| json_error(e, EXAMPLE));
         let rewards = if text.len() >= AHEAD_FROM {
             let size = || text.bytes().filter(|&b| b == b',').count() + 1;
-            rayon::join(parse, || ahead(state, size())).0?
+            rayon::join(|| parse_rewards(text), || ahead(state, size())).0?
         } else {
-            parse()?
+            parse_rewards(text)?
         };
         each(state, &rewards)
     })
+}
+
+/// A group line's rewards: a flat JSON array of numbers.
+fn parse_rewards(text: &str) -> Result<Vec<f64>> {
+    const EXAMPLE: &str = "expected a JSON array of finite numbers such as [0, 1, 0.5]";
+    serde_json::from_str(text).map_err(|e| json_error(e, EXAMPLE))
 }
 
 /// The line loop of every JSON Lines subcommand: reads `--input`, calls `each` on the text of
