@@ -310,12 +310,11 @@ impl Sorter {
     pub(super) fn sort_packed<T: Reward>(&mut self, rewards: &[T], radix: bool) -> bool {
         let n = rewards.len();
         let mask = n.next_power_of_two() as u64 - 1;
-        let key = |(i, r): (usize, &T)| (ordered_bits(r.to_f64()) & !mask) | i as u64;
+        let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
         // Usually no two neighbours share their high bits, and the order is exact already: the
         // loop that gathers `vals` says so without a branch (see [`gather`]).
         let ties = if radix {
             // The index bits are in input order already: a stable sort of the rest suffices.
-            let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
             radix_sort_from(rewards, key, &mut self.packed, &mut self.spare, mask.count_ones());
             sized(&mut self.vals, n);
             let packed = &self.packed;
@@ -330,7 +329,7 @@ impl Sorter {
                 .reduce(|| false, |a, b| a | b)
         } else {
             self.packed.clear();
-            self.packed.extend(rewards.iter().enumerate().map(key));
+            self.packed.extend(rewards.iter().enumerate().map(|(i, r)| key(i, r)));
             if !sort_small(&mut self.packed) {
                 self.packed.sort_unstable();
             }
