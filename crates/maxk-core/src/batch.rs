@@ -8,7 +8,9 @@ use crate::driver::{Grouping, Groups, check_ids};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
-use crate::group::Workspace;
+use std::ops::Range;
+
+use crate::group::{LANES, Workspace, takes_blocks};
 use crate::validate::{check_group, check_output, check_rho};
 
 /// Advantages of one group.
@@ -57,7 +59,17 @@ fn check_and_run<T: Reward>(rewards: &[T], groups: Groups<'_>, spec: Spec, out: 
         let max_abs = check_group(group, spec)?;
         ws.check_representable(group, spec, max_abs)
     })?;
-    groups.run(out, Workspace::new, |ws, _, s, o| ws.compute(&rewards[s], spec, o))
+    let one = |ws: &mut Workspace, _, s: Range<usize>, o: &mut [T]| ws.compute(&rewards[s], spec, o);
+    match groups {
+        Groups::Dense { size, .. } if takes_blocks(spec, size) => groups.run_blocks(
+            LANES,
+            out,
+            Workspace::new,
+            |ws, _, s, o| ws.compute_block(&rewards[s], size, spec, o),
+            one,
+        ),
+        _ => groups.run(out, Workspace::new, one),
+    }
 }
 
 /// Advantages of ragged groups: group `g` is `rewards[offsets[g]..offsets[g + 1]]`.

@@ -19,7 +19,7 @@ pub(crate) const COMPENSATE_FROM: usize = 1024;
 #[derive(Debug, Default, Clone)]
 pub(super) struct Tables {
     w_table: Table,
-    z_table: Table,
+    pub(super) z_table: Table,
     /// `C(m, K-2) / C(N-2, K-2)`: pkpo's and pkpo-loo's weight of a reward above the sample.
     c_table: Table,
     /// `C(m, K-1) / C(N-2, K-1)`: pkpo-loo's weight of a reward in `v_i = rho_K(B \ i)`.
@@ -27,7 +27,7 @@ pub(super) struct Tables {
     /// `z_b (N - b) / b`, the backward weights of maxpo, cached by `(N, K)` as the tables
     /// are (filled beside the sort for a large group, so that the kernel's serial backward
     /// pass has no division in it).
-    zq: Table,
+    pub(super) zq: Table,
     /// The forward prefix sums of maxpo, as `f64::to_bits`: stored as `u64` so that a large
     /// group can take over the sort's scratch, already as long as the group and dead after
     /// the sort, instead of touching a fresh buffer of that size (see
@@ -63,7 +63,12 @@ impl Tables {
 
 /// The weights of maxpo at `(n, k)`, each table cached by `(n, k)`: `z_b = C(b, K)/C(N, K)`
 /// and `zq_b = z_b (N - b) / b` (`zq_0 = 0`).
-fn z_and_zq<'a>(z: &'a mut Table, zq: &'a mut Table, n: usize, k: usize) -> (&'a [f64], &'a [f64]) {
+pub(super) fn z_and_zq<'a>(
+    z: &'a mut Table,
+    zq: &'a mut Table,
+    n: usize,
+    k: usize,
+) -> (&'a [f64], &'a [f64]) {
     let z = z.get(n, k);
     if zq.key != Some((n, k)) {
         sized(&mut zq.values, n);
@@ -76,7 +81,7 @@ fn z_and_zq<'a>(z: &'a mut Table, zq: &'a mut Table, n: usize, k: usize) -> (&'a
 }
 
 #[derive(Debug, Default, Clone)]
-struct Table {
+pub(super) struct Table {
     key: Option<(usize, usize)>,
     values: Vec<f64>,
 }

@@ -14,11 +14,13 @@
 //!
 //! By concern: [`sort`] (the sorted group and its index by rank; [`small_sort`], its network
 //! for groups of up to 64), [`kernel`] (the weight tables
-//! and the gap-form passes above), [`rescale`] (the exact power-of-two unit that keeps every
+//! and the gap-form passes above), [`block`] (maxpo's kernel for four small groups at once),
+//! [`rescale`] (the exact power-of-two unit that keeps every
 //! intermediate finite, and the overflow check of the outputs), [`scale`] (the `--scale`
 //! stage); the peer estimators that need no sort are in [`crate::peers`]. This file holds the
 //! [`Workspace`] that owns the buffers and dispatches one group to its estimator.
 
+mod block;
 mod kernel;
 mod prefetch;
 mod rescale;
@@ -28,6 +30,7 @@ mod sort;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use block::{LANES, takes_blocks};
 pub(crate) use kernel::COMPENSATE_FROM;
 use kernel::Tables;
 pub(crate) use rescale::{Unit, check_outputs, emit_as, max_abs, near_max};
@@ -48,6 +51,8 @@ use crate::peers;
 pub struct Workspace {
     sorter: Sorter,
     tables: Tables,
+    /// The sorts and sums of [`Workspace::compute_block`].
+    lanes: block::Lanes,
 }
 
 impl Workspace {
@@ -151,9 +156,16 @@ impl Workspace {
             est if is_ranked(est) => {
                 let (n, k) = (rewards.len(), spec.k);
                 self.sort_and_prepare(rewards, |t| t.prepare(spec.estimator, n, k));
+                let vals = &self.sorter.vals;
+                let max_abs = vals[0].abs().max(vals[n - 1].abs());
                 let unit = Unit::rescale_sorted(&mut self.sorter.vals);
                 let (mult, back) = scale_stage(rewards, spec, unit);
-                self.ranked(rewards.len(), spec.estimator, spec.k, mult, back, out)
+                self.ranked(n, spec.estimator, spec.k, mult, back, out);
+                if !near_max::<T>(max_abs) {
+                    // Every advantage is representable (the proof at `rescale::NEAR_MAX`),
+                    // and the kernel's are finite: no pass over the outputs to check them.
+                    return Ok(());
+                }
             }
             est => unreachable!("{est} is neither a peer nor of the u/v/w family"),
         }

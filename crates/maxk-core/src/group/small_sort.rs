@@ -79,8 +79,13 @@ mod avx2 {
         // Keys compare as signed lanes: flipping the top bit maps the unsigned order onto the
         // signed one. The keys are loaded four at a time (register `j` holds keys `4j..4j+4`)
         // and moved into the network's layout by 4x4 transposes.
+        // A full group copies as a fixed-size array (inline vector moves); a shorter one
+        // through `memcpy`, whose call costs about as much as the copy.
         let mut buf = [PAD; 64];
-        buf[..n].copy_from_slice(keys);
+        match <&[u64; 64]>::try_from(&*keys) {
+            Ok(full) => buf = *full,
+            Err(_) => buf[..n].copy_from_slice(keys),
+        }
         let top = _mm256_set1_epi64x(i64::MIN);
         let mut r: Rows = bytemuck::cast(buf);
         for x in r.iter_mut() {
@@ -119,7 +124,10 @@ mod avx2 {
             *x = _mm256_xor_si256(*x, top);
         }
         let buf: [u64; 64] = bytemuck::cast(r);
-        keys.copy_from_slice(&buf[..n]);
+        match <&mut [u64; 64]>::try_from(&mut *keys) {
+            Ok(full) => *full = buf,
+            Err(_) => keys.copy_from_slice(&buf[..n]),
+        }
     }
 
     /// From the loading layout (key `e` in register `e / 4`, lane `e % 4`) to the network's

@@ -281,3 +281,105 @@ fn a_readied_or_reused_workspace_gives_the_same_bits() {
         assert_eq!(bits(&out), bits(&expect), "{est} after a larger group");
     }
 }
+
+/// Rewards for the block tests: ties and both zeros, spread values, and some near f64's
+/// largest (rescaled by the kernel, checked for overflow, and a few that do overflow).
+fn block_reward() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => (-8i8..8).prop_map(|x| f64::from(x) / 4.0),
+        4 => -1e3f64..1e3,
+        1 => prop_oneof![Just(0.0), Just(-0.0)],
+        1 => prop_oneof![Just(f64::MAX), Just(-f64::MAX), Just(f64::MAX / 3.0), Just(1e300), Just(-1e280)],
+    ]
+}
+
+/// Each group of a `[G, n]` batch alone, by [`Workspace::compute`]: bits or the error.
+fn one_at_a_time<T: crate::float::Reward>(
+    rewards: &[T],
+    n: usize,
+    spec: crate::estimator::Spec,
+) -> Vec<Result<Vec<u64>, crate::error::Error>> {
+    rewards
+        .chunks(n)
+        .map(|g| {
+            let mut out = vec![T::from_f64(0.0); n];
+            Workspace::new().compute(g, spec, &mut out)?;
+            Ok(out.iter().map(|x| x.to_f64().to_bits()).collect())
+        })
+        .collect()
+}
+
+/// [`Workspace::compute_block`] on every full block of `rewards` (one workspace, reused), the
+/// rest one at a time, in the form of [`one_at_a_time`].
+fn by_blocks<T: crate::float::Reward>(
+    rewards: &[T],
+    n: usize,
+    spec: crate::estimator::Spec,
+) -> Vec<Result<Vec<u64>, crate::error::Error>> {
+    use super::LANES;
+    let mut ws = Workspace::new();
+    let mut got = Vec::new();
+    let blocks = rewards.chunks_exact(LANES * n);
+    let rest = blocks.remainder();
+    for block in blocks {
+        let mut out = vec![T::from_f64(0.0); LANES * n];
+        let failed = ws.compute_block(block, n, spec, &mut out).err();
+        for (l, o) in out.chunks(n).enumerate() {
+            got.push(match &failed {
+                Some((lane, e)) if *lane == l => Err(e.clone()),
+                _ => Ok(o.iter().map(|x| x.to_f64().to_bits()).collect()),
+            });
+        }
+        // Groups after a failing lane are not compared (the block stops at its first error).
+        if let Some((lane, _)) = failed {
+            got.truncate(got.len() - (LANES - 1 - lane));
+            return got;
+        }
+    }
+    got.extend(one_at_a_time(rest, n, spec));
+    got
+}
+
+proptest! {
+    /// Four groups at a time ([`super::block`]) give the bits of one group at a time, for
+    /// maxpo and canonical at every scale, in f64 and f32, on every group size the blocks
+    /// take (the sorting network's 17..=64 and `sort_unstable`'s sizes around it), with a
+    /// reused workspace; a group whose advantages overflow gives the same error. The batch
+    /// entry point gives the same bits on one thread and on several, or fails when a group
+    /// does.
+    #[test]
+    fn blocks_give_the_bits_of_one_group_at_a_time(
+        n in 2usize..80,
+        groups in 0usize..11,
+        pool in prop::collection::vec(block_reward(), 80 * 11),
+        k in any::<prop::sample::Index>(),
+        canonical in any::<bool>(),
+        scale in 0usize..3,
+    ) {
+        use crate::estimator::{Scale, Spec};
+        let est = if canonical { Estimator::Canonical } else { Estimator::Maxpo };
+        let spec = Spec { scale: Scale::ALL[scale], ..Spec::new(est, k.index(n - 1) + 1) };
+        prop_assert!(super::takes_blocks(spec, n));
+        let rewards = &pool[..groups * n];
+        let narrow: Vec<f32> =
+            rewards.iter().map(|&x| if (x as f32).is_finite() { x as f32 } else { f32::MAX.copysign(x as f32) }).collect();
+        let want = one_at_a_time(rewards, n, spec);
+        let got = by_blocks(rewards, n, spec);
+        prop_assert_eq!(&got[..], &want[..got.len()]);
+        let want32 = one_at_a_time(&narrow, n, spec);
+        let got32 = by_blocks(&narrow, n, spec);
+        prop_assert_eq!(&got32[..], &want32[..got32.len()]);
+        let fails = want.iter().any(Result::is_err);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = vec![0.0; rewards.len()];
+            let batch = pool.install(|| crate::batch_advantages_into(rewards, n, spec, &mut out));
+            prop_assert_eq!(batch.is_err(), fails, "{} threads", threads);
+            if !fails {
+                let bits: Vec<u64> = out.iter().map(|x| x.to_bits()).collect();
+                let want: Vec<u64> = want.iter().flat_map(|g| g.as_ref().unwrap().clone()).collect();
+                prop_assert_eq!(bits, want, "{} threads", threads);
+            }
+        }
+    }
+}
