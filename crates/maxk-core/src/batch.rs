@@ -4,7 +4,7 @@
 //! nothing. Every entry point validates the whole input first: on error nothing has been
 //! written.
 
-use crate::driver::{Grouping, Groups, check_ids};
+use crate::driver::{Grouping, Groups, check_ids, in_pool};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
@@ -52,8 +52,13 @@ pub fn batch_advantages_into<T: Reward>(
 }
 
 /// The plain batch of [`batch_advantages_into`] and [`ragged_advantages_into`]: every group
-/// checked (in parallel), then computed (in parallel).
+/// checked (in parallel), then computed (in parallel), both passes in one job of the rayon
+/// pool ([`in_pool`]).
 fn check_and_run<T: Reward>(rewards: &[T], groups: Groups<'_>, spec: Spec, out: &mut [T]) -> Result<()> {
+    in_pool(|| check_then_run(rewards, groups, spec, out))
+}
+
+fn check_then_run<T: Reward>(rewards: &[T], groups: Groups<'_>, spec: Spec, out: &mut [T]) -> Result<()> {
     groups.check_in_parallel(Workspace::new, |ws, s| {
         let group = &rewards[s];
         let max_abs = check_group(group, spec)?;

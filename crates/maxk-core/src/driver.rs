@@ -237,6 +237,14 @@ fn one_thread() -> bool {
     rayon::current_num_threads() == 1
 }
 
+/// Runs `op`, whose parallel passes then start from a thread of the rayon pool: a call from
+/// outside the pool hands its work over once and sleeps once, instead of once per pass (a
+/// batch has two, the checks and the compute); on a pool of one thread, `op` runs on the
+/// calling thread (see [`one_thread`]).
+pub(crate) fn in_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    if one_thread() { op() } else { rayon::scope(|_| op()) }
+}
+
 /// Samples grouped by id: a stable order that puts each group's samples together (in their
 /// original relative order) and the CSR offsets of the groups in that order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -343,15 +343,15 @@ fn by_blocks<T: crate::float::Reward>(
 proptest! {
     /// Four groups at a time ([`super::block`]) give the bits of one group at a time, for
     /// maxpo and canonical at every scale, in f64 and f32, on every group size the blocks
-    /// take (the sorting network's 17..=64 and `sort_unstable`'s sizes around it), with a
+    /// take (the sorting network's 17..=64 and `sort_unstable`'s sizes below), with a
     /// reused workspace; a group whose advantages overflow gives the same error. The batch
     /// entry point gives the same bits on one thread and on several, or fails when a group
     /// does.
     #[test]
     fn blocks_give_the_bits_of_one_group_at_a_time(
-        n in 2usize..80,
+        n in 2usize..=64,
         groups in 0usize..11,
-        pool in prop::collection::vec(block_reward(), 80 * 11),
+        pool in prop::collection::vec(block_reward(), 64 * 11),
         k in any::<prop::sample::Index>(),
         canonical in any::<bool>(),
         scale in 0usize..3,
