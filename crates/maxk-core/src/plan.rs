@@ -98,10 +98,10 @@ pub fn smallest_n(rates: &[f64], target: f64) -> Result<Option<usize>> {
 pub fn plan(rates: &[f64], n: usize, k: usize, target: Option<f64>, actions: Option<usize>) -> Result<Plan> {
     check_rates(rates)?;
     Estimator::Maxpo.validate(n, k)?;
-    if let Some(a) = actions {
-        if a < 2 {
-            return Err(Error::InvalidPlan { reason: format!("{a} actions: need at least 2") });
-        }
+    if let Some(a) = actions
+        && a < 2
+    {
+        return Err(Error::InvalidPlan { reason: format!("{a} actions: need at least 2") });
     }
     let (mut var_ei, mut var_maxpo) = (0.0, 0.0);
     for &p in rates.iter().filter(|&&p| p > 0.0 && p < 1.0) {

@@ -42,17 +42,17 @@ pub(crate) fn check_shape<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
 /// [`Error::NotBinary`] for the first reward other than 0 or 1, when the estimator needs
 /// binary rewards (`passk-analytic`, `maxrl`).
 pub(crate) fn check_binary<T: Reward>(rewards: &[T], spec: Spec) -> Result<()> {
-    if spec.estimator.needs_binary() {
-        if let Some(index) = rewards.iter().position(|r| {
+    if spec.estimator.needs_binary()
+        && let Some(index) = rewards.iter().position(|r| {
             let r = r.to_f64();
             r != 0.0 && r != 1.0
-        }) {
-            return Err(Error::NotBinary {
-                estimator: spec.estimator.id(),
-                index,
-                value: rewards[index].to_f64(),
-            });
-        }
+        })
+    {
+        return Err(Error::NotBinary {
+            estimator: spec.estimator.id(),
+            index,
+            value: rewards[index].to_f64(),
+        });
     }
     Ok(())
 }

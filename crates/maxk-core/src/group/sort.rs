@@ -245,10 +245,8 @@ fn gather<T: Reward, const PREFETCH: bool>(
     let mut ties = false;
     let mut previous = before & !mask;
     for (b, (v, &k)) in vals.iter_mut().zip(keys).enumerate() {
-        if PREFETCH {
-            if let Some(&ahead) = keys.get(b + AHEAD) {
-                prefetch(rewards, (ahead & mask) as usize);
-            }
+        if PREFETCH && let Some(&ahead) = keys.get(b + AHEAD) {
+            prefetch(rewards, (ahead & mask) as usize);
         }
         *v = rewards[(k & mask) as usize].to_f64();
         ties |= k & !mask == previous;
