@@ -11,7 +11,10 @@
 //! other lanes, reached by a lane permutation. Stages, for `p = 1, 2, 4, 8, 16, 32`: the flip
 //! (`e` against the mirror `e ^ (2p - 1)` within blocks of `2p`), then the half-cleaners
 //! `e` against `e + q` for `q = p/2, ..., 1`. Shorter groups are padded with [`PAD`], above
-//! every packed key.
+//! every packed key. A group's own sort ([`sort_rewards_small`]) builds the packed keys from
+//! the rewards in the registers (a sign test, a flip and two masks per four rewards) and, once
+//! they are sorted, tests neighbours for equal bits above the index in the registers too, so
+//! that what is left to the caller is gathering the sorted values.
 //!
 //! The keys are unique (their low bits hold the sample's index), so the order is exactly the
 //! one `sort_unstable` gives; the tests check it against `sort_unstable` on random and
@@ -26,6 +29,8 @@ pub(super) const SMALL_SORT_FROM: usize = 17;
 /// The largest group sorted here: sixteen registers of four keys.
 pub(super) const SMALL_SORT_MAX: usize = 64;
 
+use crate::float::Reward;
+
 /// The padding key `0xFFF0_0000_0000_0000`: above every key of a finite reward (the largest is
 /// `ordered_bits(f64::MAX) = 0xFFEF_FFFF_FFFF_FFFF` with index bits in its low bits).
 const PAD: u64 = 0xFFF0_0000_0000_0000;
@@ -33,7 +38,7 @@ const PAD: u64 = 0xFFF0_0000_0000_0000;
 /// Sorts `keys` ascending when `SMALL_SORT_FROM <= keys.len() <= SMALL_SORT_MAX`, every key
 /// below [`PAD`] (as packed reward keys are), and the CPU has AVX2 (with the fastest
 /// [`Network`] it has); returns false, with `keys` untouched, otherwise.
-pub(super) fn sort_small(keys: &mut [u64]) -> bool {
+fn sort_small(keys: &mut [u64]) -> bool {
     (SMALL_SORT_FROM..=SMALL_SORT_MAX).contains(&keys.len())
         && Network::ALL.into_iter().any(|net| net.sort(keys))
 }
@@ -51,38 +56,76 @@ impl Network {
     /// Every network, fastest first.
     pub(super) const ALL: [Network; 2] = [Network::Avx512, Network::Avx2];
 
-    /// Sorts up to [`SMALL_SORT_MAX`] keys below [`PAD`] with this network if the CPU has its
-    /// instruction set; returns false, with `keys` untouched, if it does not.
-    pub(super) fn sort(self, keys: &mut [u64]) -> bool {
-        debug_assert!(keys.len() <= SMALL_SORT_MAX);
+    /// Whether this CPU has the network's instruction set.
+    fn runs_here(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             match self {
-                Network::Avx512 if has!("avx2") && has!("avx512f") && has!("avx512vl") => {
-                    // SAFETY: the one precondition of a `#[target_feature]` function is that
-                    // the CPU supports its features (here AVX2, AVX-512 F and VL), which
-                    // `is_x86_feature_detected!` has just confirmed.
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        avx512::sort64(keys)
-                    };
-                    return true;
-                }
-                Network::Avx2 if has!("avx2") => {
-                    // SAFETY: as above, for AVX2.
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        avx2::sort64(keys)
-                    };
-                    return true;
-                }
-                _ => {}
+                Network::Avx512 => has!("avx2") && has!("avx512f") && has!("avx512vl"),
+                Network::Avx2 => has!("avx2"),
             }
         }
-        let _ = keys;
+        #[cfg(not(target_arch = "x86_64"))]
         false
     }
+
+    /// Sorts up to [`SMALL_SORT_MAX`] keys below [`PAD`] with this network if the CPU has its
+    /// instruction set; returns false, with `keys` untouched, if it does not.
+    pub(super) fn sort(self, keys: &mut [u64]) -> bool {
+        assert!(keys.len() <= SMALL_SORT_MAX);
+        if !self.runs_here() {
+            return false;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the one precondition of a `#[target_feature]` function is that the CPU
+        // supports its features (AVX2, and for `Avx512` AVX-512 F and VL), which
+        // `runs_here` has just confirmed with `is_x86_feature_detected!`.
+        #[allow(unsafe_code)]
+        unsafe {
+            match self {
+                Network::Avx512 => avx512::sort64(keys),
+                Network::Avx2 => avx2::sort64(keys),
+            }
+        }
+        true
+    }
+
+    /// The packed keys of up to [`SMALL_SORT_MAX`] rewards (`(ordered_bits(r_e) & !mask) | e`,
+    /// `len - 1 <= mask < 2^63`) built, sorted and stored into `keys` (as long as `rewards`)
+    /// with this network, and whether two neighbours share their bits above `mask`; None, with
+    /// `keys` untouched, if the CPU lacks the instruction set.
+    pub(super) fn sort_rewards<T: Reward>(self, rewards: &[T], mask: u64, keys: &mut [u64]) -> Option<bool> {
+        let n = rewards.len();
+        assert!(
+            n <= SMALL_SORT_MAX && keys.len() == n && mask >= n.saturating_sub(1) as u64 && mask < 1 << 63
+        );
+        if !self.runs_here() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `Network::sort`.
+        #[allow(unsafe_code)]
+        let ties = unsafe {
+            match self {
+                Network::Avx512 => avx512::sort_rewards(rewards, mask, keys),
+                Network::Avx2 => avx2::sort_rewards(rewards, mask, keys),
+            }
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let ties = unreachable!("no network runs on this architecture");
+        Some(ties)
+    }
+}
+
+/// [`Network::sort_rewards`] with the fastest network this CPU has, for groups of
+/// [`SMALL_SORT_FROM`] to [`SMALL_SORT_MAX`] rewards; None, with `keys` untouched, for other
+/// sizes or without AVX2.
+pub(super) fn sort_rewards_small<T: Reward>(rewards: &[T], mask: u64, keys: &mut [u64]) -> Option<bool> {
+    if !(SMALL_SORT_FROM..=SMALL_SORT_MAX).contains(&rewards.len()) {
+        return None;
+    }
+    Network::ALL.into_iter().find_map(|net| net.sort_rewards(rewards, mask, keys))
 }
 
 /// Sorts any `u64` keys ascending with the fastest sort maxk has for their number: the
@@ -102,9 +145,13 @@ pub fn sort_keys(keys: &mut [u64]) {
 macro_rules! network {
     ($features:literal, $min_max:item) => {
         use std::arch::x86_64::{
-            __m256i, _mm256_blend_epi32, _mm256_permute2x128_si256, _mm256_permute4x64_epi64,
-            _mm256_set1_epi64x, _mm256_unpackhi_epi64, _mm256_unpacklo_epi64, _mm256_xor_si256,
+            __m256i, _mm256_and_si256, _mm256_blend_epi32, _mm256_blendv_epi8, _mm256_cmpeq_epi64,
+            _mm256_cmpgt_epi64, _mm256_or_si256, _mm256_permute2x128_si256, _mm256_permute4x64_epi64,
+            _mm256_set_epi64x, _mm256_set1_epi64x, _mm256_setzero_si256, _mm256_srli_epi64,
+            _mm256_testz_si256, _mm256_unpackhi_epi64, _mm256_unpacklo_epi64, _mm256_xor_si256,
         };
+
+        use crate::float::Reward;
 
         use super::PAD;
 
@@ -114,14 +161,12 @@ macro_rules! network {
         /// Sorts up to 64 keys below [`PAD`] (see the module docs).
         #[target_feature(enable = $features)]
         pub(super) fn sort64(keys: &mut [u64]) {
-            let n = keys.len();
-            debug_assert!(n <= 64);
-            // Keys compare as signed lanes: flipping the top bit maps the unsigned order onto the
-            // signed one. The keys are loaded four at a time (register `j` holds keys `4j..4j+4`)
-            // and moved into the network's layout by 4x4 transposes.
-            // Register by register, as fixed-size arrays of four keys (a 32-byte copy is one
-            // vector move; copying the 512 bytes of all sixteen at once became a `memcpy` call,
-            // about 5 % of a `[4096, 64]` batch's time); keys past `n` are the padding.
+            debug_assert!(keys.len() <= 64);
+            // Keys compare as signed lanes: flipping the top bit maps the unsigned order onto
+            // the signed one. Register `j` is loaded with keys `4j..4j+4` as a fixed-size
+            // array (a 32-byte copy is one vector move; copying the 512 bytes of all sixteen
+            // at once became a `memcpy` call, about 5 % of a `[4096, 64]` batch's time); keys
+            // past the end are the padding.
             let top = _mm256_set1_epi64x(i64::MIN);
             let r: Rows = std::array::from_fn(|j| {
                 let quad: [u64; 4] = match keys.get(4 * j..4 * j + 4) {
@@ -130,6 +175,63 @@ macro_rules! network {
                 };
                 _mm256_xor_si256(bytemuck::cast(quad), top)
             });
+            store(network(r), keys);
+        }
+
+        /// The packed keys of up to 64 rewards, `(ordered_bits(r_e) & !mask) | e` (`mask`
+        /// below `2^63`, at least `len - 1`), built in the registers, sorted, and stored into
+        /// `keys` (as long as `rewards`); returns whether two neighbours share their bits
+        /// above `mask` (see `super::super::sort::gather`).
+        #[target_feature(enable = $features)]
+        pub(super) fn sort_rewards<T: Reward>(rewards: &[T], mask: u64, keys: &mut [u64]) -> bool {
+            let n = rewards.len();
+            debug_assert!(n <= 64 && keys.len() == n && mask >= n.saturating_sub(1) as u64);
+            // In the signed order the key is `((bits ^ flip) & !mask) | e`, where `flip` is every
+            // bit but the top one for a negative reward and 0 otherwise: `ordered_bits` flips
+            // every bit of a negative float and the top bit of the others, and the flip into
+            // the signed order flips the top bit back.
+            let (zero, not_mask) = (_mm256_setzero_si256(), _mm256_set1_epi64x(!mask as i64));
+            let (len, pad) = (_mm256_set1_epi64x(n as i64), _mm256_set1_epi64x((PAD ^ (1 << 63)) as i64));
+            let index = |j: usize| {
+                let e = 4 * j as i64;
+                _mm256_set_epi64x(e + 3, e + 2, e + 1, e)
+            };
+            let r: Rows = std::array::from_fn(|j| {
+                let bits: [u64; 4] = match rewards.get(4 * j..4 * j + 4) {
+                    Some(quad) => std::array::from_fn(|i| quad[i].to_f64().to_bits()),
+                    None => {
+                        std::array::from_fn(|i| rewards.get(4 * j + i).map_or(0, |r| r.to_f64().to_bits()))
+                    }
+                };
+                let bits: __m256i = bytemuck::cast(bits);
+                let flip = _mm256_srli_epi64::<1>(_mm256_cmpgt_epi64(zero, bits));
+                let key = _mm256_or_si256(_mm256_and_si256(_mm256_xor_si256(bits, flip), not_mask), index(j));
+                _mm256_blendv_epi8(pad, key, _mm256_cmpgt_epi64(len, index(j)))
+            });
+            let r = network(r);
+            // Key `e` against key `e - 1` for `1 <= e < n`, by their bits above `mask`: register
+            // `j` shifted up by one lane, with the last key of register `j - 1` in lane 0.
+            let (mut ties, mut previous) = (zero, zero);
+            for (j, &x) in r.iter().enumerate() {
+                let high = _mm256_and_si256(x, not_mask);
+                let shifted = _mm256_blend_epi32::<0b0000_0011>(
+                    _mm256_permute4x64_epi64::<0b10_01_00_11>(high),
+                    _mm256_permute4x64_epi64::<0b11_11_11_11>(previous),
+                );
+                let pair =
+                    _mm256_and_si256(_mm256_cmpgt_epi64(len, index(j)), _mm256_cmpgt_epi64(index(j), zero));
+                ties = _mm256_or_si256(ties, _mm256_and_si256(_mm256_cmpeq_epi64(high, shifted), pair));
+                previous = high;
+            }
+            store(r, keys);
+            _mm256_testz_si256(ties, ties) == 0
+        }
+
+        /// The sorting network on keys in the signed order, register `j` holding keys
+        /// `4j..4j+4` before and after.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn network(r: Rows) -> Rows {
             let mut r = to_network(r);
             // p = 1, 2, 4, 8: blocks of 2p keys lie in one lane, every step is between registers.
             flip_between::<1>(&mut r);
@@ -158,7 +260,15 @@ macro_rules! network {
             }
             half_clean_between::<8>(&mut r);
             half_clean_down_from_4(&mut r);
-            let r = from_network(r);
+            from_network(r)
+        }
+
+        /// Stores the keys of `r` (register `j` holding keys `4j..4j+4`, in the signed order)
+        /// into `keys`, back in the unsigned order, as many as `keys` holds.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn store(r: Rows, keys: &mut [u64]) {
+            let top = _mm256_set1_epi64x(i64::MIN);
             for (j, chunk) in keys.chunks_mut(4).enumerate() {
                 let quad: [u64; 4] = bytemuck::cast(_mm256_xor_si256(r[j], top));
                 match <&mut [u64; 4]>::try_from(&mut *chunk) {
@@ -277,7 +387,6 @@ macro_rules! network {
 /// The network with AVX2: a compare-exchange is `vpcmpgtq` and two blends.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use std::arch::x86_64::{_mm256_blendv_epi8, _mm256_cmpgt_epi64};
 
     network!(
         "avx2",
@@ -419,7 +528,63 @@ mod tests {
         }
     }
 
+    /// [`Network::sort_rewards`] of each network this CPU has against the packed keys built
+    /// one by one, `sort_unstable` and a scalar test for neighbours equal above the mask.
+    fn check_rewards<T: Reward>(rewards: &[T], mask: u64) {
+        use crate::group::sort::ordered_bits;
+        let n = rewards.len();
+        let key = |i: usize, r: &T| (ordered_bits(r.to_f64()) & !mask) | i as u64;
+        let mut want: Vec<u64> = rewards.iter().enumerate().map(|(i, r)| key(i, r)).collect();
+        want.sort_unstable();
+        let want_ties = want.windows(2).any(|w| w[0] & !mask == w[1] & !mask);
+        for net in Network::ALL {
+            let mut got = vec![7; n];
+            match net.sort_rewards(rewards, mask, &mut got) {
+                Some(ties) => {
+                    assert_eq!(got, want, "{net:?}, rewards {rewards:?}");
+                    assert_eq!(ties, want_ties, "{net:?}, rewards {rewards:?}");
+                }
+                None => assert!(got.iter().all(|&k| k == 7), "{net:?} declined but wrote"),
+            }
+        }
+    }
+
+    /// Rewards with ties, near ties (a few ulps apart, equal above the index bits), both zeros,
+    /// negative values, and values at the ends of f64's range.
+    fn rewards() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            3 => (-6i8..6).prop_map(|x| f64::from(x) / 4.0),
+            3 => any::<f64>().prop_filter("finite", |x| x.is_finite()),
+            2 => (0u64..5).prop_map(|u| f64::from_bits(1.5f64.to_bits() + u)),
+            2 => (0u64..5).prop_map(|u| f64::from_bits((-0.75f64).to_bits() + u)),
+            1 => prop_oneof![Just(0.0), Just(-0.0), Just(f64::MAX), Just(f64::MIN), Just(5e-324), Just(-5e-324)],
+        ]
+    }
+
+    #[test]
+    fn sort_rewards_builds_sorts_and_finds_ties_at_every_length() {
+        for n in 0..=SMALL_SORT_MAX {
+            let mask = n.next_power_of_two() as u64 - 1;
+            let spread: Vec<f64> = (0..n).map(|i| ((i * 37) % 64) as f64 - 20.5).collect();
+            check_rewards(&spread, mask);
+            check_rewards(&spread, (1 << 40) - 1);
+            let near: Vec<f64> = (0..n).map(|i| f64::from_bits(2.0f64.to_bits() + (i % 3) as u64)).collect();
+            check_rewards(&near, mask);
+            let narrow: Vec<f32> = spread.iter().map(|&x| x as f32).collect();
+            check_rewards(&narrow, mask);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn sort_rewards_equals_the_scalar_keys(rewards in prop::collection::vec(rewards(), 0..=SMALL_SORT_MAX), wide in any::<bool>()) {
+            let mask = if wide { (1 << 62) - 1 } else { rewards.len().next_power_of_two() as u64 - 1 };
+            check_rewards(&rewards, mask);
+            let narrow: Vec<f32> = rewards.iter().map(|&x| x as f32).filter(|x| x.is_finite()).collect();
+            let mask = if wide { (1 << 62) - 1 } else { narrow.len().next_power_of_two() as u64 - 1 };
+            check_rewards(&narrow, mask);
+        }
+
         #[test]
         fn equals_sort_unstable(keys in prop::collection::hash_set(0u64..PAD, 0..=SMALL_SORT_MAX)) {
             let keys: Vec<u64> = keys.into_iter().collect();

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::prefetch::{AHEAD, prefetch};
-use super::small_sort::sort_small;
+use super::small_sort::sort_rewards_small;
 use crate::float::Reward;
 
 /// The sorted group and the buffers of the sort (see [`Sorter::sort`]).
@@ -255,6 +255,25 @@ fn gather<T: Reward, const PREFETCH: bool>(
     ties
 }
 
+/// Writes `vals[b] = rewards[keys[b] & mask]` ([`gather`] without the test for ties).
+#[inline(always)]
+fn gather_values<T: Reward>(vals: &mut [f64], keys: &[u64], mask: u64, rewards: &[T]) {
+    match rewards.get(..=mask as usize) {
+        // A group of a power-of-two size: every `k & mask` is an index of `rewards[..=mask]`,
+        // which the compiler sees, so the loop has no bounds check.
+        Some(all) if all.len() == rewards.len() => {
+            for (v, &k) in vals.iter_mut().zip(keys) {
+                *v = all[(k & mask) as usize].to_f64();
+            }
+        }
+        _ => {
+            for (v, &k) in vals.iter_mut().zip(keys) {
+                *v = rewards[(k & mask) as usize].to_f64();
+            }
+        }
+    }
+}
+
 /// Stable insertion sort by `total_cmp` of an almost sorted `vals`, moving `keys` along;
 /// gives up (returning false, both then a permutation of the input) once it has made more
 /// than `budget` moves.
@@ -326,14 +345,21 @@ impl Sorter {
                 })
                 .reduce(|| false, |a, b| a | b)
         } else {
-            self.packed.clear();
-            self.packed.extend(rewards.iter().enumerate().map(|(i, r)| key(i, r)));
-            if !sort_small(&mut self.packed) {
-                self.packed.sort_unstable();
-            }
+            self.packed.resize(n, 0);
             self.vals.resize(n, 0.0);
-            let before = self.packed.first().map_or(0, |k| !k);
-            gather::<T, false>(&mut self.vals, &self.packed, before, mask, rewards)
+            // Groups of 17 to 64 rewards: the sorting network builds the keys in its registers
+            // and finds the ties there, so only the values are left to gather.
+            if let Some(ties) = sort_rewards_small(rewards, mask, &mut self.packed) {
+                gather_values(&mut self.vals, &self.packed, mask, rewards);
+                ties
+            } else {
+                for (i, (k, r)) in self.packed.iter_mut().zip(rewards).enumerate() {
+                    *k = key(i, r);
+                }
+                self.packed.sort_unstable();
+                let before = self.packed.first().map_or(0, |k| !k);
+                gather::<T, false>(&mut self.vals, &self.packed, before, mask, rewards)
+            }
         };
         self.index_mask = mask;
         !ties || insertion_pass(&mut self.vals, &mut self.packed, mask, 4 * n)
