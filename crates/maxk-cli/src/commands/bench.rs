@@ -154,8 +154,8 @@ fn ordered_bits(x: f64) -> u64 {
 
 /// The sorting floor of a `[G, n]` batch: every row's values sorted (no permutation), as
 /// integer keys that order like the floats, rows in parallel, by maxk's fastest sort for the
-/// row length ([`maxk_core::sort_keys`]: the AVX2 network that MaxPO itself uses for rows of
-/// 17 to 64, about numpy's vectorised `np.sort`, which `benches/python/bench_advantages.py`
+/// row length ([`maxk_core::sort_keys`]: the vectorised network (AVX-512 or AVX2, picked at run
+/// time) that MaxPO itself uses for rows of 17 to 64, about numpy's vectorised `np.sort`, which `benches/python/bench_advantages.py`
 /// measures against maxk directly).
 fn sort_rows(batch: &[f64], n: usize, scratch: &mut [u64]) {
     scratch.par_chunks_mut(n).zip(batch.par_chunks(n)).with_min_len(16).for_each(|(s, r)| {

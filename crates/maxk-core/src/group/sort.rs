@@ -1,6 +1,6 @@
 //! The sorted group: the rewards in ascending order with the group index of every rank, by
 //! packed integer keys (radix sort for large groups, a vectorised sorting network for groups
-//! of 17 to 64 on CPUs with AVX2 ([`super::small_sort`]), `sort_unstable` for the others) and
+//! of 17 to 64 on CPUs with AVX2 or AVX-512 ([`super::small_sort`]), `sort_unstable` for the others) and
 //! an exact fallback; every path gives the same order, equal rewards by ascending index.
 
 use rayon::prelude::*;
