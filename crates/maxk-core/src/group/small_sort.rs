@@ -138,6 +138,47 @@ pub fn sort_keys(keys: &mut [u64]) {
     }
 }
 
+/// The sorting network's stages, on the registers `$r` (keys in the signed order, register `j`
+/// holding keys `4j..4j+4`), as an expression of the sorted registers in that layout; written
+/// out in each function of the network (a macro, not a function: called from two places, the
+/// stages were not inlined, and their sixteen registers went through the stack, about a sixth
+/// of a `[4096, 64]` batch's time in the wheel's build; `#[inline(always)]` is not allowed
+/// with `#[target_feature]`).
+#[cfg(target_arch = "x86_64")]
+macro_rules! stages {
+    ($r:expr) => {{
+        let mut r = to_network($r);
+        // p = 1, 2, 4, 8: blocks of 2p keys lie in one lane, every step is between registers.
+        flip_between::<1>(&mut r);
+        flip_between::<2>(&mut r);
+        half_clean_between::<1>(&mut r);
+        flip_between::<4>(&mut r);
+        half_clean_between::<2>(&mut r);
+        half_clean_between::<1>(&mut r);
+        flip_between::<8>(&mut r);
+        half_clean_down_from_4(&mut r);
+        // p = 16: key (reg i, lane 0) against (reg 15 - i, lane 1), lanes 2 and 3 alike.
+        for i in 0..8 {
+            (r[i], r[15 - i]) = flip_pair::<0b10_11_00_01, 0b1100_1100>(r[i], r[15 - i]);
+        }
+        half_clean_between::<8>(&mut r);
+        half_clean_down_from_4(&mut r);
+        // p = 32: key (reg i, lane l) against (reg 15 - i, lane 3 - l).
+        for i in 0..8 {
+            (r[i], r[15 - i]) = flip_pair::<0b00_01_10_11, 0b1111_0000>(r[i], r[15 - i]);
+        }
+        // q = 16: lane 0 against lane 1 and lane 2 against lane 3 of every register.
+        for x in r.iter_mut() {
+            let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(*x);
+            let (lo, hi) = min_max(*x, swapped);
+            *x = _mm256_blend_epi32::<0b1100_1100>(lo, hi);
+        }
+        half_clean_between::<8>(&mut r);
+        half_clean_down_from_4(&mut r);
+        from_network(r)
+    }};
+}
+
 /// The network's code for one instruction set: `$features`, the target features of every
 /// function, and `$min_max`, the lane-wise `(min, max)` of two registers of keys in the signed
 /// order, are what differ; each module below instantiates it.
@@ -167,15 +208,20 @@ macro_rules! network {
             // array (a 32-byte copy is one vector move; copying the 512 bytes of all sixteen
             // at once became a `memcpy` call, about 5 % of a `[4096, 64]` batch's time); keys
             // past the end are the padding.
+            // (Loops, not `std::array::from_fn`: a closure here has this function's target
+            // features, so `from_fn` could not inline it and called it once per register.)
             let top = _mm256_set1_epi64x(i64::MIN);
-            let r: Rows = std::array::from_fn(|j| {
-                let quad: [u64; 4] = match keys.get(4 * j..4 * j + 4) {
-                    Some(quad) => quad.try_into().unwrap_or([PAD; 4]),
-                    None => std::array::from_fn(|i| keys.get(4 * j + i).copied().unwrap_or(PAD)),
-                };
-                _mm256_xor_si256(bytemuck::cast(quad), top)
-            });
-            store(network(r), keys);
+            let mut r: Rows = [top; 16];
+            for (j, x) in r.iter_mut().enumerate() {
+                let mut quad = [PAD; 4];
+                for (i, q) in quad.iter_mut().enumerate() {
+                    if let Some(&k) = keys.get(4 * j + i) {
+                        *q = k;
+                    }
+                }
+                *x = _mm256_xor_si256(bytemuck::cast(quad), top);
+            }
+            store(stages!(r), keys);
         }
 
         /// The packed keys of up to 64 rewards, `(ordered_bits(r_e) & !mask) | e` (`mask`
@@ -196,19 +242,21 @@ macro_rules! network {
                 let e = 4 * j as i64;
                 _mm256_set_epi64x(e + 3, e + 2, e + 1, e)
             };
-            let r: Rows = std::array::from_fn(|j| {
-                let bits: [u64; 4] = match rewards.get(4 * j..4 * j + 4) {
-                    Some(quad) => std::array::from_fn(|i| quad[i].to_f64().to_bits()),
-                    None => {
-                        std::array::from_fn(|i| rewards.get(4 * j + i).map_or(0, |r| r.to_f64().to_bits()))
+            // (Loops, not `std::array::from_fn`, as in `sort64`.)
+            let mut r: Rows = [zero; 16];
+            for (j, x) in r.iter_mut().enumerate() {
+                let mut bits = [0u64; 4];
+                for (i, b) in bits.iter_mut().enumerate() {
+                    if let Some(r) = rewards.get(4 * j + i) {
+                        *b = r.to_f64().to_bits();
                     }
-                };
+                }
                 let bits: __m256i = bytemuck::cast(bits);
                 let flip = _mm256_srli_epi64::<1>(_mm256_cmpgt_epi64(zero, bits));
                 let key = _mm256_or_si256(_mm256_and_si256(_mm256_xor_si256(bits, flip), not_mask), index(j));
-                _mm256_blendv_epi8(pad, key, _mm256_cmpgt_epi64(len, index(j)))
-            });
-            let r = network(r);
+                *x = _mm256_blendv_epi8(pad, key, _mm256_cmpgt_epi64(len, index(j)));
+            }
+            let r = stages!(r);
             // Key `e` against key `e - 1` for `1 <= e < n`, by their bits above `mask`: register
             // `j` shifted up by one lane, with the last key of register `j - 1` in lane 0.
             let (mut ties, mut previous) = (zero, zero);
@@ -225,42 +273,6 @@ macro_rules! network {
             }
             store(r, keys);
             _mm256_testz_si256(ties, ties) == 0
-        }
-
-        /// The sorting network on keys in the signed order, register `j` holding keys
-        /// `4j..4j+4` before and after.
-        #[inline]
-        #[target_feature(enable = $features)]
-        fn network(r: Rows) -> Rows {
-            let mut r = to_network(r);
-            // p = 1, 2, 4, 8: blocks of 2p keys lie in one lane, every step is between registers.
-            flip_between::<1>(&mut r);
-            flip_between::<2>(&mut r);
-            half_clean_between::<1>(&mut r);
-            flip_between::<4>(&mut r);
-            half_clean_between::<2>(&mut r);
-            half_clean_between::<1>(&mut r);
-            flip_between::<8>(&mut r);
-            half_clean_down_from_4(&mut r);
-            // p = 16: key (reg i, lane 0) against (reg 15 - i, lane 1), lanes 2 and 3 alike.
-            for i in 0..8 {
-                (r[i], r[15 - i]) = flip_pair::<0b10_11_00_01, 0b1100_1100>(r[i], r[15 - i]);
-            }
-            half_clean_between::<8>(&mut r);
-            half_clean_down_from_4(&mut r);
-            // p = 32: key (reg i, lane l) against (reg 15 - i, lane 3 - l).
-            for i in 0..8 {
-                (r[i], r[15 - i]) = flip_pair::<0b00_01_10_11, 0b1111_0000>(r[i], r[15 - i]);
-            }
-            // q = 16: lane 0 against lane 1 and lane 2 against lane 3 of every register.
-            for x in r.iter_mut() {
-                let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(*x);
-                let (lo, hi) = min_max(*x, swapped);
-                *x = _mm256_blend_epi32::<0b1100_1100>(lo, hi);
-            }
-            half_clean_between::<8>(&mut r);
-            half_clean_down_from_4(&mut r);
-            from_network(r)
         }
 
         /// Stores the keys of `r` (register `j` holding keys `4j..4j+4`, in the signed order)
