@@ -383,3 +383,26 @@ proptest! {
         }
     }
 }
+
+/// A batch of many blocks (several chunks of the work queue of `Groups::run_blocks`, and groups
+/// after the last full block) gives the bits of one group at a time on any number of threads.
+#[test]
+fn many_blocks_on_several_threads_give_the_bits_of_one_group_at_a_time() {
+    use crate::estimator::Spec;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for (n, groups) in [(64, 1001), (17, 515), (5, 258)] {
+        let rewards: Vec<f64> = (0..n * groups)
+            .map(|_| if rng.gen_bool(0.3) { f64::from(rng.gen_range(0..3u8)) } else { rng.r#gen() })
+            .collect();
+        let spec = Spec::new(Estimator::Maxpo, 3);
+        let want: Vec<u64> = one_at_a_time(&rewards, n, spec).into_iter().flat_map(|g| g.unwrap()).collect();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = vec![0.0; rewards.len()];
+            pool.install(|| crate::batch_advantages_into(&rewards, n, spec, &mut out)).unwrap();
+            let got: Vec<u64> = out.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(got, want, "n = {n}, {groups} groups, {threads} threads");
+        }
+    }
+}
