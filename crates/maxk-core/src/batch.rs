@@ -4,12 +4,12 @@
 //! nothing. Every entry point validates the whole input first: on error nothing has been
 //! written.
 
+use std::ops::Range;
+
 use crate::driver::{Grouping, Groups, check_ids, in_pool};
 use crate::error::{Error, Result};
 use crate::estimator::Spec;
 use crate::float::Reward;
-use std::ops::Range;
-
 use crate::group::{LANES, Workspace, takes_blocks};
 use crate::validate::{check_group, check_output, check_rho};
 

@@ -260,7 +260,8 @@ fn gather<T: Reward, const PREFETCH: bool>(
 fn gather_values<T: Reward>(vals: &mut [f64], keys: &[u64], mask: u64, rewards: &[T]) {
     match rewards.get(..=mask as usize) {
         // A group of a power-of-two size: every `k & mask` is an index of `rewards[..=mask]`,
-        // which the compiler sees, so the loop has no bounds check.
+        // which the compiler sees, so the loop has no bounds check (a `[4096, 64]` MaxPO batch
+        // took 1.05x the time with the plain loop alone, in alternating calls).
         Some(all) if all.len() == rewards.len() => {
             for (v, &k) in vals.iter_mut().zip(keys) {
                 *v = all[(k & mask) as usize].to_f64();
