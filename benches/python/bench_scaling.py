@@ -30,6 +30,11 @@ METHODS = ["maxpo", "ei", "pkpo-loo1", "grpo", "np.sort", "numpy maxpo"]
 PEER_MAX_N = 1 << 21
 
 
+def cell(ns):
+    """A time per sample as the tables print it; "-" where it was not measured."""
+    return "-" if ns is None else f"{ns:.2f}"
+
+
 def sizes(max_n: int) -> list[int]:
     out, n = [], 2
     while n <= max_n:
@@ -69,11 +74,12 @@ def main() -> None:
         times = dict(zip(fns, rounds(list(fns.values()), args.repeat, target=0.05)))
         row = {"N": n, "G": g, "K": k}
         for m in METHODS:
-            t = statistics.median(times[m]) if m in times else float("nan")
-            row[f"{m} s/group"] = t / g
-            row[f"{m} ns/sample"] = t / (g * n) * 1e9
+            # None: not measured (the numpy peer above PEER_MAX_N), an empty CSV cell and "-".
+            t = statistics.median(times[m]) if m in times else None
+            row[f"{m} s/group"] = None if t is None else t / g
+            row[f"{m} ns/sample"] = None if t is None else t / (g * n) * 1e9
         rows.append(row)
-        print(f"{n:>9} {g:>8}  " + "  ".join(f"{row[f'{m} ns/sample']:12.2f}" for m in METHODS), flush=True)
+        print(f"{n:>9} {g:>8}  " + "  ".join(f"{cell(row[f'{m} ns/sample']):>12}" for m in METHODS), flush=True)
     if args.out is None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
@@ -82,14 +88,14 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
     with open(args.out / "scaling.md", "w") as f:
-        f.write(f"maxk threads: {threads}; numpy: 1 thread; K = min({args.k}, N - 1); ns per sample (median of {args.repeat} interleaved rounds)\n\n")
+        f.write(f"maxk threads: {threads}; numpy: 1 thread; K = min({args.k}, N - 1); ns per sample (median of {args.repeat} interleaved rounds); '-': not measured (the numpy port above N = {PEER_MAX_N})\n\n")
         f.write("| N | G | " + " | ".join(METHODS) + " | maxpo / np.sort | numpy maxpo / maxpo |\n")
         f.write("|" + "---|" * (len(METHODS) + 4) + "\n")
         for r in rows:
-            cells = [f"{r[f'{m} ns/sample']:.2f}" if r[f"{m} ns/sample"] == r[f"{m} ns/sample"] else "-" for m in METHODS]
+            cells = [cell(r[f"{m} ns/sample"]) for m in METHODS]
             vs_sort = r["maxpo ns/sample"] / r["np.sort ns/sample"]
-            peer = r["numpy maxpo ns/sample"] / r["maxpo ns/sample"]
-            peer_text = f"{peer:.1f}x" if peer == peer else "-"
+            peer = r["numpy maxpo ns/sample"]
+            peer_text = "-" if peer is None else f"{peer / r['maxpo ns/sample']:.1f}x"
             f.write(f"| {r['N']} | {r['G']} | " + " | ".join(cells) + f" | {vs_sort:.2f}x | {peer_text} |\n")
     try:
         import matplotlib
@@ -101,7 +107,7 @@ def main() -> None:
         return
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in METHODS:
-        pts = [(r["N"], r[f"{m} ns/sample"]) for r in rows if r[f"{m} ns/sample"] == r[f"{m} ns/sample"]]
+        pts = [(r["N"], r[f"{m} ns/sample"]) for r in rows if r[f"{m} ns/sample"] is not None]
         ax.plot(*zip(*pts), marker="o", markersize=3, label=m, linestyle="--" if m.startswith(("np", "numpy")) else "-")
     ns = np.array([r["N"] for r in rows], dtype=float)
     ref = rows[len(rows) // 2]["np.sort ns/sample"] / np.log2(ns[len(rows) // 2])
