@@ -16,6 +16,9 @@
 #   OUT=dir                    keep the per-run JSON files here (default a temporary directory)
 #   COMPILE=default            torch.compile mode of the third column (default, reduce-overhead,
 #                              max-autotune-no-cudagraphs), or none to skip it
+#   PREFILL=shared             the twin's prefill: shared (each distinct prompt once, its KV cache
+#                              copied to its group's rows, as maxk always does: like for like) or
+#                              per-row (every row prefilled, HF generate's default)
 set -euo pipefail
 device="${DEVICE:-cpu}"
 if [[ "$device" == cuda ]]; then torch_device=cuda; default_preset=gpu; default_steps=5; else
@@ -29,18 +32,19 @@ maxk="${MAXK:-$here/target/release/maxk}"
 python="${PYTHON:-python3}"
 out="${OUT:-$(mktemp -d)}"
 compile="${COMPILE:-default}"
+prefill="${PREFILL:-shared}"
 mkdir -p "$out"
 
-echo "== $reps x (maxk lm bench --preset $preset --device $device --steps $steps, torch eager and compile:$compile on $torch_device), $threads threads"
+echo "== $reps x (maxk lm bench --preset $preset --device $device --steps $steps, torch eager and compile:$compile on $torch_device, twin prefill $prefill), $threads threads"
 for r in $(seq 1 "$reps"); do
     RAYON_NUM_THREADS="$threads" "$maxk" lm bench --preset "$preset" --device "$device" --steps "$steps" \
         --out "$out/maxk-$r"
     cp "$out/maxk-$r/bench.json" "$out/maxk-$r.json"
     "$python" "$here/benches/torch/lm_rl_step.py" --config "$out/maxk-$r/config.toml" --device "$torch_device" \
-        --steps "$steps" --threads "$threads" --json "$out/torch-$r.json"
+        --steps "$steps" --threads "$threads" --prefill "$prefill" --json "$out/torch-$r.json"
     if [[ "$compile" != none ]]; then
         "$python" "$here/benches/torch/lm_rl_step.py" --config "$out/maxk-$r/config.toml" --device "$torch_device" \
-            --steps "$steps" --threads "$threads" --compile "$compile" --json "$out/compiled-$r.json"
+            --steps "$steps" --threads "$threads" --prefill "$prefill" --compile "$compile" --json "$out/compiled-$r.json"
     fi
 done
 "$python" - "$out" "$reps" "$device" "$compile" <<'PY'

@@ -144,19 +144,34 @@ def draw(logits, temperature, top_p, gen):
 
 
 @torch.no_grad()
-def sample(model, prompts, cfg, device, gen):
+def sample(model, prompts, cfg, device, gen, share_prefix=True):
+    """Completions of the left-padded `prompts`. With `share_prefix` (maxk's way, and vLLM's
+    and SGLang's prefix caching), each distinct prompt is prefilled once and its KV cache and
+    last logits are copied to the rows that repeat it (GRPO samples each prompt for its whole
+    group); without it, every row is prefilled (HF `generate`'s default)."""
     B, L = len(prompts), max(len(p) for p in prompts)
-    pad = torch.tensor([L - len(p) for p in prompts], device=device)
-    toks = torch.tensor([[PAD] * (L - len(p)) + p for p in prompts], device=device)
+    if share_prefix:
+        first: dict[tuple[int, ...], int] = {}
+        rows = [first.setdefault(tuple(p), len(first)) for p in prompts]
+        distinct = [list(p) for p in first]
+    else:
+        rows, distinct = list(range(B)), prompts
+    pre_pad = torch.tensor([L - len(p) for p in distinct], device=device)
+    toks = torch.tensor([[PAD] * (L - len(p)) + p for p in distinct], device=device)
     cols = torch.arange(L, device=device)
-    pos = (cols[None, :] - pad[:, None]).clamp(min=0)
+    pos = (cols[None, :] - pre_pad[:, None]).clamp(min=0)
     x = model.tok[toks] + model.pos[pos]
-    key_pad = cols[None, :] < pad[:, None]
+    key_pad = cols[None, :] < pre_pad[:, None]
     bias = torch.where(
         (cols[None, :, None] < cols[None, None, :]) | key_pad[:, None, :], MASKED, 0.0
     )[:, None]
     logits, cache = model.run(x, bias)
     logits = logits[:, -1]
+    if share_prefix:
+        idx = torch.tensor(rows, device=device)
+        cache = [(k[idx], v[idx]) for k, v in cache]
+        logits = logits[idx]
+    pad = torch.tensor([L - len(p) for p in prompts], device=device)
     budget = min(cfg["max_new_tokens"], model.pos.shape[0] - L)
     out, done = [], torch.zeros(B, dtype=torch.bool, device=device)
     for step in range(budget):
@@ -233,6 +248,13 @@ def main():
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (CPU)")
     ap.add_argument(
+        "--prefill",
+        choices=["shared", "per-row"],
+        default="shared",
+        help="shared (default, as maxk does): each distinct prompt prefilled once and its KV cache "
+        "copied to its group's rows; per-row: every row prefilled (HF generate's default)",
+    )
+    ap.add_argument(
         "--compile",
         metavar="MODE",
         choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
@@ -265,7 +287,7 @@ def main():
         prompts = [p for p in prompts for _ in range(n)]
         sync(device)
         t0 = time.perf_counter()
-        completions = sample(model, prompts, rl["sampling"], device, gen)
+        completions = sample(model, prompts, rl["sampling"], device, gen, args.prefill == "shared")
         sync(device)
         t1 = time.perf_counter()
         rewards = torch.bernoulli(torch.full((len(prompts) // n, n), 0.5), generator=cpu_gen)
@@ -282,6 +304,7 @@ def main():
             total_s += t3 - t0
     res = {
         "mode": f"compile:{args.compile}" if args.compile else "eager",
+        "prefill": args.prefill,
         "params": params,
         "sampled_tokens_per_s": tokens / sample_s,
         "updates_per_s": args.steps * rl["minibatches"] / update_s,
@@ -291,7 +314,7 @@ def main():
         "timed_compiles": compiled_graphs() - graphs if args.compile else 0,
     }
     print(
-        f"torch {res['mode']} ({device.type}, {torch.get_num_threads()} threads, {params} params): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
+        f"torch {res['mode']} ({device.type}, {torch.get_num_threads()} threads, {params} params, prefill {args.prefill}): sampled {res['sampled_tokens_per_s']:.0f} tokens/s, "
         f"{res['updates_per_s']:.3f} updates/s, {res['steps_per_s']:.3f} RL steps/s"
         + (f", {res['timed_compiles']} graphs compiled in the timed steps" if args.compile else "")
     )
