@@ -86,6 +86,9 @@ const GROUP: usize = 4;
 /// call (keeping at least 4 tasks, two per core of the 2-core development machine), and the
 /// last, partial block is always its own call, so the grouping changes no bits (a single-row
 /// call takes `gemm`'s gemv path, which rounds differently, exactly where it did before).
+///
+/// An output whose rows are a multiple of [`ALIASED_ROW`] floats long is computed in a copy
+/// with [`ROW_PAD`] more floats per row ([`padded_rows`]): the same arithmetic, so the same bits.
 pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
@@ -102,6 +105,43 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         }
         return;
     }
+    if m > 1 && n % ALIASED_ROW == 0 {
+        padded_rows(c, n, |padded, ld| matmul_into(padded, ld, a, b, accumulate));
+    } else {
+        matmul_into(c, n, a, b, accumulate);
+    }
+}
+
+/// Output rows of a multiple of this many floats (1 KB) put the rows of the micro-kernel's
+/// output tile at addresses that share their L1 cache sets: on the Zen 4 development VM an
+/// sgemm `[256, 128] x [128, n]` ran at about half the rate for n = 512 (a 2 KB row) that it
+/// ran at for n = 496 or 528, and at a quarter for n = 1024 (one thread, the decoding steps
+/// of the small preset's FFN, docs/trainer-performance.md).
+const ALIASED_ROW: usize = 256;
+
+/// Floats added to each row of an output computed in a padded copy (one cache line).
+const ROW_PAD: usize = 16;
+
+/// Runs `f(padded, ld)` on a copy of the row-major `[rows, n]` matrix `c` whose rows are
+/// `ld = n + ROW_PAD` floats apart, then copies the result back.
+fn padded_rows(c: &mut [f32], n: usize, f: impl FnOnce(&mut [f32], usize)) {
+    let ld = n + ROW_PAD;
+    let mut padded = vec![0.0f32; c.len() / n * ld];
+    padded.par_chunks_mut(ld * 64).zip(c.par_chunks(n * 64)).for_each(|(p, c)| {
+        p.chunks_mut(ld).zip(c.chunks(n)).for_each(|(p, c)| p[..n].copy_from_slice(c));
+    });
+    f(&mut padded, ld);
+    c.par_chunks_mut(n * 64).zip(padded.par_chunks(ld * 64)).for_each(|(c, p)| {
+        c.chunks_mut(n).zip(p.chunks(ld)).for_each(|(c, p)| c.copy_from_slice(&p[..n]));
+    });
+}
+
+/// [`matmul`] into `c` with rows `ld >= n` floats apart (`c.len() == m * ld`), shapes checked
+/// by the caller.
+fn matmul_into(c: &mut [f32], ld: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    let (m, k) = a.shape();
+    let n = b.shape().1;
+    assert!(ld >= n && c.len() == m * ld, "matmul output stride");
     let (ars, acs) = a.strides();
     let (brs, bcs) = b.strides();
     let out = OutPtr(c.as_mut_ptr());
@@ -120,13 +160,13 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
             (full * block, len)
         };
         let (rows, cols, a_off, b_off, c_off) = if by_rows {
-            (hi - lo, n, lo as isize * ars, 0, lo * n)
+            (hi - lo, n, lo as isize * ars, 0, lo * ld)
         } else {
             (m, hi - lo, 0, lo as isize * bcs, lo)
         };
         // SAFETY: the asserts above bound every access: rows `lo..hi` (or columns) of the
         // logical `a`, `b` and `c` lie inside their slices for the strides computed from the
-        // same shapes; `c` blocks are disjoint across tasks and `c` outlives the scope (the
+        // same shapes (`c`'s rows `ld >= n` apart, `c.len() == m * ld`); `c` blocks are disjoint across tasks and `c` outlives the scope (the
         // parallel loop finishes before `matmul` returns); `a` and `b` are only read.
         #[allow(unsafe_code)]
         unsafe {
@@ -137,7 +177,7 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
                 k,
                 out.get().add(c_off),
                 1,
-                n as isize,
+                ld as isize,
                 accumulate,
                 a.data.as_ptr().offset(a_off),
                 acs,
@@ -292,6 +332,37 @@ mod tests {
 
     fn transpose(x: &[f32], r: usize, c: usize) -> Vec<f32> {
         (0..r * c).map(|e| x[(e % r) * c + e / r]).collect()
+    }
+
+    /// Outputs computed in a padded copy (rows of a multiple of `ALIASED_ROW` floats) are the
+    /// bits of the same sgemm calls on the unpadded output, for every layout, accumulating or
+    /// not, with one pass over `k` and with several; and they agree with the naive loop.
+    #[test]
+    fn padded_outputs_are_the_bits_of_unpadded_ones() {
+        for (m, k, n) in [(2, 3, 256), (40, 128, 512), (300, 7, 256), (5, 600, 1024)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0).collect();
+            let c0: Vec<f32> = (0..m * n).map(|i| (i % 17) as f32 / 8.0).collect();
+            let want = naive(&a, &b, m, k, n);
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let am = if ta { Mat::new(&at, k, m).t() } else { Mat::new(&a, m, k) };
+                let bm = if tb { Mat::new(&bt, n, k).t() } else { Mat::new(&b, k, n) };
+                for accumulate in [false, true] {
+                    let (mut padded, mut plain) = (c0.clone(), c0.clone());
+                    matmul(&mut padded, am, bm, accumulate);
+                    matmul_into(&mut plain, n, am, bm, accumulate);
+                    assert!(
+                        padded.iter().zip(&plain).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{m}x{k}x{n} {ta} {tb} {accumulate}: padded and unpadded differ"
+                    );
+                    for ((x, y), z) in padded.iter().zip(&want).zip(&c0) {
+                        let y = if accumulate { y + z } else { *y };
+                        assert!((x - y).abs() < 1e-2, "{m}x{k}x{n}: {x} vs {y}");
+                    }
+                }
+            }
+        }
     }
 
     /// Every transpose combination, block splits over rows and columns, and accumulation
