@@ -150,12 +150,11 @@ def sample(model, prompts, cfg, device, gen, share_prefix=True):
     last logits are copied to the rows that repeat it (GRPO samples each prompt for its whole
     group); without it, every row is prefilled (HF `generate`'s default)."""
     B, L = len(prompts), max(len(p) for p in prompts)
+    distinct = prompts
     if share_prefix:
         first: dict[tuple[int, ...], int] = {}
         rows = [first.setdefault(tuple(p), len(first)) for p in prompts]
         distinct = [list(p) for p in first]
-    else:
-        rows, distinct = list(range(B)), prompts
     pre_pad = torch.tensor([L - len(p) for p in distinct], device=device)
     toks = torch.tensor([[PAD] * (L - len(p)) + p for p in distinct], device=device)
     cols = torch.arange(L, device=device)

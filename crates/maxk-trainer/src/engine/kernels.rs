@@ -106,7 +106,7 @@ pub(crate) fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         return;
     }
     if m > 1 && n % ALIASED_ROW == 0 {
-        padded_rows(c, n, |padded, ld| matmul_into(padded, ld, a, b, accumulate));
+        padded_rows(c, n, accumulate, |padded, ld| matmul_into(padded, ld, a, b, accumulate));
     } else {
         matmul_into(c, n, a, b, accumulate);
     }
@@ -122,14 +122,17 @@ const ALIASED_ROW: usize = 256;
 /// Floats added to each row of an output computed in a padded copy (one cache line).
 const ROW_PAD: usize = 16;
 
-/// Runs `f(padded, ld)` on a copy of the row-major `[rows, n]` matrix `c` whose rows are
-/// `ld = n + ROW_PAD` floats apart, then copies the result back.
-fn padded_rows(c: &mut [f32], n: usize, f: impl FnOnce(&mut [f32], usize)) {
+/// Runs `f(padded, ld)` on a matrix whose rows are `ld = n + ROW_PAD` floats apart and hold the
+/// rows of the row-major `[rows, n]` matrix `c` when `read` (zeros otherwise: an sgemm that does
+/// not accumulate never reads its output), then copies the result back into `c`.
+fn padded_rows(c: &mut [f32], n: usize, read: bool, f: impl FnOnce(&mut [f32], usize)) {
     let ld = n + ROW_PAD;
     let mut padded = vec![0.0f32; c.len() / n * ld];
-    padded.par_chunks_mut(ld * 64).zip(c.par_chunks(n * 64)).for_each(|(p, c)| {
-        p.chunks_mut(ld).zip(c.chunks(n)).for_each(|(p, c)| p[..n].copy_from_slice(c));
-    });
+    if read {
+        padded.par_chunks_mut(ld * 64).zip(c.par_chunks(n * 64)).for_each(|(p, c)| {
+            p.chunks_mut(ld).zip(c.chunks(n)).for_each(|(p, c)| p[..n].copy_from_slice(c));
+        });
+    }
     f(&mut padded, ld);
     c.par_chunks_mut(n * 64).zip(padded.par_chunks(ld * 64)).for_each(|(c, p)| {
         c.chunks_mut(n).zip(p.chunks(ld)).for_each(|(c, p)| c.copy_from_slice(&p[..n]));
@@ -166,8 +169,9 @@ fn matmul_into(c: &mut [f32], ld: usize, a: Mat<'_>, b: Mat<'_>, accumulate: boo
         };
         // SAFETY: the asserts above bound every access: rows `lo..hi` (or columns) of the
         // logical `a`, `b` and `c` lie inside their slices for the strides computed from the
-        // same shapes (`c`'s rows `ld >= n` apart, `c.len() == m * ld`); `c` blocks are disjoint across tasks and `c` outlives the scope (the
-        // parallel loop finishes before `matmul` returns); `a` and `b` are only read.
+        // same shapes (`c`'s rows `ld >= n` apart, `c.len() == m * ld`); `c` blocks are
+        // disjoint across tasks and `c` outlives the scope (the parallel loop finishes before
+        // `matmul` returns); `a` and `b` are only read.
         #[allow(unsafe_code)]
         unsafe {
             // What `gemm::gemm` calls for f32: the kernel chosen for this CPU at first use.
