@@ -67,6 +67,8 @@ impl Engine for NativeEngine {
             pending: None,
             kv: Vec::new(),
             kv_rows: 0,
+            kv_prompt: Vec::new(),
+            kv_prompt_cols: 0,
             inf: Inference::default(),
             share_prompts: true,
             bwd: Default::default(),
@@ -192,6 +194,11 @@ pub struct NativePolicy {
     /// Per block: keys and values `[rows, H, max_seq_len, d_h]`.
     kv: Vec<(Vec<f32>, Vec<f32>)>,
     kv_rows: usize,
+    /// Per row of the KV cache, the row that holds its prompt's keys and values (the columns
+    /// before `kv_prompt_cols`): itself, or the row that computed its prompt when an earlier
+    /// row of the prefill's batch had the same one ([`Policy::prefill`]).
+    kv_prompt: Vec<usize>,
+    kv_prompt_cols: usize,
     inf: Inference,
     /// Scratch of the backward pass (logit, layer-norm and residual gradients; the MLP and
     /// QKV gradients; one `d`-wide gradient), kept across calls.
@@ -586,42 +593,59 @@ impl NativePolicy {
             layer_norm(&inf.x, &w[base], &w[base + 1], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
             fill_rows(&mut inf.qkv, &w[base + 3]);
             matmul(&mut inf.qkv, Mat::new(&inf.a, n, d), Mat::new(&w[base + 2], d, 3 * d), true);
+            let per_row = h * tmax * dh;
+            let (qkv, spans, cache_rows) = (&inf.qkv, &inf.spans, &inf.cache_rows);
+            // Each sequence's first packed token (its offset in `qkv`, and in `y` times `d`).
+            let ats: Vec<usize> =
+                spans.iter().scan(0, |at, &(_, len)| Some(std::mem::replace(at, *at + len))).collect();
+            // The new tokens' keys and values into their sequences' cache rows, then the
+            // attention, which reads the cache only.
             let (kc, vc) = &mut self.kv[l];
-            let k_rows = pick_rows(kc, h * tmax * dh, &inf.cache_rows);
-            let v_rows = pick_rows(vc, h * tmax * dh, &inf.cache_rows);
-            let (qkv, spans) = (&inf.qkv, &inf.spans);
-            // Each sequence's slice of `y` (and, at the same token offsets, of `qkv`).
-            let firsts =
-                spans.iter().scan(0, |first, &(_, len)| Some(std::mem::replace(first, *first + len)));
-            let ys: Vec<_> =
-                firsts.zip(split_spans(&mut inf.y, spans.iter().map(|&(_, len)| len * d))).collect();
-            ys.into_par_iter().zip(k_rows).zip(v_rows).enumerate().for_each(|(b, (((at, y), kb), vb))| {
+            let k_rows = pick_rows(kc, per_row, cache_rows);
+            let v_rows = pick_rows(vc, per_row, cache_rows);
+            k_rows.into_par_iter().zip(v_rows).enumerate().for_each(|(b, (kb, vb))| {
                 let (start, len) = spans[b];
-                let mut p = vec![0.0f32; tmax];
                 for i in 0..len {
-                    let col = start + i;
-                    let row = &qkv[(at + i) * 3 * d..(at + i + 1) * 3 * d];
+                    let row = &qkv[(ats[b] + i) * 3 * d..(ats[b] + i + 1) * 3 * d];
                     for hh in 0..h {
-                        let to = (hh * tmax + col) * dh;
+                        let to = (hh * tmax + start + i) * dh;
                         kb[to..to + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
                         vb[to..to + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
                     }
+                }
+            });
+            let (kc, vc, prompt_rows, prompt_cols) = (&*kc, &*vc, &self.kv_prompt, self.kv_prompt_cols);
+            let ys = split_spans(&mut inf.y, spans.iter().map(|&(_, len)| len * d));
+            ys.into_par_iter().enumerate().for_each(|(b, y)| {
+                let (start, len) = spans[b];
+                // Keys before `prompt_cols` are in the cache row that holds this row's prompt
+                // (shared by the rows that repeat it, so read from cache by all of them), the
+                // later ones in its own row.
+                let own = cache_rows[b];
+                let mut p = vec![0.0f32; tmax];
+                for i in 0..len {
+                    let col = start + i;
+                    let row = &qkv[(ats[b] + i) * 3 * d..(ats[b] + i + 1) * 3 * d];
                     let yi = &mut y[i * d..(i + 1) * d];
                     yi.fill(0.0);
                     if col < pad[b] {
                         continue; // a padding query: no valid key, never read
                     }
                     for hh in 0..h {
+                        let at = |j: usize| {
+                            let r = if j < prompt_cols { prompt_rows[own] } else { own };
+                            r * per_row + (hh * tmax + j) * dh
+                        };
                         let qi = &row[hh * dh..(hh + 1) * dh];
                         let keys = pad[b]..=col;
                         let ps = &mut p[..keys.clone().count()];
                         for (pj, j) in ps.iter_mut().zip(keys.clone()) {
-                            *pj = dot(qi, &kb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]) * scale;
+                            *pj = dot(qi, &kc[at(j)..at(j) + dh]) * scale;
                         }
                         softmax(ps);
                         let yh = &mut yi[hh * dh..(hh + 1) * dh];
                         for (&pj, j) in ps.iter().zip(keys) {
-                            axpy(yh, pj, &vb[(hh * tmax + j) * dh..(hh * tmax + j + 1) * dh]);
+                            axpy(yh, pj, &vc[at(j)..at(j) + dh]);
                         }
                     }
                 }
@@ -693,23 +717,29 @@ impl Policy for NativePolicy {
     }
 
     /// Prefix sharing: rows with the same prompt (the same tokens and padding; a GRPO group's
-    /// rows, an evaluation's samples of one problem) are computed once, by the first of them,
-    /// and the others get copies of its KV-cache row and logits. A row's values do not depend
-    /// on the other rows of its batch (the packing rule of `NativePolicy::embed_cached`), so
-    /// the copies are the bits that computing every row gave. The head's sgemm then gets
-    /// filler rows up to a multiple of `PACK` as the blocks do, since sharing can leave a
-    /// single sequence and a one-row call takes `gemm`'s gemv path (for the head's
-    /// untransposed weight that path gave the same bits in our tests, but nothing promises it).
+    /// rows, an evaluation's samples of one problem) are computed once, by the first of them.
+    /// The others get a copy of its logits and read its prompt's keys and values from its row
+    /// of the KV cache (`kv_prompt`) instead of copies, as vLLM's prefix caching shares
+    /// blocks: a group's rows decode reading one prompt cache, which stays in the CPU's cache
+    /// between them. A row's values do not depend on the other rows of its batch (the packing
+    /// rule of `NativePolicy::embed_cached`), so they are the bits that computing every row
+    /// gave. The head's sgemm then gets filler rows up to a multiple of `PACK` as the blocks
+    /// do, since sharing can leave a single sequence and a one-row call takes `gemm`'s gemv
+    /// path (for the head's untransposed weight that path gave the same bits in our tests,
+    /// but nothing promises it).
     fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
         let c = &self.cfg;
-        let (h, tmax, dh) = (c.n_heads, c.max_seq_len, c.d_model / c.n_heads);
-        let per_row = h * tmax * dh;
+        let per_row = c.n_heads * c.max_seq_len * (c.d_model / c.n_heads);
         self.kv.resize_with(c.n_layers, Default::default);
+        // Every cache value that is read is written first (a row's prompt columns from
+        // `pad[b]` by the prefill, into the row `kv_prompt` names; the later columns by the
+        // decoding steps), so the cache keeps its old contents: no memset of it per batch.
         for (k, v) in self.kv.iter_mut() {
-            resize(k, rows * per_row);
-            resize(v, rows * per_row);
+            reuse(k, rows * per_row);
+            reuse(v, rows * per_row);
         }
         self.kv_rows = rows;
+        self.kv_prompt_cols = cols;
         // Only the prompt tokens of each distinct prompt: the left padding's keys are masked
         // and its queries never read, so its positions are left out of every matmul (nearly
         // half of a mixed-task batch padded to its longest prompt).
@@ -734,6 +764,8 @@ impl Policy for NativePolicy {
                 if self.share_prompts { *first_with.entry((row, pad[b])).or_insert_with(add) } else { add() };
             inf.source.push(s);
         }
+        self.kv_prompt.clear();
+        self.kv_prompt.extend(inf.source.iter().map(|&s| inf.cache_rows[s]));
         let seqs = inf.spans.len();
         let filler = inf.ids.len().next_multiple_of(PACK) - inf.ids.len();
         let head_filler = if seqs < rows { seqs.next_multiple_of(PACK) - seqs } else { 0 };
@@ -741,24 +773,6 @@ impl Policy for NativePolicy {
         in_pool(|| self.cached_blocks(&span_pad, head_filler));
         if seqs < rows {
             let inf = &mut self.inf;
-            // Each computed KV row holds its prompt's columns `first..cols` of every head and
-            // zeros elsewhere, as does every row of the freshly zeroed cache: copying those
-            // columns makes a duplicate's row equal to its source's.
-            let copy = |cache: &mut Vec<f32>| {
-                for (b, &s) in inf.source.iter().enumerate() {
-                    let (src, (first, len)) = (inf.cache_rows[s], inf.spans[s]);
-                    if src != b {
-                        for hh in 0..h {
-                            let at = (hh * tmax + first) * dh;
-                            cache.copy_within(
-                                src * per_row + at..src * per_row + at + len * dh,
-                                b * per_row + at,
-                            );
-                        }
-                    }
-                }
-            };
-            self.kv.par_iter_mut().flat_map_iter(|(k, v)| [k, v]).for_each(copy);
             // Sequence `s` is computed by its first row, so `s <= b`: filling rows from the
             // last down reads every source before it is overwritten.
             inf.logits.resize(rows * VOCAB_SIZE, 0.0);
@@ -1024,11 +1038,12 @@ mod tests {
     }
 
     /// Prefill with prefix sharing gives every row the bits of computing every row: the
-    /// logits, the whole KV cache, and the logits of decoding steps that feed each row its own
-    /// tokens. Batches with repeated prompts (consecutive and interleaved runs), unique
+    /// logits, each row's prompt keys and values (in the cache row that `kv_prompt` names: the
+    /// first row with that prompt), and the logits of decoding steps that feed each row its
+    /// own tokens. Batches with repeated prompts (consecutive and interleaved runs), unique
     /// prompts, mixed prompt lengths (so mixed padding), prompts that differ only in their
-    /// last token, and a batch of one repeated prompt (a single shared sequence). The model is as wide as the small preset's, so the matmuls run `gemm`'s
-    /// real blocking.
+    /// last token, and a batch of one repeated prompt (a single shared sequence). The model
+    /// is as wide as the small preset's, so the matmuls run `gemm`'s real blocking.
     #[test]
     fn shared_prompts_prefill_the_bits_of_every_row() {
         let wide = ModelConfig { d_model: 128, n_layers: 1, n_heads: 4, d_ff: 512, max_seq_len: 16 };
@@ -1043,6 +1058,9 @@ mod tests {
             &[BOS, 30, 31, 32, 33, 34, 35],
         ];
         let mixed = [1, 1, 1, 0, 2, 1, 3, 0, 2, 2, 4, 5, 1, 0, 4, 2, 2, 2, 1, 5, 0, 0, 3, 4];
+        // One policy for both batches: the second decodes over a KV cache that still holds
+        // the first's values wherever it writes nothing (`prefill` does not clear it).
+        let mut shared = NativeEngine.frozen(&w).unwrap();
         for order in [&mixed[..], &[2; 20]] {
             let cols = order.iter().map(|&i| prompts[i].len()).max().unwrap();
             let pad: Vec<usize> = order.iter().map(|&i| cols - prompts[i].len()).collect();
@@ -1053,7 +1071,6 @@ mod tests {
                 })
                 .collect();
             let rows = order.len();
-            let mut shared = NativeEngine.frozen(&w).unwrap();
             let mut every = NativeEngine.frozen(&w).unwrap();
             every.share_prompts = false;
             let got = shared.prefill(&tokens, rows, cols, &pad).to_vec();
@@ -1065,7 +1082,25 @@ mod tests {
                 let at = b * VOCAB_SIZE..(b + 1) * VOCAB_SIZE;
                 assert!(got[at.clone()] == want[at], "{order:?}: prefill logits of row {b}");
             }
-            assert!(shared.kv == every.kv, "{order:?}: KV cache");
+            // Each row's prompt keys and values, where `kv_prompt` says they are, against the
+            // row's own when every row is computed.
+            let dh = wide.d_model / wide.n_heads;
+            let per_row = wide.n_heads * wide.max_seq_len * dh;
+            assert!(every.kv_prompt.iter().copied().eq(0..rows));
+            let first = |b: usize| order.iter().position(|i| *i == order[b]).unwrap();
+            assert!(shared.kv_prompt.iter().copied().eq((0..rows).map(first)), "{order:?}: prompt rows");
+            for ((sk, sv), (ek, ev)) in shared.kv.iter().zip(&every.kv) {
+                for (b, (&src, &pad)) in shared.kv_prompt.iter().zip(&pad).enumerate() {
+                    let (from, to) = (src * per_row, b * per_row);
+                    for hh in 0..wide.n_heads {
+                        let cols = (hh * wide.max_seq_len + pad) * dh..(hh * wide.max_seq_len + cols) * dh;
+                        let (got, want) =
+                            (from + cols.start..from + cols.end, to + cols.start..to + cols.end);
+                        assert!(sk[got.clone()] == ek[want.clone()], "{order:?}: keys of row {b}");
+                        assert!(sv[got] == ev[want], "{order:?}: values of row {b}");
+                    }
+                }
+            }
             for step in 0..3 {
                 let next: Vec<u32> = (0..rows).map(|b| 3 + ((b * 7 + step * 5) % 40) as u32).collect();
                 let got = shared.decode_step(&next, cols + step, &pad).to_vec();
