@@ -282,6 +282,56 @@ pub(crate) fn gelu_grad(x: f32) -> f32 {
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
 }
 
+/// Defines `fn $name(args) body` that runs `body` compiled twice, for the baseline x86-64
+/// target (4-wide SSE vectors) and with AVX2 enabled (8-wide), choosing at run time. Wider
+/// vectors only: Rust never fuses a multiply and an add into an FMA, and the loops it is used
+/// for do IEEE basic operations, comparisons and selects lane by lane, so both builds give the
+/// same bits (`gelu_kernels_are_the_bits_of_the_scalar_functions`).
+macro_rules! with_avx2 {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$doc])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the only precondition of a `#[target_feature]` function is that
+                    // the CPU supports its features, which the line above has checked.
+                    #[allow(unsafe_code)]
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+with_avx2! {
+    /// `x = gelu(x)` for every element (the decoding steps' FFN).
+    pub(crate) fn gelu_in_place(x: &mut [f32]) {
+        x.iter_mut().for_each(|v| *v = gelu(*v));
+    }
+}
+
+with_avx2! {
+    /// `out = gelu(pre)` element by element (the forward pass, which keeps `pre`).
+    pub(crate) fn gelu_into(out: &mut [f32], pre: &[f32]) {
+        out.iter_mut().zip(pre).for_each(|(a, &p)| *a = gelu(p));
+    }
+}
+
+with_avx2! {
+    /// `g *= gelu'(pre)` element by element (the backward pass).
+    pub(crate) fn gelu_backward(g: &mut [f32], pre: &[f32]) {
+        g.iter_mut().zip(pre).for_each(|(g, &p)| *g *= gelu_grad(p));
+    }
+}
+
 /// `sum_i a_i b_i` with eight independent partial sums (so that it vectorises; the
 /// association is fixed by the length, so results are deterministic).
 #[inline(always)]
@@ -315,6 +365,76 @@ pub(crate) fn softmax(row: &mut [f32]) {
     for v in row.iter_mut() {
         *v *= inv;
     }
+}
+
+/// One query's attention over keys and values held in two contiguous runs of rows (a row's
+/// prompt, possibly shared with other rows, then its own new tokens; see `NativePolicy`):
+/// `y = sum_j p_j v_j`, `p = softmax(s)`, `s_j = scale (q . k_j)` over the keys of `keys[0]`
+/// then `keys[1]` (`values` alike), each a whole number of `q.len()`-long rows; `p` holds
+/// one slot per key. The same operations in the same order as `dot`, `softmax` and `axpy` on
+/// `y` zeroed, so the same bits, for every head size. The common sizes (16, 32, 64) run code
+/// compiled for fixed-length arrays, which unrolls the dot products and keeps the weighted
+/// sum in registers: the loop for an arbitrary length took about twice as long per key.
+pub(crate) fn attend(
+    q: &[f32],
+    keys: [&[f32]; 2],
+    values: [&[f32]; 2],
+    scale: f32,
+    p: &mut [f32],
+    y: &mut [f32],
+) {
+    match q.len() {
+        16 => attend_dh::<16>(q, keys, values, scale, p, y),
+        32 => attend_dh::<32>(q, keys, values, scale, p, y),
+        64 => attend_dh::<64>(q, keys, values, scale, p, y),
+        dh => {
+            let rows = |run: &[f32]| run.len() / dh;
+            let (p0, p1) = p.split_at_mut(rows(keys[0]));
+            for (pj, k) in
+                p0.iter_mut().zip(keys[0].chunks_exact(dh)).chain(p1.iter_mut().zip(keys[1].chunks_exact(dh)))
+            {
+                *pj = dot(q, k) * scale;
+            }
+            softmax(p);
+            y.fill(0.0);
+            let (p0, p1) = p.split_at(rows(values[0]));
+            for (&pj, v) in
+                p0.iter().zip(values[0].chunks_exact(dh)).chain(p1.iter().zip(values[1].chunks_exact(dh)))
+            {
+                axpy(y, pj, v);
+            }
+        }
+    }
+}
+
+/// [`attend`] for head size `DH`.
+#[inline(always)]
+fn attend_dh<const DH: usize>(
+    q: &[f32],
+    keys: [&[f32]; 2],
+    values: [&[f32]; 2],
+    scale: f32,
+    p: &mut [f32],
+    y: &mut [f32],
+) {
+    let q: &[f32; DH] = q.try_into().expect("a query of the head size");
+    let (p0, p1) = p.split_at_mut(keys[0].len() / DH);
+    for (pj, k) in p0.iter_mut().zip(keys[0].as_chunks::<DH>().0) {
+        *pj = dot(q, k) * scale;
+    }
+    for (pj, k) in p1.iter_mut().zip(keys[1].as_chunks::<DH>().0) {
+        *pj = dot(q, k) * scale;
+    }
+    softmax(p);
+    let mut sum = [0.0f32; DH];
+    let (p0, p1) = p.split_at(values[0].len() / DH);
+    for (&pj, v) in p0.iter().zip(values[0].as_chunks::<DH>().0) {
+        axpy(&mut sum, pj, v);
+    }
+    for (&pj, v) in p1.iter().zip(values[1].as_chunks::<DH>().0) {
+        axpy(&mut sum, pj, v);
+    }
+    y.copy_from_slice(&sum);
 }
 
 /// Adds the column sums of the `width`-wide rows of `data` to `out` (rows in order).
@@ -439,6 +559,74 @@ mod tests {
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() - 0.3).collect();
             let want: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
             assert!((dot(&a, &b) as f64 - want).abs() < 1e-5, "n = {n}: {} vs {want}", dot(&a, &b));
+        }
+    }
+
+    /// `attend` gives the bits of the loop it replaced (`dot`, `softmax`, `axpy` into a zeroed
+    /// output, key by key) for the head sizes it compiles for and others, with the keys split
+    /// between the two runs at every point.
+    #[test]
+    fn attend_is_the_bits_of_the_key_by_key_loop() {
+        for dh in [8, 16, 24, 32, 64] {
+            let n = 9;
+            let val = |i: usize, s: f32| ((i as f32 * s) % 1.0 - 0.5) * 6.0;
+            let q: Vec<f32> = (0..dh).map(|i| val(i, 0.754_877_7)).collect();
+            let k: Vec<f32> = (0..n * dh).map(|i| val(i, 0.618_034)).collect();
+            let v: Vec<f32> = (0..n * dh).map(|i| val(i, 0.569_840_3)).collect();
+            let scale = 1.0 / (dh as f32).sqrt();
+            let mut p: Vec<f32> = k.chunks(dh).map(|kj| dot(&q, kj) * scale).collect();
+            softmax(&mut p);
+            let mut want = vec![0.0f32; dh];
+            for (&pj, vj) in p.iter().zip(v.chunks(dh)) {
+                axpy(&mut want, pj, vj);
+            }
+            for split in 0..=n {
+                let (k0, k1) = k.split_at(split * dh);
+                let (v0, v1) = v.split_at(split * dh);
+                let (mut p, mut y) = (vec![0.0; n], vec![f32::NAN; dh]);
+                attend(&q, [k0, k1], [v0, v1], scale, &mut p, &mut y);
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&y), bits(&want), "head size {dh}, {split} keys in the first run");
+            }
+        }
+    }
+
+    /// The slice kernels (AVX2 where the CPU has it) give the bits of the scalar `gelu` and
+    /// `gelu_grad` on every kind of input: ordinary values, the clamp's edges and beyond,
+    /// zeros, subnormals, infinities and NaN; lengths with every remainder modulo the vector
+    /// widths.
+    #[test]
+    fn gelu_kernels_are_the_bits_of_the_scalar_functions() {
+        let special = [
+            0.0f32,
+            -0.0,
+            1e-40,
+            -1e-40,
+            7.905_311,
+            -7.905_311,
+            8.0,
+            9.0 / 0.7,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let mut pre: Vec<f32> = (0..997).map(|i| ((i as f32 * 0.618_034) % 1.0 - 0.5) * 24.0).collect();
+        pre.extend(special);
+        for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, pre.len()] {
+            let pre = &pre[pre.len() - len..];
+            let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            let want: Vec<f32> = pre.iter().map(|&p| gelu(p)).collect();
+            let mut got = vec![0.0; len];
+            gelu_into(&mut got, pre);
+            assert!(same(&got, &want), "gelu_into, length {len}");
+            let mut got = pre.to_vec();
+            gelu_in_place(&mut got);
+            assert!(same(&got, &want), "gelu_in_place, length {len}");
+            let g: Vec<f32> = (0..len).map(|i| 1.0 - i as f32 * 0.01).collect();
+            let want: Vec<f32> = g.iter().zip(pre).map(|(&g, &p)| g * gelu_grad(p)).collect();
+            let mut got = g.clone();
+            gelu_backward(&mut got, pre);
+            assert!(same(&got, &want), "gelu_backward, length {len}");
         }
     }
 

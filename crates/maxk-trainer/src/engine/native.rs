@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::kernels::{
-    Mat, add_col_sums, axpy, dot, gelu, gelu_grad, ln_row, ln_row_backward, matmul, softmax,
+    Mat, add_col_sums, attend, axpy, dot, gelu_backward, gelu_in_place, gelu_into, ln_row, ln_row_backward,
+    matmul, softmax,
 };
 use super::{Engine, Policy, TokenBatch, check_dlogp, no_pending, scored_len};
 use crate::error::Result;
@@ -396,7 +397,7 @@ impl NativePolicy {
             fill_rows(&mut la.pre, self.layer(l, 9));
             matmul(&mut la.pre, Mat::new(&la.a2, n, d), Mat::new(self.layer(l, 8), d, f), true);
             la.act.par_chunks_mut(f * 16).zip(la.pre.par_chunks(f * 16)).for_each(|(a, p)| {
-                a.iter_mut().zip(p).for_each(|(a, &p)| *a = gelu(p));
+                gelu_into(a, p);
             });
             reuse(&mut x, n * d);
             x.copy_from_slice(&la.xm);
@@ -490,7 +491,7 @@ impl NativePolicy {
             let gpre = &mut g_big[..n * f];
             matmul(gpre, Mat::new(&gx, n, d), Mat::new(&self.w[base + 10], f, d).t(), false);
             gpre.par_chunks_mut(f * 16).zip(la.pre.par_chunks(f * 16)).for_each(|(g, p)| {
-                g.iter_mut().zip(p).for_each(|(g, &p)| *g *= gelu_grad(p));
+                gelu_backward(g, p);
             });
             matmul(&mut gw[8], Mat::new(&la.a2, n, d).t(), Mat::new(gpre, n, f), false);
             add_col_sums(&mut gw[9], gpre, f);
@@ -631,22 +632,18 @@ impl NativePolicy {
                     if col < pad[b] {
                         continue; // a padding query: no valid key, never read
                     }
+                    // Keys `lo..hi`: `lo..mid` from the prompt's row, `mid..hi` from this one.
+                    let (lo, hi) = (pad[b], col + 1);
+                    let mid = prompt_cols.clamp(lo, hi);
                     for hh in 0..h {
-                        let at = |j: usize| {
-                            let r = if j < prompt_cols { prompt_rows[own] } else { own };
-                            r * per_row + (hh * tmax + j) * dh
+                        let (prompt, mine) = (prompt_rows[own] * per_row, own * per_row);
+                        let cols = |at: usize, from: usize, to: usize| {
+                            at + (hh * tmax + from) * dh..at + (hh * tmax + to) * dh
                         };
-                        let qi = &row[hh * dh..(hh + 1) * dh];
-                        let keys = pad[b]..=col;
-                        let ps = &mut p[..keys.clone().count()];
-                        for (pj, j) in ps.iter_mut().zip(keys.clone()) {
-                            *pj = dot(qi, &kc[at(j)..at(j) + dh]) * scale;
-                        }
-                        softmax(ps);
-                        let yh = &mut yi[hh * dh..(hh + 1) * dh];
-                        for (&pj, j) in ps.iter().zip(keys) {
-                            axpy(yh, pj, &vc[at(j)..at(j) + dh]);
-                        }
+                        let keys = [&kc[cols(prompt, lo, mid)], &kc[cols(mine, mid, hi)]];
+                        let values = [&vc[cols(prompt, lo, mid)], &vc[cols(mine, mid, hi)]];
+                        let q = &row[hh * dh..(hh + 1) * dh];
+                        attend(q, keys, values, scale, &mut p[..hi - lo], &mut yi[hh * dh..(hh + 1) * dh]);
                     }
                 }
             });
@@ -658,7 +655,7 @@ impl NativePolicy {
             layer_norm(&inf.x, &w[base + 6], &w[base + 7], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
             fill_rows(&mut inf.h, &w[base + 9]);
             matmul(&mut inf.h, Mat::new(&inf.a, n, d), Mat::new(&w[base + 8], d, f), true);
-            inf.h.par_chunks_mut(f * 16).for_each(|c| c.iter_mut().for_each(|v| *v = gelu(*v)));
+            inf.h.par_chunks_mut(f * 16).for_each(gelu_in_place);
             let b2 = &w[base + 11];
             inf.x
                 .par_chunks_mut(d * 64)
