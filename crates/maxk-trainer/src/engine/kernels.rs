@@ -206,18 +206,79 @@ fn matmul_into(c: &mut [f32], ld: usize, a: Mat<'_>, b: Mat<'_>, accumulate: boo
 }
 
 /// Layer norm of one row: `y = g (x - mean) rstd + b`, `rstd = 1/sqrt(var + eps)`, writing
-/// the normalised `xhat` (for the backward pass) and returning `rstd`.
+/// the normalised `xhat` (for the backward pass) and returning `rstd`. The mean and the
+/// variance are sums in element order (what `Iterator::sum` does, from `-0.0`).
 pub(crate) fn ln_row(x: &[f32], g: &[f32], b: &[f32], eps: f32, xhat: &mut [f32], y: &mut [f32]) -> f32 {
     let d = x.len() as f32;
-    let mean = x.iter().sum::<f32>() / d;
-    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d;
+    let mean = x.iter().fold(-0.0, |s, &v| s + v) / d;
+    let var = x.iter().fold(-0.0, |s, &v| s + (v - mean) * (v - mean)) / d;
     let rstd = 1.0 / (var + eps).sqrt();
+    normalise(x, g, b, mean, rstd, xhat, y);
+    rstd
+}
+
+/// [`ln_row`] of every `g.len()`-wide row of `x`, writing each row's `rstd`: the same bits,
+/// with the sums of four rows at a time interleaved. Each sum is a chain of dependent adds,
+/// so one row at a time ran at one add per add latency; four independent chains fill the
+/// pipeline.
+#[allow(clippy::needless_range_loop)] // the element index is the outer loop on purpose
+pub(crate) fn ln_rows(
+    x: &[f32],
+    g: &[f32],
+    b: &[f32],
+    eps: f32,
+    xhat: &mut [f32],
+    y: &mut [f32],
+    rstd: &mut [f32],
+) {
+    const G: usize = 4;
+    let d = g.len();
+    let groups = rstd.len() / G * G;
+    for (((x, xhat), y), rstd) in x
+        .chunks_exact(G * d)
+        .zip(xhat.chunks_exact_mut(G * d))
+        .zip(y.chunks_exact_mut(G * d))
+        .zip(rstd.chunks_exact_mut(G))
+    {
+        let rows: [&[f32]; G] = std::array::from_fn(|r| &x[r * d..(r + 1) * d]);
+        let mut sum = [-0.0f32; G];
+        for i in 0..d {
+            for r in 0..G {
+                sum[r] += rows[r][i];
+            }
+        }
+        let mean = sum.map(|s| s / d as f32);
+        let mut sq = [-0.0f32; G];
+        for i in 0..d {
+            for r in 0..G {
+                sq[r] += (rows[r][i] - mean[r]) * (rows[r][i] - mean[r]);
+            }
+        }
+        for (r, ((xhat, y), rstd)) in
+            xhat.chunks_exact_mut(d).zip(y.chunks_exact_mut(d)).zip(rstd).enumerate()
+        {
+            *rstd = 1.0 / (sq[r] / d as f32 + eps).sqrt();
+            normalise(rows[r], g, b, mean[r], *rstd, xhat, y);
+        }
+    }
+    for (((x, xhat), y), rstd) in x[groups * d..]
+        .chunks_exact(d)
+        .zip(xhat[groups * d..].chunks_exact_mut(d))
+        .zip(y[groups * d..].chunks_exact_mut(d))
+        .zip(&mut rstd[groups..])
+    {
+        *rstd = ln_row(x, g, b, eps, xhat, y);
+    }
+}
+
+/// `xhat = (x - mean) rstd`, `y = g xhat + b`.
+#[inline(always)]
+fn normalise(x: &[f32], g: &[f32], b: &[f32], mean: f32, rstd: f32, xhat: &mut [f32], y: &mut [f32]) {
     for i in 0..x.len() {
         let h = (x[i] - mean) * rstd;
         xhat[i] = h;
         y[i] = h * g[i] + b[i];
     }
-    rstd
 }
 
 /// Backward of [`ln_row`] with respect to its input, added to `dx`:
@@ -559,6 +620,40 @@ mod tests {
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() - 0.3).collect();
             let want: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
             assert!((dot(&a, &b) as f64 - want).abs() < 1e-5, "n = {n}: {} vs {want}", dot(&a, &b));
+        }
+    }
+
+    /// `ln_rows` gives each row the bits of `ln_row` (and `ln_row` those of the sums written
+    /// with `Iterator::sum`, as it was), for row counts with every remainder modulo its group
+    /// of four, rows of every scale, a constant row and one of negative zeros.
+    #[test]
+    fn ln_rows_is_the_bits_of_ln_row() {
+        let d: usize = 24;
+        let (g, b): (Vec<f32>, Vec<f32>) = (0..d).map(|i| (1.0 + i as f32 * 0.1, i as f32 * -0.05)).unzip();
+        let mut x: Vec<f32> = (0..11 * d)
+            .map(|i| ((i as f32 * 0.618_034) % 1.0 - 0.3) * 10f32.powi((i / d % 5) as i32 - 2))
+            .collect();
+        x[3 * d..4 * d].fill(2.5);
+        x[6 * d..7 * d].fill(-0.0);
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for rows in 0..=11 {
+            let x = &x[..rows * d];
+            let (mut xhat, mut y, mut rstd) = (vec![0.0; rows * d], vec![0.0; rows * d], vec![0.0; rows]);
+            ln_rows(x, &g, &b, 1e-5, &mut xhat, &mut y, &mut rstd);
+            for r in 0..rows {
+                let row = &x[r * d..(r + 1) * d];
+                let (mut xh1, mut y1) = (vec![0.0; d], vec![0.0; d]);
+                let r1 = ln_row(row, &g, &b, 1e-5, &mut xh1, &mut y1);
+                let at = r * d..(r + 1) * d;
+                assert_eq!(
+                    (bits(&[rstd[r]]), bits(&xhat[at.clone()]), bits(&y[at])),
+                    (bits(&[r1]), bits(&xh1), bits(&y1)),
+                    "{rows} rows: row {r}"
+                );
+                let mean = row.iter().sum::<f32>() / d as f32;
+                let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+                assert_eq!(r1.to_bits(), (1.0 / (var + 1e-5f32).sqrt()).to_bits(), "row {r}: Iterator::sum");
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::kernels::{
-    Mat, add_col_sums, attend, axpy, dot, gelu_backward, gelu_in_place, gelu_into, ln_row, ln_row_backward,
+    Mat, add_col_sums, attend, axpy, dot, gelu_backward, gelu_in_place, gelu_into, ln_row_backward, ln_rows,
     matmul, softmax,
 };
 use super::{Engine, Policy, TokenBatch, check_dlogp, no_pending, scored_len};
@@ -244,12 +244,7 @@ fn layer_norm(x: &[f32], g: &[f32], b: &[f32], xhat: &mut [f32], y: &mut [f32], 
         .zip(xhat.par_chunks_mut(R * d))
         .zip(y.par_chunks_mut(R * d))
         .zip(rstd.par_chunks_mut(R))
-        .for_each(|(((x, xh), y), rs)| {
-            for (i, r) in rs.iter_mut().enumerate() {
-                let s = i * d..(i + 1) * d;
-                *r = ln_row(&x[s.clone()], g, b, EPS, &mut xh[s.clone()], &mut y[s]);
-            }
-        });
+        .for_each(|(((x, xh), y), rs)| ln_rows(x, g, b, EPS, xh, y, rs));
 }
 
 /// `gx += LN'(gy)` for every row, and the gain / bias gradients (rows in order).
