@@ -165,6 +165,8 @@ struct Inference {
     spans: Vec<(usize, usize)>,
     /// Per sequence, its row of the KV cache (increasing).
     cache_rows: Vec<usize>,
+    /// Per sequence, its prompt's slot of the KV cache ([`KvCache`]; increasing in a prefill).
+    prompt_slots: Vec<usize>,
     /// Per row of the prefill's batch, the sequence that computes it ([`Policy::prefill`]:
     /// rows with the same prompt share one).
     source: Vec<usize>,
@@ -192,13 +194,14 @@ pub struct NativePolicy {
     tape: Acts,
     scratch: Acts,
     pending: Option<[usize; 2]>,
-    /// Per block: keys and values `[rows, H, max_seq_len, d_h]`.
-    kv: Vec<(Vec<f32>, Vec<f32>)>,
+    /// Per block, the KV cache of the rows being decoded.
+    kv: Vec<KvCache>,
     kv_rows: usize,
-    /// Per row of the KV cache, the row that holds its prompt's keys and values (the columns
-    /// before `kv_prompt_cols`): itself, or the row that computed its prompt when an earlier
-    /// row of the prefill's batch had the same one ([`Policy::prefill`]).
+    /// Per row of the KV cache, its prompt's slot in [`KvCache::prompt_k`] (rows with the same
+    /// prompt share one, [`Policy::prefill`]).
     kv_prompt: Vec<usize>,
+    /// The prompts' columns (the prefill's `cols`): the KV cache's columns before it are the
+    /// prompts', the later ones each row's own.
     kv_prompt_cols: usize,
     inf: Inference,
     /// Scratch of the backward pass (logit, layer-norm and residual gradients; the MLP and
@@ -207,6 +210,22 @@ pub struct NativePolicy {
     /// Whether the prefill computes each distinct prompt once (always, except in the tests
     /// that compare it with computing every row).
     share_prompts: bool,
+}
+
+/// One block's keys and values for batched decoding. A column `j` of a row is in its prompt's
+/// slot when `j < kv_prompt_cols` (the prefill computes each distinct prompt once, and the rows
+/// that repeat it read that one copy, which stays in the CPU's caches between them), else in
+/// the row's own part at column `j - kv_prompt_cols` (written by the decoding steps). Both
+/// are dense: a sparse layout of `[rows, H, max_seq_len, d_h]` put every row's and head's
+/// newest columns in their own 4 KB page, and decoding read them at the speed of TLB misses.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct KvCache {
+    /// `[prompts, H, kv_prompt_cols, d_h]`.
+    prompt_k: Vec<f32>,
+    prompt_v: Vec<f32>,
+    /// `[rows, H, max_seq_len - kv_prompt_cols, d_h]`.
+    own_k: Vec<f32>,
+    own_v: Vec<f32>,
 }
 
 /// `v` as `n` zeros.
@@ -589,35 +608,41 @@ impl NativePolicy {
             layer_norm(&inf.x, &w[base], &w[base + 1], &mut inf.xhat, &mut inf.a, &mut inf.rstd);
             fill_rows(&mut inf.qkv, &w[base + 3]);
             matmul(&mut inf.qkv, Mat::new(&inf.a, n, d), Mat::new(&w[base + 2], d, 3 * d), true);
-            let per_row = h * tmax * dh;
-            let (qkv, spans, cache_rows) = (&inf.qkv, &inf.spans, &inf.cache_rows);
+            let (qkv, spans, cache_rows, slots) = (&inf.qkv, &inf.spans, &inf.cache_rows, &inf.prompt_slots);
+            let pc = self.kv_prompt_cols;
+            // Floats per prompt slot and per own row of the cache.
+            let (per_prompt, per_own) = (h * pc * dh, h * (tmax - pc) * dh);
             // Each sequence's first packed token (its offset in `qkv`, and in `y` times `d`).
             let ats: Vec<usize> =
                 spans.iter().scan(0, |at, &(_, len)| Some(std::mem::replace(at, *at + len))).collect();
-            // The new tokens' keys and values into their sequences' cache rows, then the
-            // attention, which reads the cache only.
-            let (kc, vc) = &mut self.kv[l];
-            let k_rows = pick_rows(kc, per_row, cache_rows);
-            let v_rows = pick_rows(vc, per_row, cache_rows);
+            // The new tokens' keys and values into the cache, then the attention, which reads
+            // the cache only. A prefill's sequences write the prompt columns of their own slots,
+            // a decoding step's rows the columns after them in their own rows.
+            let cache = &mut self.kv[l];
+            let prefill = spans.first().is_some_and(|&(first, _)| first < pc);
+            let (k, v, per, width, skip, at_rows) = if prefill {
+                (&mut cache.prompt_k, &mut cache.prompt_v, per_prompt, pc, 0, slots)
+            } else {
+                (&mut cache.own_k, &mut cache.own_v, per_own, tmax - pc, pc, cache_rows)
+            };
+            let k_rows = pick_rows(k, per, at_rows);
+            let v_rows = pick_rows(v, per, at_rows);
             k_rows.into_par_iter().zip(v_rows).enumerate().for_each(|(b, (kb, vb))| {
                 let (start, len) = spans[b];
                 for i in 0..len {
                     let row = &qkv[(ats[b] + i) * 3 * d..(ats[b] + i + 1) * 3 * d];
                     for hh in 0..h {
-                        let to = (hh * tmax + start + i) * dh;
+                        let to = (hh * width + start + i - skip) * dh;
                         kb[to..to + dh].copy_from_slice(&row[d + hh * dh..d + (hh + 1) * dh]);
                         vb[to..to + dh].copy_from_slice(&row[2 * d + hh * dh..2 * d + (hh + 1) * dh]);
                     }
                 }
             });
-            let (kc, vc, prompt_rows, prompt_cols) = (&*kc, &*vc, &self.kv_prompt, self.kv_prompt_cols);
+            let cache = &self.kv[l];
             let ys = split_spans(&mut inf.y, spans.iter().map(|&(_, len)| len * d));
             ys.into_par_iter().enumerate().for_each(|(b, y)| {
                 let (start, len) = spans[b];
-                // Keys before `prompt_cols` are in the cache row that holds this row's prompt
-                // (shared by the rows that repeat it, so read from cache by all of them), the
-                // later ones in its own row.
-                let own = cache_rows[b];
+                let (prompt, own) = (slots[b] * per_prompt, cache_rows[b] * per_own);
                 let mut p = vec![0.0f32; tmax];
                 for i in 0..len {
                     let col = start + i;
@@ -627,16 +652,16 @@ impl NativePolicy {
                     if col < pad[b] {
                         continue; // a padding query: no valid key, never read
                     }
-                    // Keys `lo..hi`: `lo..mid` from the prompt's row, `mid..hi` from this one.
+                    // Keys `lo..hi`: `lo..mid` from the prompt's slot, `mid..hi` from this row.
                     let (lo, hi) = (pad[b], col + 1);
-                    let mid = prompt_cols.clamp(lo, hi);
+                    let mid = pc.clamp(lo, hi);
                     for hh in 0..h {
-                        let (prompt, mine) = (prompt_rows[own] * per_row, own * per_row);
-                        let cols = |at: usize, from: usize, to: usize| {
-                            at + (hh * tmax + from) * dh..at + (hh * tmax + to) * dh
-                        };
-                        let keys = [&kc[cols(prompt, lo, mid)], &kc[cols(mine, mid, hi)]];
-                        let values = [&vc[cols(prompt, lo, mid)], &vc[cols(mine, mid, hi)]];
+                        let in_prompt = prompt + (hh * pc + lo) * dh..prompt + (hh * pc + mid) * dh;
+                        let (from, to) =
+                            (hh * (tmax - pc) + mid.max(pc) - pc, hh * (tmax - pc) + hi.max(pc) - pc);
+                        let in_own = own + from * dh..own + to * dh;
+                        let keys = [&cache.prompt_k[in_prompt.clone()], &cache.own_k[in_own.clone()]];
+                        let values = [&cache.prompt_v[in_prompt], &cache.own_v[in_own]];
                         let q = &row[hh * dh..(hh + 1) * dh];
                         attend(q, keys, values, scale, &mut p[..hi - lo], &mut yi[hh * dh..(hh + 1) * dh]);
                     }
@@ -710,26 +735,16 @@ impl Policy for NativePolicy {
 
     /// Prefix sharing: rows with the same prompt (the same tokens and padding; a GRPO group's
     /// rows, an evaluation's samples of one problem) are computed once, by the first of them.
-    /// The others get a copy of its logits and read its prompt's keys and values from its row
-    /// of the KV cache (`kv_prompt`) instead of copies, as vLLM's prefix caching shares
-    /// blocks: a group's rows decode reading one prompt cache, which stays in the CPU's cache
-    /// between them. A row's values do not depend on the other rows of its batch (the packing
+    /// The others get a copy of its logits and read its prompt's keys and values from the one
+    /// slot of the KV cache that holds them (`kv_prompt`, `KvCache`), as vLLM's prefix
+    /// caching shares blocks: a group's rows decode reading one prompt cache, which stays in
+    /// the CPU's cache between them. A row's values do not depend on the other rows of its batch (the packing
     /// rule of `NativePolicy::embed_cached`), so they are the bits that computing every row
     /// gave. The head's sgemm then gets filler rows up to a multiple of `PACK` as the blocks
     /// do, since sharing can leave a single sequence and a one-row call takes `gemm`'s gemv
     /// path (for the head's untransposed weight that path gave the same bits in our tests,
     /// but nothing promises it).
     fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
-        let c = &self.cfg;
-        let per_row = c.n_heads * c.max_seq_len * (c.d_model / c.n_heads);
-        self.kv.resize_with(c.n_layers, Default::default);
-        // Every cache value that is read is written first (a row's prompt columns from
-        // `pad[b]` by the prefill, into the row `kv_prompt` names; the later columns by the
-        // decoding steps), so the cache keeps its old contents: no memset of it per batch.
-        for (k, v) in self.kv.iter_mut() {
-            reuse(k, rows * per_row);
-            reuse(v, rows * per_row);
-        }
         self.kv_rows = rows;
         self.kv_prompt_cols = cols;
         // Only the prompt tokens of each distinct prompt: the left padding's keys are masked
@@ -756,9 +771,24 @@ impl Policy for NativePolicy {
                 if self.share_prompts { *first_with.entry((row, pad[b])).or_insert_with(add) } else { add() };
             inf.source.push(s);
         }
-        self.kv_prompt.clear();
-        self.kv_prompt.extend(inf.source.iter().map(|&s| inf.cache_rows[s]));
         let seqs = inf.spans.len();
+        self.kv_prompt.clone_from(&inf.source);
+        inf.prompt_slots.clear();
+        inf.prompt_slots.extend(0..seqs);
+        let c = &self.cfg;
+        let dh = c.d_model / c.n_heads;
+        let per_prompt = c.n_heads * cols * dh;
+        let per_own = c.n_heads * c.max_seq_len.saturating_sub(cols) * dh;
+        self.kv.resize_with(c.n_layers, Default::default);
+        // Every cache value that is read is written first (a prompt's columns from its
+        // padding on by the prefill, the later columns by the decoding steps), so the cache
+        // keeps its old contents: no memset of it per batch.
+        for cache in &mut self.kv {
+            reuse(&mut cache.prompt_k, seqs * per_prompt);
+            reuse(&mut cache.prompt_v, seqs * per_prompt);
+            reuse(&mut cache.own_k, rows * per_own);
+            reuse(&mut cache.own_v, rows * per_own);
+        }
         let filler = inf.ids.len().next_multiple_of(PACK) - inf.ids.len();
         let head_filler = if seqs < rows { seqs.next_multiple_of(PACK) - seqs } else { 0 };
         self.embed_cached(&span_pad, filler);
@@ -785,6 +815,7 @@ impl Policy for NativePolicy {
         inf.spans.resize(rows, (col, 1));
         inf.cache_rows.clear();
         inf.cache_rows.extend(0..rows);
+        inf.prompt_slots.clone_from(&self.kv_prompt);
         inf.ids.clear();
         inf.ids.extend_from_slice(tokens);
         self.embed_cached(pad, 0);
@@ -1074,22 +1105,26 @@ mod tests {
                 let at = b * VOCAB_SIZE..(b + 1) * VOCAB_SIZE;
                 assert!(got[at.clone()] == want[at], "{order:?}: prefill logits of row {b}");
             }
-            // Each row's prompt keys and values, where `kv_prompt` says they are, against the
-            // row's own when every row is computed.
+            // Each row's prompt keys and values, in the slot `kv_prompt` names (one per
+            // distinct prompt, in the order of their first rows), against the row's own when
+            // every row is computed.
             let dh = wide.d_model / wide.n_heads;
-            let per_row = wide.n_heads * wide.max_seq_len * dh;
+            let per_slot = wide.n_heads * cols * dh;
             assert!(every.kv_prompt.iter().copied().eq(0..rows));
-            let first = |b: usize| order.iter().position(|i| *i == order[b]).unwrap();
-            assert!(shared.kv_prompt.iter().copied().eq((0..rows).map(first)), "{order:?}: prompt rows");
-            for ((sk, sv), (ek, ev)) in shared.kv.iter().zip(&every.kv) {
+            let firsts: Vec<usize> = (0..rows).filter(|&b| !order[..b].contains(&order[b])).collect();
+            let slot = |b: usize| firsts.iter().position(|&f| order[f] == order[b]).unwrap();
+            assert!(shared.kv_prompt.iter().copied().eq((0..rows).map(slot)), "{order:?}: prompt slots");
+            for (sc, ec) in shared.kv.iter().zip(&every.kv) {
                 for (b, (&src, &pad)) in shared.kv_prompt.iter().zip(&pad).enumerate() {
-                    let (from, to) = (src * per_row, b * per_row);
                     for hh in 0..wide.n_heads {
-                        let cols = (hh * wide.max_seq_len + pad) * dh..(hh * wide.max_seq_len + cols) * dh;
-                        let (got, want) =
-                            (from + cols.start..from + cols.end, to + cols.start..to + cols.end);
-                        assert!(sk[got.clone()] == ek[want.clone()], "{order:?}: keys of row {b}");
-                        assert!(sv[got] == ev[want], "{order:?}: values of row {b}");
+                        let cols = (hh * cols + pad) * dh..(hh * cols + cols) * dh;
+                        let got = src * per_slot + cols.start..src * per_slot + cols.end;
+                        let want = b * per_slot + cols.start..b * per_slot + cols.end;
+                        assert!(
+                            sc.prompt_k[got.clone()] == ec.prompt_k[want.clone()],
+                            "{order:?}: keys of row {b}"
+                        );
+                        assert!(sc.prompt_v[got] == ec.prompt_v[want], "{order:?}: values of row {b}");
                     }
                 }
             }
