@@ -649,9 +649,9 @@ impl NativePolicy {
                     let col = start + i;
                     let row = &qkv[(ats[b] + i) * 3 * d..(ats[b] + i + 1) * 3 * d];
                     let yi = &mut y[i * d..(i + 1) * d];
-                    yi.fill(0.0);
                     if col < pad[b] {
-                        continue; // a padding query: no valid key, never read
+                        yi.fill(0.0); // a padding query: no valid key, never read
+                        continue;
                     }
                     // Keys `lo..hi`: `lo..mid` from the prompt's slot, `mid..hi` from this row.
                     let (lo, hi) = (pad[b], col + 1);
