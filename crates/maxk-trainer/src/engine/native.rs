@@ -739,12 +739,12 @@ impl Policy for NativePolicy {
     /// The others get a copy of its logits and read its prompt's keys and values from the one
     /// slot of the KV cache that holds them (`kv_prompt`, `KvCache`), as vLLM's prefix
     /// caching shares blocks: a group's rows decode reading one prompt cache, which stays in
-    /// the CPU's cache between them. A row's values do not depend on the other rows of its batch (the packing
-    /// rule of `NativePolicy::embed_cached`), so they are the bits that computing every row
-    /// gave. The head's sgemm then gets filler rows up to a multiple of `PACK` as the blocks
-    /// do, since sharing can leave a single sequence and a one-row call takes `gemm`'s gemv
-    /// path (for the head's untransposed weight that path gave the same bits in our tests,
-    /// but nothing promises it).
+    /// the CPU's cache between them. A row's values do not depend on the other rows of its
+    /// batch (the packing rule of `NativePolicy::embed_cached`), so they are the bits that
+    /// computing every row gave. The head's sgemm then gets filler rows up to a multiple of
+    /// `PACK` as the blocks do, since sharing can leave a single sequence and a one-row call
+    /// takes `gemm`'s gemv path (for the head's untransposed weight that path gave the same
+    /// bits in our tests, but nothing promises it).
     fn prefill(&mut self, tokens: &[u32], rows: usize, cols: usize, pad: &[usize]) -> &[f32] {
         self.kv_rows = rows;
         self.kv_prompt_cols = cols;
